@@ -1,0 +1,1 @@
+"""The `intentops` command line: one module per feature, combined in `bot.cli.main`."""

@@ -1,0 +1,57 @@
+"""The one typed settings class: read once from the environment (prefix-free names) and passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "xxx", "todo"}
+
+
+class Settings(BaseSettings):
+    """Everything configurable. Nothing here is read at import time; build it with `Settings()`."""
+
+    model_config = SettingsConfigDict(env_file=None, extra="ignore", case_sensitive=False)
+
+    environment: str = Field(default="development", alias="INTENTOPS_ENV")
+    data_dir: Path = Field(default=Path(".data"), alias="INTENTOPS_DATA_DIR")
+    database_url: str | None = Field(default=None, alias="DATABASE_URL")
+
+    # Claude; no key means the offline provider.
+    anthropic_api_key: SecretStr | None = Field(default=None, alias="ANTHROPIC_API_KEY")
+    anthropic_base_url: str | None = Field(default=None, alias="ANTHROPIC_BASE_URL")
+    anthropic_model: str = Field(default="claude-sonnet-4-5", alias="INTENTOPS_MODEL")
+    llm_budget_per_intent_usd: float = Field(default=2.0, alias="INTENTOPS_BUDGET_PER_INTENT_USD")
+    llm_budget_monthly_usd: float = Field(default=100.0, alias="INTENTOPS_BUDGET_MONTHLY_USD")
+
+    # GitHub; nothing set means the embedded forge.
+    github_token: SecretStr | None = Field(default=None, alias="GITHUB_TOKEN")
+    github_app_id: int | None = Field(default=None, alias="GITHUB_APP_ID")
+    github_private_key: SecretStr | None = Field(default=None, alias="GITHUB_PRIVATE_KEY")
+    github_base_url: str | None = Field(default=None, alias="GITHUB_BASE_URL")
+    webhook_secret: SecretStr | None = Field(default=None, alias="INTENTOPS_WEBHOOK_SECRET")
+
+    @property
+    def offline_llm(self) -> bool:
+        return self.anthropic_api_key is None
+
+    @property
+    def uses_github(self) -> bool:
+        return self.github_token is not None or self.github_app_id is not None
+
+    def state_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'state.db').resolve()}"
+
+    @model_validator(mode="after")
+    def _no_placeholder_secrets(self) -> Settings:
+        if self.environment == "development":
+            return self
+        for name in ("anthropic_api_key", "github_token", "github_private_key", "webhook_secret"):
+            value = getattr(self, name)
+            if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
+                raise ValueError(f"{name} is a placeholder; set a real secret outside development")
+        return self

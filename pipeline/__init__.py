@@ -1,0 +1,1 @@
+"""The assembly line: intents, governance, specs, code generation, sandbox, deploy, registry."""

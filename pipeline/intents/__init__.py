@@ -1,0 +1,31 @@
+"""Intents: the YAML files that ask the line for a service."""
+
+from pipeline.intents.loader import DEFAULT_MAX_BYTES, load_intent, load_intent_file, parse_intent_mapping
+from pipeline.intents.model import (
+    EndpointHint,
+    FieldType,
+    HttpMethod,
+    Intent,
+    Priority,
+    ResourceHint,
+    Storage,
+    intent_json_schema,
+)
+from pipeline.intents.problems import IntentProblem, InvalidIntent
+
+__all__ = [
+    "DEFAULT_MAX_BYTES",
+    "EndpointHint",
+    "FieldType",
+    "HttpMethod",
+    "Intent",
+    "IntentProblem",
+    "InvalidIntent",
+    "Priority",
+    "ResourceHint",
+    "Storage",
+    "intent_json_schema",
+    "load_intent",
+    "load_intent_file",
+    "parse_intent_mapping",
+]

@@ -1,0 +1,381 @@
+"""Loading intent files safely: YAML is composed, checked, then built; every error has file, line, column.
+
+The YAML is composed into nodes first (which builds no Python objects and expands no aliases). The node
+tree is then checked: only the standard tags, no alias bomb, no duplicate keys. Only then are plain values
+built from it, by this module, so no YAML tag can ever construct an object.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+from ruamel.yaml import YAML
+from ruamel.yaml.error import MarkedYAMLError, YAMLError
+from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from pipeline.intents.model import Intent
+from pipeline.intents.problems import IntentProblem, InvalidIntent
+
+DEFAULT_MAX_BYTES = 256 * 1024
+# An intent has a few dozen nodes; a document that expands past this is an alias bomb or not an intent.
+MAX_EXPANDED_NODES = 20_000
+MAX_DEPTH = 32
+
+_YAML = "tag:yaml.org,2002:"
+_ALLOWED_TAGS = {
+    f"{_YAML}{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")
+}
+
+Position = tuple[int, int]
+PathKey = tuple[str | int, ...]
+
+
+def load_intent_file(
+    path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, display: str | None = None
+) -> Intent:
+    """Read and validate one intent file. Raises InvalidIntent with every problem found."""
+    name = display or str(path)
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+    except OSError as exc:
+        raise InvalidIntent(
+            [IntentProblem(name, 0, 0, f"cannot read the file: {exc.strerror or exc}")]
+        ) from None
+    if size > max_bytes:
+        raise InvalidIntent([_too_large(name, size, max_bytes)])
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(max_bytes + 1)
+    except OSError as exc:
+        raise InvalidIntent(
+            [IntentProblem(name, 0, 0, f"cannot read the file: {exc.strerror or exc}")]
+        ) from None
+    return load_intent(data, source=name, max_bytes=max_bytes)
+
+
+def load_intent(data: bytes | str, *, source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Intent:
+    """Validate an intent from raw bytes (as committed) or text. Raises InvalidIntent."""
+    raw = data.encode("utf-8") if isinstance(data, str) else data
+    if len(raw) > max_bytes:
+        raise InvalidIntent([_too_large(source, len(raw), max_bytes)])
+    text = _decode(raw, source)
+    root = _compose(text, source)
+    _check_tree(root, source)
+    if not isinstance(root, MappingNode):
+        kind = "a list" if isinstance(root, SequenceNode) else "a single value"
+        raise InvalidIntent(
+            [
+                _at(
+                    source,
+                    root,
+                    f"an intent must be a mapping of fields (service_name: ..., purpose: ...), not {kind}",
+                )
+            ]
+        )
+    positions: dict[PathKey, Position] = {}
+    value = _build(root, (), positions)
+    return parse_intent_mapping(value, source=source, positions=positions)
+
+
+def parse_intent_mapping(
+    value: Any, *, source: str, positions: dict[PathKey, Position] | None = None
+) -> Intent:
+    """Validate already-parsed data (from YAML or a JSON API body) as an intent. Raises InvalidIntent."""
+    positions = positions or {}
+    if not isinstance(value, dict):
+        raise InvalidIntent(
+            [IntentProblem(source, *positions.get((), (0, 0)), "an intent must be a mapping")]
+        )
+    try:
+        return Intent.model_validate(value)
+    except ValidationError as exc:
+        problems = [_problem_from_error(error, source, positions) for error in exc.errors()]
+        raise InvalidIntent(_dedupe(problems)) from None
+
+
+# -- decoding and composing -------------------------------------------------------------------------------
+
+
+def _too_large(source: str, size: int, limit: int) -> IntentProblem:
+    return IntentProblem(source, 0, 0, f"the file is {size} bytes; intents may be at most {limit} bytes")
+
+
+def _decode(raw: bytes, source: str) -> str:
+    if raw.startswith(b"\xef\xbb\xbf"):
+        raw = raw[3:]
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        before = raw[: exc.start]
+        line = before.count(b"\n") + 1
+        column = exc.start - (before.rfind(b"\n") + 1) + 1
+        raise InvalidIntent(
+            [
+                IntentProblem(
+                    source, line, column, f"the file is not valid UTF-8 (byte 0x{raw[exc.start]:02x})"
+                )
+            ]
+        ) from None
+    if not text.strip() or all(not ln.strip() or ln.lstrip().startswith("#") for ln in text.splitlines()):
+        raise InvalidIntent(
+            [
+                IntentProblem(
+                    source, 1, 1, "the file is empty; an intent needs at least service_name and purpose"
+                )
+            ]
+        )
+    for number, row in enumerate(text.splitlines(), start=1):
+        indent = len(row) - len(row.lstrip(" \t"))
+        if "\t" in row[:indent]:
+            column = row.index("\t") + 1
+            raise InvalidIntent(
+                [
+                    IntentProblem(
+                        source, number, column, "a tab is used for indentation; YAML allows only spaces there"
+                    )
+                ]
+            )
+    return text
+
+
+def _compose(text: str, source: str) -> Node:
+    yaml = YAML(typ="safe", pure=True)
+    try:
+        node = yaml.compose(io.StringIO(text))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
+        message = exc.problem or exc.context or "the YAML does not parse"
+        if "expected a single document" in str(exc):
+            message = "the file holds more than one YAML document; an intent file holds exactly one"
+        raise InvalidIntent([IntentProblem(source, line, column, f"YAML syntax error: {message}")]) from None
+    except YAMLError as exc:
+        raise InvalidIntent([IntentProblem(source, 0, 0, f"YAML error: {exc}")]) from None
+    if node is None:
+        raise InvalidIntent(
+            [
+                IntentProblem(
+                    source, 1, 1, "the file is empty; an intent needs at least service_name and purpose"
+                )
+            ]
+        )
+    return node
+
+
+# -- checking the node tree (before anything is built) ----------------------------------------------------
+
+
+def _tag(node: Node) -> str:
+    return str(getattr(node.tag, "value", node.tag))
+
+
+def _at(source: str, node: Node, message: str, field: str = "") -> IntentProblem:
+    mark = node.start_mark
+    return IntentProblem(source, mark.line + 1, mark.column + 1, message, field)
+
+
+def _children(node: Node) -> Iterator[Node]:
+    if isinstance(node, MappingNode):
+        for key, value in node.value:
+            yield key
+            yield value
+    elif isinstance(node, SequenceNode):
+        yield from node.value
+
+
+def _check_tree(root: Node, source: str) -> None:
+    """Refuse unknown tags, alias bombs, deep nesting and duplicate keys, without expanding anything."""
+    expanded: dict[int, int] = {}
+    on_stack: set[int] = set()
+
+    def size(node: Node, depth: int) -> int:
+        key = id(node)
+        if key in expanded:
+            return expanded[key]
+        if key in on_stack:
+            raise InvalidIntent([_at(source, node, "an alias refers to a node that contains it (a cycle)")])
+        if depth > MAX_DEPTH:
+            raise InvalidIntent([_at(source, node, f"the document nests deeper than {MAX_DEPTH} levels")])
+        tag = _tag(node)
+        if tag not in _ALLOWED_TAGS:
+            raise InvalidIntent(
+                [_at(source, node, f"the tag '{tag.replace(_YAML, '!!')}' is not allowed in an intent")]
+            )
+        on_stack.add(key)
+        total = 1
+        for child in _children(node):
+            total += size(child, depth + 1)
+            if total > MAX_EXPANDED_NODES:
+                raise InvalidIntent(
+                    [
+                        _at(
+                            source,
+                            node,
+                            f"the document expands to more than {MAX_EXPANDED_NODES} values (alias bomb?)",
+                        )
+                    ]
+                )
+        on_stack.discard(key)
+        expanded[key] = total
+        if isinstance(node, MappingNode):
+            _check_duplicate_keys(node, source)
+        return total
+
+    size(root, 0)
+
+
+def _check_duplicate_keys(node: MappingNode, source: str) -> None:
+    seen: dict[str, Node] = {}
+    for key, _value in node.value:
+        if _tag(key) == f"{_YAML}merge":
+            continue
+        text = key.value if isinstance(key, ScalarNode) else None
+        if text is None:
+            raise InvalidIntent(
+                [_at(source, key, "a mapping key must be a plain value, not a list or mapping")]
+            )
+        if text in seen:
+            first = seen[text].start_mark.line + 1
+            raise InvalidIntent(
+                [_at(source, key, f"duplicate key '{text}' (first given on line {first})", text)]
+            )
+        seen[text] = key
+
+
+# -- building plain values, remembering where each came from ----------------------------------------------
+
+
+def _build(node: Node, path: PathKey, positions: dict[PathKey, Position]) -> Any:
+    positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
+    if isinstance(node, MappingNode):
+        result: dict[str, Any] = {}
+        for key, value in node.value:
+            name = str(key.value)
+            positions[(*path, name, "__key__")] = (key.start_mark.line + 1, key.start_mark.column + 1)
+            result[name] = _build(value, (*path, name), positions)
+        return result
+    if isinstance(node, SequenceNode):
+        return [_build(item, (*path, index), positions) for index, item in enumerate(node.value)]
+    return _scalar(node)
+
+
+def _scalar(node: Node) -> Any:
+    tag, text = _tag(node), node.value
+    if tag == f"{_YAML}null":
+        return None
+    if tag == f"{_YAML}bool":
+        return text.lower() == "true"
+    if tag == f"{_YAML}int":
+        return _int(text)
+    if tag == f"{_YAML}float":
+        lowered = text.lower().replace("_", "")
+        if lowered in {".inf", "+.inf"}:
+            return float("inf")
+        if lowered == "-.inf":
+            return float("-inf")
+        if lowered == ".nan":
+            return float("nan")
+        return float(lowered)
+    return str(text)
+
+
+def _int(text: str) -> int:
+    cleaned = text.replace("_", "")
+    sign = -1 if cleaned.startswith("-") else 1
+    body = cleaned.lstrip("+-")
+    for prefix, base in (("0x", 16), ("0o", 8), ("0b", 2)):
+        if body.lower().startswith(prefix):
+            return sign * int(body[2:], base)
+    return sign * int(body, 10)
+
+
+# -- turning pydantic errors into problems a person can act on --------------------------------------------
+
+
+_TYPE_WORDS = {
+    "string_type": "expected text",
+    "int_type": "expected a whole number",
+    "bool_type": "expected true or false",
+    "list_type": "expected a list",
+    "dict_type": "expected a mapping",
+    "model_type": "expected a mapping",
+    "float_type": "expected a number",
+}
+
+
+def _problem_from_error(error: Any, source: str, positions: dict[PathKey, Position]) -> IntentProblem:
+    loc: PathKey = tuple(error["loc"])
+    kind = error["type"]
+    field = ".".join(str(part) for part in loc)
+    message = str(error["msg"])
+    if kind == "extra_forbidden":
+        parent = loc[:-1]
+        allowed = _allowed_fields(parent)
+        message = f"unknown field '{loc[-1]}'" + (f" (allowed: {', '.join(allowed)})" if allowed else "")
+        position = positions.get((*loc, "__key__")) or positions.get(loc)
+    elif kind == "missing":
+        message = f"missing required field '{loc[-1]}'"
+        position = positions.get(loc[:-1])
+    else:
+        if kind in _TYPE_WORDS:
+            message = f"{_TYPE_WORDS[kind]}, got {_describe(error.get('input'))}"
+        elif kind in {"enum", "literal_error"}:
+            expected = error.get("ctx", {}).get("expected", "")
+            message = f"must be one of {expected}, got {_describe(error.get('input'))}"
+        elif message.startswith("Value error, "):
+            message = message.removeprefix("Value error, ")
+        position = _nearest(loc, positions)
+    line, column = position or (0, 0)
+    return IntentProblem(source, line, column, message, field)
+
+
+def _nearest(loc: PathKey, positions: dict[PathKey, Position]) -> Position | None:
+    for end in range(len(loc), -1, -1):
+        if loc[:end] in positions:
+            return positions[loc[:end]]
+    return None
+
+
+def _allowed_fields(parent: PathKey) -> list[str]:
+    from pipeline.intents.model import EndpointHint, ResourceHint
+
+    if not parent:
+        return sorted(Intent.model_fields)
+    if parent[0] == "resources":
+        return sorted(ResourceHint.model_fields)
+    if parent[0] == "endpoints":
+        return sorted(EndpointHint.model_fields)
+    return []
+
+
+def _describe(value: Any) -> str:
+    if value is None:
+        return "nothing (null)"
+    if isinstance(value, bool):
+        return f"{str(value).lower()} (a boolean)"
+    if isinstance(value, int | float):
+        return f"{value} (a number)"
+    if isinstance(value, str):
+        shown = value if len(value) <= 40 else value[:37] + "..."
+        return f"'{shown}' (text)"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+def _dedupe(problems: list[IntentProblem]) -> list[IntentProblem]:
+    seen: set[tuple[int, int, str]] = set()
+    unique = []
+    for problem in problems:
+        key = (problem.line, problem.column, problem.message)
+        if key not in seen:
+            seen.add(key)
+            unique.append(problem)
+    return sorted(unique, key=lambda p: (p.line, p.column))

@@ -1,0 +1,235 @@
+"""The intent model: what a committed `intents/<service>.yaml` may say, and its JSON Schema."""
+
+from __future__ import annotations
+
+import re
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+# Names a service may not take: they collide with the line's own routes, hosts or well-known system names.
+RESERVED_SERVICE_NAMES = frozenset(
+    {
+        "admin",
+        "api",
+        "default",
+        "health",
+        "intentops",
+        "intents",
+        "kube-system",
+        "localhost",
+        "metrics",
+        "none",
+        "null",
+        "root",
+        "services",
+        "webhook",
+        "www",
+    }
+)
+
+# Field names a resource may not use: the generated code owns them.
+RESERVED_FIELD_NAMES = frozenset({"id", "created_at", "updated_at"})
+
+SCHEMA_ID = "https://intentops.dev/schemas/intent.schema.json"
+
+
+class Priority(StrEnum):
+    LOW = "low"
+    NORMAL = "normal"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """Higher runs first in the job queue."""
+        return {"low": 0, "normal": 1, "high": 2, "critical": 3}[self.value]
+
+
+class FieldType(StrEnum):
+    STRING = "string"
+    INTEGER = "integer"
+    NUMBER = "number"
+    BOOLEAN = "boolean"
+    DATETIME = "datetime"
+
+
+class HttpMethod(StrEnum):
+    GET = "GET"
+    POST = "POST"
+    PUT = "PUT"
+    PATCH = "PATCH"
+    DELETE = "DELETE"
+
+
+class Storage(StrEnum):
+    MEMORY = "memory"
+    SQLITE = "sqlite"
+
+
+def check_service_name(value: str) -> str:
+    """Return `value` if it is a usable service name, else raise ValueError saying why."""
+    if len(value) > 63:
+        raise ValueError(f"must be at most 63 characters (it has {len(value)})")
+    if any(ch in value for ch in "/\\.") or value in {"", ".", ".."}:
+        raise ValueError("must not contain path characters ('/', '\\', '.')")
+    if value != value.lower():
+        raise ValueError("must be lowercase")
+    if not DNS_LABEL.match(value):
+        raise ValueError(
+            "must be a DNS label: lowercase letters, digits and '-', "
+            "starting and ending with a letter or digit"
+        )
+    if value in RESERVED_SERVICE_NAMES:
+        raise ValueError(f"'{value}' is reserved; choose another name")
+    return value
+
+
+ServiceName = Annotated[
+    StrictStr, Field(description="DNS-label-safe name; also the file name and branch name.")
+]
+Text = Annotated[StrictStr, StringConstraints(strip_whitespace=True, max_length=4000)]
+
+
+class _Strict(BaseModel):
+    # Types are strict where YAML could mislead ('2' is not a number, 'yes' is not a boolean); enums accept
+    # their text values.
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class ResourceHint(_Strict):
+    """A REST resource the service manages, with typed fields (CRUD endpoints are generated for it)."""
+
+    name: StrictStr = Field(description="Singular identifier, e.g. 'greeting'.")
+    fields: dict[StrictStr, FieldType] = Field(min_length=1, description="Field name to type.")
+    required: list[StrictStr] = Field(default_factory=list, description="Fields a create request must give.")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not IDENTIFIER.match(value):
+            raise ValueError("must be a lowercase identifier (letters, digits, '_'; starting with a letter)")
+        return value
+
+    @field_validator("fields")
+    @classmethod
+    def _fields(cls, value: dict[str, FieldType]) -> dict[str, FieldType]:
+        for key in value:
+            if not IDENTIFIER.match(key):
+                raise ValueError(f"field name '{key}' must be a lowercase identifier")
+            if key in RESERVED_FIELD_NAMES:
+                raise ValueError(f"field name '{key}' is reserved (the service adds it itself)")
+        return value
+
+    @model_validator(mode="after")
+    def _required_known(self) -> ResourceHint:
+        unknown = [name for name in self.required if name not in self.fields]
+        if unknown:
+            raise ValueError(f"required names fields that do not exist: {', '.join(unknown)}")
+        return self
+
+
+class EndpointHint(_Strict):
+    """An endpoint beyond the generated CRUD ones."""
+
+    method: HttpMethod
+    path: StrictStr = Field(description="Starts with '/'; '{param}' segments allowed.")
+    summary: Text = ""
+    resource: StrictStr | None = Field(default=None, description="The resource it acts on, if any.")
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: Any) -> Any:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("path")
+    @classmethod
+    def _path(cls, value: str) -> str:
+        if not re.fullmatch(r"/([A-Za-z0-9_\-{}]+(/[A-Za-z0-9_\-{}]+)*)?", value):
+            raise ValueError(
+                "must start with '/' and hold only letters, digits, '-', '_', '{param}' segments"
+            )
+        if ".." in value:
+            raise ValueError("must not contain '..'")
+        return value
+
+
+class Intent(_Strict):
+    """One intent: a request to the line for a service."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={"$id": SCHEMA_ID, "title": "IntentOps intent"},
+    )
+
+    service_name: ServiceName
+    purpose: Annotated[StrictStr, StringConstraints(strip_whitespace=True, min_length=3, max_length=4000)] = (
+        Field(description="What the service is for, in a sentence or a paragraph.")
+    )
+    priority: Priority = Priority.NORMAL
+    tier: StrictInt = Field(default=2, ge=0, le=3, description="0 = core of the line, 3 = experimental.")
+    auto_build: StrictBool = Field(default=True, description="Build as soon as governance allows.")
+    blueprint_context: Text = Field(default="", description="Which blueprint goal this serves, and how.")
+    storage: Storage = Field(default=Storage.MEMORY, description="Where the service keeps its resources.")
+    resources: list[ResourceHint] = Field(default_factory=list)
+    endpoints: list[EndpointHint] = Field(default_factory=list)
+    dependencies: list[StrictStr] = Field(
+        default_factory=list, description="Names of services this one calls."
+    )
+
+    @field_validator("service_name")
+    @classmethod
+    def _service_name(cls, value: str) -> str:
+        return check_service_name(value)
+
+    @field_validator("dependencies")
+    @classmethod
+    def _dependencies(cls, value: list[str]) -> list[str]:
+        for name in value:
+            if not DNS_LABEL.match(name):
+                raise ValueError(f"'{name}' is not a service name (a DNS label)")
+        if len(set(value)) != len(value):
+            raise ValueError("lists a service more than once")
+        return value
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> Intent:
+        names = [r.name for r in self.resources]
+        if len(set(names)) != len(names):
+            raise ValueError("resources: two resources have the same name")
+        for endpoint in self.endpoints:
+            if endpoint.resource is not None and endpoint.resource not in names:
+                raise ValueError(f"endpoints: resource '{endpoint.resource}' is not declared under resources")
+        if self.service_name in self.dependencies:
+            raise ValueError("dependencies: a service cannot depend on itself")
+        return self
+
+    def has_structured_hints(self) -> bool:
+        return bool(self.resources or self.endpoints)
+
+    def rule_variables(self) -> dict[str, Any]:
+        """The intent's fields as plain JSON values, the way policy rules see them."""
+        return self.model_dump(mode="json")
+
+
+def intent_json_schema() -> dict[str, Any]:
+    schema = Intent.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["properties"]["service_name"]["pattern"] = DNS_LABEL.pattern
+    schema["properties"]["service_name"]["maxLength"] = 63
+    return schema

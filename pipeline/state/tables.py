@@ -1,0 +1,4 @@
+"""Imports every module that declares tables on `pipeline.state.Base`, so `create_all` sees them all.
+
+A feature that adds tables adds one import line here.
+"""
