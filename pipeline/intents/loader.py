@@ -156,7 +156,7 @@ def _compose(text: str, source: str) -> Node:
         raise InvalidIntent([IntentProblem(source, line, column, f"YAML syntax error: {message}")]) from None
     except YAMLError as exc:
         raise InvalidIntent([IntentProblem(source, 0, 0, f"YAML error: {exc}")]) from None
-    if node is None:
+    if node is None or (isinstance(node, ScalarNode) and _tag(node) == f"{_YAML}null"):
         raise InvalidIntent(
             [
                 IntentProblem(

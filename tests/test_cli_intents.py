@@ -1,0 +1,98 @@
+"""`intentops validate` and `intentops schema`, run as a user runs them: the installed console script."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import jsonschema
+import pytest
+from ruamel.yaml import YAML
+
+from tests.conftest import EXAMPLES, ROOT
+
+INTENTOPS = Path(sys.executable).parent / "intentops"
+
+
+def run(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([str(INTENTOPS), *args], cwd=cwd, capture_output=True, text=True, timeout=60)
+
+
+def test_validate_accepts_the_examples() -> None:
+    result = run("validate", str(EXAMPLES / "intents"))
+    assert result.returncode == 0, result.stderr
+    assert "hello-world.yaml (hello-world)" in result.stdout
+    assert "5 valid, 0 invalid" in result.stdout
+
+
+def test_validate_reports_each_problem_on_one_line_and_exits_1(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("service_name: Bad/Name\npurpose: x y z\nowner: me\n")
+    good = tmp_path / "good.yaml"
+    good.write_text("service_name: good\npurpose: A fine service\n")
+    result = run("validate", str(tmp_path))
+    assert result.returncode == 1
+    assert f"{bad}:1:15: service_name: must not contain path characters" in result.stderr
+    assert f"{bad}:3:1: owner: unknown field 'owner'" in result.stderr
+    assert "Traceback" not in result.stderr + result.stdout
+    assert "1 valid, 1 invalid" in result.stdout
+
+
+def test_validate_json_output(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.yaml"
+    bad.write_bytes(b"service_name: x\npurpose: \xff\n")
+    result = run("validate", "--format", "json", str(bad), str(EXAMPLES / "intents" / "hello-world.yaml"))
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["valid"] is False
+    by_file = {entry["file"]: entry for entry in report["files"]}
+    assert by_file[str(bad)]["problems"][0]["line"] == 2
+    assert "UTF-8" in by_file[str(bad)]["problems"][0]["message"]
+    assert by_file[str(EXAMPLES / "intents" / "hello-world.yaml")]["valid"] is True
+
+
+def test_validate_names_a_missing_path(tmp_path: Path) -> None:
+    result = run("validate", str(tmp_path / "nowhere.yaml"))
+    assert result.returncode == 1
+    assert "no such file or directory" in result.stderr
+
+
+def test_validate_an_empty_directory_is_an_error(tmp_path: Path) -> None:
+    result = run("validate", str(tmp_path))
+    assert result.returncode == 1
+    assert "no intent files found" in result.stderr
+
+
+@pytest.fixture(scope="module")
+def schema() -> dict[str, object]:
+    result = run("schema")
+    assert result.returncode == 0, result.stderr
+    loaded: dict[str, object] = json.loads(result.stdout)
+    return loaded
+
+
+@pytest.mark.parametrize("path", sorted((EXAMPLES / "intents").glob("*.yaml")), ids=lambda p: p.name)
+def test_schema_accepts_every_example(schema: dict[str, object], path: Path) -> None:
+    jsonschema.Draft202012Validator.check_schema(schema)
+    jsonschema.validate(YAML(typ="safe").load(path.read_text()), schema)
+
+
+@pytest.mark.parametrize(
+    "intent",
+    [
+        {"service_name": "x", "purpose": "abc", "owner": "me"},
+        {"service_name": "Bad/Name", "purpose": "abc"},
+        {"service_name": "x", "purpose": "abc", "priority": "urgent"},
+        {"purpose": "abc"},
+    ],
+)
+def test_schema_refuses_what_the_loader_refuses(schema: dict[str, object], intent: dict[str, object]) -> None:
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(intent, schema)
+
+
+def test_no_arguments_prints_help() -> None:
+    result = run()
+    assert "validate" in result.stdout + result.stderr
