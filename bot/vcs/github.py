@@ -1,0 +1,197 @@
+"""PyGithub adapter: the same code talks to github.com, GitHub Enterprise and the embedded forge.
+
+PyGithub is synchronous: call it from worker threads, never inside `async def`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from github import Auth, Github, GithubException, UnknownObjectException
+from github.PullRequest import PullRequest as GhPullRequest
+from github.Repository import Repository
+
+from bot.vcs.models import DeploymentState, MergeOutcome, PullRequest, Review, ReviewState, StatusState
+
+GITHUB_API = "https://api.github.com"
+# GitHub caps a commit status description at 140 characters.
+STATUS_DESCRIPTION_LIMIT = 140
+
+
+@dataclass(frozen=True)
+class Connection:
+    """How to reach a forge's REST API. `pace`: GitHub's advised pacing of writes (off for a local forge)."""
+
+    base_url: str
+    auth: Auth.Auth
+    pace: bool = True
+    timeout: int = 30
+
+    def client(self) -> Github:
+        if self.pace:
+            return Github(auth=self.auth, base_url=self.base_url, timeout=self.timeout)
+        return Github(
+            auth=self.auth,
+            base_url=self.base_url,
+            timeout=self.timeout,
+            retry=None,
+            seconds_between_requests=None,
+            seconds_between_writes=None,
+        )
+
+
+def token_connection(token: str, base_url: str | None = None) -> Connection:
+    base = (base_url or GITHUB_API).rstrip("/")
+    return Connection(base_url=base, auth=Auth.Token(token), pace=base == GITHUB_API)
+
+
+def app_installation_connection(
+    app_id: int, private_key: str, installation_id: int, base_url: str | None = None
+) -> Connection:
+    auth = Auth.AppAuth(app_id, private_key).get_installation_auth(installation_id)
+    return Connection(base_url=(base_url or GITHUB_API).rstrip("/"), auth=auth)
+
+
+def _pull(pr: GhPullRequest) -> PullRequest:
+    return PullRequest(
+        number=pr.number,
+        title=pr.title or "",
+        body=pr.body or "",
+        state=pr.state,
+        head_ref=pr.head.ref,
+        head_sha=pr.head.sha,
+        base_ref=pr.base.ref,
+        author=pr.user.login,
+        merged=bool(pr.merged),
+        merge_commit_sha=pr.merge_commit_sha,
+        html_url=pr.html_url,
+    )
+
+
+def _review_state(value: str) -> ReviewState:
+    try:
+        return ReviewState(value)
+    except ValueError:
+        return ReviewState.COMMENTED
+
+
+class GithubRepoClient:
+    """`RepoClient` over PyGithub for one repository."""
+
+    def __init__(self, connection: Connection, full_name: str) -> None:
+        self.full_name = full_name
+        self._github = connection.client()
+        self._repo_cache: Repository | None = None
+
+    @property
+    def _repo(self) -> Repository:
+        if self._repo_cache is None:
+            self._repo_cache = self._github.get_repo(self.full_name)
+        return self._repo_cache
+
+    def default_branch(self) -> str:
+        return self._repo.default_branch
+
+    def read_file(self, path: str, ref: str) -> bytes | None:
+        try:
+            content = self._repo.get_contents(path, ref=ref)
+        except UnknownObjectException:
+            return None
+        if isinstance(content, list):
+            return None
+        return content.decoded_content
+
+    def list_dir(self, path: str, ref: str) -> list[str]:
+        try:
+            content = self._repo.get_contents(path, ref=ref)
+        except UnknownObjectException:
+            return []
+        entries = content if isinstance(content, list) else [content]
+        return sorted(entry.path for entry in entries if entry.type == "file")
+
+    def commit_file(self, path: str, content: bytes, message: str, branch: str) -> str:
+        try:
+            existing = self._repo.get_contents(path, ref=branch)
+        except UnknownObjectException:
+            result = self._repo.create_file(path, message, content, branch=branch)
+        else:
+            if isinstance(existing, list):
+                raise ValueError(f"{path} is a directory")
+            result = self._repo.update_file(path, message, content, existing.sha, branch=branch)
+        commit = result["commit"]
+        return str(commit.sha)
+
+    def find_open_pull(self, head_branch: str) -> PullRequest | None:
+        owner = self.full_name.split("/", 1)[0]
+        for pr in self._repo.get_pulls(state="open", head=f"{owner}:{head_branch}"):
+            if pr.head.ref == head_branch:
+                return _pull(pr)
+        return None
+
+    def get_pull(self, number: int) -> PullRequest:
+        return _pull(self._repo.get_pull(number))
+
+    def create_pull(self, *, head: str, base: str, title: str, body: str) -> PullRequest:
+        return _pull(self._repo.create_pull(base=base, head=head, title=title, body=body))
+
+    def update_pull(self, number: int, *, title: str | None = None, body: str | None = None) -> None:
+        changes: dict[str, Any] = {}
+        if title is not None:
+            changes["title"] = title
+        if body is not None:
+            changes["body"] = body
+        if changes:
+            self._repo.get_pull(number).edit(**changes)
+
+    def close_pull(self, number: int) -> None:
+        self._repo.get_pull(number).edit(state="closed")
+
+    def reviews(self, number: int) -> list[Review]:
+        return [
+            Review(id=r.id, reviewer=r.user.login, state=_review_state(r.state), commit_id=r.commit_id)
+            for r in self._repo.get_pull(number).get_reviews()
+        ]
+
+    def merge_pull(self, number: int, *, sha: str, message: str) -> MergeOutcome:
+        try:
+            status = self._repo.get_pull(number).merge(commit_message=message, merge_method="merge", sha=sha)
+        except GithubException as exc:
+            data = exc.data if isinstance(exc.data, dict) else {}
+            return MergeOutcome(merged=False, sha=None, message=str(data.get("message") or exc.status))
+        return MergeOutcome(merged=bool(status.merged), sha=status.sha, message=status.message or "")
+
+    def set_status(
+        self, sha: str, context: str, state: StatusState, description: str, target_url: str | None = None
+    ) -> None:
+        description = (
+            description if len(description) <= STATUS_DESCRIPTION_LIMIT else description[:137] + "..."
+        )
+        kwargs: dict[str, Any] = {"state": state.value, "description": description, "context": context}
+        if target_url:
+            kwargs["target_url"] = target_url
+        self._repo.get_commit(sha).create_status(**kwargs)
+
+    def comment(self, issue_number: int, body: str) -> None:
+        self._repo.get_issue(issue_number).create_comment(body)
+
+    def permission(self, login: str) -> str:
+        try:
+            return self._repo.get_collaborator_permission(login)
+        except UnknownObjectException:
+            return "none"
+
+    def create_deployment(self, ref: str, environment: str, payload: dict[str, Any]) -> int:
+        deployment = self._repo.create_deployment(
+            ref, environment=environment, payload=payload, auto_merge=False, required_contexts=[]
+        )
+        return int(deployment.id)
+
+    def deployment_status(
+        self, deployment_id: int, state: DeploymentState, description: str, environment_url: str | None = None
+    ) -> None:
+        deployment = self._repo.get_deployment(deployment_id)
+        kwargs: dict[str, Any] = {"state": state.value, "description": description[:STATUS_DESCRIPTION_LIMIT]}
+        if environment_url:
+            kwargs["environment_url"] = environment_url
+        deployment.create_status(**kwargs)

@@ -1,0 +1,66 @@
+"""Small frozen values the bot works with; PyGithub objects never leave the adapter."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class StatusContext(StrEnum):
+    GOVERNANCE = "intentops/governance"
+    SPEC = "intentops/spec"
+    TESTS = "intentops/tests"
+    DEPLOY = "intentops/deploy"
+
+
+class StatusState(StrEnum):
+    PENDING = "pending"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    ERROR = "error"
+
+
+class ReviewState(StrEnum):
+    APPROVED = "APPROVED"
+    CHANGES_REQUESTED = "CHANGES_REQUESTED"
+    COMMENTED = "COMMENTED"
+    DISMISSED = "DISMISSED"
+    PENDING = "PENDING"
+
+
+class DeploymentState(StrEnum):
+    IN_PROGRESS = "in_progress"
+    SUCCESS = "success"
+    FAILURE = "failure"
+    ERROR = "error"
+    INACTIVE = "inactive"
+
+
+@dataclass(frozen=True)
+class PullRequest:
+    number: int
+    title: str
+    body: str
+    state: str
+    head_ref: str
+    head_sha: str
+    base_ref: str
+    author: str
+    merged: bool
+    merge_commit_sha: str | None
+    html_url: str
+
+
+@dataclass(frozen=True)
+class Review:
+    id: int
+    reviewer: str
+    state: ReviewState
+    commit_id: str
+
+
+@dataclass(frozen=True)
+class MergeOutcome:
+    merged: bool
+    sha: str | None
+    message: str

@@ -1,0 +1,122 @@
+"""A git working copy the bot commits generated files from (GitPython), one per repository.
+
+Credentials never touch the remote URL, the command line or `.git/config`: they travel in an
+`http.extraHeader` given to git through `GIT_CONFIG_*` environment variables, so neither `ps`, git's
+error messages nor a copied checkout can leak them.
+"""
+
+from __future__ import annotations
+
+import base64
+import shutil
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from git import Actor, GitCommandError, Repo
+
+
+class WorkspaceError(RuntimeError):
+    """A git operation failed; the message is safe to show (no credentials)."""
+
+
+@dataclass(frozen=True)
+class GitIdentity:
+    name: str
+    email: str
+
+
+def auth_environment(username: str, token: str) -> dict[str, str]:
+    basic = base64.b64encode(f"{username}:{token}".encode()).decode()
+    return {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "http.extraHeader",
+        "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+        "GIT_TERMINAL_PROMPT": "0",
+    }
+
+
+def _check_relative(path: str) -> PurePosixPath:
+    pure = PurePosixPath(path)
+    if pure.is_absolute() or ".." in pure.parts or not pure.parts:
+        raise WorkspaceError(f"refusing to write outside the repository: {path!r}")
+    return pure
+
+
+class Workspace:
+    """Clone once, then fetch; `publish` replaces a folder on a branch and pushes one commit."""
+
+    _locks: dict[Path, threading.Lock] = {}
+    _locks_guard = threading.Lock()
+
+    def __init__(
+        self, directory: Path, remote_url: str, env: Mapping[str, str], identity: GitIdentity
+    ) -> None:
+        self.directory = directory
+        self.remote_url = remote_url
+        self._env = dict(env)
+        self._identity = identity
+        with self._locks_guard:
+            self._lock = self._locks.setdefault(directory.resolve(), threading.Lock())
+
+    def _repo(self) -> Repo:
+        if (self.directory / ".git").is_dir():
+            repo = Repo(self.directory)
+        else:
+            self.directory.parent.mkdir(parents=True, exist_ok=True)
+            repo = Repo.init(self.directory)
+            repo.create_remote("origin", self.remote_url)
+        repo.git.update_environment(**self._env)
+        return repo
+
+    def _run(self, what: str, action: Callable[..., Any], *args: str) -> Any:
+        try:
+            return action(*args)
+        except GitCommandError as exc:
+            # GitPython's message holds the command line and stderr; neither holds the credentials.
+            stderr = (exc.stderr or "").strip().splitlines()
+            detail = stderr[-1] if stderr else f"exit {exc.status}"
+            raise WorkspaceError(f"git {what} failed: {detail}") from None
+
+    def publish(
+        self,
+        *,
+        branch: str,
+        base: str,
+        folder: str,
+        files: Mapping[str, bytes],
+        message: str,
+        extra_files: Mapping[str, bytes] | None = None,
+    ) -> str | None:
+        """Make `folder` on `branch` hold exactly `files` (paths relative to folder), plus `extra_files`
+        (paths relative to the repository root). The branch starts from `base` when it does not exist.
+        Returns the new head SHA, or None when nothing changed (so a retry makes no empty commit)."""
+        folder_path = _check_relative(folder)
+        with self._lock:
+            repo = self._repo()
+            self._run("fetch", repo.git.fetch, "--prune", "origin")
+            remote_refs = {ref.remote_head for ref in repo.remotes.origin.refs}
+            start = f"origin/{branch}" if branch in remote_refs else f"origin/{base}"
+            self._run("checkout", repo.git.checkout, "-B", branch, start)
+            self._run("clean", repo.git.clean, "-fdx")
+            target = self.directory / folder_path
+            if target.exists():
+                shutil.rmtree(target)
+            for relative, content in files.items():
+                self._write(target / _check_relative(relative), content)
+            for relative, content in (extra_files or {}).items():
+                self._write(self.directory / _check_relative(relative), content)
+            self._run("add", repo.git.add, "--all", "--", ".")
+            if not repo.is_dirty(index=True, working_tree=False, untracked_files=False):
+                return None
+            actor = Actor(self._identity.name, self._identity.email)
+            commit = repo.index.commit(message, author=actor, committer=actor)
+            self._run("push", repo.git.push, "origin", f"HEAD:refs/heads/{branch}")
+            return str(commit.hexsha)
+
+    @staticmethod
+    def _write(path: Path, content: bytes) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content)
