@@ -1,0 +1,107 @@
+"""The bot's git workspace against a real bare repository: one commit per real change, none per retry."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from bot.vcs.workspace import GitIdentity, Workspace, WorkspaceError, auth_environment
+
+BOT = GitIdentity("intentops[bot]", "bot@intentops.invalid")
+
+
+def git(*args: str, cwd: Path) -> str:
+    return subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True, text=True).stdout.strip()
+
+
+@pytest.fixture
+def origin(tmp_path: Path) -> Path:
+    """A bare repository with `main` holding one intent, like a freshly created intents repo."""
+    bare = tmp_path / "origin.git"
+    git("init", "--bare", "--initial-branch=main", str(bare), cwd=tmp_path)
+    seed = tmp_path / "seed"
+    git("clone", str(bare), str(seed), cwd=tmp_path)
+    (seed / "intents").mkdir()
+    (seed / "intents" / "hello.yaml").write_text("service_name: hello\npurpose: Say hello\n")
+    git("add", ".", cwd=seed)
+    git("-c", "user.name=a", "-c", "user.email=a@x", "commit", "-m", "intent", cwd=seed)
+    git("push", "origin", "HEAD:main", cwd=seed)
+    return bare
+
+
+def files_on(origin: Path, branch: str) -> list[str]:
+    return sorted(git("ls-tree", "-r", "--name-only", branch, cwd=origin).splitlines())
+
+
+def test_publish_creates_the_branch_from_base(origin: Path, tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "ws", f"file://{origin}", {}, BOT)
+    sha = workspace.publish(
+        branch="intentops/hello",
+        base="main",
+        folder="services/hello",
+        files={"app/main.py": b"app = None\n", "SPEC.md": b"# SPEC\n"},
+        message="Build hello",
+    )
+    assert sha == git("rev-parse", "intentops/hello", cwd=origin)
+    assert files_on(origin, "intentops/hello") == [
+        "intents/hello.yaml",
+        "services/hello/SPEC.md",
+        "services/hello/app/main.py",
+    ]
+    assert git("log", "-1", "--format=%an <%ae>", "intentops/hello", cwd=origin) == (
+        "intentops[bot] <bot@intentops.invalid>"
+    )
+
+
+def test_a_retry_with_the_same_files_makes_no_commit(origin: Path, tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "ws", f"file://{origin}", {}, BOT)
+    args = {"branch": "intentops/hello", "base": "main", "folder": "services/hello", "message": "Build"}
+    first = workspace.publish(files={"a.txt": b"1"}, **args)
+    assert workspace.publish(files={"a.txt": b"1"}, **args) is None
+    assert git("rev-parse", "intentops/hello", cwd=origin) == first
+
+
+def test_a_new_version_replaces_the_folder_on_top_of_the_branch(origin: Path, tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "ws", f"file://{origin}", {}, BOT)
+    args = {"branch": "intentops/hello", "base": "main", "folder": "services/hello", "message": "Build"}
+    first = workspace.publish(files={"old.py": b"1", "keep.py": b"1"}, **args)
+    second = workspace.publish(files={"keep.py": b"2"}, **args)
+    assert second and second != first
+    assert git("rev-parse", "intentops/hello~1", cwd=origin) == first
+    assert files_on(origin, "intentops/hello") == ["intents/hello.yaml", "services/hello/keep.py"]
+
+
+def test_a_second_workspace_continues_the_existing_branch(origin: Path, tmp_path: Path) -> None:
+    args = {"branch": "intentops/hello", "base": "main", "folder": "services/hello", "message": "Build"}
+    first = Workspace(tmp_path / "one", f"file://{origin}", {}, BOT).publish(files={"a": b"1"}, **args)
+    second = Workspace(tmp_path / "two", f"file://{origin}", {}, BOT).publish(files={"a": b"2"}, **args)
+    assert git("rev-parse", "intentops/hello~1", cwd=origin) == first
+    assert git("rev-parse", "intentops/hello", cwd=origin) == second
+
+
+@pytest.mark.parametrize("bad", ["../escape", "/etc/passwd", "a/../../b"])
+def test_paths_outside_the_repository_are_refused(origin: Path, tmp_path: Path, bad: str) -> None:
+    workspace = Workspace(tmp_path / "ws", f"file://{origin}", {}, BOT)
+    with pytest.raises(WorkspaceError, match="outside the repository"):
+        workspace.publish(branch="b", base="main", folder="services/x", files={bad: b"x"}, message="m")
+    with pytest.raises(WorkspaceError, match="outside the repository"):
+        workspace.publish(branch="b", base="main", folder=bad, files={"a": b"x"}, message="m")
+    assert "b" not in git("branch", "--list", cwd=origin)
+
+
+def test_git_failures_are_clear_and_carry_no_credentials(tmp_path: Path) -> None:
+    env = auth_environment("bot", "ghp_supersecrettoken")
+    workspace = Workspace(tmp_path / "ws", f"file://{tmp_path}/missing.git", env, BOT)
+    with pytest.raises(WorkspaceError) as caught:
+        workspace.publish(branch="b", base="main", folder="s", files={"a": b"1"}, message="m")
+    assert str(caught.value).startswith("git fetch failed")
+    assert "supersecret" not in str(caught.value)
+    assert "supersecret" not in (tmp_path / "ws" / ".git" / "config").read_text()
+
+
+def test_auth_travels_as_a_header_not_in_the_url() -> None:
+    env = auth_environment("bot", "tok")
+    assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader"
+    assert env["GIT_CONFIG_VALUE_0"] == "Authorization: Basic Ym90OnRvaw=="
