@@ -33,6 +33,15 @@ class Settings(BaseSettings):
     github_base_url: str | None = Field(default=None, alias="GITHUB_BASE_URL")
     webhook_secret: SecretStr | None = Field(default=None, alias="INTENTOPS_WEBHOOK_SECRET")
 
+    # The bot's webhook intake and job queue.
+    bot_login: str | None = Field(default=None, alias="INTENTOPS_BOT_LOGIN")
+    """The bot's own account (e.g. `intentops[bot]`); its events are ignored unless a route opts in."""
+    webhook_max_bytes: int = Field(default=5 * 1024 * 1024, gt=0, alias="INTENTOPS_WEBHOOK_MAX_BYTES")
+    worker_threads: int = Field(default=2, ge=0, alias="INTENTOPS_WORKER_THREADS")
+    job_lease_seconds: float = Field(default=60.0, gt=0, alias="INTENTOPS_JOB_LEASE_SECONDS")
+    job_max_attempts: int = Field(default=5, ge=1, alias="INTENTOPS_JOB_MAX_ATTEMPTS")
+    job_backoff_seconds: float = Field(default=2.0, gt=0, alias="INTENTOPS_JOB_BACKOFF_SECONDS")
+
     @property
     def offline_llm(self) -> bool:
         return self.anthropic_api_key is None
