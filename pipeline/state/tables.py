@@ -2,3 +2,4 @@
 
 A feature that adds tables adds one import line here.
 """
+import pipeline.registry.store  # noqa: F401

@@ -1,0 +1,226 @@
+"""The registry's store on the state database: one row per running version of a service.
+
+A service name can have two versions at once during a blue/green switch. The one marked `active` answers
+for the name; the other is a candidate (being started) or a predecessor (being drained). Services
+register themselves and send heartbeats; deployers announce, activate and retire versions.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Boolean, DateTime, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy.orm import Mapped, Session, mapped_column
+
+from pipeline.registry.model import Provenance, RegistryEntry, ServiceStatus
+from pipeline.state import Base, Database
+
+Clock = Callable[[], datetime]
+DEFAULT_TTL = timedelta(seconds=30)
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    # SQLite hands datetimes back without a zone; every stored one is UTC.
+    if moment is None or moment.tzinfo is not None:
+        return moment
+    return moment.replace(tzinfo=UTC)
+
+
+class ServiceInstance(Base):
+    """A version of a service the registry knows about."""
+
+    __tablename__ = "registry_instances"
+    __table_args__ = (UniqueConstraint("name", "version", name="uq_registry_instance"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), index=True)
+    version: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(2000))
+    health_path: Mapped[str] = mapped_column(String(500), default="/health")
+    status: Mapped[str] = mapped_column(String(16))
+    active: Mapped[bool] = mapped_column(Boolean, default=False)
+    registered_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    last_heartbeat: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    intent_path: Mapped[str] = mapped_column(String(500), default="")
+    spec_hash: Mapped[str] = mapped_column(String(128), default="")
+    commit_sha: Mapped[str] = mapped_column(String(64), default="")
+    pr_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    approvers: Mapped[str] = mapped_column(Text, default="[]")
+    image_digest: Mapped[str] = mapped_column(String(128), default="")
+
+    def set_provenance(self, provenance: Provenance) -> None:
+        self.intent_path = provenance.intent_path
+        self.spec_hash = provenance.spec_hash
+        self.commit_sha = provenance.commit_sha
+        self.pr_number = provenance.pr_number
+        self.approvers = json.dumps(list(provenance.approvers))
+        self.image_digest = provenance.image_digest
+
+    def provenance(self) -> Provenance:
+        return Provenance(
+            intent_path=self.intent_path,
+            spec_hash=self.spec_hash,
+            commit_sha=self.commit_sha,
+            pr_number=self.pr_number,
+            approvers=tuple(json.loads(self.approvers or "[]")),
+            image_digest=self.image_digest,
+        )
+
+
+class RegistryStore:
+    """Reads and writes registry entries; statuses age into `unhealthy` when heartbeats stop."""
+
+    def __init__(self, db: Database, *, ttl: timedelta = DEFAULT_TTL, clock: Clock = utc_now) -> None:
+        self._db = db
+        self.ttl = ttl
+        self._clock = clock
+
+    # --- what generated services call (over HTTP) ---
+
+    def register(self, *, name: str, version: str, url: str, health_path: str = "/health") -> RegistryEntry:
+        """A service announces itself. It takes the name over only if no other version holds it."""
+        now = self._clock()
+        with self._db.session() as session:
+            row = self._instance(session, name, version)
+            if row is None:
+                row = ServiceInstance(name=name, version=version, registered_at=now)
+                session.add(row)
+            row.url, row.health_path = url, health_path
+            row.status, row.last_heartbeat = ServiceStatus.HEALTHY, now
+            holder = self._active(session, name)
+            if holder is None or holder is row or holder.status == ServiceStatus.GONE:
+                self._make_active(session, row)
+            session.flush()
+            return self._entry(row)
+
+    def heartbeat(self, name: str, version: str) -> RegistryEntry | None:
+        """None when that version is unknown (the service should register again)."""
+        with self._db.session() as session:
+            row = self._instance(session, name, version)
+            if row is None or row.status == ServiceStatus.GONE:
+                return None
+            row.status, row.last_heartbeat = ServiceStatus.HEALTHY, self._clock()
+            return self._entry(row)
+
+    def deregister(self, name: str, version: str | None = None) -> bool:
+        """Mark a service (or one version of it) gone. False when there was nothing to remove."""
+        with self._db.session() as session:
+            rows = self._instances(session, name)
+            targets = [r for r in rows if version is None or r.version == version]
+            live = [r for r in targets if r.status != ServiceStatus.GONE]
+            for row in targets:
+                if row.active:
+                    row.status = ServiceStatus.GONE
+                else:
+                    session.delete(row)
+            return bool(live)
+
+    # --- what deployers call (Python API) ---
+
+    def announce(
+        self, *, name: str, version: str, url: str, health_path: str, provenance: Provenance
+    ) -> RegistryEntry:
+        """Record a version being started beside the current one; it does not serve the name yet."""
+        with self._db.session() as session:
+            row = self._instance(session, name, version)
+            if row is None:
+                row = ServiceInstance(name=name, version=version, registered_at=self._clock())
+                session.add(row)
+                row.status = ServiceStatus.STARTING
+            row.url, row.health_path = url, health_path
+            row.set_provenance(provenance)
+            session.flush()
+            return self._entry(row)
+
+    def activate(self, name: str, version: str) -> RegistryEntry:
+        """Switch the name to this version (after its health check passed)."""
+        with self._db.session() as session:
+            row = self._instance(session, name, version)
+            if row is None:
+                raise KeyError(f"{name} {version} was never announced")
+            if row.status in (ServiceStatus.STARTING, ServiceStatus.GONE):
+                row.status, row.last_heartbeat = ServiceStatus.HEALTHY, self._clock()
+            self._make_active(session, row)
+            session.flush()
+            return self._entry(row)
+
+    def retire(self, name: str, version: str) -> None:
+        """Forget a version that no longer runs (a drained predecessor or a failed candidate)."""
+        with self._db.session() as session:
+            row = self._instance(session, name, version)
+            if row is not None and not row.active:
+                session.delete(row)
+
+    # --- reads ---
+
+    def get(self, name: str) -> RegistryEntry | None:
+        with self._db.session() as session:
+            row = self._active(session, name)
+            return self._entry(row) if row is not None else None
+
+    def entries(self, *, include_gone: bool = True) -> list[RegistryEntry]:
+        with self._db.session() as session:
+            rows = session.scalars(
+                select(ServiceInstance).where(ServiceInstance.active).order_by(ServiceInstance.name)
+            ).all()
+            entries = [self._entry(row) for row in rows]
+        return [e for e in entries if include_gone or e.status is not ServiceStatus.GONE]
+
+    def versions(self, name: str) -> list[RegistryEntry]:
+        """Every version recorded under a name, the active one first."""
+        with self._db.session() as session:
+            rows = sorted(self._instances(session, name), key=lambda r: (not r.active, r.id))
+            return [self._entry(row) for row in rows]
+
+    # --- helpers ---
+
+    def _status(self, row: ServiceInstance) -> ServiceStatus:
+        status = ServiceStatus(row.status)
+        heartbeat = _aware(row.last_heartbeat)
+        if status is ServiceStatus.HEALTHY and (heartbeat is None or self._clock() - heartbeat > self.ttl):
+            return ServiceStatus.UNHEALTHY
+        return status
+
+    def _entry(self, row: ServiceInstance) -> RegistryEntry:
+        registered_at = _aware(row.registered_at)
+        assert registered_at is not None
+        return RegistryEntry(
+            name=row.name,
+            version=row.version,
+            url=row.url,
+            health_path=row.health_path,
+            status=self._status(row),
+            registered_at=registered_at,
+            last_heartbeat=_aware(row.last_heartbeat),
+            provenance=row.provenance(),
+        )
+
+    @staticmethod
+    def _instance(session: Session, name: str, version: str) -> ServiceInstance | None:
+        return session.scalars(
+            select(ServiceInstance).where(ServiceInstance.name == name, ServiceInstance.version == version)
+        ).first()
+
+    @staticmethod
+    def _instances(session: Session, name: str) -> list[ServiceInstance]:
+        return list(session.scalars(select(ServiceInstance).where(ServiceInstance.name == name)).all())
+
+    @staticmethod
+    def _active(session: Session, name: str) -> ServiceInstance | None:
+        return session.scalars(
+            select(ServiceInstance).where(ServiceInstance.name == name, ServiceInstance.active)
+        ).first()
+
+    def _make_active(self, session: Session, row: ServiceInstance) -> None:
+        for other in self._instances(session, row.name):
+            if other is not row and other.active:
+                other.active = False
+                if other.status == ServiceStatus.GONE:
+                    session.delete(other)
+        row.active = True

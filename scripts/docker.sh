@@ -1,0 +1,97 @@
+#!/usr/bin/env bash
+# Docker for the Docker deployer and its tests: installs Debian's docker.io, starts dockerd in the
+# background when no engine answers, and builds the base image once (debootstrap + docker import), since
+# no image registry is reachable from here. Idempotent: every step is skipped when already done.
+#
+#   scripts/docker.sh                  all three steps
+#   scripts/docker.sh engine           install and start the engine only
+#   scripts/docker.sh base-image       build the base image only (the engine must be running)
+#
+# Environment: INTENTOPS_BASE_IMAGE (default intentops-base:bookworm), DEBIAN_MIRROR (default: the first
+# URI in apt's sources, else deb.debian.org), INTENTOPS_DOCKER_CACHE (default /var/cache/intentops).
+set -euo pipefail
+
+BASE_IMAGE=${INTENTOPS_BASE_IMAGE:-intentops-base:bookworm}
+CACHE=${INTENTOPS_DOCKER_CACHE:-/var/cache/intentops}
+LOG=${CACHE}/dockerd.log
+
+say() { echo "docker.sh: $*"; }
+
+as_root() {
+  if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi
+}
+
+install_engine() {
+  local missing=()
+  command -v dockerd >/dev/null || missing+=(docker.io)
+  command -v debootstrap >/dev/null || missing+=(debootstrap)
+  if [ ${#missing[@]} -gt 0 ]; then
+    say "installing ${missing[*]}"
+    as_root apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+}
+
+engine_up() { docker info >/dev/null 2>&1; }
+
+start_engine() {
+  if engine_up; then
+    return 0
+  fi
+  as_root mkdir -p "$CACHE"
+  say "starting dockerd (log: $LOG)"
+  # No init system here: dockerd runs detached from this shell so it outlives the script.
+  as_root setsid nohup dockerd >"$LOG" 2>&1 </dev/null &
+  for _ in $(seq 1 60); do
+    engine_up && return 0
+    sleep 0.5
+  done
+  say "dockerd did not answer within 30 s; last lines of $LOG:" >&2
+  tail -n 20 "$LOG" >&2 || true
+  exit 1
+}
+
+debian_mirror() {
+  if [ -n "${DEBIAN_MIRROR:-}" ]; then
+    echo "$DEBIAN_MIRROR"
+    return
+  fi
+  local uri
+  uri=$(grep -rhoE '^(URIs:|deb) +[^ ]*https?://[^ ]+/debian/?( |$)' /etc/apt/sources.list /etc/apt/sources.list.d/ \
+    2>/dev/null | grep -oE 'https?://[^ ]+' | head -n 1 || true)
+  echo "${uri:-http://deb.debian.org/debian}"
+}
+
+build_base_image() {
+  if docker image inspect "$BASE_IMAGE" >/dev/null 2>&1; then
+    return 0
+  fi
+  local tarball=${CACHE}/$(echo "$BASE_IMAGE" | tr ':/' '__').tar
+  as_root mkdir -p "$CACHE"
+  if [ ! -s "$tarball" ]; then
+    local root
+    root=$(mktemp -d "${CACHE}/rootfs.XXXXXX")
+    say "bootstrapping Debian bookworm (minbase + python3) into $root; this takes a few minutes once"
+    as_root debootstrap --variant=minbase --include=python3,python3-venv,ca-certificates \
+      bookworm "$root" "$(debian_mirror)" >"${CACHE}/debootstrap.log" 2>&1 || {
+      say "debootstrap failed; last lines of ${CACHE}/debootstrap.log:" >&2
+      tail -n 20 "${CACHE}/debootstrap.log" >&2
+      exit 1
+    }
+    # Smaller image: no apt lists, caches or docs.
+    as_root rm -rf "$root"/var/lib/apt/lists/* "$root"/var/cache/apt/* "$root"/usr/share/doc/* \
+      "$root"/usr/share/man/* "$root"/usr/share/locale/*
+    as_root tar -C "$root" -cf "$tarball.part" .
+    as_root mv "$tarball.part" "$tarball"
+    as_root rm -rf "$root"
+  fi
+  say "importing $BASE_IMAGE from $tarball"
+  docker import --change 'CMD ["python3"]' "$tarball" "$BASE_IMAGE" >/dev/null
+}
+
+case "${1:-all}" in
+  engine) install_engine; start_engine ;;
+  base-image) build_base_image ;;
+  all) install_engine; start_engine; build_base_image ;;
+  *) say "unknown step '$1' (engine, base-image or all)" >&2; exit 2 ;;
+esac
