@@ -1,0 +1,23 @@
+"""The intent ledger: state, stage history, decisions and sign-offs of every intent."""
+
+from pipeline.ledger.ledger import (
+    IntentRecord,
+    IntentState,
+    Ledger,
+    Outcome,
+    Stage,
+    StageEvent,
+    StageRun,
+    UnknownIntent,
+)
+
+__all__ = [
+    "IntentRecord",
+    "IntentState",
+    "Ledger",
+    "Outcome",
+    "Stage",
+    "StageEvent",
+    "StageRun",
+    "UnknownIntent",
+]

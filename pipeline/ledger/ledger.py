@@ -1,0 +1,359 @@
+"""The intent ledger: where each intent is on the line, how it got there, and what it waits for.
+
+The bot writes it as work proceeds; the HTTP API (`GET /intents/{id}`) and the dashboard read it.
+Stage events are append-only, so a crash mid-stage leaves a 'started' with no end: visible, not lost.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from pipeline.ledger.tables import DecisionRow, IntentEventRow, IntentRow, SignoffRow
+from pipeline.state import Database
+
+
+class IntentState(StrEnum):
+    RECEIVED = "received"
+    INVALID = "invalid"
+    BLOCKED = "blocked"
+    BUILDING = "building"
+    NEEDS_HUMAN = "needs_human"
+    AWAITING_SIGNOFF = "awaiting_signoff"
+    APPROVED = "approved"
+    MERGED = "merged"
+    DEPLOYING = "deploying"
+    DEPLOYED = "deployed"
+    DEPLOY_FAILED = "deploy_failed"
+    REJECTED = "rejected"
+    UNDEPLOYED = "undeployed"
+    FAILED = "failed"
+
+
+class Stage(StrEnum):
+    RECEIVED = "received"
+    GOVERNED = "governed"
+    SPEC = "spec"
+    CODE = "code"
+    TESTS = "tests"
+    PR = "pr"
+    SIGNOFF = "signoff"
+    MERGED = "merged"
+    DEPLOYED = "deployed"
+    UNDEPLOYED = "undeployed"
+
+
+class Outcome(StrEnum):
+    STARTED = "started"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+# Fields a caller may set along with a state change.
+UPDATABLE = frozenset({"pr_number", "pr_url", "head_sha", "service_url", "report", "commit_sha"})
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class IntentRecord:
+    id: int
+    repo: str
+    path: str
+    service_name: str
+    content_hash: str
+    priority: str
+    state: IntentState
+    waiting_for: str
+    author: str
+    source: str
+    commit_sha: str
+    pr_number: int | None
+    pr_url: str
+    head_sha: str
+    decision: dict[str, Any] | None
+    report: dict[str, Any] | None
+    service_url: str
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: IntentRow) -> IntentRecord:
+        return cls(
+            **{name: getattr(row, name) for name in cls.__dataclass_fields__ if name != "state"},
+            state=IntentState(row.state),
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["state"] = self.state.value
+        data["created_at"] = self.created_at.isoformat()
+        data["updated_at"] = self.updated_at.isoformat()
+        return data
+
+
+@dataclass(frozen=True)
+class StageEvent:
+    stage: Stage
+    outcome: Outcome
+    message: str
+    detail: dict[str, Any] | None
+    duration_ms: int | None
+    at: datetime
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "stage": self.stage.value,
+            "outcome": self.outcome.value,
+            "message": self.message,
+            "detail": self.detail,
+            "duration_ms": self.duration_ms,
+            "at": self.at.isoformat(),
+        }
+
+
+@dataclass
+class StageRun:
+    """Filled in by the code inside `Ledger.stage(...)`: what to record when the stage ends."""
+
+    message: str = ""
+    detail: dict[str, Any] = field(default_factory=dict)
+    failed: bool = False
+
+
+class UnknownIntent(LookupError):
+    pass
+
+
+class Ledger:
+    def __init__(self, db: Database, clock: Callable[[], datetime] = utcnow) -> None:
+        self._db = db
+        self._clock = clock
+
+    # -- intents ------------------------------------------------------------------------------------------
+
+    def receive(
+        self,
+        *,
+        repo: str,
+        path: str,
+        service_name: str,
+        content_hash: str,
+        priority: str = "normal",
+        author: str = "",
+        source: str = "push",
+        commit_sha: str = "",
+    ) -> tuple[IntentRecord, bool]:
+        """Record that an intent file has this content. Returns (record, is_new_content): the same content
+        again (a redelivery, a retry) changes nothing."""
+        now = self._clock()
+        with self._db.session() as session:
+            row = session.scalar(select(IntentRow).where(IntentRow.repo == repo, IntentRow.path == path))
+            if row is not None and row.content_hash == content_hash and row.state != IntentState.UNDEPLOYED:
+                return IntentRecord.of(row), False
+            if row is None:
+                row = IntentRow(repo=repo, path=path, created_at=now)
+                session.add(row)
+            row.service_name, row.content_hash, row.priority = service_name, content_hash, priority
+            row.author, row.source, row.commit_sha = author, source, commit_sha
+            row.state, row.waiting_for, row.decision, row.report = IntentState.RECEIVED, "", None, None
+            row.updated_at = now
+            session.flush()
+            session.add(
+                self._event(row.id, Stage.RECEIVED, Outcome.SUCCEEDED, f"from {source}", now, content_hash)
+            )
+            return IntentRecord.of(row), True
+
+    def get(self, intent_id: int) -> IntentRecord:
+        with self._db.session() as session:
+            row = session.get(IntentRow, intent_id)
+            if row is None:
+                raise UnknownIntent(intent_id)
+            return IntentRecord.of(row)
+
+    def find(self, repo: str, path: str) -> IntentRecord | None:
+        with self._db.session() as session:
+            row = session.scalar(select(IntentRow).where(IntentRow.repo == repo, IntentRow.path == path))
+            return IntentRecord.of(row) if row else None
+
+    def find_by_pr(self, repo: str, pr_number: int) -> IntentRecord | None:
+        with self._db.session() as session:
+            row = session.scalar(
+                select(IntentRow).where(IntentRow.repo == repo, IntentRow.pr_number == pr_number)
+            )
+            return IntentRecord.of(row) if row else None
+
+    def list_intents(
+        self, *, state: str | None = None, priority: str | None = None, limit: int = 200, offset: int = 0
+    ) -> list[IntentRecord]:
+        query = select(IntentRow).order_by(IntentRow.updated_at.desc(), IntentRow.id.desc())
+        if state:
+            query = query.where(IntentRow.state == state)
+        if priority:
+            query = query.where(IntentRow.priority == priority)
+        with self._db.session() as session:
+            return [IntentRecord.of(row) for row in session.scalars(query.limit(limit).offset(offset))]
+
+    def counts_by_state(self) -> dict[str, int]:
+        with self._db.session() as session:
+            rows = session.execute(select(IntentRow.state, func.count()).group_by(IntentRow.state))
+            return {state: count for state, count in rows}
+
+    def set_state(self, intent_id: int, state: IntentState, *, waiting_for: str = "", **fields: Any) -> None:
+        unknown = set(fields) - UPDATABLE
+        if unknown:
+            raise ValueError(f"cannot set {', '.join(sorted(unknown))} on an intent")
+        with self._db.session() as session:
+            row = session.get(IntentRow, intent_id)
+            if row is None:
+                raise UnknownIntent(intent_id)
+            row.state, row.waiting_for, row.updated_at = state, waiting_for, self._clock()
+            for name, value in fields.items():
+                setattr(row, name, value)
+
+    # -- history ------------------------------------------------------------------------------------------
+
+    def _event(
+        self,
+        intent_id: int,
+        stage: Stage,
+        outcome: Outcome,
+        message: str,
+        at: datetime,
+        content_hash: str = "",
+        detail: dict[str, Any] | None = None,
+        duration_ms: int | None = None,
+    ) -> IntentEventRow:
+        return IntentEventRow(
+            intent_id=intent_id,
+            stage=stage,
+            outcome=outcome,
+            message=message,
+            detail=detail,
+            content_hash=content_hash,
+            duration_ms=duration_ms,
+            at=at,
+        )
+
+    def record(
+        self,
+        intent_id: int,
+        stage: Stage,
+        outcome: Outcome,
+        message: str = "",
+        *,
+        detail: dict[str, Any] | None = None,
+        duration_ms: int | None = None,
+    ) -> None:
+        with self._db.session() as session:
+            row = session.get(IntentRow, intent_id)
+            if row is None:
+                raise UnknownIntent(intent_id)
+            row.updated_at = now = self._clock()
+            session.add(
+                self._event(intent_id, stage, outcome, message, now, row.content_hash, detail, duration_ms)
+            )
+
+    @contextmanager
+    def stage(self, intent_id: int, stage: Stage) -> Iterator[StageRun]:
+        """Record a stage's start, then its end with duration: failed if it raised or set `failed`."""
+        self.record(intent_id, stage, Outcome.STARTED)
+        run = StageRun()
+        started = time.monotonic()
+        try:
+            yield run
+        except BaseException as exc:
+            elapsed = int((time.monotonic() - started) * 1000)
+            self.record(
+                intent_id,
+                stage,
+                Outcome.FAILED,
+                run.message or f"{type(exc).__name__}: {exc}",
+                detail=run.detail or None,
+                duration_ms=elapsed,
+            )
+            raise
+        elapsed = int((time.monotonic() - started) * 1000)
+        outcome = Outcome.FAILED if run.failed else Outcome.SUCCEEDED
+        self.record(intent_id, stage, outcome, run.message, detail=run.detail or None, duration_ms=elapsed)
+
+    def history(self, intent_id: int) -> list[StageEvent]:
+        query = (
+            select(IntentEventRow).where(IntentEventRow.intent_id == intent_id).order_by(IntentEventRow.id)
+        )
+        with self._db.session() as session:
+            return [
+                StageEvent(Stage(r.stage), Outcome(r.outcome), r.message, r.detail, r.duration_ms, r.at)
+                for r in session.scalars(query)
+            ]
+
+    # -- decisions and sign-offs --------------------------------------------------------------------------
+
+    def record_decision(self, intent_id: int, decision: dict[str, Any]) -> None:
+        with self._db.session() as session:
+            row = session.get(IntentRow, intent_id)
+            if row is None:
+                raise UnknownIntent(intent_id)
+            row.decision = decision
+            row.updated_at = now = self._clock()
+            session.add(
+                DecisionRow(
+                    intent_id=intent_id,
+                    content_hash=row.content_hash,
+                    action=str(decision.get("action", "")),
+                    decision=decision,
+                    at=now,
+                )
+            )
+
+    def decisions(self, intent_id: int) -> list[dict[str, Any]]:
+        query = select(DecisionRow).where(DecisionRow.intent_id == intent_id).order_by(DecisionRow.id)
+        with self._db.session() as session:
+            return [
+                {
+                    "action": r.action,
+                    "content_hash": r.content_hash,
+                    "decision": r.decision,
+                    "at": r.at.isoformat(),
+                }
+                for r in session.scalars(query)
+            ]
+
+    def add_signoff(self, intent_id: int, *, pr_number: int, reviewer: str, head_sha: str, via: str) -> bool:
+        """Record a valid sign-off; False when this reviewer already signed off on this head."""
+        try:
+            with self._db.session() as session:
+                session.add(
+                    SignoffRow(
+                        intent_id=intent_id,
+                        pr_number=pr_number,
+                        reviewer=reviewer,
+                        head_sha=head_sha,
+                        via=via,
+                        at=self._clock(),
+                    )
+                )
+        except IntegrityError:
+            return False
+        return True
+
+    def signoffs(self, intent_id: int, *, head_sha: str) -> list[str]:
+        """Reviewers who signed off on exactly this head: sign-offs on older heads are stale."""
+        query = (
+            select(SignoffRow.reviewer)
+            .where(SignoffRow.intent_id == intent_id, SignoffRow.head_sha == head_sha)
+            .order_by(SignoffRow.id)
+        )
+        with self._db.session() as session:
+            return list(session.scalars(query))

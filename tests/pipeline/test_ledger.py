@@ -1,0 +1,130 @@
+"""The intent ledger on a real SQLite database: states, history, the decision audit log, sign-offs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.ledger import IntentState, Ledger, Outcome, Stage, UnknownIntent
+from pipeline.state import Database
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Ledger:
+    db = Database(f"sqlite:///{tmp_path / 'state.db'}")
+    db.create_all()
+    return Ledger(db)
+
+
+def receive(ledger: Ledger, content_hash: str = "h1", path: str = "intents/hello.yaml") -> tuple[int, bool]:
+    record, new = ledger.receive(
+        repo="acme/intents", path=path, service_name="hello", content_hash=content_hash, priority="high"
+    )
+    return record.id, new
+
+
+def test_the_same_content_again_is_not_new_work(ledger: Ledger) -> None:
+    first, new = receive(ledger)
+    again, new_again = receive(ledger)
+    assert new and not new_again
+    assert first == again
+    assert [e.stage for e in ledger.history(first)] == [Stage.RECEIVED]
+
+
+def test_changed_content_restarts_the_same_intent(ledger: Ledger) -> None:
+    intent_id, _ = receive(ledger)
+    ledger.set_state(intent_id, IntentState.AWAITING_SIGNOFF, waiting_for="1 approval", pr_number=7)
+    ledger.record_decision(intent_id, {"action": "requires_approval"})
+    same_id, new = receive(ledger, content_hash="h2")
+    record = ledger.get(intent_id)
+    assert new and same_id == intent_id
+    assert record.state is IntentState.RECEIVED
+    assert record.pr_number == 7, "the open PR stays linked: a change updates it instead of opening another"
+    assert record.decision is None and record.content_hash == "h2"
+
+
+def test_state_changes_carry_what_the_intent_waits_for(ledger: Ledger) -> None:
+    intent_id, _ = receive(ledger)
+    ledger.set_state(
+        intent_id, IntentState.AWAITING_SIGNOFF, waiting_for="1 approval from alice", head_sha="abc"
+    )
+    record = ledger.get(intent_id)
+    assert (record.state, record.waiting_for, record.head_sha) == (
+        IntentState.AWAITING_SIGNOFF,
+        "1 approval from alice",
+        "abc",
+    )
+    assert ledger.find_by_pr("acme/intents", 99) is None
+    assert ledger.list_intents(state="awaiting_signoff")[0].id == intent_id
+    assert ledger.list_intents(state="deployed") == []
+    assert ledger.list_intents(priority="high")[0].id == intent_id
+    assert ledger.counts_by_state() == {"awaiting_signoff": 1}
+
+
+def test_only_known_fields_can_be_set(ledger: Ledger) -> None:
+    intent_id, _ = receive(ledger)
+    with pytest.raises(ValueError, match="cannot set repo"):
+        ledger.set_state(intent_id, IntentState.BUILDING, repo="evil/repo")
+
+
+def test_unknown_intents_are_reported(ledger: Ledger) -> None:
+    with pytest.raises(UnknownIntent):
+        ledger.get(404)
+    with pytest.raises(UnknownIntent):
+        ledger.set_state(404, IntentState.BUILDING)
+
+
+def test_stage_records_duration_and_failure(ledger: Ledger) -> None:
+    intent_id, _ = receive(ledger)
+    with ledger.stage(intent_id, Stage.SPEC) as run:
+        run.message = "score 94/100"
+        run.detail["score"] = 94
+    with pytest.raises(RuntimeError), ledger.stage(intent_id, Stage.TESTS):
+        raise RuntimeError("sandbox died")
+    with ledger.stage(intent_id, Stage.CODE) as run:
+        run.failed = True
+        run.message = "ruff failed"
+    events = [(e.stage, e.outcome, e.message) for e in ledger.history(intent_id)]
+    assert events == [
+        (Stage.RECEIVED, Outcome.SUCCEEDED, "from push"),
+        (Stage.SPEC, Outcome.STARTED, ""),
+        (Stage.SPEC, Outcome.SUCCEEDED, "score 94/100"),
+        (Stage.TESTS, Outcome.STARTED, ""),
+        (Stage.TESTS, Outcome.FAILED, "RuntimeError: sandbox died"),
+        (Stage.CODE, Outcome.STARTED, ""),
+        (Stage.CODE, Outcome.FAILED, "ruff failed"),
+    ]
+    spec_end = ledger.history(intent_id)[2]
+    assert spec_end.detail == {"score": 94}
+    assert spec_end.duration_ms is not None and spec_end.duration_ms >= 0
+
+
+def test_every_decision_is_kept_in_the_audit_log(ledger: Ledger) -> None:
+    intent_id, _ = receive(ledger)
+    ledger.record_decision(intent_id, {"action": "blocked", "matched": ["misaligned"]})
+    receive(ledger, content_hash="h2")
+    ledger.record_decision(intent_id, {"action": "auto_approve", "matched": []})
+    log = ledger.decisions(intent_id)
+    assert [(d["action"], d["content_hash"]) for d in log] == [("blocked", "h1"), ("auto_approve", "h2")]
+    assert ledger.get(intent_id).decision == {"action": "auto_approve", "matched": []}
+
+
+def test_signoffs_count_once_per_reviewer_and_head(ledger: Ledger) -> None:
+    intent_id, _ = receive(ledger)
+    assert ledger.add_signoff(intent_id, pr_number=1, reviewer="alice", head_sha="s1", via="review")
+    assert not ledger.add_signoff(intent_id, pr_number=1, reviewer="alice", head_sha="s1", via="comment")
+    assert ledger.add_signoff(intent_id, pr_number=1, reviewer="bob", head_sha="s1", via="comment")
+    assert ledger.signoffs(intent_id, head_sha="s1") == ["alice", "bob"]
+    assert ledger.signoffs(intent_id, head_sha="s2") == [], "a new head makes earlier sign-offs stale"
+
+
+def test_the_ledger_survives_a_restart(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'state.db'}"
+    first = Database(url)
+    first.create_all()
+    intent_id, _ = receive(Ledger(first))
+    first.dispose()
+    second = Database(url)
+    second.create_all()
+    assert Ledger(second).get(intent_id).service_name == "hello"
