@@ -1,0 +1,1 @@
+"""SPEC assembly: the structured spec, its builder, its verifier (versioned rubric) and its optimizer."""

@@ -1,0 +1,59 @@
+"""Rendering a Spec to SPEC.md (Jinja2 template) and writing it beside its structured form, spec.json."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined
+
+from pipeline.spec.model import Spec
+
+SPEC_MARKDOWN = "SPEC.md"
+SPEC_JSON = "spec.json"
+
+
+def templates_dir() -> Path:
+    """The project's `templates/` folder (beside the `pipeline` package)."""
+    return Path(__file__).resolve().parents[2] / "templates"
+
+
+def jinja_environment(subdir: str) -> Environment:
+    return Environment(
+        loader=FileSystemLoader(templates_dir() / subdir),
+        undefined=StrictUndefined,
+        keep_trailing_newline=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        autoescape=False,  # Markdown and Python source, not HTML
+    )
+
+
+def render_markdown(spec: Spec) -> str:
+    return jinja_environment("spec").get_template("SPEC.md.j2").render(spec=spec)
+
+
+def write_spec(spec: Spec, directory: Path) -> tuple[Path, Path]:
+    """Write SPEC.md and spec.json into `directory` (created if needed)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    markdown = directory / SPEC_MARKDOWN
+    markdown.write_text(render_markdown(spec), encoding="utf-8")
+    structured = directory / SPEC_JSON
+    structured.write_text(json.dumps(spec.to_json(), indent=2) + "\n", encoding="utf-8")
+    return markdown, structured
+
+
+def read_spec(path: Path) -> Spec:
+    """Load a spec.json (or the spec.json inside a directory). Raises ValueError with the file named."""
+    if path.is_dir():
+        path = path / SPEC_JSON
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ValueError(f"{path}: cannot read: {exc.strerror or exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ValueError(f"{path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
+    try:
+        return Spec.model_validate(data)
+    except Exception as exc:  # pydantic.ValidationError: name the file, keep the details
+        raise ValueError(f"{path}: not a valid spec: {exc}") from None

@@ -1,0 +1,408 @@
+"""spec-verifier: a versioned rubric scores a Spec 0-100 with findings; hard checks decide first.
+
+Hard checks are the things code generation cannot do without (sections present, unique ids, every FR
+covered by an acceptance criterion, every endpoint with its errors, every NFR with a number, no vague
+words). A spec failing one is capped below any usable gate, whatever its weighted score.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any
+
+from pipeline.spec.model import MAX_OPEN_QUESTIONS, NEEDS_CLARIFICATION, Spec
+
+RUBRIC_VERSION = "1.0"
+DEFAULT_GATE = 90
+HARD_CHECK_CAP = 60
+"""The highest score a spec failing a hard check can get."""
+
+# Section -> weight; they add up to 100.
+WEIGHTS: dict[str, int] = {
+    "overview": 8,
+    "blueprint_trace": 8,
+    "functional_requirements": 14,
+    "endpoints": 16,
+    "data_model": 8,
+    "acceptance_criteria": 16,
+    "non_functional": 10,
+    "security": 6,
+    "observability": 6,
+    "deployment": 4,
+    "open_questions": 4,
+}
+OPERATIONS_PATHS = frozenset({"/health", "/metrics"})
+VAGUE_WORDS = (
+    "fast",
+    "quick",
+    "quickly",
+    "user-friendly",
+    "easy",
+    "easily",
+    "simple",
+    "intuitive",
+    "robust",
+    "scalable",
+    "seamless",
+    "seamlessly",
+    "efficient",
+    "efficiently",
+    "better",
+    "improved",
+    "appropriate",
+    "as needed",
+    "etc",
+    "flexible",
+    "modern",
+    "high-performance",
+    "state-of-the-art",
+)
+_VAGUE = re.compile(r"\b(" + "|".join(re.escape(w) for w in VAGUE_WORDS) + r")\b", re.IGNORECASE)
+_ID_PATTERNS = {"FR": r"FR-\d{3}", "EP": r"EP-\d{3}", "AC": r"AC-\d{3}", "NFR": r"NFR-\d{3}"}
+
+
+class Severity(StrEnum):
+    ERROR = "error"
+    WARNING = "warning"
+    INFO = "info"
+
+
+PENALTY = {Severity.ERROR: 0.5, Severity.WARNING: 0.25, Severity.INFO: 0.1}
+
+
+@dataclass(frozen=True)
+class Finding:
+    section: str
+    severity: Severity
+    message: str
+    code: str
+    hard: bool = False
+    subject: str = ""
+    """The id (FR-001, EP-002, ...) or field the finding is about, for the optimizer."""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "section": self.section,
+            "severity": self.severity.value,
+            "code": self.code,
+            "hard": self.hard,
+            "subject": self.subject,
+            "message": self.message,
+        }
+
+
+@dataclass(frozen=True)
+class Verification:
+    score: int
+    findings: tuple[Finding, ...]
+    section_scores: dict[str, float]
+    rubric_version: str = RUBRIC_VERSION
+
+    @property
+    def hard_checks_passed(self) -> bool:
+        return not any(f.hard for f in self.findings)
+
+    def passes(self, gate: int = DEFAULT_GATE) -> bool:
+        return self.hard_checks_passed and self.score >= gate
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "score": self.score,
+            "rubric_version": self.rubric_version,
+            "hard_checks_passed": self.hard_checks_passed,
+            "section_scores": self.section_scores,
+            "findings": [f.to_json() for f in self.findings],
+        }
+
+
+def verify(spec: Spec) -> Verification:
+    """Score `spec` with rubric RUBRIC_VERSION. Deterministic: the same spec always gets the same score."""
+    findings = [*_hard_checks(spec), *_soft_checks(spec)]
+    sections: dict[str, float] = {}
+    for section, weight in WEIGHTS.items():
+        penalty = sum(PENALTY[f.severity] for f in findings if f.section == section)
+        sections[section] = round(weight * max(0.0, 1.0 - penalty), 2)
+    score = round(sum(sections.values()))
+    if any(f.hard for f in findings):
+        score = min(score, HARD_CHECK_CAP)
+    return Verification(score=score, findings=tuple(findings), section_scores=sections)
+
+
+# -- hard checks ------------------------------------------------------------------------------------------
+
+
+def _hard(section: str, code: str, message: str, subject: str = "") -> Finding:
+    return Finding(section, Severity.ERROR, message, code, hard=True, subject=subject)
+
+
+def _hard_checks(spec: Spec) -> list[Finding]:
+    return [
+        *_required_sections(spec),
+        *_unique_ids(spec),
+        *_coverage(spec),
+        *_endpoint_errors(spec),
+        *_nfr_numbers(spec),
+        *_vague_words(spec),
+    ]
+
+
+def _required_sections(spec: Spec) -> list[Finding]:
+    missing = {
+        "overview": not spec.overview.goal.strip(),
+        "functional_requirements": not spec.functional_requirements,
+        "endpoints": not spec.endpoints,
+        "acceptance_criteria": not spec.acceptance_criteria,
+        "non_functional": not spec.non_functional,
+        "security": not spec.security,
+        "observability": not spec.observability,
+    }
+    found = [
+        _hard(s, "section-missing", f"the {s.replace('_', ' ')} section is empty")
+        for s, m in missing.items()
+        if m
+    ]
+    if spec.endpoints and all(ep.path in OPERATIONS_PATHS for ep in spec.endpoints):
+        found.append(
+            _hard(
+                "endpoints",
+                "no-service-endpoint",
+                "no endpoint serves the purpose (only /health and /metrics)",
+            )
+        )
+    return found
+
+
+def _unique_ids(spec: Spec) -> list[Finding]:
+    groups = {
+        ("functional_requirements", "FR"): [fr.id for fr in spec.functional_requirements],
+        ("endpoints", "EP"): [ep.id for ep in spec.endpoints],
+        ("acceptance_criteria", "AC"): [ac.id for ac in spec.acceptance_criteria],
+        ("non_functional", "NFR"): [n.id for n in spec.non_functional],
+    }
+    found = []
+    for (section, prefix), ids in groups.items():
+        for ident, count in Counter(ids).items():
+            if count > 1:
+                found.append(_hard(section, "duplicate-id", f"{ident} is used {count} times", ident))
+        for ident in ids:
+            if not re.fullmatch(_ID_PATTERNS[prefix], ident):
+                found.append(_hard(section, "bad-id", f"'{ident}' is not of the form {prefix}-001", ident))
+    return found
+
+
+def _coverage(spec: Spec) -> list[Finding]:
+    covered = {ac.requirement for ac in spec.acceptance_criteria}
+    found = [
+        _hard("acceptance_criteria", "fr-uncovered", f"{fr.id} has no acceptance criterion", fr.id)
+        for fr in spec.functional_requirements
+        if fr.id not in covered
+    ]
+    frs = {fr.id for fr in spec.functional_requirements}
+    endpoints = {ep.id for ep in spec.endpoints}
+    for ac in spec.acceptance_criteria:
+        if ac.requirement not in frs:
+            found.append(
+                _hard(
+                    "acceptance_criteria", "ac-unknown-fr", f"{ac.id} names unknown {ac.requirement}", ac.id
+                )
+            )
+        if ac.endpoint not in endpoints:
+            found.append(
+                _hard(
+                    "acceptance_criteria",
+                    "ac-unknown-endpoint",
+                    f"{ac.id} names unknown {ac.endpoint}",
+                    ac.id,
+                )
+            )
+    return found
+
+
+def _endpoint_errors(spec: Spec) -> list[Finding]:
+    return [
+        _hard(
+            "endpoints",
+            "endpoint-no-errors",
+            f"{ep.id} {ep.method.value} {ep.path} lists no error cases",
+            ep.id,
+        )
+        for ep in spec.endpoints
+        if not ep.errors
+    ]
+
+
+def _nfr_numbers(spec: Spec) -> list[Finding]:
+    return [
+        _hard("non_functional", "nfr-no-number", f"{n.id} has no measurable target", n.id)
+        for n in spec.non_functional
+        if n.target is None or not re.search(r"\d", n.statement)
+    ]
+
+
+def _vague_words(spec: Spec) -> list[Finding]:
+    found = []
+    for section, subject, sentence in _sentences(spec):
+        for match in _VAGUE.finditer(sentence):
+            word = match.group(1).lower()
+            found.append(
+                _hard(
+                    section,
+                    "vague-word",
+                    f"{subject or section}: '{word}' is not measurable",
+                    subject or word,
+                )
+            )
+    return found
+
+
+def _sentences(spec: Spec) -> list[tuple[str, str, str]]:
+    rows = [("functional_requirements", fr.id, fr.statement) for fr in spec.functional_requirements]
+    rows += [("non_functional", n.id, n.statement) for n in spec.non_functional]
+    rows += [
+        ("acceptance_criteria", ac.id, f"{ac.given} {ac.when} {ac.then}") for ac in spec.acceptance_criteria
+    ]
+    rows += [("endpoints", ep.id, f"{ep.summary} {ep.response}") for ep in spec.endpoints]
+    return rows
+
+
+# -- weighted (soft) checks ------------------------------------------------------------------------------
+
+
+def _soft(section: str, severity: Severity, code: str, message: str, subject: str = "") -> Finding:
+    return Finding(section, severity, message, code, subject=subject)
+
+
+def _soft_checks(spec: Spec) -> list[Finding]:
+    return [
+        *_overview(spec),
+        *_trace(spec),
+        *_requirements(spec),
+        *_data_model(spec),
+        *_criteria(spec),
+        *_operations(spec),
+        *_questions(spec),
+    ]
+
+
+def _overview(spec: Spec) -> list[Finding]:
+    found = []
+    if not spec.overview.scope:
+        found.append(_soft("overview", Severity.WARNING, "no-scope", "the scope lists nothing"))
+    if not spec.overview.out_of_scope:
+        found.append(
+            _soft("overview", Severity.WARNING, "no-out-of-scope", "nothing is declared out of scope")
+        )
+    return found
+
+
+def _trace(spec: Spec) -> list[Finding]:
+    traced = {t.requirement: t.goal for t in spec.blueprint_trace}
+    found = [
+        _soft("blueprint_trace", Severity.WARNING, "fr-untraced", f"{fr.id} serves no blueprint goal", fr.id)
+        for fr in spec.functional_requirements
+        if not traced.get(fr.id, "").strip() or traced[fr.id].startswith("(")
+    ]
+    return found[:2]
+
+
+def _requirements(spec: Spec) -> list[Finding]:
+    return [
+        _soft(
+            "functional_requirements",
+            Severity.WARNING,
+            "fr-not-must",
+            f"{fr.id} is not a MUST statement",
+            fr.id,
+        )
+        for fr in spec.functional_requirements
+        if "MUST" not in fr.statement
+    ][:2]
+
+
+def _data_model(spec: Spec) -> list[Finding]:
+    found = []
+    if not spec.data_model.entities:
+        found.append(_soft("data_model", Severity.ERROR, "no-entities", "the data model has no entities"))
+    for ep in spec.endpoints:
+        if ep.resource and spec.entity(ep.resource) is None:
+            found.append(
+                _soft(
+                    "data_model",
+                    Severity.ERROR,
+                    "unknown-resource",
+                    f"{ep.id} uses undeclared '{ep.resource}'",
+                    ep.id,
+                )
+            )
+    return found
+
+
+def _criteria(spec: Spec) -> list[Finding]:
+    found = [
+        _soft(
+            "acceptance_criteria",
+            Severity.WARNING,
+            "ac-incomplete",
+            f"{ac.id} lacks a Given, When or Then",
+            ac.id,
+        )
+        for ac in spec.acceptance_criteria
+        if not (ac.given.strip() and ac.when.strip() and ac.then.strip())
+    ]
+    exercised = {ac.endpoint for ac in spec.acceptance_criteria}
+    found += [
+        _soft(
+            "endpoints", Severity.WARNING, "endpoint-untested", f"{ep.id} is exercised by no criterion", ep.id
+        )
+        for ep in spec.endpoints
+        if ep.id not in exercised
+    ]
+    return found[:4]
+
+
+def _operations(spec: Spec) -> list[Finding]:
+    found = []
+    paths = {ep.path for ep in spec.endpoints}
+    if spec.deployment.health_path not in paths:
+        found.append(
+            _soft(
+                "deployment",
+                Severity.ERROR,
+                "no-health-endpoint",
+                f"no endpoint serves {spec.deployment.health_path}",
+            )
+        )
+    if not any("metric" in line.lower() for line in spec.observability):
+        found.append(_soft("observability", Severity.WARNING, "no-metrics", "observability names no metrics"))
+    if not any(c.value == "latency" for c in {n.category for n in spec.non_functional}):
+        found.append(_soft("non_functional", Severity.WARNING, "no-latency", "no latency target"))
+    return found
+
+
+def _questions(spec: Spec) -> list[Finding]:
+    found = []
+    if len(spec.open_questions) > MAX_OPEN_QUESTIONS:
+        found.append(
+            _soft(
+                "open_questions",
+                Severity.ERROR,
+                "too-many-questions",
+                f"{len(spec.open_questions)} open questions; at most {MAX_OPEN_QUESTIONS}",
+            )
+        )
+    for question in spec.open_questions:
+        if NEEDS_CLARIFICATION in question:
+            found.append(_soft("open_questions", Severity.WARNING, "needs-clarification", question))
+        else:
+            found.append(
+                _soft(
+                    "open_questions",
+                    Severity.INFO,
+                    "unmarked-question",
+                    f"not marked {NEEDS_CLARIFICATION}: {question}",
+                )
+            )
+    return found

@@ -1,0 +1,161 @@
+"""spec-builder, spec-verifier and spec-optimizer, offline."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from pipeline.intents import parse_intent_mapping
+from pipeline.spec.builder import build_spec
+from pipeline.spec.model import NEEDS_CLARIFICATION, AcceptanceCriterion, Endpoint, Spec
+from pipeline.spec.optimizer import optimize
+from pipeline.spec.render import read_spec, render_markdown, write_spec
+from pipeline.spec.verifier import HARD_CHECK_CAP, RUBRIC_VERSION, verify
+from tests.factory.conftest import FREE_TEXT, STRUCTURED, load_example
+
+
+@pytest.mark.parametrize("name", STRUCTURED)
+def test_structured_examples_reach_the_gate_offline(examples_dir: Path, blueprint: str, name: str) -> None:
+    spec = build_spec(load_example(examples_dir, name), blueprint=blueprint)
+    report = optimize(spec)
+    assert report.reached_gate, report.verification.to_json()
+    assert report.verification.score >= 90
+    assert report.verification.rubric_version == RUBRIC_VERSION
+
+
+@pytest.mark.parametrize("name", FREE_TEXT)
+def test_free_text_intents_get_an_honest_below_gate_report(
+    examples_dir: Path, blueprint: str, name: str
+) -> None:
+    report = optimize(build_spec(load_example(examples_dir, name), blueprint=blueprint))
+    assert not report.reached_gate
+    assert report.verification.score <= HARD_CHECK_CAP
+    codes = {f.code for f in report.verification.findings}
+    assert {"no-service-endpoint", "fr-uncovered"} <= codes
+    assert all(q.startswith(NEEDS_CLARIFICATION) for q in report.spec.open_questions)
+    assert 1 <= len(report.spec.open_questions) <= 3
+    # Stops as soon as a round brings nothing, not after burning every round.
+    assert len(report.rounds) == 2
+
+
+def test_builder_is_deterministic(examples_dir: Path, blueprint: str) -> None:
+    intent = load_example(examples_dir, "bookmarks")
+    first, second = build_spec(intent, blueprint=blueprint), build_spec(intent, blueprint=blueprint)
+    assert first == second
+    assert first.content_hash() == second.content_hash()
+
+
+def test_spec_follows_the_hints(examples_dir: Path, blueprint: str) -> None:
+    spec = build_spec(load_example(examples_dir, "bookmarks"), blueprint=blueprint)
+    routes = {(ep.method.value, ep.path) for ep in spec.endpoints}
+    assert {("POST", "/bookmarks"), ("GET", "/bookmarks/{id}"), ("DELETE", "/bookmarks/{id}")} <= routes
+    assert spec.data_model.storage.value == "sqlite"
+    assert any("SQLite" in fr.statement for fr in spec.functional_requirements)
+    entity = spec.entity("bookmark")
+    assert entity is not None
+    assert {f.name for f in entity.fields if f.required} == {"url", "title"}
+    assert {t.goal for t in spec.blueprint_trace} == {"Shared internal tools"}
+
+
+def _without_errors(spec: Spec) -> list[Endpoint]:
+    return [spec.endpoints[0].model_copy(update={"errors": []}), *spec.endpoints[1:]]
+
+
+def _without_fr6(spec: Spec) -> list[AcceptanceCriterion]:
+    return [ac for ac in spec.acceptance_criteria if ac.requirement != "FR-006"]
+
+
+def test_hard_checks_cap_the_score_and_name_the_subject(hello_spec: Spec) -> None:
+    endpoints = _without_errors(hello_spec)
+    vague = {"target": None, "statement": "Replies are fast."}
+    nfrs = [hello_spec.non_functional[0].model_copy(update=vague)]
+    damaged = hello_spec.model_copy(
+        update={
+            "endpoints": endpoints,
+            "non_functional": nfrs + hello_spec.non_functional[1:],
+            "acceptance_criteria": _without_fr6(hello_spec),
+        }
+    )
+    verification = verify(damaged)
+    assert not verification.hard_checks_passed
+    assert verification.score <= HARD_CHECK_CAP
+    found = {(f.code, f.subject) for f in verification.findings}
+    assert ("endpoint-no-errors", "EP-001") in found
+    assert ("nfr-no-number", "NFR-001") in found
+    assert ("vague-word", "NFR-001") in found
+    assert ("fr-uncovered", "FR-006") in found
+
+
+def test_optimizer_repairs_what_follows_from_the_spec(hello_spec: Spec) -> None:
+    duplicated = hello_spec.functional_requirements[1].model_copy(update={"id": "FR-001"})
+    damaged = hello_spec.model_copy(
+        update={
+            "endpoints": _without_errors(hello_spec),
+            "acceptance_criteria": _without_fr6(hello_spec),
+            "functional_requirements": [
+                hello_spec.functional_requirements[0],
+                duplicated,
+                *hello_spec.functional_requirements[2:],
+            ],
+            "open_questions": ["a", "b", "c", "d"],
+        }
+    )
+    report = optimize(damaged)
+    assert report.rounds[0].score <= HARD_CHECK_CAP
+    assert report.reached_gate, report.verification.to_json()
+    assert len(report.rounds) <= 4
+    fixed = report.spec
+    assert fixed.endpoints[0].errors
+    assert any(ac.requirement == "FR-006" and ac.endpoint == "EP-006" for ac in fixed.acceptance_criteria)
+    assert len({fr.id for fr in fixed.functional_requirements}) == len(fixed.functional_requirements)
+    assert len(fixed.open_questions) == 3
+
+
+def test_unreachable_gate_stops_after_the_rounds_allowed(hello_spec: Spec) -> None:
+    report = optimize(hello_spec, gate=101, max_rounds=3)
+    assert not report.reached_gate
+    assert report.verification.score == 100
+    assert len(report.rounds) == 2  # round 0, then one round that changes nothing
+
+
+def test_markdown_has_every_section_and_round_trips(hello_spec: Spec, tmp_path: Path) -> None:
+    markdown = render_markdown(hello_spec)
+    for heading in (
+        "Overview and scope",
+        "Blueprint trace",
+        "Functional requirements",
+        "Endpoints",
+        "Data model",
+        "Acceptance criteria",
+        "Non-functional",
+        "Security",
+        "Observability",
+        "Deployment",
+        "Open questions",
+    ):
+        assert "## " in markdown and heading in markdown
+    assert "**FR-001** The service MUST" in markdown
+    assert "**Given**" in markdown
+    md, structured = write_spec(hello_spec, tmp_path / "out")
+    assert md.read_text(encoding="utf-8") == markdown
+    assert read_spec(structured) == hello_spec
+    assert read_spec(tmp_path / "out") == hello_spec
+
+
+def test_read_spec_names_the_file_and_line(tmp_path: Path) -> None:
+    bad = tmp_path / "spec.json"
+    bad.write_text('{\n  "service_name": "x",\n  oops\n}', encoding="utf-8")
+    with pytest.raises(ValueError, match=r"spec\.json:3:3: not JSON"):
+        read_spec(bad)
+    bad.write_text(json.dumps({"service_name": "x"}), encoding="utf-8")
+    with pytest.raises(ValueError, match="not a valid spec"):
+        read_spec(bad)
+
+
+def test_intent_without_blueprint_context_asks_which_goal() -> None:
+    intent = parse_intent_mapping({"service_name": "notes", "purpose": "Keep notes."}, source="api")
+    spec = build_spec(intent)
+    assert any("blueprint goal" in q for q in spec.open_questions)
+    assert not verify(spec).passes()
