@@ -13,6 +13,10 @@ ROOT = Path(__file__).resolve().parent.parent
 SHARED = ROOT.parent / "shared"
 EXAMPLES = ROOT / "examples"
 
+pytest_plugins = [
+    "tests.fixtures.anthropic_api",
+]
+
 
 @pytest.fixture(scope="session")
 def shared_dir() -> Path:
