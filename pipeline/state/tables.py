@@ -2,6 +2,6 @@
 
 A feature that adds tables adds one import line here.
 """
+import pipeline.ledger.tables
 import pipeline.llm.usage
 import pipeline.registry.store  # noqa: F401
-import pipeline.ledger.tables  # noqa: F401
