@@ -195,3 +195,13 @@ class GithubRepoClient:
         if environment_url:
             kwargs["environment_url"] = environment_url
         deployment.create_status(**kwargs)
+
+
+def login_of(connection: Connection) -> str | None:
+    """The login a connection's credentials belong to; None when the forge refuses them."""
+    try:
+        return str(connection.client().get_user().login)
+    except GithubException as exc:
+        if exc.status in (401, 403):
+            return None
+        raise
