@@ -9,6 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from github import Auth, Github, GithubException, UnknownObjectException
+from github.GithubObject import NotSet
 from github.PullRequest import PullRequest as GhPullRequest
 from github.Repository import Repository
 
@@ -152,6 +153,21 @@ class GithubRepoClient:
             Review(id=r.id, reviewer=r.user.login, state=_review_state(r.state), commit_id=r.commit_id)
             for r in self._repo.get_pull(number).get_reviews()
         ]
+
+    def submit_review(self, number: int, *, commit_id: str, event: str, body: str = "") -> Review:
+        """Review as this client's user. `event`: APPROVE, REQUEST_CHANGES or COMMENT."""
+        pr = self._repo.get_pull(number)
+        review = pr.create_review(commit=self._repo.get_commit(commit_id), body=body or NotSet, event=event)
+        return Review(
+            id=review.id,
+            reviewer=review.user.login,
+            state=_review_state(review.state),
+            commit_id=review.commit_id,
+        )
+
+    def pull_files(self, number: int) -> list[tuple[str, int, int]]:
+        """(path, additions, deletions) for each file the pull request changes."""
+        return [(f.filename, f.additions, f.deletions) for f in self._repo.get_pull(number).get_files()]
 
     def merge_pull(self, number: int, *, sha: str, message: str) -> MergeOutcome:
         try:
