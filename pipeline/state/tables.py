@@ -5,3 +5,4 @@ A feature that adds tables adds one import line here.
 import pipeline.ledger.tables
 import pipeline.llm.usage
 import pipeline.registry.store  # noqa: F401
+import pipeline.deploy.records  # noqa: F401

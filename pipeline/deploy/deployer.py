@@ -1,0 +1,257 @@
+"""Blue/green deploys over any Runtime: start the new version beside the old, wait for health, switch the
+registry, drain and stop the old. A new version that fails is stopped and the old one keeps serving."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from pipeline.deploy.health import wait_healthy
+from pipeline.deploy.model import (
+    Artifact,
+    DeployOutcome,
+    DeployRequest,
+    DeployResult,
+    Instance,
+    LaunchPlan,
+    Recovery,
+    RecoveryAction,
+    UndeployOutcome,
+    UndeployResult,
+)
+from pipeline.deploy.records import DeploymentRecords
+from pipeline.deploy.runtime import Runtime
+from pipeline.manifest import (
+    ENV_DATA_DIR,
+    ENV_HEARTBEAT_SECONDS,
+    ENV_HOST,
+    ENV_PORT,
+    ENV_REGISTRY_TOKEN,
+    ENV_REGISTRY_URL,
+    ENV_SERVICE_URL,
+    ENV_SERVICE_VERSION,
+    MANIFEST_FILE,
+    ServiceManifest,
+)
+from pipeline.registry import Provenance, RegistryStore, ServiceStatus
+
+log = logging.getLogger(__name__)
+
+LOG_TAIL_LINES = 30
+ALREADY_RUNNING = "{name} {version} is already running at {url}: nothing to do"
+DEPLOYED = "{name} {version} is serving at {url}"
+REPLACED = "{name} {version} is serving at {url} (replaced {previous})"
+NOT_HEALTHY = "{name} {version} failed its health check: {detail}; {kept}"
+KEPT_PREVIOUS = "{previous} keeps serving"
+KEPT_NOTHING = "nothing was serving before"
+CANNOT_PREPARE = "{name} {version} could not be prepared: {error}"
+BAD_MANIFEST = "{path}: not a deployable service: {error}"
+UNDEPLOYED = "{name} stopped and deregistered ({versions})"
+NOTHING_TO_UNDEPLOY = "{name} is not deployed: nothing to do"
+
+
+@dataclass(frozen=True)
+class DeployerConfig:
+    """How deployed services are wired: where they register, and how long the switch may take."""
+
+    data_dir: Path  # each service gets DATA_DIR=data_dir/<name>, shared across its versions
+    registry_url: str = ""
+    registry_token: str = ""
+    heartbeat_seconds: float = 10.0
+    health_timeout: float = 30.0
+    drain_seconds: float = 0.5  # requests routed to the old version just before the switch still finish
+
+
+class Deployer:
+    """One deploy flow for every backend; the Runtime does the starting and stopping."""
+
+    def __init__(
+        self, runtime: Runtime, records: DeploymentRecords, registry: RegistryStore, config: DeployerConfig
+    ) -> None:
+        self.runtime = runtime
+        self.records = records
+        self.registry = registry
+        self.config = config
+
+    @property
+    def backend(self) -> str:
+        return self.runtime.backend.value
+
+    def deploy(self, request: DeployRequest) -> DeployResult:
+        try:
+            manifest = ServiceManifest.load(request.service_dir)
+        except (OSError, ValidationError, ValueError) as exc:
+            path = request.service_dir / MANIFEST_FILE
+            return DeployResult(
+                DeployOutcome.FAILED,
+                request.service_dir.name,
+                request.version,
+                BAD_MANIFEST.format(path=path, error=_one_line(exc)),
+            )
+        current = self.records.active(manifest.name)
+        if current is not None and current.version == request.version and self.runtime.is_alive(current):
+            message = ALREADY_RUNNING.format(name=manifest.name, version=request.version, url=current.url)
+            return DeployResult(DeployOutcome.UNCHANGED, manifest.name, request.version, message, current.url)
+        try:
+            artifact = self.runtime.prepare(request.service_dir.resolve(), manifest, request.version)
+        except Exception as exc:  # any build failure is this deploy's failure, returned as a value
+            message = CANNOT_PREPARE.format(name=manifest.name, version=request.version, error=_one_line(exc))
+            return DeployResult(DeployOutcome.FAILED, manifest.name, request.version, message)
+        return self._switch(request, manifest, artifact, current)
+
+    def _switch(
+        self, request: DeployRequest, manifest: ServiceManifest, artifact: Artifact, current: Instance | None
+    ) -> DeployResult:
+        provenance = request.provenance.model_copy(update={"image_digest": artifact.digest})
+        candidate = self._launch(
+            request.service_dir.resolve(), manifest, request.version, artifact, provenance
+        )
+        health = wait_healthy(
+            candidate.url + candidate.health_path,
+            timeout=self.config.health_timeout,
+            is_alive=lambda: self.runtime.is_alive(candidate),
+        )
+        previous = f"{current.name} {current.version}" if current is not None else None
+        if not health.ok:
+            logs = self.runtime.log_tail(candidate, LOG_TAIL_LINES)
+            self._discard(candidate)
+            kept = KEPT_PREVIOUS.format(previous=previous) if previous else KEPT_NOTHING
+            message = NOT_HEALTHY.format(
+                name=manifest.name, version=request.version, detail=health.detail, kept=kept
+            )
+            return DeployResult(
+                DeployOutcome.FAILED,
+                manifest.name,
+                request.version,
+                message,
+                previous_version=current.version if current else None,
+                log_tail=logs,
+            )
+        self.registry.activate(manifest.name, request.version)
+        self.records.activate(candidate)
+        if current is not None:
+            self._drain(current, keep_registry=current.version == request.version)
+        template = REPLACED if previous else DEPLOYED
+        message = template.format(
+            name=manifest.name, version=request.version, url=candidate.url, previous=previous
+        )
+        return DeployResult(
+            DeployOutcome.DEPLOYED,
+            manifest.name,
+            request.version,
+            message,
+            candidate.url,
+            previous_version=current.version if current else None,
+        )
+
+    def _launch(
+        self,
+        service_dir: Path,
+        manifest: ServiceManifest,
+        version: str,
+        artifact: Artifact,
+        provenance: Provenance,
+    ) -> Instance:
+        port = self.runtime.allocate_port()
+        url = f"http://127.0.0.1:{port}"
+        plan = LaunchPlan(
+            name=manifest.name,
+            version=version,
+            service_dir=service_dir,
+            entrypoint=manifest.entrypoint,
+            container_port=manifest.port,
+            health_path=manifest.health_path,
+            artifact=artifact,
+            environment=self._environment(manifest, version, url, port),
+            intent_path=provenance.intent_path or manifest.intent_path,
+        )
+        if not provenance.spec_hash and manifest.spec_hash:
+            provenance = provenance.model_copy(update={"spec_hash": manifest.spec_hash})
+        if not provenance.intent_path and manifest.intent_path:
+            provenance = provenance.model_copy(update={"intent_path": manifest.intent_path})
+        self.registry.announce(
+            name=manifest.name,
+            version=version,
+            url=url,
+            health_path=manifest.health_path,
+            provenance=provenance,
+        )
+        return self.records.add(self.runtime.start(plan, port))
+
+    def _environment(self, manifest: ServiceManifest, version: str, url: str, port: int) -> dict[str, str]:
+        data_dir = self.config.data_dir / manifest.name
+        data_dir.mkdir(parents=True, exist_ok=True)
+        environment = {
+            ENV_PORT: str(port),
+            ENV_HOST: "127.0.0.1",
+            ENV_SERVICE_URL: url,
+            ENV_SERVICE_VERSION: version,
+            ENV_DATA_DIR: str(data_dir.resolve()),
+            ENV_HEARTBEAT_SECONDS: f"{self.config.heartbeat_seconds:g}",
+        }
+        if self.config.registry_url:
+            environment[ENV_REGISTRY_URL] = self.config.registry_url
+            environment[ENV_REGISTRY_TOKEN] = self.config.registry_token
+        return environment
+
+    def _discard(self, candidate: Instance) -> None:
+        self.runtime.stop(candidate)
+        self.records.remove(candidate)
+        self.registry.retire(candidate.name, candidate.version)
+
+    def _drain(self, old: Instance, *, keep_registry: bool) -> None:
+        time.sleep(self.config.drain_seconds)
+        self.runtime.stop(old)
+        self.records.remove(old)
+        if not keep_registry:
+            self.registry.retire(old.name, old.version)
+
+    def undeploy(self, name: str) -> UndeployResult:
+        instances = self.records.for_name(name)
+        entry = self.registry.get(name)
+        if not instances and (entry is None or entry.status is ServiceStatus.GONE):
+            return UndeployResult(UndeployOutcome.ABSENT, name, NOTHING_TO_UNDEPLOY.format(name=name))
+        for instance in instances:
+            self.runtime.stop(instance)
+            self.records.remove(instance)
+        self.registry.deregister(name)
+        versions = ", ".join(sorted({i.version for i in instances})) or "registry entry only"
+        return UndeployResult(UndeployOutcome.REMOVED, name, UNDEPLOYED.format(name=name, versions=versions))
+
+    def running(self) -> list[Instance]:
+        """The actual set: active instances of this backend that are alive."""
+        return [i for i in self.records.all() if i.active and self.runtime.is_alive(i)]
+
+    def recover(self) -> list[Recovery]:
+        """After a bot restart: adopt live instances, restart dead ones, clean up half-done switches."""
+        actions: list[Recovery] = []
+        for instance in self.records.all():
+            if not instance.active:
+                # A candidate or predecessor left behind by a switch that was interrupted.
+                self._discard(instance)
+                actions.append(Recovery(RecoveryAction.CLEANED, instance.name, instance.version, ""))
+            elif self.runtime.is_alive(instance):
+                actions.append(
+                    Recovery(RecoveryAction.ADOPTED, instance.name, instance.version, instance.url)
+                )
+            else:
+                actions.append(self._restart(instance))
+        return actions
+
+    def _restart(self, instance: Instance) -> Recovery:
+        provenance = next(
+            (e.provenance for e in self.registry.versions(instance.name) if e.version == instance.version),
+            Provenance(),
+        )
+        result = self.deploy(DeployRequest(instance.service_dir, instance.version, provenance))
+        action = RecoveryAction.RESTARTED if result.ok else RecoveryAction.FAILED
+        return Recovery(action, instance.name, instance.version, result.url or result.message)
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip() or type(exc).__name__
+    return text if "\n" not in text else text.splitlines()[0] + " ..."

@@ -1,0 +1,151 @@
+"""Deploy fixtures: a real wheelhouse and venv, a real registry server on 127.0.0.1, real processes."""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+import uvicorn
+from pydantic import SecretStr
+
+from pipeline.deploy import (
+    Backend,
+    Deployer,
+    DeployerConfig,
+    DeploymentRecords,
+    LocalProcessRuntime,
+    WheelhouseVenvs,
+)
+from pipeline.deploy.local import free_port
+from pipeline.registry import RegistryStore, create_registry_app
+from pipeline.state import Database, default_sqlite_url
+from tests.conftest import ROOT
+
+TEMPLATE = Path(__file__).parent / "service_template"
+CACHE = ROOT / ".data" / "test-cache"
+REGISTRY_TOKEN = "deploy-tests-registry-token"
+
+MakeService = Callable[..., Path]
+
+
+@contextmanager
+def _locked(path: Path) -> Iterator[None]:
+    """Serialise set-up shared by xdist workers (and by concurrent runs on one machine)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+@pytest.fixture(scope="session")
+def wheelhouse() -> Path:
+    """The fixture service's pinned wheels, downloaded once per machine (the only step that needs PyPI)."""
+    target = CACHE / "wheelhouse"
+    requirements = TEMPLATE / "requirements.txt"
+    with _locked(CACHE / "wheelhouse.lock"):
+        marker = target / ".complete"
+        if marker.is_file() and marker.read_text() == requirements.read_text():
+            return target
+        done = subprocess.run(
+            [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
+             "--only-binary=:all:", "--no-deps", "-d", str(target), "-r", str(requirements)],
+            capture_output=True, text=True, check=False, timeout=600,
+        )  # fmt: skip
+        if done.returncode != 0:
+            pytest.fail(f"could not prepare the test wheelhouse:\n{done.stderr[-2000:]}")
+        marker.write_text(requirements.read_text())
+    return target
+
+
+@pytest.fixture(scope="session")
+def venvs(wheelhouse: Path) -> WheelhouseVenvs:
+    provider = WheelhouseVenvs(wheelhouse, CACHE / "venvs")
+    with _locked(CACHE / "venvs.lock"):
+        provider.python_for(TEMPLATE)  # build once, outside any test's time
+    return provider
+
+
+@pytest.fixture
+def make_service(tmp_path: Path) -> MakeService:
+    """Copy the fixture service into a folder of its own; `healthy=False` builds a version that fails."""
+
+    def make(label: str, *, greeting: str = "hello", healthy: bool = True, crash: bool = False) -> Path:
+        target = tmp_path / "services" / label
+        shutil.copytree(TEMPLATE, target)
+        behaviour = f"GREETING = {greeting!r}\nHEALTHY = {healthy!r}\n"
+        if crash:
+            behaviour += 'raise RuntimeError("this build is broken")\n'
+        (target / "app" / "behaviour.py").write_text(behaviour)
+        return target
+
+    return make
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    db = Database(default_sqlite_url(tmp_path / "state"))
+    db.create_all()
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def registry(database: Database) -> RegistryStore:
+    return RegistryStore(database, ttl=timedelta(seconds=5))
+
+
+@pytest.fixture
+def registry_url(registry: RegistryStore) -> Iterator[str]:
+    """The registry's HTTP API served for real by uvicorn on a free loopback port."""
+    port = free_port()
+    app = create_registry_app(registry, SecretStr(REGISTRY_TOKEN))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            pytest.fail("the registry server did not start")
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}"
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def local_deployer(
+    database: Database, registry: RegistryStore, venvs: WheelhouseVenvs, tmp_path: Path, registry_url: str
+) -> Deployer:
+    """A local deployer as a bot process would build it; call again to simulate the bot restarting."""
+    runtime = LocalProcessRuntime(venvs, tmp_path / "logs", base_environment=dict(os.environ))
+    config = DeployerConfig(
+        data_dir=tmp_path / "service-data",
+        registry_url=registry_url,
+        registry_token=REGISTRY_TOKEN,
+        heartbeat_seconds=0.5,
+        health_timeout=20,
+        drain_seconds=0.3,
+    )
+    return Deployer(runtime, DeploymentRecords(database, Backend.LOCAL), registry, config)
+
+
+@pytest.fixture
+def deployer(
+    database: Database, registry: RegistryStore, venvs: WheelhouseVenvs, tmp_path: Path, registry_url: str
+) -> Iterator[Deployer]:
+    built = local_deployer(database, registry, venvs, tmp_path, registry_url)
+    yield built
+    for instance in built.records.all():  # never leave a process behind
+        built.runtime.stop(instance)
