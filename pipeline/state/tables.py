@@ -2,7 +2,7 @@
 
 A feature that adds tables adds one import line here.
 """
+import pipeline.deploy.records
 import pipeline.ledger.tables
 import pipeline.llm.usage
 import pipeline.registry.store  # noqa: F401
-import pipeline.deploy.records  # noqa: F401
