@@ -1,0 +1,216 @@
+"""Loading policy files (YAML, or the seed's JSON form unchanged) into a checked, compiled `PolicySet`.
+
+A set loads all or nothing: one bad file and the whole update is refused with every problem named by
+file and line, so a half-written policy never silently drops the others. `PolicyStore` keeps the last
+set that loaded in force when an update is refused.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from pipeline.governance.policy import LoadedPolicy, Location, Policy, PolicyProblem
+from pipeline.governance.rules import DEFAULT_LIMITS, RuleError, RuleLimits, compile_rule
+from pipeline.governance.variables import known_variables
+from pipeline.governance.yamldoc import Document, DocumentError, PathKey, read_document
+
+DEFAULT_MAX_POLICY_BYTES = 256 * 1024
+POLICY_SUFFIXES = (".yaml", ".yml", ".json")
+SHAPE = "a policy file holds a list of policies, or a mapping with one key 'policies' holding that list"
+
+
+class PolicyLoadError(ValueError):
+    """Policies that cannot be used; `problems` names every one with its file and line."""
+
+    def __init__(self, problems: Iterable[PolicyProblem]) -> None:
+        self.problems = tuple(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+@dataclass(frozen=True)
+class PolicySet:
+    """Policies in evaluation order (files by name, then as written), and a digest of their sources."""
+
+    policies: tuple[LoadedPolicy, ...]
+    digest: str
+    sources: tuple[str, ...]
+
+
+def parse_policy_file(
+    data: bytes,
+    *,
+    source: str,
+    limits: RuleLimits = DEFAULT_LIMITS,
+    max_bytes: int = DEFAULT_MAX_POLICY_BYTES,
+) -> list[LoadedPolicy]:
+    """Read one policy file. Raises PolicyLoadError with every problem found in it."""
+    try:
+        document = read_document(data, max_bytes=max_bytes)
+    except DocumentError as exc:
+        raise PolicyLoadError([PolicyProblem(source, exc.line, exc.column, exc.message)]) from None
+    items, prefix = _policy_items(document, source)
+    loaded: list[LoadedPolicy] = []
+    problems: list[PolicyProblem] = []
+    names = known_variables()
+    for index, item in enumerate(items):
+        path = (*prefix, index)
+        try:
+            loaded.append(_one_policy(item, document, path, source, names, limits))
+        except PolicyLoadError as exc:
+            problems.extend(exc.problems)
+    if problems:
+        raise PolicyLoadError(problems)
+    return loaded
+
+
+def _policy_items(document: Document, source: str) -> tuple[list[Any], PathKey]:
+    value = document.value
+    if isinstance(value, list):
+        return value, ()
+    if isinstance(value, dict) and set(value) == {"policies"} and isinstance(value["policies"], list):
+        return value["policies"], ("policies",)
+    extra = sorted(set(value) - {"policies"}) if isinstance(value, dict) else []
+    path: PathKey = (extra[0],) if extra else ()
+    detail = f" (unknown key '{extra[0]}')" if extra else ""
+    raise PolicyLoadError([PolicyProblem(source, *document.position(path), SHAPE + detail)])
+
+
+def _one_policy(
+    item: Any, document: Document, path: PathKey, source: str, names: frozenset[str], limits: RuleLimits
+) -> LoadedPolicy:
+    line, column = document.position(path)
+    if not isinstance(item, dict):
+        raise PolicyLoadError([PolicyProblem(source, line, column, "a policy must be a mapping")])
+    try:
+        policy = Policy.model_validate(item)
+    except ValidationError as exc:
+        raise PolicyLoadError(
+            [_validation_problem(error, document, path, source) for error in exc.errors()]
+        ) from None
+    try:
+        rule = compile_rule(policy.rule, known_names=names, limits=limits)
+    except RuleError as exc:
+        rule_line, rule_column = document.position((*path, "rule"))
+        raise PolicyLoadError(
+            [PolicyProblem(source, rule_line, rule_column, f"policy '{policy.name}': rule: {exc}")]
+        ) from None
+    return LoadedPolicy(policy=policy, rule=rule, location=Location(source, line, column))
+
+
+def _validation_problem(error: Any, document: Document, path: PathKey, source: str) -> PolicyProblem:
+    loc = tuple(error["loc"])
+    field = ".".join(str(part) for part in loc)
+    if error["type"] == "extra_forbidden":
+        allowed = ", ".join(Policy.model_fields)
+        message = f"unknown field '{loc[-1]}' (allowed: {allowed})"
+    elif error["type"] == "missing":
+        message = f"missing required field '{field}'"
+    else:
+        message = f"{field}: {str(error['msg']).removeprefix('Value error, ')}" if field else error["msg"]
+    line, column = document.position((*path, *loc))
+    return PolicyProblem(source, line, column, message)
+
+
+def load_policy_sources(files: Mapping[str, bytes], *, limits: RuleLimits = DEFAULT_LIMITS) -> PolicySet:
+    """Load a whole set from file contents keyed by display name. Raises PolicyLoadError (all or nothing)."""
+    if not files:
+        raise PolicyLoadError([PolicyProblem("policies", 0, 0, "no policy files (*.yaml, *.yml, *.json)")])
+    loaded: list[LoadedPolicy] = []
+    problems: list[PolicyProblem] = []
+    for source in sorted(files):
+        try:
+            loaded.extend(parse_policy_file(files[source], source=source, limits=limits))
+        except PolicyLoadError as exc:
+            problems.extend(exc.problems)
+    problems.extend(_duplicate_names(loaded))
+    if problems:
+        raise PolicyLoadError(problems)
+    digest = hashlib.sha256()
+    for source in sorted(files):
+        digest.update(f"{source}\0{hashlib.sha256(files[source]).hexdigest()}\n".encode())
+    return PolicySet(tuple(loaded), digest.hexdigest(), tuple(sorted(files)))
+
+
+def _duplicate_names(loaded: list[LoadedPolicy]) -> list[PolicyProblem]:
+    first: dict[str, Location] = {}
+    problems = []
+    for item in loaded:
+        name = item.policy.name
+        if name in first:
+            where = first[name]
+            problems.append(
+                PolicyProblem(
+                    item.location.file,
+                    item.location.line,
+                    item.location.column,
+                    f"policy name '{name}' is already used at {where}; names must be unique",
+                )
+            )
+        else:
+            first[name] = item.location
+    return problems
+
+
+def read_policy_path(path: Path, *, max_bytes: int = DEFAULT_MAX_POLICY_BYTES) -> dict[str, bytes]:
+    """The policy files at `path` (a file, or the top level of a directory), keyed by their path."""
+    if path.is_dir():
+        files = sorted(p for p in path.iterdir() if p.suffix in POLICY_SUFFIXES and p.is_file())
+    elif path.is_file():
+        files = [path]
+    else:
+        raise PolicyLoadError([PolicyProblem(str(path), 0, 0, "no such file or directory")])
+    contents: dict[str, bytes] = {}
+    for file in files:
+        try:
+            with file.open("rb") as handle:
+                contents[str(file)] = handle.read(max_bytes + 1)
+        except OSError as exc:
+            raise PolicyLoadError(
+                [PolicyProblem(str(file), 0, 0, f"cannot read the file: {exc.strerror or exc}")]
+            ) from None
+    if not contents:
+        raise PolicyLoadError([PolicyProblem(str(path), 0, 0, "no policy files (*.yaml, *.yml, *.json)")])
+    return contents
+
+
+def load_policies(path: Path, *, limits: RuleLimits = DEFAULT_LIMITS) -> PolicySet:
+    """Load the policies in a file or directory. Raises PolicyLoadError."""
+    return load_policy_sources(read_policy_path(path), limits=limits)
+
+
+@dataclass(frozen=True)
+class StoreUpdate:
+    """The result of offering new policy files to a store: what is in force now, and what was refused."""
+
+    in_force: PolicySet | None
+    problems: tuple[PolicyProblem, ...]
+
+    @property
+    def accepted(self) -> bool:
+        return not self.problems
+
+
+class PolicyStore:
+    """Holds the policies in force. A refused update leaves the last good set in force (and says so)."""
+
+    def __init__(self, *, limits: RuleLimits = DEFAULT_LIMITS) -> None:
+        self._limits = limits
+        self._current: PolicySet | None = None
+
+    @property
+    def current(self) -> PolicySet | None:
+        return self._current
+
+    def update(self, files: Mapping[str, bytes]) -> StoreUpdate:
+        try:
+            policies = load_policy_sources(files, limits=self._limits)
+        except PolicyLoadError as exc:
+            return StoreUpdate(self._current, exc.problems)
+        self._current = policies
+        return StoreUpdate(policies, ())
