@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
@@ -86,7 +87,7 @@ def test_a_failing_version_is_rolled_back_and_the_old_one_keeps_serving(
     deployer: Deployer, registry: RegistryStore, make_service: MakeService, failure: str
 ) -> None:
     good = deployer.deploy(DeployRequest(make_service("v1"), SHA_1))
-    deployer.config = deployer.config.__class__(**{**deployer.config.__dict__, "health_timeout": 3})
+    deployer.config = dataclasses.replace(deployer.config, health_timeout=3)
     bad_service = make_service("v2", healthy=failure != "unhealthy", crash=failure == "crash")
 
     result = deployer.deploy(DeployRequest(bad_service, SHA_2))
@@ -103,7 +104,7 @@ def test_a_failing_version_is_rolled_back_and_the_old_one_keeps_serving(
 def test_a_first_deploy_that_fails_leaves_nothing_behind(
     deployer: Deployer, registry: RegistryStore, make_service: MakeService
 ) -> None:
-    deployer.config = deployer.config.__class__(**{**deployer.config.__dict__, "health_timeout": 3})
+    deployer.config = dataclasses.replace(deployer.config, health_timeout=3)
 
     result = deployer.deploy(DeployRequest(make_service("v1", crash=True), SHA_1))
 
