@@ -28,10 +28,11 @@ REDACTED = "[redacted]"
 
 # Models that reject a forced `tool_choice` (thinking is always on for them): we offer the tool with
 # `auto` and refuse the answer if the tool was not called.
-NO_FORCED_TOOL_CHOICE = frozenset({"claude-sonnet-5-5", "claude-opus-5-5", "claude-fable-5-1"})
+NO_FORCED_TOOL_CHOICE = frozenset({"claude-sonnet-5-5"})
 
 API_ERROR = "Claude API error {status} ({kind}): {message}"
 UNREACHABLE = "Claude API unreachable after {attempts} attempt(s): {reason}"
+UNREADABLE = "Claude API answer could not be read: {reason}"
 RETRY_AFTER_TOO_LONG = "Claude API asks to wait {wait:.0f} s before retrying; the limit is {limit:.0f} s"
 TOOL_NOT_CALLED = "the model did not call the tool {tool!r} (stop reason: {stop_reason})"
 RETRYING = "Claude API %s on attempt %d/%d; retrying in %.2f s"
@@ -191,8 +192,10 @@ class AnthropicProvider:
             message = API_ERROR.format(
                 status=exc.status_code, kind=exc.type or "unknown", message=exc.api_message or exc.message
             )
-        else:
+        elif isinstance(exc, anthropic.APIConnectionError):
             message = UNREACHABLE.format(attempts=attempts, reason=self._describe(exc))
+        else:
+            message = UNREADABLE.format(reason=self._describe(exc))
         return LLMError(self._redact(message))
 
     def _describe(self, exc: anthropic.APIError) -> str:
@@ -200,7 +203,9 @@ class AnthropicProvider:
             return f"{exc.status_code} {exc.type or ''}".strip()
         if isinstance(exc, anthropic.APITimeoutError):
             return "request timed out"
-        return self._redact(f"connection error ({exc.__cause__ or exc})")
+        if isinstance(exc, anthropic.APIConnectionError):
+            return self._redact(f"connection error ({exc.__cause__ or exc})")
+        return self._redact(f"{type(exc).__name__}: {exc}")
 
     def _redact(self, text: str) -> str:
         secret = self._key.get_secret_value()
@@ -208,6 +213,10 @@ class AnthropicProvider:
 
     def _usage(self, message: Message) -> Usage:
         raw = message.usage
+        if raw is None or message.content is None:
+            # Whatever answered was not the Messages API. What it billed is unknown, so the reservation
+            # keeps counting at its worst case.
+            raise LLMError(UNREADABLE.format(reason="the answer has no content or usage"))
         usage = Usage(
             input_tokens=raw.input_tokens,
             output_tokens=raw.output_tokens,

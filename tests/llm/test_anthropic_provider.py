@@ -12,7 +12,7 @@ from pipeline.llm.anthropic import RetryPolicy, Timeouts
 from pipeline.llm.pricing import cost_bound, price_for
 from pipeline.llm.usage import Budgets, UsageLedger
 from pipeline.state import Database
-from tests.fixtures.anthropic_api import FakeMessagesAPI
+from tests.fixtures.anthropic_api import FakeMessagesAPI, ScriptedResponse
 from tests.llm.conftest import API_KEY, MODEL, ProviderFactory
 
 BLUEPRINT = "# Blueprint\nServices are small, observable and owned."
@@ -293,3 +293,16 @@ def test_spend_counts_against_the_intent_and_the_month(
     with pytest.raises(BudgetExceeded, match="monthly budget"):
         by_month.complete(ask(budget_key="intent-c"))
     assert len(anthropic_api.requests) == 2
+
+
+def test_an_answer_that_is_not_a_message_is_an_error_counted_at_worst_case(
+    anthropic_api: FakeMessagesAPI, make_provider: ProviderFactory, database: Database
+) -> None:
+    anthropic_api.enqueue(ScriptedResponse(200, {"status": "ok"}))
+    request = ask()
+
+    with pytest.raises(LLMError, match="answer could not be read: the answer has no content or usage"):
+        make_provider().complete(request)
+
+    spent = UsageLedger(database, provider_budgets()).spend_this_month()
+    assert spent == pytest.approx(cost_bound(price_for(MODEL), request))
