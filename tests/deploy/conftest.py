@@ -82,9 +82,20 @@ def venvs(wheelhouse: Path) -> WheelhouseVenvs:
 def make_service(tmp_path: Path) -> MakeService:
     """Copy the fixture service into a folder of its own; `healthy=False` builds a version that fails."""
 
-    def make(label: str, *, greeting: str = "hello", healthy: bool = True, crash: bool = False) -> Path:
-        target = tmp_path / "services" / label
+    def make(
+        label: str,
+        *,
+        greeting: str = "hello",
+        healthy: bool = True,
+        crash: bool = False,
+        name: str = "hello-fixture",
+        root: Path | None = None,
+    ) -> Path:
+        target = (root or tmp_path / "services") / label
         shutil.copytree(TEMPLATE, target)
+        if name != "hello-fixture":
+            for file in (target / "service.yaml", target / "app" / "main.py"):
+                file.write_text(file.read_text().replace("hello-fixture", name))
         behaviour = f"GREETING = {greeting!r}\nHEALTHY = {healthy!r}\n"
         if crash:
             behaviour += 'raise RuntimeError("this build is broken")\n'
