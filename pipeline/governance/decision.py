@@ -25,7 +25,7 @@ DECISION_VERSION: Literal[1] = 1
 
 NO_MATCH = "no policy matched; a person must approve"
 FAIL_CLOSED = "{count} error(s) during governance; auto-approval is withheld until they are fixed"
-WON = "{action} by policy '{name}': {reason}"
+WON = "policy '{name}': {reason}"
 
 
 class _Frozen(BaseModel):
@@ -156,7 +156,7 @@ def _action(matched: Sequence[MatchedPolicy], errors: Sequence[GovernanceError])
         strictest = max(matched, key=lambda m: m.action.severity)
         action, summary = (
             strictest.action,
-            WON.format(action=strictest.action.value, name=strictest.name, reason=strictest.reason),
+            WON.format(name=strictest.name, reason=strictest.reason),
         )
     else:
         action, summary = PolicyAction.REQUIRES_APPROVAL, NO_MATCH

@@ -1,0 +1,218 @@
+"""`intentops govern` (decide on one intent) and `intentops policy test` (run policy unit tests)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, NoReturn
+
+import typer
+from pydantic import ValidationError
+from rich.markup import escape
+from rich.table import Table
+
+from bot.cli.output import FormatOption, OutputFormat, err, fail, out, print_json
+from bot.settings import Settings
+from pipeline.governance import (
+    AlignmentScorer,
+    Decision,
+    GivenScore,
+    LexicalScorer,
+    PolicyAction,
+    PolicyLoadError,
+    PushContext,
+    govern,
+    load_policies,
+    scorer_for,
+)
+from pipeline.governance.policytest import CaseResult, PolicyTestReport, run_policy_tests
+from pipeline.intents import InvalidIntent, load_intent_file
+from pipeline.llm.factory import OFFLINE_NOTICE, build_provider
+from pipeline.llm.usage import Budgets
+from pipeline.state import Database
+
+BLUEPRINT_NAME = "BLUEPRINT.md"
+DEFAULT_POLICIES = Path("policies")
+ACTION_STYLE = {
+    PolicyAction.AUTO_APPROVE: "green",
+    PolicyAction.REQUIRES_APPROVAL: "yellow",
+    PolicyAction.BLOCKED: "red",
+}
+
+PoliciesOption = Annotated[
+    Path, typer.Option("--policies", help="A policy file, or a directory of *.yaml / *.json policy files")
+]
+
+
+def find_blueprint(start: Path) -> Path | None:
+    """The nearest BLUEPRINT.md in `start`'s directory or above it (an intents repo keeps it at the root)."""
+    directory = start.resolve().parent
+    for candidate in (directory, *directory.parents):
+        path = candidate / BLUEPRINT_NAME
+        if path.is_file():
+            return path
+    return None
+
+
+def govern_command(
+    path: Annotated[Path, typer.Argument(help="The intent file")],
+    policies: PoliciesOption = DEFAULT_POLICIES,
+    blueprint: Annotated[
+        Path | None,
+        typer.Option("--blueprint", help="BLUEPRINT.md to score against (default: nearest above)"),
+    ] = None,
+    alignment_score: Annotated[
+        float | None,
+        typer.Option("--alignment-score", min=0.0, max=1.0, help="Evaluate as if alignment were this score"),
+    ] = None,
+    author: Annotated[
+        str, typer.Option("--author", help="Who pushed the intent (the rules see `author`)")
+    ] = "",
+    changed_files: Annotated[
+        list[str] | None,
+        typer.Option("--changed-file", help="A file the push changed (repeatable; default: the intent path)"),
+    ] = None,
+    output_format: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Run governance on one intent: print the matching policies and the decision."""
+    try:
+        intent = load_intent_file(path)
+    except InvalidIntent as exc:
+        _fail_lines([str(problem) for problem in exc.problems])
+    try:
+        policy_set = load_policies(policies)
+    except PolicyLoadError as exc:
+        _fail_lines([str(problem) for problem in exc.problems])
+    blueprint_path = blueprint or find_blueprint(path)
+    blueprint_text = _read_blueprint(blueprint_path) if blueprint_path else None
+    context = PushContext.of(author=author, changed_files=changed_files or [path.as_posix()])
+    scorer = _scorer(alignment_score, budget_key=f"cli:{path.as_posix()}")
+    decision = govern(intent, policy_set, scorer=scorer, blueprint=blueprint_text, context=context)
+    if output_format is OutputFormat.JSON:
+        print_json(decision.to_json())
+    else:
+        _print_decision(decision)
+
+
+def _fail_lines(lines: list[str]) -> NoReturn:
+    for line in lines[:-1]:
+        err.print(f"[red]error:[/red] {escape(line)}")
+    fail(escape(lines[-1]))
+
+
+def _read_blueprint(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        fail(escape(f"{path}: cannot read the blueprint: {exc}"))
+
+
+def _scorer(alignment_score: float | None, *, budget_key: str) -> AlignmentScorer:
+    if alignment_score is not None:
+        return GivenScore(alignment_score, "given with --alignment-score")
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        fail(escape(f"configuration: {exc.errors()[0]['msg']}"))
+    if settings.offline_llm:
+        err.print(f"[dim]{OFFLINE_NOTICE}; alignment is scored lexically[/dim]")
+        return LexicalScorer()
+    provider = build_provider(
+        api_key=settings.anthropic_api_key,
+        model=settings.anthropic_model,
+        budgets=Budgets(
+            per_intent_usd=settings.llm_budget_per_intent_usd, monthly_usd=settings.llm_budget_monthly_usd
+        ),
+        database=Database(settings.state_database_url()),
+        base_url=settings.anthropic_base_url,
+    )
+    return scorer_for(provider, budget_key=budget_key)
+
+
+def _print_decision(decision: Decision) -> None:
+    table = Table(title=f"Governance: {escape(decision.service_name)}", title_justify="left")
+    for column in ("policy", "action", "reason"):
+        table.add_column(column)
+    table.add_column("source", no_wrap=True)
+    for match in decision.matched:
+        style = ACTION_STYLE[match.action]
+        table.add_row(
+            escape(match.name), f"[{style}]{match.action.value}[/{style}]", escape(match.reason), match.source
+        )
+    if decision.matched:
+        out.print(table)
+    else:
+        out.print("no policy matched")
+    for error in decision.errors:
+        err.print(f"[red]error:[/red] {escape(str(error))}")
+    alignment = decision.alignment
+    if alignment.score is not None and alignment.method is not None:
+        out.print(
+            f"alignment {alignment.score:.2f} ({alignment.method.value}): {escape(alignment.rationale)}"
+        )
+    style = ACTION_STYLE[decision.action]
+    needs = ""
+    if decision.approvals_required:
+        who = f" from {', '.join(decision.approvers)}" if decision.approvers else ""
+        needs = f" ({decision.approvals_required} approval(s){escape(who)})"
+    out.print(
+        f"decision: [bold {style}]{decision.action.value}[/bold {style}]{needs}: {escape(decision.summary)}"
+    )
+
+
+def policy_test(
+    directory: Annotated[
+        Path, typer.Argument(help="Policy directory; its tests/*.yaml hold the cases")
+    ] = DEFAULT_POLICIES,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List passing cases too")] = False,
+    output_format: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Run the policy unit tests (intent + expected action), like `opa test`; exit 1 on any failure."""
+    report = run_policy_tests(directory)
+    if output_format is OutputFormat.JSON:
+        print_json(_report_json(report))
+    else:
+        _print_report(report, verbose=verbose)
+    if not report.passed:
+        raise typer.Exit(1)
+
+
+def _case_json(result: CaseResult) -> dict[str, object]:
+    return {
+        "name": result.case.name,
+        "source": str(result.case.location),
+        "passed": result.passed,
+        "expected": result.case.expect.value,
+        "action": result.decision.action.value,
+        "failures": list(result.failures),
+    }
+
+
+def _report_json(report: PolicyTestReport) -> dict[str, object]:
+    return {
+        "passed": report.passed,
+        "cases": [_case_json(result) for result in report.results],
+        "errors": [problem.to_json() for problem in report.problems],
+    }
+
+
+def _print_report(report: PolicyTestReport, *, verbose: bool) -> None:
+    for problem in report.problems:
+        err.print(f"[red]error:[/red] {escape(str(problem))}")
+    for result in report.results:
+        where = escape(f"{result.case.location}: {result.case.name}")
+        if not result.passed:
+            out.print(f"[red]FAIL[/red] {where}")
+            for failure in result.failures:
+                out.print(f"  {escape(failure)}")
+        elif verbose:
+            out.print(f"[green]PASS[/green] {where}")
+    passed = sum(result.passed for result in report.results)
+    label = "[green]PASS[/green]" if report.passed else "[red]FAIL[/red]"
+    out.print(f"{label}: {passed}/{len(report.results)}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command(name="govern")(govern_command)
+    policy_app = typer.Typer(help="Governance policies: run their unit tests.", no_args_is_help=True)
+    policy_app.command(name="test")(policy_test)
+    app.add_typer(policy_app, name="policy")
