@@ -14,7 +14,7 @@ from pathlib import Path
 
 import typer
 
-COMMAND_MODULES: tuple[str, ...] = ("bot.cli.intents_cmd", "bot.cli.governance_cmd")
+COMMAND_MODULES: tuple[str, ...] = ("bot.cli.intents_cmd", "bot.cli.governance_cmd", "bot.cli.llm_cmd")
 
 
 def build_app() -> typer.Typer:

@@ -1,0 +1,103 @@
+"""`intentops usage`: what the model calls cost, per month and per stage, against the budgets."""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Any
+
+import typer
+from pydantic import ValidationError
+from rich.markup import escape
+from rich.table import Table
+
+from bot.cli.output import FormatOption, OutputFormat, fail, out, print_json
+from bot.settings import Settings
+from pipeline.llm.usage import Budgets, UsageLedger, month_of, utc_now
+from pipeline.state import Database
+
+MONTH_FORMAT = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
+BAD_MONTH = "--month must look like 2026-11 (year-month), got {value!r}"
+NO_CALLS = "no model calls recorded yet (the offline provider makes none)"
+BUDGET_LINE = "{month}: ${spent:.4f} of the ${limit:.2f} monthly budget; ${per_intent:.2f} per intent"
+
+
+def budgets_from(settings: Settings) -> Budgets:
+    return Budgets(
+        per_intent_usd=settings.llm_budget_per_intent_usd, monthly_usd=settings.llm_budget_monthly_usd
+    )
+
+
+def _ledger() -> UsageLedger:
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        fail(escape(f"configuration: {exc.errors()[0]['msg']}"))
+    database = Database(settings.state_database_url())
+    database.create_all()
+    return UsageLedger(database, budgets_from(settings))
+
+
+def _report(ledger: UsageLedger, month: str) -> dict[str, Any]:
+    months = ledger.cost_by_month()
+    spent = next((m.cost_usd for m in months if m.month == month), 0.0)
+    return {
+        "month": month,
+        "spent_usd": spent,
+        "budgets": {
+            "monthly_usd": ledger.budgets.monthly_usd,
+            "per_intent_usd": ledger.budgets.per_intent_usd,
+        },
+        "months": [m.__dict__ for m in months],
+        "stages": [s.__dict__ for s in ledger.usage_by_stage(month)],
+    }
+
+
+def _print_report(report: dict[str, Any]) -> None:
+    if not report["months"]:
+        out.print(NO_CALLS)
+        return
+    months = Table(title="Model cost per month", title_justify="left")
+    for column in ("month", "calls", "cost (USD)"):
+        months.add_column(column)
+    for row in report["months"]:
+        months.add_row(row["month"], str(row["calls"]), f"{row['cost_usd']:.4f}")
+    stages = Table(title=f"Usage per stage in {report['month']}", title_justify="left")
+    for column in ("stage", "calls", "input", "output", "cache write", "cache read", "cost (USD)"):
+        stages.add_column(column)
+    for row in report["stages"]:
+        tokens = (row["input_tokens"], row["output_tokens"])
+        cache = (row["cache_creation_input_tokens"], row["cache_read_input_tokens"])
+        stages.add_row(
+            escape(row["stage"]), str(row["calls"]), *map(str, tokens + cache), f"{row['cost_usd']:.4f}"
+        )
+    out.print(months)
+    out.print(stages)
+    budgets = report["budgets"]
+    out.print(
+        BUDGET_LINE.format(
+            month=report["month"],
+            spent=report["spent_usd"],
+            limit=budgets["monthly_usd"],
+            per_intent=budgets["per_intent_usd"],
+        )
+    )
+
+
+def usage(
+    month: Annotated[
+        str | None, typer.Option(help="Year-month to detail, e.g. 2026-11 (default: this month)")
+    ] = None,
+    output_format: FormatOption = OutputFormat.TEXT,
+) -> None:
+    """Show model cost per month and usage per stage, from the state database."""
+    if month is not None and not MONTH_FORMAT.match(month):
+        fail(escape(BAD_MONTH.format(value=month)))
+    report = _report(_ledger(), month or month_of(utc_now()))
+    if output_format is OutputFormat.JSON:
+        print_json(report)
+    else:
+        _print_report(report)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(usage)
