@@ -78,7 +78,7 @@ def _policy_items(document: Document, source: str) -> tuple[list[Any], PathKey]:
     extra = sorted(set(value) - {"policies"}) if isinstance(value, dict) else []
     path: PathKey = (extra[0],) if extra else ()
     detail = f" (unknown key '{extra[0]}')" if extra else ""
-    raise PolicyLoadError([PolicyProblem(source, *document.position(path), SHAPE + detail)])
+    raise PolicyLoadError([PolicyProblem(source, *document.key_position(path), SHAPE + detail)])
 
 
 def _one_policy(
@@ -112,8 +112,10 @@ def _validation_problem(error: Any, document: Document, path: PathKey, source: s
     elif error["type"] == "missing":
         message = f"missing required field '{field}'"
     else:
-        message = f"{field}: {str(error['msg']).removeprefix('Value error, ')}" if field else error["msg"]
-    line, column = document.position((*path, *loc))
+        text = str(error["msg"]).removeprefix("Value error, ")
+        message = f"{field}: {text}" if field else text
+    at = document.key_position if error["type"] == "extra_forbidden" else document.position
+    line, column = at((*path, *loc))
     return PolicyProblem(source, line, column, message)
 
 

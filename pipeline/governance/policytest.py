@@ -35,7 +35,7 @@ from pipeline.governance.loading import (
 )
 from pipeline.governance.policy import Location, PolicyAction, PolicyProblem
 from pipeline.governance.variables import PushContext
-from pipeline.governance.yamldoc import Document, DocumentError, PathKey, read_document
+from pipeline.governance.yamldoc import KEY, Document, DocumentError, PathKey, read_document
 from pipeline.intents import Intent, InvalidIntent, parse_intent_mapping
 
 TESTS_DIRECTORY = "tests"
@@ -127,9 +127,10 @@ def _spec_problems(exc: ValidationError, document: Document, source: str) -> lis
         loc = tuple(error["loc"])
         field = ".".join(str(part) for part in loc)
         message = str(error["msg"]).removeprefix("Value error, ")
+        at = document.position
         if error["type"] == "extra_forbidden":
-            message = "unknown field"
-        problems.append(PolicyProblem(source, *document.position(loc), f"{field}: {message}"))
+            message, at = "unknown field", document.key_position
+        problems.append(PolicyProblem(source, *at(loc), f"{field}: {message}"))
     return problems
 
 
@@ -138,7 +139,7 @@ def _case(case: _CaseSpec, spec: _CaseFile, document: Document, path: PathKey, s
     positions = {
         key[len(intent_path) :]: value
         for key, value in document.positions.items()
-        if key[: len(intent_path)] == intent_path
+        if key[: len(intent_path)] == intent_path and key[-1] != KEY
     }
     intent = parse_intent_mapping(case.intent, source=source, positions=positions)
     changed = case.changed_files

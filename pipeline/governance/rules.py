@@ -116,7 +116,7 @@ def compile_rule(
 def _parse(cel: str) -> lark.Tree:
     """Parse once per distinct rule text (parsing dominates the cost of a rule)."""
     try:
-        return _environment().compile(cel)
+        return cel_environment().compile(cel)
     except celpy.CELParseError as exc:
         column = exc.column or 1
         near = cel[column - 1 : column + 19].strip() or "the end"
@@ -126,12 +126,13 @@ def _parse(cel: str) -> lark.Tree:
 
 
 @functools.cache
-def _environment() -> celpy.Environment:
+def cel_environment() -> celpy.Environment:
+    """The one CEL environment, built on first use (building it raises the recursion limit CEL needs)."""
     return celpy.Environment()
 
 
 def _activation() -> celpy.Activation:
-    return celpy.Activation(annotations=_environment().annotations)
+    return celpy.Activation(annotations=cel_environment().annotations)
 
 
 def free_names(ast: lark.Tree) -> frozenset[str]:

@@ -20,6 +20,8 @@ MAX_DEPTH = 32
 _YAML = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {f"{_YAML}{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map")}
 
+KEY = "__key__"
+"""Marks the position of a mapping key (rather than its value) in `Document.positions`."""
 Position = tuple[int, int]
 PathKey = tuple[str | int, ...]
 
@@ -43,6 +45,10 @@ class Document:
             if path[:end] in self.positions:
                 return self.positions[path[:end]]
         return (0, 0)
+
+    def key_position(self, path: PathKey) -> Position:
+        """Where the key of the value at `path` is written (for 'unknown field' errors)."""
+        return self.positions.get((*path, KEY)) or self.position(path)
 
 
 def read_document(data: bytes, *, max_bytes: int) -> Document:
@@ -107,9 +113,11 @@ def _check(node: Node, depth: int, count: list[int]) -> None:
 def _build(node: Node, path: PathKey, positions: dict[PathKey, Position]) -> Any:
     positions.setdefault(path, _at(node))
     if isinstance(node, MappingNode):
-        return {
-            str(key.value): _build(value, (*path, str(key.value)), positions) for key, value in node.value
-        }
+        result = {}
+        for key, value in node.value:
+            positions[(*path, str(key.value), KEY)] = _at(key)
+            result[str(key.value)] = _build(value, (*path, str(key.value)), positions)
+        return result
     if isinstance(node, SequenceNode):
         return [_build(item, (*path, index), positions) for index, item in enumerate(node.value)]
     return _scalar(node)

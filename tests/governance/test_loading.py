@@ -1,0 +1,194 @@
+"""Loading policies: the seed's JSON unchanged, YAML, and every problem named by file and line."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from pipeline.governance import PolicyAction, PolicyLoadError, PolicyStore, load_policies, load_policy_sources
+from tests.governance.conftest import POLICIES, SEED_POLICIES, write
+
+GOOD = b"""\
+- name: Tier three is experimental
+  rule: tier == 3
+  action: auto_approve
+  reason: Experiments are cheap to undo.
+"""
+
+
+def seed_json_from_the_design(shared_dir: Path) -> str:
+    text = (shared_dir / "SEED-FACTS.md").read_text(encoding="utf-8")
+    match = re.search(r"```json\n(.*?)```", text, re.DOTALL)
+    assert match, "SEED-FACTS.md has no JSON block"
+    return match.group(1)
+
+
+def test_the_shipped_seed_file_is_the_design_documents_json_unchanged(shared_dir: Path) -> None:
+    assert SEED_POLICIES.read_text(encoding="utf-8") == seed_json_from_the_design(shared_dir)
+
+
+def test_the_seed_json_loads_with_positions(shared_dir: Path) -> None:
+    policies = load_policy_sources({"seed.json": seed_json_from_the_design(shared_dir).encode()})
+    assert [(p.policy.name, p.policy.action, p.location.line) for p in policies.policies] == [
+        ("Always require approval for self-modification", PolicyAction.REQUIRES_APPROVAL, 3),
+        ("Auto-approve infrastructure improvements", PolicyAction.AUTO_APPROVE, 9),
+        ("Block anything misaligned", PolicyAction.BLOCKED, 15),
+    ]
+    assert (
+        policies.policies[1].rule.cel
+        == "alignment_score >= 0.90 && purpose.contains('optimize') && tier == 0"
+    )
+
+
+def test_a_directory_loads_its_files_in_name_order_and_skips_tests() -> None:
+    policies = load_policies(POLICIES)
+    assert policies.sources == (str(POLICIES / "defaults.yaml"), str(POLICIES / "seed.json"))
+    assert len(policies.policies) == 7
+    assert len({p.policy.name for p in policies.policies}) == 7
+
+
+def test_a_list_and_a_mapping_with_policies_are_both_accepted() -> None:
+    as_list = load_policy_sources({"a.yaml": GOOD})
+    as_mapping = load_policy_sources(
+        {"a.yaml": b"policies:\n" + b"".join(b"  " + line + b"\n" for line in GOOD.splitlines())}
+    )
+    assert as_list.policies[0].policy == as_mapping.policies[0].policy
+
+
+def test_approvals_and_approvers_load() -> None:
+    text = b"""\
+policies:
+  - name: Payments need the finance team
+    rule: purpose.contains('invoice')
+    action: requires_approval
+    approvals: 2
+    approvers: [alice, "@acme/finance"]
+    reason: Money moves.
+"""
+    (loaded,) = load_policy_sources({"p.yaml": text}).policies
+    assert loaded.policy.required_approvals() == 2
+    assert loaded.policy.approvers == ("alice", "@acme/finance")
+
+
+@pytest.mark.parametrize(
+    ("text", "problem"),
+    [
+        (
+            b"- name: x\n  rule: tier == 0\n  action: approve\n  reason: r\n",
+            "p.yaml:3:11: action: Input should be",
+        ),
+        (b"- name: x\n  rule: tier == 0\n  action: blocked\n", "p.yaml:1:3: missing required field 'reason'"),
+        (
+            b"- name: x\n  rule: tier == 0\n  action: blocked\n  reason: r\n  aprovers: [a]\n",
+            "p.yaml:5:3: unknown field 'aprovers' (allowed: name, rule, action, reason, approvals, "
+            "approvers)",
+        ),
+        (
+            b"- name: x\n  rule: tierr == 0\n  action: blocked\n  reason: r\n",
+            "p.yaml:2:9: policy 'x': rule: unknown variable tierr",
+        ),
+        (
+            b"- name: x\n  rule: tier ==\n  action: blocked\n  reason: r\n",
+            "p.yaml:2:9: policy 'x': rule: CEL syntax error",
+        ),
+        (b"- name: x\n  name: y\n", "p.yaml:2:3: duplicate key 'name' (first given on line 1)"),
+        (b"- name: x\n  rule: [a\n", "p.yaml:3:1: syntax error"),
+        (
+            b"- !!python/object:os.system {}\n",
+            "p.yaml:1:3: the tag '!!python/object:os.system' is not allowed",
+        ),
+        (b"", "p.yaml:1:1: the file is empty"),
+        (b"just text\n", "p.yaml:1:1: a policy file holds a list of policies"),
+        (
+            b"policies: []\nversion: 2\n",
+            "p.yaml:2:1: a policy file holds a list of policies, or a mapping with one key 'policies' "
+            "holding that list (unknown key 'version')",
+        ),
+        (b"- just text\n", "p.yaml:1:3: a policy must be a mapping"),
+        (b"\xff\xfe", "p.yaml:1:0: the file is not valid UTF-8"),
+        (
+            b"- name: x\n  rule: 'true'\n  action: blocked\n  reason: r\n  approvals: 2\n",
+            "p.yaml:1:3: approvals and approvers apply only to requires_approval policies",
+        ),
+    ],
+)
+def test_problems_name_file_line_and_column(text: bytes, problem: str) -> None:
+    with pytest.raises(PolicyLoadError) as raised:
+        load_policy_sources({"p.yaml": text})
+    assert any(str(p).startswith(problem) for p in raised.value.problems), raised.value.problems
+
+
+def test_json_errors_have_positions_too() -> None:
+    with pytest.raises(PolicyLoadError) as raised:
+        load_policy_sources(
+            {
+                "p.json": b'{"policies": [{"name": "x", "rule": "tier == 0",\n'
+                b' "action": "nope", "reason": "r"}]}'
+            }
+        )
+    assert str(raised.value).startswith("p.json:2:12: action: Input should be")
+
+
+def test_an_alias_bomb_is_refused_before_expansion() -> None:
+    lines = ["a: &a [x, x, x, x, x, x, x, x, x, x]"]
+    for level in range(1, 8):
+        lines.append(f"{chr(97 + level)}: &{chr(97 + level)} [{', '.join(['*' + chr(96 + level)] * 10)}]")
+    with pytest.raises(PolicyLoadError, match="expands to more than"):
+        load_policy_sources({"p.yaml": "\n".join(lines).encode()})
+
+
+def test_duplicate_policy_names_across_files_are_refused() -> None:
+    with pytest.raises(PolicyLoadError) as raised:
+        load_policy_sources({"a.yaml": GOOD, "b.yaml": GOOD})
+    assert str(raised.value) == (
+        "b.yaml:1:3: policy name 'Tier three is experimental' is already used at a.yaml:1:3; "
+        "names must be unique"
+    )
+
+
+def test_every_bad_file_is_reported_not_only_the_first() -> None:
+    with pytest.raises(PolicyLoadError) as raised:
+        load_policy_sources({"a.yaml": b"- 1\n", "b.yaml": b"- 2\n", "c.yaml": GOOD})
+    assert [p.file for p in raised.value.problems] == ["a.yaml", "b.yaml"]
+
+
+def test_paths_that_hold_no_policies_are_reported(tmp_path: Path) -> None:
+    with pytest.raises(PolicyLoadError, match="no such file or directory"):
+        load_policies(tmp_path / "missing")
+    with pytest.raises(PolicyLoadError, match=r"no policy files \(\*.yaml, \*.yml, \*.json\)"):
+        load_policies(tmp_path)
+
+
+def test_the_digest_changes_with_the_policies_and_only_with_them(tmp_path: Path) -> None:
+    write(tmp_path / "a.yaml", GOOD.decode())
+    first = load_policies(tmp_path)
+    assert load_policies(tmp_path).digest == first.digest
+    write(tmp_path / "a.yaml", GOOD.decode().replace("tier == 3", "tier >= 3"))
+    assert load_policies(tmp_path).digest != first.digest
+
+
+def test_a_store_keeps_the_last_good_set_in_force_when_an_update_is_refused() -> None:
+    store = PolicyStore()
+    good = store.update({"a.yaml": GOOD})
+    assert good.accepted and good.in_force is store.current
+    refused = store.update({"a.yaml": GOOD, "b.yaml": b"- name: broken\n  rule: tier ==\n"})
+    assert not refused.accepted
+    assert refused.in_force is good.in_force
+    assert store.current is good.in_force
+    assert refused.problems and {p.file for p in refused.problems} == {"b.yaml"}
+
+
+def test_a_store_that_never_loaded_has_nothing_in_force() -> None:
+    update = PolicyStore().update({"a.yaml": b"nope: 1\n"})
+    assert update.in_force is None and not update.accepted
+
+
+def test_seed_json_is_valid_json_that_python_reads_identically() -> None:
+    via_json = json.loads(SEED_POLICIES.read_text(encoding="utf-8"))["policies"]
+    loaded = load_policies(SEED_POLICIES).policies
+    assert [
+        p.policy.model_dump(include={"name", "rule", "action", "reason"}, mode="json") for p in loaded
+    ] == via_json

@@ -1,0 +1,121 @@
+"""CEL rules: compile errors a policy author can act on, bounded evaluation, errors as outcomes."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from pipeline.governance.rules import RuleError, RuleLimits, compile_rule
+from pipeline.governance.variables import known_variables
+
+KNOWN = known_variables()
+VALUES = {
+    "service_name": "notes",
+    "purpose": "optimize the queue",
+    "tier": 0,
+    "alignment_score": 0.95,
+    "changed_files": ["intents/notes.yaml"],
+    "resources": [{"name": "note", "fields": {"text": "string"}, "required": []}],
+}
+
+
+def evaluate(rule: str, **overrides: object) -> tuple[bool, str]:
+    outcome = compile_rule(rule, known_names=KNOWN).evaluate({**VALUES, **overrides})
+    return outcome.matched, outcome.error
+
+
+@pytest.mark.parametrize(
+    ("rule", "matched"),
+    [
+        ("tier == 0", True),
+        ("alignment_score >= 0.90 AND purpose.contains('optimize')", True),
+        ("alignment_score >= 0.96", False),
+        ("changed_files.exists(f, f.startsWith('intents/'))", True),
+        ("resources.all(r, r.name == 'note') && size(resources) == 1", True),
+        ("service_name in ['notes', 'bookmarks']", True),
+        ("purpose.matches('^opt.*queue$')", True),
+    ],
+)
+def test_rules_evaluate_against_the_variables(rule: str, matched: bool) -> None:
+    assert evaluate(rule) == (matched, "")
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("tierr == 0", "unknown variable tierr (known: alignment_method, alignment_score, author,"),
+        ("tier ==", "CEL syntax error at column 6 of the rule, near '=='"),
+        ("", "the rule is empty"),
+        ("purpose == 'open", "unterminated string literal"),
+        ("x" * 2001, "the rule is 2001 characters long; rules may be at most 2000"),
+    ],
+)
+def test_bad_rules_are_refused_when_loaded(rule: str, message: str) -> None:
+    with pytest.raises(RuleError) as raised:
+        compile_rule(rule, known_names=KNOWN)
+    assert message in str(raised.value)
+
+
+def test_names_bound_by_macros_are_not_unknown_variables() -> None:
+    rule = compile_rule("changed_files.exists(f, f.endsWith('.yaml')) && tier == 0", known_names=KNOWN)
+    assert rule.names == {"changed_files", "tier"}
+    with pytest.raises(RuleError, match="unknown variable f "):
+        compile_rule("changed_files.exists(f, true) && f == 'x'", known_names=KNOWN)
+
+
+@pytest.mark.parametrize(
+    ("rule", "overrides", "message"),
+    [
+        ("tier == 0", {"tier": "0"}, "type mismatch"),
+        ("purpose + 1 == 2", {}, "type mismatch"),
+        ("tier", {}, "the rule gave 0, not true or false"),
+        ("purpose", {}, "the rule gave 'optimize the queue', not true or false"),
+        ("1 / (tier - tier) == 1", {}, "divide by zero"),
+    ],
+)
+def test_evaluation_errors_are_outcomes_and_never_a_match(
+    rule: str, overrides: dict[str, object], message: str
+) -> None:
+    matched, error = evaluate(rule, **overrides)
+    assert not matched
+    assert message in error
+
+
+def test_a_variable_missing_at_evaluation_is_an_error() -> None:
+    rule = compile_rule("alignment_score < 0.70", known_names=KNOWN)
+    outcome = rule.evaluate({"tier": 0})
+    assert not outcome.matched
+    assert outcome.error == "unknown variable or function 'alignment_score'"
+
+
+def test_evaluation_is_bounded_by_a_deterministic_step_budget() -> None:
+    thirty = "[" + ",".join(["1"] * 30) + "]"
+    explosive = f"{thirty}.map(a, {thirty}.map(b, {thirty}.map(c, {thirty}.map(d, 1)))).size() > 0"
+    rule = compile_rule(explosive, known_names=KNOWN)
+    started = time.monotonic()
+    outcomes = {rule.evaluate(VALUES, RuleLimits(max_steps=20_000)) for _ in range(3)}
+    assert time.monotonic() - started < 30  # a sanity bound only: 30**4 inner evaluations would take minutes
+    assert len(outcomes) == 1  # the same every time, whatever the load
+    (outcome,) = outcomes
+    assert not outcome.matched
+    assert outcome.error == "the rule ran out of its evaluation budget (20000 steps); simplify it"
+
+
+def test_the_wall_clock_deadline_backs_up_the_budget() -> None:
+    thirty = "[" + ",".join(["1"] * 30) + "]"
+    rule = compile_rule(f"{thirty}.map(a, {thirty}.map(b, {thirty}.map(c, 1))).size() > 0", known_names=KNOWN)
+    outcome = rule.evaluate(VALUES, RuleLimits(max_steps=10**9, timeout_seconds=0.0))
+    assert outcome.error == "the rule took longer than 0 s to evaluate; simplify it"
+
+
+def test_budget_is_enough_for_ordinary_rules() -> None:
+    files = [f"services/x/file{i}.py" for i in range(500)]
+    matched, error = evaluate("changed_files.exists(f, f.startsWith('policies/'))", changed_files=files)
+    assert (matched, error) == (False, "")
+
+
+def test_compiling_the_same_rule_twice_parses_it_once() -> None:
+    first = compile_rule("tier == 3 || tier == 2", known_names=KNOWN)
+    second = compile_rule("tier == 3 || tier == 2", known_names=KNOWN)
+    assert first.ast is second.ast
