@@ -13,9 +13,12 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
+from typing import NoReturn
 
 import pytest
 import uvicorn
+from docker import DockerClient
+from docker.errors import DockerException, ImageNotFound
 from pydantic import SecretStr
 
 from pipeline.deploy import (
@@ -26,6 +29,7 @@ from pipeline.deploy import (
     LocalProcessRuntime,
     WheelhouseVenvs,
 )
+from pipeline.deploy.docker import DockerRuntime, docker_client
 from pipeline.deploy.local import free_port
 from pipeline.registry import RegistryStore, create_registry_app
 from pipeline.state import Database, default_sqlite_url
@@ -34,6 +38,7 @@ from tests.conftest import ROOT
 TEMPLATE = Path(__file__).parent / "service_template"
 CACHE = ROOT / ".data" / "test-cache"
 REGISTRY_TOKEN = "deploy-tests-registry-token"
+BASE_IMAGE = os.environ.get("INTENTOPS_BASE_IMAGE", "intentops-base:bookworm")
 
 MakeService = Callable[..., Path]
 
@@ -160,3 +165,49 @@ def deployer(
     yield built
     for instance in built.records.all():  # never leave a process behind
         built.runtime.stop(instance)
+
+
+@pytest.fixture(scope="session")
+def docker_engine() -> Iterator[DockerClient]:
+    """The Docker engine and the local base image, installed by scripts/docker.sh. In CI their absence is a
+    failure, never a skip."""
+    try:
+        client = docker_client()
+    except DockerException as exc:
+        _absent(f"no Docker engine ({exc}); run ./scripts/docker.sh")
+    try:
+        client.images.get(BASE_IMAGE)
+    except ImageNotFound:
+        _absent(f"base image {BASE_IMAGE} missing; run ./scripts/docker.sh")
+    yield client
+    client.close()
+
+
+def _absent(reason: str) -> NoReturn:
+    if os.environ.get("CI", "").lower() == "true":
+        pytest.fail(reason)
+    pytest.skip(reason)
+
+
+@pytest.fixture
+def docker_deployer(
+    database: Database,
+    registry: RegistryStore,
+    docker_engine: DockerClient,
+    wheelhouse: Path,
+    tmp_path: Path,
+    registry_url: str,
+) -> Iterator[Deployer]:
+    runtime = DockerRuntime(docker_engine, base_image=BASE_IMAGE, wheelhouse=wheelhouse, keep_images=2)
+    config = DeployerConfig(
+        data_dir=tmp_path / "service-data",
+        registry_url=registry_url,
+        registry_token=REGISTRY_TOKEN,
+        heartbeat_seconds=0.5,
+        health_timeout=30,
+        drain_seconds=1.0,
+    )
+    built = Deployer(runtime, DeploymentRecords(database, Backend.DOCKER), registry, config)
+    yield built
+    for instance in built.records.all():
+        runtime.stop(instance)
