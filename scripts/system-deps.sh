@@ -11,3 +11,7 @@ if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}" >/dev/null
 fi
+
+# --- Docker (deploy): Debian's docker.io, dockerd started in the background, the local base image ---
+./scripts/docker.sh
+# --- end Docker ---
