@@ -36,6 +36,9 @@ MEASURABLE = {
     "easily": "with documented request and error schemas",
     "intuitive": "with documented request and error schemas",
 }
+_MEASURABLE_WORDS = re.compile(
+    r"(/\S*)|\b(" + "|".join(re.escape(w) for w in MEASURABLE) + r")\b", re.IGNORECASE
+)
 DEFAULT_TARGETS = {
     NfrCategory.LATENCY: (200.0, "ms"),
     NfrCategory.AVAILABILITY: (99.5, "%"),
@@ -87,9 +90,8 @@ def _nfr_number(spec: Spec, finding: Finding) -> Spec | None:
 
 def _vague(spec: Spec, finding: Finding) -> Spec | None:
     def fix(sentence: str) -> str:
-        for word, stand_in in MEASURABLE.items():
-            sentence = re.sub(rf"\b{re.escape(word)}\b", stand_in, sentence, flags=re.IGNORECASE)
-        return sentence
+        # Paths are left alone: '/quick-note' is a name.
+        return _MEASURABLE_WORDS.sub(lambda m: m[0] if m[1] else MEASURABLE[m[2].lower()], sentence)
 
     frs = [fr.model_copy(update={"statement": fix(fr.statement)}) for fr in spec.functional_requirements]
     nfrs = [n.model_copy(update={"statement": fix(n.statement)}) for n in spec.non_functional]

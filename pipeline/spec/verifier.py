@@ -61,6 +61,8 @@ VAGUE_WORDS = (
     "state-of-the-art",
 )
 _VAGUE = re.compile(r"\b(" + "|".join(re.escape(w) for w in VAGUE_WORDS) + r")\b", re.IGNORECASE)
+_PATH = re.compile(r"/\S*")
+"""URL paths are names, not claims: '/quick-note' is not vague."""
 _ID_PATTERNS = {"FR": r"FR-\d{3}", "EP": r"EP-\d{3}", "AC": r"AC-\d{3}", "NFR": r"NFR-\d{3}"}
 
 
@@ -245,7 +247,7 @@ def _nfr_numbers(spec: Spec) -> list[Finding]:
 def _vague_words(spec: Spec) -> list[Finding]:
     found = []
     for section, subject, sentence in _sentences(spec):
-        for match in _VAGUE.finditer(sentence):
+        for match in _VAGUE.finditer(_PATH.sub(" ", sentence)):
             word = match.group(1).lower()
             found.append(
                 _hard(

@@ -2,16 +2,28 @@
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
+from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+import uvicorn
+from pydantic import SecretStr
 
+from pipeline.codegen.generator import generate_service
 from pipeline.intents import Intent, load_intent_file
+from pipeline.registry import RegistryStore
+from pipeline.registry.api import create_registry_app
 from pipeline.spec.builder import build_spec
 from pipeline.spec.model import Spec
+from pipeline.state import Database, default_sqlite_url
 
 STRUCTURED = ("hello-world", "bookmarks")
 FREE_TEXT = ("spec-analyzer", "governance-v2", "spec-builder-v2")
+REGISTRY_TOKEN = "factory-test-registry-token"
 
 
 @pytest.fixture(scope="session")
@@ -26,3 +38,44 @@ def load_example(examples_dir: Path, name: str) -> Intent:
 @pytest.fixture
 def hello_spec(examples_dir: Path, blueprint: str) -> Spec:
     return build_spec(load_example(examples_dir, "hello-world"), blueprint=blueprint)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.fixture(scope="session")
+def generated(
+    tmp_path_factory: pytest.TempPathFactory, examples_dir: Path, blueprint: str
+) -> dict[str, Path]:
+    """The services of the structured examples, generated once per session (read-only for tests)."""
+    root = tmp_path_factory.mktemp("services")
+    services = {}
+    for name in STRUCTURED:
+        spec = build_spec(load_example(examples_dir, name), blueprint=blueprint)
+        services[name] = generate_service(spec, root / name, intent_path=f"intents/{name}.yaml").directory
+    return services
+
+
+@pytest.fixture
+def registry_server(tmp_path: Path) -> Iterator[tuple[str, RegistryStore]]:
+    """The real registry HTTP API, served by uvicorn on a free loopback port."""
+    database = Database(default_sqlite_url(tmp_path / "registry"))
+    database.create_all()
+    store = RegistryStore(database, ttl=timedelta(seconds=30))
+    port = free_port()
+    app = create_registry_app(store, SecretStr(REGISTRY_TOKEN))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the registry did not start"
+        time.sleep(0.02)
+    yield f"http://127.0.0.1:{port}", store
+    server.should_exit = True
+    thread.join(timeout=10)
+    database.dispose()
