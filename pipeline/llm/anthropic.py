@@ -36,6 +36,7 @@ UNREADABLE = "Claude API answer could not be read: {reason}"
 RETRY_AFTER_TOO_LONG = "Claude API asks to wait {wait:.0f} s before retrying; the limit is {limit:.0f} s"
 TOOL_NOT_CALLED = "the model did not call the tool {tool!r} (stop reason: {stop_reason})"
 RETRYING = "Claude API %s on attempt %d/%d; retrying in %.2f s"
+CALL_DONE = "Claude %s for %s: %d in, %d cache write, %d cache read, %d out tokens; $%.5f"
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,16 @@ class AnthropicProvider:
             raise
         usage = self._usage(message)
         self._ledger.settle(reservation, usage=usage, message_id=message.id)
+        log.info(
+            CALL_DONE,
+            self.model,
+            request.stage,
+            usage.input_tokens,
+            usage.cache_creation_input_tokens,
+            usage.cache_read_input_tokens,
+            usage.output_tokens,
+            usage.cost_usd,
+        )
         return self._response(request, message, usage)
 
     def message_params(self, request: LLMRequest) -> dict[str, Any]:

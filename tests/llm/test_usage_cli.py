@@ -1,35 +1,40 @@
-"""`intentops usage`, run as a user runs it, on a state database filled through the ledger."""
+"""`intentops usage` through the CLI app, on a state database filled through the ledger."""
 
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from bot.cli.main import build_app
 from pipeline.llm import Usage
 from pipeline.llm.usage import Budgets, UsageLedger
 from pipeline.state import Database, default_sqlite_url
-from tests.conftest import ROOT
-
-INTENTOPS = Path(sys.executable).parent / "intentops"
 
 
-def run(data_dir: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "ANTHROPIC_API_KEY"}}
-    env.update(
-        INTENTOPS_DATA_DIR=str(data_dir),
-        INTENTOPS_BUDGET_MONTHLY_USD="50",
-        INTENTOPS_BUDGET_PER_INTENT_USD="3",
-        COLUMNS="200",
-    )
-    return subprocess.run(
-        [str(INTENTOPS), "usage", *args], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60
-    )
+@dataclass(frozen=True)
+class Outcome:
+    returncode: int
+    stdout: str
+    stderr: str
+
+
+def run(data_dir: Path, *args: str) -> Outcome:
+    """The command through the real CLI app, in process (a subprocess per case would cost seconds)."""
+    env = {
+        "INTENTOPS_DATA_DIR": str(data_dir),
+        "INTENTOPS_BUDGET_MONTHLY_USD": "50",
+        "INTENTOPS_BUDGET_PER_INTENT_USD": "3",
+        "DATABASE_URL": None,
+        "ANTHROPIC_API_KEY": None,
+        "COLUMNS": "200",
+    }
+    result = CliRunner().invoke(build_app(), ["usage", *args], env=env)
+    return Outcome(result.exit_code, result.stdout, result.stderr)
 
 
 def record(data_dir: Path, when: datetime, stage: str, cost: float, tokens: int) -> None:
