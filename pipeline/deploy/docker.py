@@ -15,7 +15,7 @@ from docker.errors import APIError, BuildError, DockerException, ImageNotFound, 
 
 from pipeline.deploy.local import LOOPBACK, free_port
 from pipeline.deploy.model import Artifact, Backend, Instance, LaunchPlan
-from pipeline.manifest import ENV_HOST, ENV_PORT, ENV_REGISTRY_URL, ServiceManifest
+from pipeline.manifest import ENV_DATA_DIR, ENV_HOST, ENV_PORT, ENV_REGISTRY_URL, ServiceManifest
 
 LABEL_SERVICE = "intentops.service"
 LABEL_VERSION = "intentops.version"
@@ -25,6 +25,7 @@ HOST_ALIAS = "host.docker.internal"
 LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
 CONTEXT_IGNORE = shutil.ignore_patterns(".venv", "__pycache__", "*.pyc", ".pytest_cache", "wheelhouse")
 STOP_TIMEOUT_SECONDS = 10
+CONTAINER_DATA_DIR = "/data"
 BUILD_LOG_LINES = 20
 
 
@@ -129,7 +130,12 @@ class DockerRuntime:
         return free_port()
 
     def start(self, plan: LaunchPlan, port: int) -> Instance:
-        environment = {**plan.environment, ENV_HOST: "0.0.0.0", ENV_PORT: str(plan.container_port)}
+        environment = {
+            **plan.environment,
+            ENV_HOST: "0.0.0.0",
+            ENV_PORT: str(plan.container_port),
+            ENV_DATA_DIR: CONTAINER_DATA_DIR,
+        }
         if environment.get(ENV_REGISTRY_URL):
             environment[ENV_REGISTRY_URL] = container_registry_url(environment[ENV_REGISTRY_URL])
         container = self._client.containers.run(
@@ -143,6 +149,8 @@ class DockerRuntime:
             nano_cpus=self._limits.nano_cpus,
             restart_policy={"Name": self._limits.restart_policy},
             extra_hosts={HOST_ALIAS: "host-gateway"},
+            # One named volume per service: its data outlives versions, as DATA_DIR does for local processes.
+            volumes={f"intentops-{plan.name}-data": {"bind": CONTAINER_DATA_DIR, "mode": "rw"}},
         )
         return Instance(
             name=plan.name,

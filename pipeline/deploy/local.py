@@ -12,15 +12,18 @@ import socket
 import subprocess
 import time
 from collections import deque
+from collections.abc import Mapping
 from pathlib import Path
 
 from pipeline.deploy.model import Artifact, Backend, Instance, LaunchPlan
 from pipeline.deploy.venvs import VenvProvider
+from pipeline.manifest import ServiceManifest
 
 LOOPBACK = "127.0.0.1"
 STOP_GRACE_SECONDS = 10.0
 # Variables a service may inherit from the bot's environment; everything else (API keys, tokens) stays out.
 INHERITED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
+DEFAULT_BASE_ENVIRONMENT = {"PATH": "/usr/local/bin:/usr/bin:/bin", "LANG": "C.UTF-8"}
 
 
 def free_port() -> int:
@@ -65,14 +68,17 @@ class LocalProcessRuntime:
 
     backend = Backend.LOCAL
 
-    def __init__(self, venvs: VenvProvider, logs_dir: Path, *, base_environment: dict[str, str]) -> None:
+    def __init__(
+        self, venvs: VenvProvider, logs_dir: Path, *, base_environment: Mapping[str, str] | None = None
+    ) -> None:
         self._venvs = venvs
         self._logs_dir = logs_dir
-        self._base_environment = {k: v for k, v in base_environment.items() if k in INHERITED_ENVIRONMENT}
+        inherited = DEFAULT_BASE_ENVIRONMENT if base_environment is None else base_environment
+        self._base_environment = {k: v for k, v in inherited.items() if k in INHERITED_ENVIRONMENT}
         self._children: dict[int, subprocess.Popen[bytes]] = {}
 
-    def prepare(self, plan_dir: Path, name: str, version: str) -> Artifact:
-        return Artifact(reference=str(self._venvs.python_for(plan_dir)))
+    def prepare(self, service_dir: Path, manifest: ServiceManifest, version: str) -> Artifact:
+        return Artifact(reference=str(self._venvs.python_for(service_dir)))
 
     def allocate_port(self) -> int:
         return free_port()

@@ -1,26 +1,23 @@
-"""Service venvs for local-process deploys: built offline from a local wheelhouse, cached by requirements.
+"""Service venvs for local-process deploys: built offline from the local wheelhouse, cached by requirements.
 
-`VenvProvider` is what the local runtime needs; `WheelhouseVenvs` builds one venv per distinct
-requirements file with `pip install --no-index --find-links WHEELHOUSE`, so a deploy never reaches an index.
+`VenvProvider` is what the local runtime needs; `WheelhouseVenvs` adapts `pipeline.wheelhouse.cached_venv`
+(one venv per distinct requirements file, `--no-index --find-links WHEELHOUSE`), so a deploy never reaches
+a package index.
 """
 
 from __future__ import annotations
 
-import hashlib
-import shutil
-import subprocess
 import sys
-import tempfile
 from pathlib import Path
 from typing import Protocol
 
+from pipeline.wheelhouse import WheelhouseError, cached_venv, venv_python
+
 REQUIREMENTS_FILE = "requirements.txt"
-READY_MARKER = ".intentops-ready"
-INSTALL_TIMEOUT_SECONDS = 600
 
 
 class VenvError(RuntimeError):
-    """A venv could not be built (missing wheelhouse, unresolvable requirement); carries pip's output."""
+    """A venv could not be built (missing wheelhouse, unresolvable requirement)."""
 
 
 class VenvProvider(Protocol):
@@ -30,7 +27,7 @@ class VenvProvider(Protocol):
 
 
 class WheelhouseVenvs:
-    """One cached venv per requirements file content, built from a wheelhouse with no index."""
+    """One cached venv per requirements file content, built from the wheelhouse with no index."""
 
     def __init__(self, wheelhouse: Path, cache_dir: Path, *, python: str = sys.executable) -> None:
         self.wheelhouse = wheelhouse
@@ -41,51 +38,13 @@ class WheelhouseVenvs:
         requirements = service_dir / REQUIREMENTS_FILE
         if not requirements.is_file():
             raise VenvError(f"{requirements}: missing (a generated service pins its dependencies there)")
-        target = self.cache_dir / self._key(requirements)
-        if not (target / READY_MARKER).is_file():
-            self._build(requirements, target)
-        return target / "bin" / "python"
-
-    def _key(self, requirements: Path) -> str:
-        digest = hashlib.sha256(requirements.read_bytes())
-        digest.update(sys.version.encode())
-        return digest.hexdigest()[:16]
-
-    def _build(self, requirements: Path, target: Path) -> None:
-        if not self.wheelhouse.is_dir():
-            raise VenvError(f"wheelhouse {self.wheelhouse} does not exist; prepare it at set-up time")
-        self.cache_dir.mkdir(parents=True, exist_ok=True)
-        # Built beside the target and renamed into place, so a half-built venv is never used.
-        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=self.cache_dir))
         try:
-            self._run([self._python, "-m", "venv", str(staging)])
-            self._run(
-                [
-                    str(staging / "bin" / "python"),
-                    "-m",
-                    "pip",
-                    "install",
-                    "--quiet",
-                    "--no-index",
-                    "--disable-pip-version-check",
-                    "--find-links",
-                    str(self.wheelhouse),
-                    "-r",
-                    str(requirements),
-                ]
+            venv = cached_venv(
+                requirements.read_text(encoding="utf-8"),
+                wheelhouse=self.wheelhouse,
+                cache_dir=self.cache_dir,
+                python=self._python,
             )
-            (staging / READY_MARKER).write_text(requirements.read_text(encoding="utf-8"), encoding="utf-8")
-            if (target / READY_MARKER).is_file():  # another deployer built it meanwhile
-                return
-            shutil.rmtree(target, ignore_errors=True)
-            staging.rename(target)
-        finally:
-            shutil.rmtree(staging, ignore_errors=True)
-
-    @staticmethod
-    def _run(command: list[str]) -> None:
-        done = subprocess.run(
-            command, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_SECONDS, check=False
-        )
-        if done.returncode != 0:
-            raise VenvError(f"{' '.join(command[:4])}... failed:\n{(done.stdout + done.stderr)[-2000:]}")
+        except WheelhouseError as exc:
+            raise VenvError(f"{service_dir.name}: {exc}") from None
+        return venv_python(venv)

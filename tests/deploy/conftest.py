@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import fcntl
 import os
 import shutil
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import NoReturn
@@ -33,53 +29,34 @@ from pipeline.deploy.docker import DockerRuntime, docker_client
 from pipeline.deploy.local import free_port
 from pipeline.registry import RegistryStore, create_registry_app
 from pipeline.state import Database, default_sqlite_url
+from pipeline.wheelhouse import WheelhouseError, prepare_wheelhouse, service_requirements
 from tests.conftest import ROOT
 
 TEMPLATE = Path(__file__).parent / "service_template"
 CACHE = ROOT / ".data" / "test-cache"
+WHEELHOUSE = ROOT / ".data" / "wheelhouse"
 REGISTRY_TOKEN = "deploy-tests-registry-token"
 BASE_IMAGE = os.environ.get("INTENTOPS_BASE_IMAGE", "intentops-base:bookworm")
 
 MakeService = Callable[..., Path]
 
 
-@contextmanager
-def _locked(path: Path) -> Iterator[None]:
-    """Serialise set-up shared by xdist workers (and by concurrent runs on one machine)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with path.open("w") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
 @pytest.fixture(scope="session")
 def wheelhouse() -> Path:
-    """The fixture service's pinned wheels, downloaded once per machine (the only step that needs PyPI)."""
-    target = CACHE / "wheelhouse"
-    requirements = TEMPLATE / "requirements.txt"
-    with _locked(CACHE / "wheelhouse.lock"):
-        marker = target / ".complete"
-        if marker.is_file() and marker.read_text() == requirements.read_text():
-            return target
-        done = subprocess.run(
-            [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check",
-             "--only-binary=:all:", "--no-deps", "-d", str(target), "-r", str(requirements)],
-            capture_output=True, text=True, check=False, timeout=600,
-        )  # fmt: skip
-        if done.returncode != 0:
-            pytest.fail(f"could not prepare the test wheelhouse:\n{done.stderr[-2000:]}")
-        marker.write_text(requirements.read_text())
-    return target
+    """The generated services' wheelhouse (set-up prepares it; downloaded here once if it is missing)."""
+    try:
+        prepare_wheelhouse(WHEELHOUSE)
+    except WheelhouseError as exc:
+        pytest.fail(f"could not prepare the wheelhouse: {exc}")
+    return WHEELHOUSE
 
 
 @pytest.fixture(scope="session")
-def venvs(wheelhouse: Path) -> WheelhouseVenvs:
+def venvs(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> WheelhouseVenvs:
     provider = WheelhouseVenvs(wheelhouse, CACHE / "venvs")
-    with _locked(CACHE / "venvs.lock"):
-        provider.python_for(TEMPLATE)  # build once, outside any test's time
+    sample = tmp_path_factory.mktemp("venv-sample")
+    (sample / "requirements.txt").write_text(service_requirements())
+    provider.python_for(sample)  # build once, outside any test's time
     return provider
 
 
@@ -98,6 +75,7 @@ def make_service(tmp_path: Path) -> MakeService:
     ) -> Path:
         target = (root or tmp_path / "services") / label
         shutil.copytree(TEMPLATE, target)
+        (target / "requirements.txt").write_text(service_requirements())
         if name != "hello-fixture":
             for file in (target / "service.yaml", target / "app" / "main.py"):
                 file.write_text(file.read_text().replace("hello-fixture", name))
@@ -145,7 +123,7 @@ def local_deployer(
     database: Database, registry: RegistryStore, venvs: WheelhouseVenvs, tmp_path: Path, registry_url: str
 ) -> Deployer:
     """A local deployer as a bot process would build it; call again to simulate the bot restarting."""
-    runtime = LocalProcessRuntime(venvs, tmp_path / "logs", base_environment=dict(os.environ))
+    runtime = LocalProcessRuntime(venvs, tmp_path / "logs")
     config = DeployerConfig(
         data_dir=tmp_path / "service-data",
         registry_url=registry_url,

@@ -3,6 +3,7 @@ with a probe, rollback, undeploy, pruning."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import uuid
 from collections.abc import Iterator
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 import httpx
 import pytest
 from docker import DockerClient
+from docker.errors import NotFound
 
 from pipeline.deploy import Deployer, DeployOutcome, DeployRequest, UndeployOutcome
 from pipeline.deploy.docker import LABEL_SERVICE
@@ -31,6 +33,8 @@ def service_name(docker_engine: DockerClient) -> Iterator[str]:
     yield name
     for image in docker_engine.images.list(filters={"label": f"{LABEL_SERVICE}={name}"}):
         docker_engine.images.remove(image.id, force=True)
+    with contextlib.suppress(NotFound):
+        docker_engine.volumes.get(f"intentops-{name}-data").remove(force=True)
 
 
 def test_docker_blue_green_rollback_and_undeploy(
