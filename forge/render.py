@@ -496,6 +496,7 @@ class Renderer:
         }
 
     def status(self, status: Status) -> Json:
+        # The REST description types both as strings; the status webhook keeps them null when unset.
         full = self.full_name(self.repo_of(status.repo_id))
         return {
             "url": f"{self.api}/repos/{full}/statuses/{status.sha}",
@@ -503,8 +504,8 @@ class Renderer:
             "id": status.id,
             "node_id": node_id("StatusContext", status.id),
             "state": status.state,
-            "description": status.description,
-            "target_url": status.target_url,
+            "description": status.description or "",
+            "target_url": status.target_url or "",
             "context": status.context,
             "created_at": ts(status.created_at),
             "updated_at": ts(status.created_at),
@@ -538,7 +539,7 @@ class Renderer:
     def deployment_status(self, status: DeploymentStatus, deployment: Deployment) -> Json:
         full = self.full_name(self.repo_of(deployment.repo_id))
         api = f"{self.api}/repos/{full}/deployments/{deployment.id}"
-        return {
+        data: Json = {
             "url": f"{api}/statuses/{status.id}",
             "id": status.id,
             "node_id": node_id("DeploymentStatus", status.id),
@@ -551,10 +552,12 @@ class Renderer:
             "updated_at": ts(status.created_at),
             "deployment_url": api,
             "repository_url": f"{self.api}/repos/{full}",
-            "environment_url": status.environment_url,
             "log_url": status.log_url or status.target_url,
             "performed_via_github_app": None,
         }
+        if status.environment_url:  # GitHub omits it when unset
+            data["environment_url"] = status.environment_url
+        return data
 
     def hook(self, hook: Hook) -> Json:
         full = self.full_name(self.repo_of(hook.repo_id))

@@ -16,6 +16,7 @@ EXAMPLES = ROOT / "examples"
 pytest_plugins = [
     "tests.fixtures.anthropic_api",
     "tests.fixtures.fake_llm",
+    "tests.fixtures.forge",
 ]
 
 
