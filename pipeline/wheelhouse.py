@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 SERVICE_RUNTIME = ("fastapi", "uvicorn", "pydantic", "httpx", "prometheus-client")
-SERVICE_TEST = ("pytest",)
+SERVICE_TEST = ("pytest", "httpx2")
+"""httpx2: what starlette's TestClient uses from now on (plain httpx there is deprecated)."""
 STAMP = ".intentops-wheelhouse"
 READY = ".intentops-ready"
 INSTALL_TIMEOUT_S = 600
@@ -165,7 +166,7 @@ def cached_venv(
     Returns the venv directory (its interpreter is `<dir>/bin/python`). Safe to call from several
     processes at once: builders take a file lock, and a venv counts only once its ready marker exists.
     """
-    venv = cache_dir / _digest(requirements)
+    venv = cache_dir.absolute() / _digest(requirements)
     if (venv / READY).is_file():
         return venv
     if not (wheelhouse / STAMP).is_file():

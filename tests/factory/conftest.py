@@ -20,6 +20,7 @@ from pipeline.registry.api import create_registry_app
 from pipeline.spec.builder import build_spec
 from pipeline.spec.model import Spec
 from pipeline.state import Database, default_sqlite_url
+from pipeline.wheelhouse import cached_venv, prepare_wheelhouse, service_requirements, venv_python
 
 STRUCTURED = ("hello-world", "bookmarks")
 FREE_TEXT = ("spec-analyzer", "governance-v2", "spec-builder-v2")
@@ -79,3 +80,12 @@ def registry_server(tmp_path: Path) -> Iterator[tuple[str, RegistryStore]]:
     server.should_exit = True
     thread.join(timeout=10)
     database.dispose()
+
+
+@pytest.fixture(scope="session")
+def sandbox_python() -> Path:
+    """The generated services' test venv, built offline from the wheelhouse (prepared by setup)."""
+    data = Path(__file__).resolve().parents[2] / ".data"
+    prepare_wheelhouse(data / "wheelhouse")  # a no-op once ./scripts/setup.sh has run
+    requirements = service_requirements(with_tests=True)
+    return venv_python(cached_venv(requirements, wheelhouse=data / "wheelhouse", cache_dir=data / "venvs"))

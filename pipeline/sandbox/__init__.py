@@ -1,0 +1,16 @@
+"""Sandboxed test runs of generated services: limits, no network, structured results."""
+
+from pipeline.sandbox.model import Isolation, SandboxLimits, SandboxResult, TestFailure, Verdict
+from pipeline.sandbox.runner import ProcessSandbox, Sandbox, network_namespace_available, sandbox_for
+
+__all__ = [
+    "Isolation",
+    "ProcessSandbox",
+    "Sandbox",
+    "SandboxLimits",
+    "SandboxResult",
+    "TestFailure",
+    "Verdict",
+    "network_namespace_available",
+    "sandbox_for",
+]

@@ -1,0 +1,223 @@
+"""Running a generated service's tests in a sandbox: a copy of the folder, a subprocess in a cached venv,
+time and memory limits, no network (its own network namespace when one can be made), an unprivileged user
+when we are root, and a structured result read from pytest's JUnit report.
+
+The filesystem is not isolated by this runner; a Docker engine (network_mode none) is the way to get that.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import pwd
+import resource
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Protocol
+from xml.etree import ElementTree
+
+from pipeline.sandbox.model import Isolation, SandboxLimits, SandboxResult, TestFailure
+from pipeline.wheelhouse import cached_venv, venv_python
+
+REPORT = "report.xml"
+UNPRIVILEGED_USER = "nobody"
+OUTPUT_TAIL = 4000
+FAILURE_TEXT = 2000
+COPY_IGNORE = shutil.ignore_patterns("data", "__pycache__", ".pytest_cache", ".ruff_cache", "*.db", ".git")
+# Bring the namespace's own loopback up so tests may use 127.0.0.1 among themselves; nothing else exists.
+_NETNS_SHELL = 'ip link set lo up 2>/dev/null || true; exec "$@"'
+
+
+class Sandbox(Protocol):
+    def run_tests(self, service_dir: Path) -> SandboxResult: ...
+
+
+@functools.cache
+def network_namespace_available() -> bool:
+    """True when `unshare -n` works here (as root, or where unprivileged user namespaces are allowed)."""
+    unshare = shutil.which("unshare")
+    if unshare is None:
+        return False
+    try:
+        return subprocess.run([*_unshare(), "true"], capture_output=True, timeout=10).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+
+class ProcessSandbox:
+    """Runs `python -m pytest` for a service folder with the given interpreter (a venv's)."""
+
+    def __init__(
+        self, python: Path, *, limits: SandboxLimits | None = None, isolate_network: bool = True
+    ) -> None:
+        self.python = python.absolute()  # not resolve(): the venv's python is a symlink out of the venv
+        self.limits = limits or SandboxLimits()
+        self.isolation = (
+            Isolation.NETWORK_NAMESPACE
+            if isolate_network and network_namespace_available()
+            else Isolation.NONE
+        )
+
+    def run_tests(self, service_dir: Path) -> SandboxResult:
+        with tempfile.TemporaryDirectory(prefix="intentops-sandbox-") as scratch:
+            root = Path(scratch)
+            work = root / "service"
+            shutil.copytree(service_dir, work, ignore=COPY_IGNORE)
+            (root / "tmp").mkdir()
+            user = _drop_to()
+            if user is not None:
+                _chown_tree(root, user.pw_uid, user.pw_gid)
+            started = time.monotonic()
+            timed_out, output = self._execute(work, root, user)
+            duration = time.monotonic() - started
+            return _result(root / REPORT, output, duration, timed_out, self.isolation, user)
+
+    def _command(self, root: Path, user: pwd.struct_passwd | None) -> list[str]:
+        command = [
+            str(self.python),
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            f"--junitxml={root / REPORT}",
+            "-o",
+            "junit_family=xunit2",
+        ]
+        if user is not None:
+            # Dropped after the namespace is made (that needs root), right before pytest starts.
+            ids = [f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--"]
+            command = ["setpriv", *ids, *command]
+        if self.isolation is Isolation.NETWORK_NAMESPACE:
+            command = [*_unshare(), "--", "sh", "-c", _NETNS_SHELL, "sh", *command]
+        return command
+
+    def _execute(self, work: Path, root: Path, user: pwd.struct_passwd | None) -> tuple[bool, str]:
+        env = {
+            "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+            "HOME": str(root),
+            "TMPDIR": str(root / "tmp"),
+            "LANG": "C.UTF-8",
+            "PYTHONDONTWRITEBYTECODE": "1",
+            "PYTHONHASHSEED": "0",
+        }
+        process = subprocess.Popen(
+            self._command(root, user),
+            cwd=work,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+            preexec_fn=_limiter(self.limits),
+        )
+        try:
+            output, _ = process.communicate(timeout=self.limits.timeout_s)
+            return False, output
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            output, _ = process.communicate()
+            return True, output
+
+
+def _drop_to() -> pwd.struct_passwd | None:
+    """The unprivileged user to run as, when we are root (tests never need root)."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+        return None
+    try:
+        return pwd.getpwnam(UNPRIVILEGED_USER)
+    except KeyError:
+        return None
+
+
+def _chown_tree(root: Path, uid: int, gid: int) -> None:
+    for path in [root, *root.rglob("*")]:
+        os.chown(path, uid, gid, follow_symlinks=False)
+
+
+def _limiter(limits: SandboxLimits) -> Callable[[], None]:
+    memory = limits.memory_mb * 1024 * 1024
+    file_size = limits.max_file_mb * 1024 * 1024
+
+    def apply() -> None:  # runs in the child between fork and exec; inherited by everything it starts
+        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+
+    return apply
+
+
+def _unshare() -> list[str]:
+    # As root a plain network namespace; otherwise one inside a user namespace of our own.
+    return ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-r", "-n"]
+
+
+def _result(
+    report: Path,
+    output: str,
+    duration: float,
+    timed_out: bool,
+    isolation: Isolation,
+    user: pwd.struct_passwd | None,
+) -> SandboxResult:
+    counts, failures = _read_report(report)
+    if not report.is_file() and not timed_out:
+        # pytest could not even start (collection crash, broken venv): one error with its output.
+        failures = [TestFailure(test="(session)", message=output[-FAILURE_TEXT:])]
+        counts["errors"] = max(counts["errors"], 1)
+    return SandboxResult(
+        passed=counts["passed"],
+        failed=counts["failed"],
+        errors=counts["errors"],
+        skipped=counts["skipped"],
+        duration_s=duration,
+        isolation=isolation,
+        user=user.pw_name if user else _current_user(),
+        timed_out=timed_out,
+        failures=tuple(failures),
+        output=output[-OUTPUT_TAIL:],
+    )
+
+
+def _read_report(report: Path) -> tuple[dict[str, int], list[TestFailure]]:
+    counts = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0}
+    failures: list[TestFailure] = []
+    if not report.is_file():
+        return counts, failures
+    try:
+        tree = ElementTree.parse(report)
+    except ElementTree.ParseError as exc:
+        return {**counts, "errors": 1}, [TestFailure("(report)", f"unreadable JUnit report: {exc}")]
+    for case in tree.iter("testcase"):
+        name = f"{case.get('classname', '')}::{case.get('name', '')}"
+        outcome = next((child for child in case if child.tag in {"failure", "error", "skipped"}), None)
+        if outcome is None:
+            counts["passed"] += 1
+            continue
+        key = {"failure": "failed", "error": "errors", "skipped": "skipped"}[outcome.tag]
+        counts[key] += 1
+        text = (outcome.get("message") or "") + "\n" + (outcome.text or "")
+        failures.append(TestFailure(test=name, message=text.strip()[-FAILURE_TEXT:]))
+    return counts, failures
+
+
+def _current_user() -> str:
+    try:
+        return pwd.getpwuid(os.geteuid()).pw_name
+    except KeyError:
+        return str(os.geteuid())
+
+
+def sandbox_for(
+    service_dir: Path, *, wheelhouse: Path, cache_dir: Path, limits: SandboxLimits | None = None
+) -> ProcessSandbox:
+    """A sandbox whose venv holds the service's `requirements-test.txt`, built offline (and cached)."""
+    requirements = (service_dir / "requirements-test.txt").read_text(encoding="utf-8")
+    venv = cached_venv(requirements, wheelhouse=wheelhouse, cache_dir=cache_dir)
+    return ProcessSandbox(venv_python(venv), limits=limits)
