@@ -1,7 +1,9 @@
 """The Claude provider: the anthropic SDK with prompt caching, tool use, timeouts, retries and budgets.
 
-Retries are ours, not the SDK's (it is built with `max_retries=0`): the SDK would wait as long as any
-`retry-after` asks, and we want a bounded, logged policy that never repeats a request the API refused.
+Answers are streamed: a long generation (code) never waits minutes for a single HTTP read, and the read
+timeout bounds the silence between events rather than the whole answer. Retries are ours, not the SDK's
+(it is built with `max_retries=0`): the SDK would wait as long as any `retry-after` asks, and we want a
+bounded, logged policy that never repeats a request the API refused.
 """
 
 from __future__ import annotations
@@ -31,6 +33,7 @@ REDACTED = "[redacted]"
 NO_FORCED_TOOL_CHOICE = frozenset({"claude-sonnet-5-5"})
 
 API_ERROR = "Claude API error {status} ({kind}): {message}"
+STREAM_ERROR = "Claude API error during the answer ({kind}): {message}"
 UNREACHABLE = "Claude API unreachable after {attempts} attempt(s): {reason}"
 UNREADABLE = "Claude API answer could not be read: {reason}"
 RETRY_AFTER_TOO_LONG = "Claude API asks to wait {wait:.0f} s before retrying; the limit is {limit:.0f} s"
@@ -80,11 +83,17 @@ def retry_after_seconds(headers: Mapping[str, str]) -> float | None:
     return None
 
 
+# Error types that mean "try again later" (429, 500, 529), whether sent as a status or inside a stream.
+TRANSIENT_ERROR_TYPES = frozenset({"rate_limit_error", "api_error", "overloaded_error"})
+
+
 def _is_retryable(exc: anthropic.APIError) -> bool:
     if isinstance(exc, anthropic.APIConnectionError):  # timeouts included
         return True
     if not isinstance(exc, anthropic.APIStatusError):
         return False
+    if exc.status_code < 400:  # an `error` event in a stream that had started with 200
+        return exc.type in TRANSIENT_ERROR_TYPES
     if exc.response.headers.get("x-should-retry") == "false":
         return False
     return exc.status_code == 429 or exc.status_code >= 500
@@ -177,7 +186,7 @@ class AnthropicProvider:
         attempts = self._retry.max_attempts
         for attempt in range(1, attempts + 1):
             try:
-                return self._client.messages.create(**params)
+                return self._stream_once(params)
             except anthropic.APIError as exc:
                 if not _is_retryable(exc) or attempt == attempts:
                     raise self._error(exc, attempt) from None
@@ -185,6 +194,16 @@ class AnthropicProvider:
                 log.warning(RETRYING, self._describe(exc), attempt, attempts, delay)
                 time.sleep(delay)
         raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _stream_once(self, params: dict[str, Any]) -> Message:
+        with self._client.messages.stream(**params) as stream:
+            try:
+                message: Message | None = stream.get_final_message()
+            except AssertionError:  # how the SDK says that no message_start event came
+                message = None
+        if message is None:
+            raise LLMError(UNREADABLE.format(reason="the stream ended before a message arrived"))
+        return message
 
     def _delay(self, exc: anthropic.APIError, attempt: int) -> float:
         if isinstance(exc, anthropic.APIStatusError):
@@ -200,9 +219,11 @@ class AnthropicProvider:
     def _error(self, exc: anthropic.APIError, attempts: int) -> LLMError:
         # Built from chosen fields only, then scrubbed: a proxy echoing the request must not leak the key.
         if isinstance(exc, anthropic.APIStatusError):
-            message = API_ERROR.format(
-                status=exc.status_code, kind=exc.type or "unknown", message=exc.api_message or exc.message
-            )
+            kind, text = exc.type or "unknown", exc.api_message or exc.message
+            if exc.status_code < 400:
+                message = STREAM_ERROR.format(kind=kind, message=text)
+            else:
+                message = API_ERROR.format(status=exc.status_code, kind=kind, message=text)
         elif isinstance(exc, anthropic.APIConnectionError):
             message = UNREACHABLE.format(attempts=attempts, reason=self._describe(exc))
         else:
@@ -211,7 +232,8 @@ class AnthropicProvider:
 
     def _describe(self, exc: anthropic.APIError) -> str:
         if isinstance(exc, anthropic.APIStatusError):
-            return f"{exc.status_code} {exc.type or ''}".strip()
+            status = exc.status_code if exc.status_code >= 400 else "stream error"
+            return f"{status} {exc.type or ''}".strip()
         if isinstance(exc, anthropic.APITimeoutError):
             return "request timed out"
         if isinstance(exc, anthropic.APIConnectionError):

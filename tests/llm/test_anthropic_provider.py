@@ -54,6 +54,7 @@ def test_text_answer_with_the_stable_prefix_cached(
     )
     assert sent.body["model"] == MODEL
     assert sent.body["messages"] == [{"role": "user", "content": "What is the weather?"}]
+    assert sent.body["stream"] is True
     # The blueprint and template are the cached prefix: one breakpoint, on the last stable block.
     assert sent.body["system"] == [
         {"type": "text", "text": BLUEPRINT},
@@ -295,14 +296,61 @@ def test_spend_counts_against_the_intent_and_the_month(
     assert len(anthropic_api.requests) == 2
 
 
-def test_an_answer_that_is_not_a_message_is_an_error_counted_at_worst_case(
+def test_an_answer_that_is_not_a_message_stream_is_a_clear_error(
     anthropic_api: FakeMessagesAPI, make_provider: ProviderFactory, database: Database
 ) -> None:
     anthropic_api.enqueue(ScriptedResponse(200, {"status": "ok"}))
-    request = ask()
 
-    with pytest.raises(LLMError, match="answer could not be read: the answer has no content or usage"):
-        make_provider().complete(request)
+    with pytest.raises(LLMError, match="answer could not be read: the stream ended before a message arrived"):
+        make_provider().complete(ask())
 
-    spent = UsageLedger(database, provider_budgets()).spend_this_month()
-    assert spent == pytest.approx(cost_bound(price_for(MODEL), request))
+    assert len(anthropic_api.requests) == 1
+    assert UsageLedger(database, provider_budgets()).spend_this_month() == 0.0
+
+
+def test_a_recorded_text_stream_is_read_whole(
+    anthropic_api: FakeMessagesAPI, make_provider: ProviderFactory
+) -> None:
+    anthropic_api.enqueue(anthropic_api.recorded_stream("stream-text.events.json"))
+
+    response = make_provider().complete(ask())
+
+    assert response.text == "Hello there!"
+    assert (response.usage.input_tokens, response.usage.output_tokens) == (11, 6)
+    assert response.stop_reason == "end_turn"
+
+
+def test_a_recorded_tool_use_stream_gives_the_tool_input(
+    anthropic_api: FakeMessagesAPI, make_provider: ProviderFactory
+) -> None:
+    # The recording: a sentence of text, then get_weather with its input streamed in JSON fragments.
+    anthropic_api.enqueue(anthropic_api.recorded_stream("stream-tool-use.events.json"))
+    weather = ToolSpec("get_weather", "Get the weather.", {"type": "object"})
+
+    response = make_provider().complete(ask(tool=weather))
+
+    assert response.tool_input == {"location": "Paris"}
+    assert response.text == "I'll check the current weather in Paris for you."
+    assert response.usage.output_tokens == 65
+
+
+def test_an_overloaded_error_inside_a_stream_is_retried(
+    anthropic_api: FakeMessagesAPI, make_provider: ProviderFactory
+) -> None:
+    anthropic_api.enqueue(anthropic_api.stream_error("overloaded_error"), anthropic_api.text("second try"))
+
+    response = make_provider().complete(ask())
+
+    assert response.text == "second try"
+    assert len(anthropic_api.requests) == 2
+
+
+def test_a_request_error_inside_a_stream_is_not_retried(
+    anthropic_api: FakeMessagesAPI, make_provider: ProviderFactory
+) -> None:
+    anthropic_api.enqueue(anthropic_api.stream_error("invalid_request_error", "prompt is too long"))
+
+    with pytest.raises(LLMError, match="during the answer \\(invalid_request_error\\): prompt is too long"):
+        make_provider().complete(ask())
+
+    assert len(anthropic_api.requests) == 1
