@@ -26,11 +26,9 @@ from pipeline.governance import (
 )
 from pipeline.governance.policytest import CaseResult, PolicyTestReport, run_policy_tests
 from pipeline.intents import InvalidIntent, load_intent_file
-from pipeline.llm.factory import OFFLINE_NOTICE, build_provider
-from pipeline.llm.usage import Budgets
-from pipeline.state import Database
 
 BLUEPRINT_NAME = "BLUEPRINT.md"
+OFFLINE_SCORING = "no ANTHROPIC_API_KEY: alignment is scored lexically (offline)"
 DEFAULT_POLICIES = Path("policies")
 ACTION_STYLE = {
     PolicyAction.AUTO_APPROVE: "green",
@@ -114,8 +112,13 @@ def _scorer(alignment_score: float | None, *, budget_key: str) -> AlignmentScore
     except ValidationError as exc:
         fail(escape(f"configuration: {exc.errors()[0]['msg']}"))
     if settings.offline_llm:
-        err.print(f"[dim]{OFFLINE_NOTICE}; alignment is scored lexically[/dim]")
+        err.print(f"[dim]{OFFLINE_SCORING}[/dim]")
         return LexicalScorer()
+    # Imported here: the SDK and the database layer take seconds to import, and offline runs need neither.
+    from pipeline.llm.factory import build_provider
+    from pipeline.llm.usage import Budgets
+    from pipeline.state import Database
+
     provider = build_provider(
         api_key=settings.anthropic_api_key,
         model=settings.anthropic_model,

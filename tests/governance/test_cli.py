@@ -1,0 +1,182 @@
+"""`intentops govern` and `intentops policy test`, run as a user runs them: the installed console script."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import EXAMPLES, ROOT
+from tests.fixtures.anthropic_api import FakeMessagesAPI
+from tests.governance.conftest import POLICIES, SEED_POLICIES, write
+
+INTENTOPS = Path(sys.executable).parent / "intentops"
+SPEC_BUILDER = EXAMPLES / "intents" / "spec-builder-v2.yaml"
+
+
+def run(*args: str, cwd: Path = ROOT, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    env = {
+        **{k: v for k, v in os.environ.items() if k != "ANTHROPIC_API_KEY"},
+        "COLUMNS": "200",
+        **(env or {}),
+    }
+    return subprocess.run(
+        [str(INTENTOPS), *args], cwd=cwd, capture_output=True, text=True, timeout=60, env=env
+    )
+
+
+def govern_json(*args: str) -> dict[str, object]:
+    result = run("govern", *args, "--format", "json")
+    assert result.returncode == 0, result.stderr
+    decision: dict[str, object] = json.loads(result.stdout)
+    return decision
+
+
+@pytest.fixture
+def optimizer_intent(tmp_path: Path) -> Path:
+    return write(
+        tmp_path / "intents" / "queue-tuner.yaml",
+        "service_name: queue-tuner\npurpose: optimize how the intent queue polls\ntier: 0\n",
+    )
+
+
+def test_seed_policies_require_approval_for_spec_builder_v2() -> None:
+    decision = govern_json(str(SPEC_BUILDER), "--policies", str(SEED_POLICIES))
+    assert decision["action"] == "requires_approval"
+    assert [m["name"] for m in decision["matched"]] == ["Always require approval for self-modification"]  # type: ignore[attr-defined, index]
+    assert decision["errors"] == []
+    assert decision["alignment"]["method"] == "lexical"  # type: ignore[index]
+
+
+def test_seed_policies_auto_approve_an_aligned_tier_0_optimization(optimizer_intent: Path) -> None:
+    decision = govern_json(
+        str(optimizer_intent), "--policies", str(SEED_POLICIES), "--alignment-score", "0.95"
+    )
+    assert decision["action"] == "auto_approve"
+
+
+def test_seed_policies_block_alignment_below_0_70(optimizer_intent: Path) -> None:
+    decision = govern_json(
+        str(optimizer_intent), "--policies", str(SEED_POLICIES), "--alignment-score", "0.69"
+    )
+    assert decision["action"] == "blocked"
+
+
+def test_text_output_shows_the_matched_rules_alignment_and_decision() -> None:
+    result = run("govern", str(SPEC_BUILDER), "--policies", str(POLICIES))
+    assert result.returncode == 0, result.stderr
+    assert "Self-modification needs two approvals" in result.stdout
+    assert "Always require approval for self-modification" in result.stdout
+    assert "(lexical)" in result.stdout
+    assert "decision: requires_approval (2 approval(s))" in result.stdout
+    assert "alignment is scored lexically (offline)" in result.stderr
+
+
+def test_with_a_key_claude_scores_through_the_sdk(anthropic_api: FakeMessagesAPI, tmp_path: Path) -> None:
+    anthropic_api.enqueue(
+        anthropic_api.tool_use({"score": 0.93, "rationale": "Serves goal 2."}, name="record_alignment")
+    )
+    env = {
+        "ANTHROPIC_API_KEY": "sk-ant-test-key",
+        "ANTHROPIC_BASE_URL": anthropic_api.base_url,
+        "INTENTOPS_MODEL": "claude-haiku-4-5",
+        "INTENTOPS_DATA_DIR": str(tmp_path),
+    }
+    result = run("govern", str(SPEC_BUILDER), "--policies", str(SEED_POLICIES), "--format", "json", env=env)
+    assert result.returncode == 0, result.stderr
+    decision = json.loads(result.stdout)
+    assert decision["alignment"] == {
+        "score": 0.93,
+        "method": "claude",
+        "rationale": "Serves goal 2.",
+        "model": decision["alignment"]["model"],
+    }
+    assert decision["action"] == "requires_approval"
+    (request,) = anthropic_api.requests
+    assert [tool["name"] for tool in request.body["tools"]] == ["record_alignment"]
+    assert "Safe self-improvement" in json.dumps(request.body["system"])  # the blueprint, in the prefix
+    assert "sk-ant-test-key" not in result.stdout + result.stderr
+
+
+def test_the_blueprint_is_found_above_the_intent(tmp_path: Path) -> None:
+    write(tmp_path / "BLUEPRINT.md", "# Blueprint\n## Goals\nShare bookmarks within the team.\n")
+    intent = write(
+        tmp_path / "intents" / "bookmarks.yaml", "service_name: bookmarks\npurpose: Share bookmarks\n"
+    )
+    decision = govern_json(str(intent), "--policies", str(POLICIES))
+    assert decision["alignment"]["score"] == 1.0  # type: ignore[index]
+
+
+def test_author_and_changed_files_are_passed_to_the_rules(tmp_path: Path) -> None:
+    intent = write(
+        tmp_path / "notes.yaml", "service_name: notes\npurpose: Share notes within the team\ntier: 3\n"
+    )
+    common = (str(intent), "--policies", str(POLICIES), "--alignment-score", "0.9", "--author", "alice")
+    assert govern_json(*common)["action"] == "auto_approve"
+    changed = govern_json(
+        *common, "--changed-file", "intents/notes.yaml", "--changed-file", "policies/x.yaml"
+    )
+    assert changed["action"] == "requires_approval"
+
+
+@pytest.mark.parametrize(
+    ("files", "expected"),
+    [
+        (
+            {"notes.yaml": "service_name: Notes\npurpose: x y z\n"},
+            "notes.yaml:1:15: service_name: must be lowercase",
+        ),
+        (
+            {"p.yaml": "- name: x\n  rule: tier ==\n  action: blocked\n  reason: r\n"},
+            "p.yaml:2:9: policy 'x': rule:",
+        ),
+    ],
+)
+def test_bad_input_is_one_clear_line_and_exit_1(tmp_path: Path, files: dict[str, str], expected: str) -> None:
+    intent = write(tmp_path / "notes.yaml", "service_name: notes\npurpose: Share notes\n")
+    policies = SEED_POLICIES
+    for name, text in files.items():
+        path = write(tmp_path / name, text)
+        if name.startswith("p."):
+            policies = path
+        else:
+            intent = path
+    result = run("govern", str(intent), "--policies", str(policies), "--alignment-score", "0.9")
+    assert result.returncode == 1
+    assert expected in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_an_out_of_range_score_is_refused() -> None:
+    result = run("govern", str(SPEC_BUILDER), "--alignment-score", "1.5")
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+
+
+def test_policy_test_passes_on_the_shipped_policies() -> None:
+    result = run("policy", "test", str(POLICIES))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().splitlines()[-1].startswith("PASS: ")
+
+
+def test_policy_test_reports_a_failing_case_and_exits_1(tmp_path: Path) -> None:
+    write(tmp_path / "p.yaml", SEED_POLICIES.read_text(encoding="utf-8"))
+    write(
+        tmp_path / "tests" / "wrong.yaml",
+        "cases:\n"
+        "  - name: wrong on purpose\n"
+        "    intent: {service_name: spec-builder-v2, purpose: Better SPECs}\n"
+        "    alignment_score: 0.95\n"
+        "    expect: auto_approve\n",
+    )
+    result = run("policy", "test", str(tmp_path), "--format", "json")
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["passed"] is False
+    (case,) = report["cases"]
+    assert case["source"].endswith("wrong.yaml:2:5")
+    assert case["failures"] == ["expected auto_approve, got requires_approval"]
