@@ -44,10 +44,10 @@ CALL_DONE = "Claude %s for %s: %d in, %d cache write, %d cache read, %d out toke
 
 @dataclass(frozen=True)
 class Timeouts:
-    """Seconds. `read` bounds how long one answer may take to arrive (non-streaming: the whole answer)."""
+    """Seconds. `read` is the longest silence allowed: before the first event, and between two events."""
 
     connect: float = 10.0
-    read: float = 300.0
+    read: float = 120.0
     write: float = 30.0
     pool: float = 10.0
 
