@@ -65,6 +65,10 @@ class RetryPolicy:
     max_retry_after: float = 60.0
     """A `retry-after` longer than this is not waited for: the call fails now and the job retries later."""
 
+    def __post_init__(self) -> None:
+        if self.max_attempts < 1:
+            raise ValueError(f"max_attempts must be at least 1, got {self.max_attempts}")
+
     def backoff(self, attempt: int) -> float:
         # Full jitter keeps workers that failed together from retrying together.
         return random.uniform(0, min(self.max_delay, self.base_delay * 2 ** (attempt - 1)))
