@@ -42,6 +42,25 @@ class Settings(BaseSettings):
     job_max_attempts: int = Field(default=5, ge=1, alias="INTENTOPS_JOB_MAX_ATTEMPTS")
     job_backoff_seconds: float = Field(default=2.0, gt=0, alias="INTENTOPS_JOB_BACKOFF_SECONDS")
 
+    # The approval dashboard (seed port 8214).
+    dashboard_port: int = Field(default=8214, ge=0, le=65535, alias="INTENTOPS_DASHBOARD_PORT")
+    dashboard_secret: SecretStr | None = Field(default=None, alias="INTENTOPS_DASHBOARD_SECRET")
+    """Signs the session cookie. Required outside development; in development a random one per process."""
+    dashboard_https_only: bool = Field(default=False, alias="INTENTOPS_DASHBOARD_HTTPS_ONLY")
+    dashboard_session_hours: float = Field(default=12.0, gt=0, alias="INTENTOPS_DASHBOARD_SESSION_HOURS")
+    dashboard_poll_seconds: float = Field(default=1.0, gt=0, alias="INTENTOPS_DASHBOARD_POLL_SECONDS")
+    """How often the live stream looks for ledger changes."""
+
+    # Deploy and the service registry (seed port 8000).
+    registry_url: str = Field(default="http://127.0.0.1:8000", alias="INTENTOPS_REGISTRY_URL")
+    registry_token: SecretStr | None = Field(default=None, alias="INTENTOPS_REGISTRY_TOKEN")
+    """Bearer token services register with; unset in development: generated once into the data dir."""
+    registry_ttl_seconds: float = Field(default=30.0, gt=0, alias="INTENTOPS_REGISTRY_TTL_SECONDS")
+    deploy_backend: str = Field(default="local", pattern="^(local|docker)$", alias="INTENTOPS_DEPLOY_BACKEND")
+    deploy_health_timeout_seconds: float = Field(default=30.0, gt=0, alias="INTENTOPS_DEPLOY_HEALTH_TIMEOUT")
+    docker_base_image: str = Field(default="intentops-base:bookworm", alias="INTENTOPS_BASE_IMAGE")
+    docker_keep_images: int = Field(default=3, ge=1, alias="INTENTOPS_DOCKER_KEEP_IMAGES")
+
     @property
     def offline_llm(self) -> bool:
         return self.anthropic_api_key is None
@@ -59,7 +78,14 @@ class Settings(BaseSettings):
     def _no_placeholder_secrets(self) -> Settings:
         if self.environment == "development":
             return self
-        for name in ("anthropic_api_key", "github_token", "github_private_key", "webhook_secret"):
+        for name in (
+            "anthropic_api_key",
+            "github_token",
+            "github_private_key",
+            "webhook_secret",
+            "dashboard_secret",
+            "registry_token",
+        ):
             value = getattr(self, name)
             if value is not None and value.get_secret_value().strip().lower() in PLACEHOLDER_SECRETS:
                 raise ValueError(f"{name} is a placeholder; set a real secret outside development")

@@ -1,0 +1,108 @@
+"""The dashboard as an ASGI app: served alone (seed port 8214) or mounted inside the bot's app."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI, Request, status
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.middleware.sessions import SessionMiddleware
+from starlette.responses import RedirectResponse, Response
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from bot.dashboard import analytics, approvals, auth, detail, live, queue, services
+from bot.dashboard.context import DashboardContext
+from bot.dashboard.rendering import STATIC, build_templates, render
+from bot.dashboard.sessions import SESSION_COOKIE, SignInRequired, TokenVault, session_secret
+from bot.settings import Settings
+
+SEED_PORT = 8214
+MOUNT_PATH = "/dashboard"
+ROUTERS = (auth.router, queue.router, detail.router, approvals.router, services.router, analytics.router)
+
+SECURITY_HEADERS = (
+    (
+        b"content-security-policy",
+        b"default-src 'self'; img-src 'self' data:; style-src 'self'; script-src 'self'; "
+        b"frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+)
+
+
+class SecurityHeaders:
+    """Pure ASGI (not BaseHTTPMiddleware), so the live event stream is passed through untouched."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                message["headers"] = [*message.get("headers", []), *SECURITY_HEADERS]
+                if not scope["path"].endswith(".js") and not scope["path"].endswith(".css"):
+                    message["headers"].append((b"cache-control", b"no-store"))
+            await send(message)
+
+        await self.app(scope, receive, with_headers)
+
+
+async def _sign_in_first(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, SignInRequired)
+    target = request.url_for("signin").include_query_params(next=exc.next_path)
+    if request.headers.get("hx-request"):
+        return Response(status_code=status.HTTP_401_UNAUTHORIZED, headers={"HX-Redirect": str(target)})
+    return RedirectResponse(f"{target.path}?{target.query}", status.HTTP_303_SEE_OTHER)
+
+
+async def _error_page(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, StarletteHTTPException)
+    return render(
+        request,
+        "error.html",
+        {"title": f"Error {exc.status_code}", "status_code": exc.status_code, "message": exc.detail},
+        user=None,
+        status_code=exc.status_code,
+    )
+
+
+def create_dashboard_app(context: DashboardContext, settings: Settings) -> FastAPI:
+    """The dashboard app. Refuses (DashboardConfigError) a missing or placeholder session secret outside
+    development."""
+    secret = session_secret(settings)
+    session_seconds = int(settings.dashboard_session_hours * 3600)
+    app = FastAPI(title="IntentOps dashboard", docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.dashboard = context
+    app.state.vault = TokenVault(ttl_seconds=session_seconds)
+    app.state.templates = build_templates()
+    app.state.poll_seconds = settings.dashboard_poll_seconds
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=secret,
+        session_cookie=SESSION_COOKIE,
+        max_age=session_seconds,
+        same_site="lax",
+        https_only=settings.dashboard_https_only,
+    )
+    app.add_middleware(SecurityHeaders)
+    app.mount("/static", StaticFiles(directory=STATIC), name="static")
+    for router in ROUTERS:
+        app.include_router(router)
+    app.include_router(live.router)
+    app.add_exception_handler(SignInRequired, _sign_in_first)
+    app.add_exception_handler(StarletteHTTPException, _error_page)
+    return app
+
+
+def mount_dashboard(
+    app: FastAPI, context: DashboardContext, settings: Settings, *, path: str = MOUNT_PATH
+) -> FastAPI:
+    """Serve the dashboard under `path` of another app (the bot's); returns the mounted app."""
+    dashboard = create_dashboard_app(context, settings)
+    app.mount(path, dashboard, name="dashboard")
+    return dashboard

@@ -1,0 +1,196 @@
+"""Approvals: what waits for the signed-in user's sign-off, with the diff and the SPEC before the buttons.
+
+Approve submits a real APPROVE review on the pull request's head as the user, through the forge, so every
+sign-off rule applies unchanged; reject closes the pull request with the user's reason as a comment.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from github import GithubException
+from starlette.responses import RedirectResponse, Response
+
+from bot.dashboard.context import ContextDep, DashboardContext
+from bot.dashboard.eligibility import SIGNOFF_STATES, Eligibility, eligibility
+from bot.dashboard.rendering import flash, render
+from bot.dashboard.sessions import CsrfChecked, User, UserDep
+from bot.dashboard.text import (
+    ALREADY_APPROVED,
+    APPROVE_REVIEW_BODY,
+    APPROVED,
+    CANNOT_SIGN_OFF,
+    FORGE_UNREACHABLE,
+    HEAD_MOVED,
+    REASON_REQUIRED,
+    REASON_TOO_LONG,
+    REJECT_COMMENT,
+    REJECTED,
+    UNKNOWN_INTENT,
+)
+from bot.dashboard.views import DecisionView
+from bot.vcs.client import RepoClient
+from bot.vcs.models import PullRequest, ReviewState
+from pipeline.ledger import IntentRecord, UnknownIntent
+
+SPEC_FILE = "SPEC.md"
+SPEC_PREVIEW_CHARS = 60_000
+REASON_LIMIT = 2000
+MAX_PENDING = 50
+
+router = APIRouter()
+
+
+@dataclass(frozen=True)
+class Pending:
+    """One intent as the approvals page shows it to one user."""
+
+    record: IntentRecord
+    decision: DecisionView | None
+    allowed: bool
+    reason: str
+    pull: PullRequest | None = None
+    files: tuple[tuple[str, int, int], ...] = ()
+    spec_path: str = ""
+    spec_text: str = ""
+    already_approved: bool = False
+    error: str = ""
+
+
+def _approved_head(client: RepoClient, pull: PullRequest, login: str) -> bool:
+    mine = (r for r in client.reviews(pull.number) if r.reviewer.lower() == login.lower())
+    return any(r.state is ReviewState.APPROVED and r.commit_id == pull.head_sha for r in mine)
+
+
+def _spec(client: RepoClient, pull: PullRequest, files: list[tuple[str, int, int]]) -> tuple[str, str]:
+    paths = [path for path, _, _ in files if posixpath.basename(path) == SPEC_FILE]
+    if not paths:
+        return "", ""
+    data = client.read_file(paths[0], pull.head_sha) or b""
+    return paths[0], data.decode("utf-8", errors="replace")[:SPEC_PREVIEW_CHARS]
+
+
+def _pending(context: DashboardContext, user: User, record: IntentRecord) -> Pending:
+    decision = DecisionView.of(record.decision)
+    client = context.repo_for_token(user.token, record.repo)
+    try:
+        verdict = eligibility(client, record, login=user.login, bot_login=context.bot_login)
+        if not verdict.allowed or verdict.pull is None:
+            return Pending(record, decision, False, verdict.reason, verdict.pull)
+        files = client.pull_files(verdict.pull.number)
+        spec_path, spec_text = _spec(client, verdict.pull, files)
+        already = _approved_head(client, verdict.pull, user.login)
+    except (GithubException, OSError) as exc:
+        return Pending(record, decision, False, "", error=FORGE_UNREACHABLE.format(error=_why(exc)))
+    return Pending(record, decision, True, "", verdict.pull, tuple(files), spec_path, spec_text, already)
+
+
+def _why(exc: Exception) -> str:
+    return f"HTTP {exc.status}" if isinstance(exc, GithubException) else type(exc).__name__
+
+
+def pending_for(context: DashboardContext, user: User) -> list[Pending]:
+    records = [
+        r
+        for state in SIGNOFF_STATES
+        for r in context.ledger.list_intents(state=state.value, limit=MAX_PENDING)
+        if r.pr_number is not None
+    ]
+    return [_pending(context, user, record) for record in records]
+
+
+@router.get("/approvals", name="approvals")
+def approvals(request: Request, user: UserDep, context: ContextDep) -> Response:
+    items = pending_for(context, user)
+    return render(
+        request,
+        "approvals.html",
+        {
+            "title": "Approvals",
+            "mine": [i for i in items if i.allowed],
+            "others": [i for i in items if not i.allowed],
+            "reason_limit": REASON_LIMIT,
+        },
+        user=user,
+    )
+
+
+def _record(context: DashboardContext, intent_id: int) -> IntentRecord:
+    try:
+        return context.ledger.get(intent_id)
+    except UnknownIntent:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, UNKNOWN_INTENT.format(intent_id=intent_id)) from None
+
+
+def _authorize(context: DashboardContext, user: User, record: IntentRecord) -> tuple[RepoClient, PullRequest]:
+    """The server's own check, whatever the page showed: 403 unless this user's approval would count."""
+    client = context.repo_for_token(user.token, record.repo)
+    try:
+        verdict: Eligibility = eligibility(client, record, login=user.login, bot_login=context.bot_login)
+    except (GithubException, OSError) as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, FORGE_UNREACHABLE.format(error=_why(exc))) from None
+    if not verdict.allowed or verdict.pull is None:
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, CANNOT_SIGN_OFF.format(login=user.login, reason=verdict.reason)
+        )
+    return client, verdict.pull
+
+
+def _back(request: Request) -> RedirectResponse:
+    return RedirectResponse(request.url_for("approvals").path, status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/approvals/{intent_id}/approve", name="approve", dependencies=[CsrfChecked])
+def approve(
+    request: Request,
+    intent_id: int,
+    user: UserDep,
+    context: ContextDep,
+    head_sha: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    record = _record(context, intent_id)
+    client, pull = _authorize(context, user, record)
+    if head_sha != pull.head_sha:
+        raise HTTPException(status.HTTP_409_CONFLICT, HEAD_MOVED.format(head=pull.head_sha[:12]))
+    try:
+        if _approved_head(client, pull, user.login):
+            flash(request, ALREADY_APPROVED.format(service=record.service_name))
+            return _back(request)
+        client.submit_review(
+            pull.number,
+            commit_id=pull.head_sha,
+            event="APPROVE",
+            body=APPROVE_REVIEW_BODY.format(login=user.login),
+        )
+    except (GithubException, OSError) as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, FORGE_UNREACHABLE.format(error=_why(exc))) from None
+    flash(request, APPROVED.format(service=record.service_name, number=pull.number), "success")
+    return _back(request)
+
+
+@router.post("/approvals/{intent_id}/reject", name="reject", dependencies=[CsrfChecked])
+def reject(
+    request: Request,
+    intent_id: int,
+    user: UserDep,
+    context: ContextDep,
+    reason: Annotated[str, Form()] = "",
+) -> Response:
+    reason = reason.strip()
+    if not reason:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, REASON_REQUIRED)
+    if len(reason) > REASON_LIMIT:
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, REASON_TOO_LONG.format(limit=REASON_LIMIT))
+    record = _record(context, intent_id)
+    client, pull = _authorize(context, user, record)
+    quoted = reason.replace("\n", "\n> ")
+    try:
+        client.comment(pull.number, REJECT_COMMENT.format(login=user.login, reason=quoted))
+        client.close_pull(pull.number)
+    except (GithubException, OSError) as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, FORGE_UNREACHABLE.format(error=_why(exc))) from None
+    flash(request, REJECTED.format(service=record.service_name, number=pull.number), "success")
+    return _back(request)

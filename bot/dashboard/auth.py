@@ -1,0 +1,73 @@
+"""Sign in with a forge token, sign out. The token is checked against the forge and kept server-side."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Form, Request, status
+from github import GithubException
+from starlette.responses import RedirectResponse, Response
+
+from bot.dashboard.context import ContextDep
+from bot.dashboard.rendering import flash, render
+from bot.dashboard.sessions import CsrfChecked, OptionalUserDep, sign_in, sign_out
+from bot.dashboard.text import FORGE_UNREACHABLE, SIGNED_IN, SIGNED_OUT, TOKEN_MISSING, TOKEN_REFUSED
+
+MAX_TOKEN_CHARS = 512
+
+router = APIRouter()
+
+
+def safe_next(request: Request, target: str) -> str:
+    """Only a path on this server: an open redirect would let a link send a signed-in user elsewhere."""
+    if target.startswith("/") and not target.startswith("//") and "\\" not in target:
+        return target
+    return str(request.url_for("queue").path)
+
+
+def _page(request: Request, target: str, error: str = "", *, status_code: int = 200) -> Response:
+    return render(
+        request,
+        "signin.html",
+        {"next": target, "error": error, "title": "Sign in"},
+        user=None,
+        status_code=status_code,
+    )
+
+
+@router.get("/signin", name="signin")
+def signin_page(request: Request, user: OptionalUserDep, next: str = "") -> Response:
+    target = safe_next(request, next)
+    if user is not None:
+        return RedirectResponse(target, status.HTTP_303_SEE_OTHER)
+    return _page(request, target)
+
+
+@router.post("/signin", dependencies=[CsrfChecked])
+def signin(
+    request: Request,
+    context: ContextDep,
+    token: Annotated[str, Form(max_length=MAX_TOKEN_CHARS)] = "",
+    next: Annotated[str, Form(max_length=2000)] = "",
+) -> Response:
+    target = safe_next(request, next)
+    token = token.strip()
+    if not token:
+        return _page(request, target, TOKEN_MISSING, status_code=status.HTTP_400_BAD_REQUEST)
+    try:
+        login = context.verifier.login(token)
+    except (GithubException, OSError) as exc:
+        error = FORGE_UNREACHABLE.format(error=type(exc).__name__)
+        return _page(request, target, error, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
+    if login is None:
+        return _page(request, target, TOKEN_REFUSED, status_code=status.HTTP_401_UNAUTHORIZED)
+    sign_in(request, login, token)
+    flash(request, SIGNED_IN.format(login=login))
+    return RedirectResponse(target, status.HTTP_303_SEE_OTHER)
+
+
+@router.post("/signout", name="signout", dependencies=[CsrfChecked])
+def signout(request: Request) -> Response:
+    sign_out(request)
+    flash(request, SIGNED_OUT)
+    return RedirectResponse(request.url_for("signin").path, status.HTTP_303_SEE_OTHER)

@@ -1,0 +1,66 @@
+"""May this person sign off on this intent? The sign-off rules of `pipeline.signoff`, asked in advance.
+
+The dashboard shows the buttons only to people whose approval would count, and asks again when a button
+is pressed. The forge then records a real review, and the bot counts it with the same rules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from github import GithubException
+
+from bot.dashboard.text import NO_PULL_REQUEST, NOT_SIGNOFF_STAGE, PULL_CLOSED
+from bot.dashboard.views import DecisionView
+from bot.vcs.client import RepoClient
+from bot.vcs.models import PullRequest
+from pipeline.ledger import IntentRecord, IntentState
+from pipeline.signoff import Approval, evaluate_signoff
+
+SIGNOFF_STATES = (IntentState.AWAITING_SIGNOFF, IntentState.NEEDS_HUMAN)
+
+
+@dataclass(frozen=True)
+class Eligibility:
+    allowed: bool
+    reason: str
+    pull: PullRequest | None
+
+
+def _permission_of(client: RepoClient) -> Callable[[str], str]:
+    def permission(login: str) -> str:
+        try:
+            return client.permission(login)
+        except GithubException as exc:
+            # A user who may not even read collaborators' permissions holds none worth counting.
+            if exc.status in (401, 403, 404):
+                return "none"
+            raise
+
+    return permission
+
+
+def eligibility(client: RepoClient, record: IntentRecord, *, login: str, bot_login: str) -> Eligibility:
+    """Whether an approval by `login` on the pull request's current head would count as a sign-off."""
+    if record.pr_number is None:
+        return Eligibility(False, NO_PULL_REQUEST, None)
+    if record.state not in SIGNOFF_STATES:
+        return Eligibility(False, NOT_SIGNOFF_STAGE, None)
+    pull = client.get_pull(record.pr_number)
+    if pull.state != "open" or pull.merged:
+        return Eligibility(False, PULL_CLOSED.format(state="merged" if pull.merged else pull.state), pull)
+    decision = DecisionView.of(record.decision)
+    status = evaluate_signoff(
+        required=max(1, (decision.approvals_required if decision else None) or 1),
+        approvers=decision.approvers if decision else (),
+        author=pull.author,
+        bot=bot_login,
+        head_sha=pull.head_sha,
+        approvals=[Approval(reviewer=login, commit_id=pull.head_sha, via="dashboard")],
+        permission_of=_permission_of(client),
+    )
+    if status.counted:
+        return Eligibility(True, "", pull)
+    reason = status.refused[0][1].value if status.refused else NOT_SIGNOFF_STAGE
+    return Eligibility(False, reason, pull)

@@ -1,0 +1,253 @@
+"""The ledger's JSON (decision, report) read defensively into small values the templates show.
+
+The ledger stores what the line wrote, in whatever version wrote it: any field may be missing or of an
+unexpected type, and a page must still render. Each reader takes `Any` and never raises.
+
+What the dashboard reads from an intent's `report` (all optional):
+  spec:    the spec-optimizer's report (`OptimizationReport.to_json()`: score, gate, reached_gate, rounds,
+           verification.findings)
+  tests:   {passed, failed, skipped, duration_ms, ok, log_tail}
+  deploys: [{version, outcome, at, url, message, log_tail}]
+  cost:    {usd, input_tokens, output_tokens}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+LOG_TAIL_CHARS = 4000
+
+
+def _map(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, Mapping) else {}
+
+
+def _str(data: Mapping[str, Any], key: str) -> str:
+    value = data.get(key)
+    return value if isinstance(value, str) else ""
+
+
+def _num(data: Mapping[str, Any], key: str) -> float | None:
+    value = data.get(key)
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value
+
+
+def _int(data: Mapping[str, Any], key: str) -> int | None:
+    value = _num(data, key)
+    return int(value) if value is not None else None
+
+
+def _bool(data: Mapping[str, Any], key: str) -> bool | None:
+    value = data.get(key)
+    return value if isinstance(value, bool) else None
+
+
+def _maps(value: Any) -> list[Mapping[str, Any]]:
+    return [item for item in value if isinstance(item, Mapping)] if isinstance(value, list) else []
+
+
+def _strs(value: Any) -> list[str]:
+    return [item for item in value if isinstance(item, str)] if isinstance(value, list | tuple) else []
+
+
+def _tail(text: str) -> str:
+    return text[-LOG_TAIL_CHARS:]
+
+
+@dataclass(frozen=True)
+class RuleView:
+    name: str
+    action: str
+    reason: str
+    source: str
+    approvals: int | None
+    approvers: list[str]
+
+
+@dataclass(frozen=True)
+class AlignmentView:
+    score: float | None
+    method: str
+    rationale: str
+    model: str
+
+
+@dataclass(frozen=True)
+class DecisionView:
+    action: str
+    summary: str
+    matched: list[RuleView]
+    errors: list[str]
+    approvals_required: int | None
+    approvers: list[str]
+    alignment: AlignmentView
+    policy_digest: str
+
+    @classmethod
+    def of(cls, raw: Any) -> DecisionView | None:
+        if not isinstance(raw, Mapping):
+            return None
+        alignment = _map(raw.get("alignment"))
+        return cls(
+            action=_str(raw, "action"),
+            summary=_str(raw, "summary"),
+            matched=[_rule(m) for m in _maps(raw.get("matched"))],
+            errors=[_error(e) for e in _maps(raw.get("errors"))] + _strs(raw.get("errors")),
+            approvals_required=_int(raw, "approvals_required"),
+            approvers=_strs(raw.get("approvers")),
+            alignment=AlignmentView(
+                score=_num(alignment, "score"),
+                method=_str(alignment, "method"),
+                rationale=_str(alignment, "rationale"),
+                model=_str(alignment, "model"),
+            ),
+            policy_digest=_str(raw, "policy_digest"),
+        )
+
+
+def _rule(raw: Mapping[str, Any]) -> RuleView:
+    return RuleView(
+        name=_str(raw, "name"),
+        action=_str(raw, "action"),
+        reason=_str(raw, "reason"),
+        source=_str(raw, "source"),
+        approvals=_int(raw, "approvals"),
+        approvers=_strs(raw.get("approvers")),
+    )
+
+
+def _error(raw: Mapping[str, Any]) -> str:
+    parts = [_str(raw, "source"), _str(raw, "policy") and f"policy '{_str(raw, 'policy')}'"]
+    return ": ".join(p for p in [*parts, _str(raw, "message")] if p)
+
+
+@dataclass(frozen=True)
+class FindingView:
+    section: str
+    severity: str
+    code: str
+    subject: str
+    message: str
+
+
+@dataclass(frozen=True)
+class SpecView:
+    score: float | None
+    gate: int | None
+    reached_gate: bool | None
+    rounds: list[tuple[int | None, float | None, int | None]]
+    findings: list[FindingView]
+
+
+@dataclass(frozen=True)
+class TestsView:
+    passed: int | None
+    failed: int | None
+    skipped: int | None
+    duration_ms: int | None
+    ok: bool | None
+    log_tail: str
+
+
+@dataclass(frozen=True)
+class DeployView:
+    version: str
+    outcome: str
+    at: str
+    url: str
+    message: str
+    log_tail: str
+
+
+@dataclass(frozen=True)
+class CostView:
+    usd: float | None
+    input_tokens: int | None
+    output_tokens: int | None
+
+
+@dataclass(frozen=True)
+class ReportView:
+    spec: SpecView | None
+    tests: TestsView | None
+    deploys: list[DeployView]
+    cost: CostView | None
+
+    @classmethod
+    def of(cls, raw: Any) -> ReportView:
+        data = _map(raw)
+        return cls(
+            spec=spec_view(data.get("spec")),
+            tests=_tests(data.get("tests")),
+            deploys=[_deploy(d) for d in _maps(data.get("deploys"))],
+            cost=_cost(data.get("cost")),
+        )
+
+
+def spec_view(raw: Any) -> SpecView | None:
+    if not isinstance(raw, Mapping):
+        return None
+    verification = _map(raw.get("verification"))
+    findings = [
+        FindingView(
+            section=_str(f, "section"),
+            severity=_str(f, "severity"),
+            code=_str(f, "code"),
+            subject=_str(f, "subject"),
+            message=_str(f, "message"),
+        )
+        for f in _maps(verification.get("findings") or raw.get("findings"))
+    ]
+    rounds = [(_int(r, "round"), _num(r, "score"), _int(r, "findings")) for r in _maps(raw.get("rounds"))]
+    score = _num(raw, "score")
+    return SpecView(
+        score=score if score is not None else _num(verification, "score"),
+        gate=_int(raw, "gate"),
+        reached_gate=_bool(raw, "reached_gate"),
+        rounds=rounds,
+        findings=findings,
+    )
+
+
+def _tests(raw: Any) -> TestsView | None:
+    if not isinstance(raw, Mapping):
+        return None
+    return TestsView(
+        passed=_int(raw, "passed"),
+        failed=_int(raw, "failed"),
+        skipped=_int(raw, "skipped"),
+        duration_ms=_int(raw, "duration_ms"),
+        ok=_bool(raw, "ok"),
+        log_tail=_tail(_str(raw, "log_tail")),
+    )
+
+
+def _deploy(raw: Mapping[str, Any]) -> DeployView:
+    return DeployView(
+        version=_str(raw, "version"),
+        outcome=_str(raw, "outcome"),
+        at=_str(raw, "at"),
+        url=_str(raw, "url"),
+        message=_str(raw, "message"),
+        log_tail=_tail(_str(raw, "log_tail")),
+    )
+
+
+def _cost(raw: Any) -> CostView | None:
+    if not isinstance(raw, Mapping):
+        return None
+    return CostView(
+        usd=_num(raw, "usd"),
+        input_tokens=_int(raw, "input_tokens"),
+        output_tokens=_int(raw, "output_tokens"),
+    )
+
+
+def spec_score(report: Any) -> float | None:
+    """The SPEC score alone, for analytics."""
+    spec = spec_view(_map(report).get("spec"))
+    return spec.score if spec else None
