@@ -129,7 +129,7 @@ class Forge:
         """A new token for `login`; only its digest is stored, so this is the one time it is seen."""
         token = new_token()
         with self.db.session() as session:
-            user = self.user_by_login(session, login)
+            user = self.user_by_login(session, login, message=f"no user {login}")
             session.add(Token(digest=token_digest(token), user_id=user.id, note=note))
         return token
 
@@ -138,10 +138,10 @@ class Forge:
         return session.get(User, row.user_id) if row else None
 
     @staticmethod
-    def user_by_login(session: Session, login: str) -> User:
+    def user_by_login(session: Session, login: str, *, message: str | None = None) -> User:
         user = session.scalar(select(User).where(User.login == login))
         if user is None:
-            raise NotFound()
+            raise NotFound(message)
         return user
 
     # repositories
@@ -171,7 +171,7 @@ class Forge:
         if not REPO_RE.match(name) or name in {".", ".."} or name.endswith(".git"):
             raise Invalid.field("Repository", "name", message=f"{name!r} is not a valid repository name")
         with self.write_lock, self.db.session() as session:
-            user = self.user_by_login(session, owner)
+            user = self.user_by_login(session, owner, message=f"no user {owner}")
             if self.find_repo(session, owner, name) is not None:
                 raise Invalid.field("Repository", "name", "custom", "name already exists on this account")
             repo = Repo(
@@ -238,8 +238,8 @@ class Forge:
         with self.db.session() as session:
             repo = self.find_repo(session, owner, name)
             if repo is None:
-                raise NotFound()
-            user = self.user_by_login(session, login)
+                raise NotFound(f"no repository {owner}/{name}")
+            user = self.user_by_login(session, login, message=f"no user {login}")
             row = session.get(Collaborator, (repo.id, user.id))
             if row is None:
                 session.add(Collaborator(repo_id=repo.id, user_id=user.id, permission=level.name.lower()))
@@ -258,7 +258,7 @@ class Forge:
         with self.db.session() as session:
             repo = self.find_repo(session, owner, name)
             if repo is None:
-                raise NotFound()
+                raise NotFound(f"no repository {owner}/{name}")
             row = session.get(Protection, (repo.id, branch))
             if row is None:
                 row = Protection(repo_id=repo.id, branch=branch)
