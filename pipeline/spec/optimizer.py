@@ -7,6 +7,7 @@ rewrite is kept only if it scores higher. The result is never better than what t
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -73,10 +74,16 @@ def optimize(
     max_rounds: int = DEFAULT_MAX_ROUNDS,
     provider: LLMProvider | None = None,
     budget_key: str | None = None,
+    on_round: Callable[[Round], None] | None = None,
 ) -> OptimizationReport:
-    """Improve `spec` towards `gate`. Round 0 is the spec as given; rounds 1..max_rounds are repairs."""
+    """Improve `spec` towards `gate`. Round 0 is the spec as given; rounds 1..max_rounds are repairs.
+
+    `on_round` is told about each round as it ends (for progress displays).
+    """
     verification = verify(spec)
     rounds = [_round(0, verification)]
+    if on_round:
+        on_round(rounds[-1])
     for number in range(1, max_rounds + 1):
         if verification.passes(gate):
             break

@@ -1,0 +1,1 @@
+"""The factory stages over HTTP: JSON contracts and the apps that serve them on their seed ports."""
