@@ -14,7 +14,13 @@ from pathlib import Path
 
 import typer
 
-COMMAND_MODULES: tuple[str, ...] = ("bot.cli.intents_cmd", "bot.cli.governance_cmd", "bot.cli.llm_cmd")
+COMMAND_MODULES: tuple[str, ...] = (
+    "bot.cli.intents_cmd",
+    "bot.cli.governance_cmd",
+    "bot.cli.llm_cmd",
+    "bot.cli.deploy_cmd",
+    "bot.cli.forge_cmd",
+)
 
 
 def build_app() -> typer.Typer:

@@ -1,0 +1,57 @@
+"""Assemble a Deployer for a backend from plain settings values (the CLI and the bot's merge handler)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from pipeline.deploy.deployer import Deployer, DeployerConfig
+from pipeline.deploy.docker import DockerRuntime, docker_client
+from pipeline.deploy.local import LocalProcessRuntime
+from pipeline.deploy.model import Backend
+from pipeline.deploy.records import DeploymentRecords
+from pipeline.deploy.runtime import Runtime
+from pipeline.deploy.venvs import WheelhouseVenvs
+from pipeline.registry import RegistryStore
+from pipeline.state import Database
+
+
+@dataclass(frozen=True)
+class DeploySetup:
+    data_dir: Path  # deploy state lives in data_dir/deploy; the wheelhouse in data_dir/wheelhouse
+    registry_url: str
+    registry_token: str
+    health_timeout: float = 30.0
+    base_image: str = "intentops-base:bookworm"
+    keep_images: int = 3
+
+    @property
+    def wheelhouse(self) -> Path:
+        return self.data_dir / "wheelhouse"
+
+    @property
+    def deploy_dir(self) -> Path:
+        return self.data_dir / "deploy"
+
+
+def build_runtime(backend: Backend, setup: DeploySetup) -> Runtime:
+    """The runtime for a backend. Docker raises docker.errors.DockerException when no engine answers."""
+    if backend is Backend.DOCKER:
+        return DockerRuntime(
+            docker_client(),
+            base_image=setup.base_image,
+            wheelhouse=setup.wheelhouse,
+            keep_images=setup.keep_images,
+        )
+    venvs = WheelhouseVenvs(setup.wheelhouse, setup.deploy_dir / "venvs")
+    return LocalProcessRuntime(venvs, setup.deploy_dir / "logs")
+
+
+def build_deployer(backend: Backend, setup: DeploySetup, db: Database, registry: RegistryStore) -> Deployer:
+    config = DeployerConfig(
+        data_dir=setup.deploy_dir / "data",
+        registry_url=setup.registry_url,
+        registry_token=setup.registry_token,
+        health_timeout=setup.health_timeout,
+    )
+    return Deployer(build_runtime(backend, setup), DeploymentRecords(db, backend), registry, config)

@@ -1,0 +1,142 @@
+"""The deploy commands as a person runs them: deploy, services, undeploy, reconcile, registry serve."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from click.testing import Result
+from typer.testing import CliRunner
+
+from bot.cli.main import build_app
+from pipeline.deploy.local import free_port
+from tests.deploy.conftest import CACHE, MakeService
+
+SHA = "f" * 40
+
+
+@pytest.fixture
+def cli_env(tmp_path: Path, wheelhouse: Path, venvs: object) -> Iterator[dict[str, str]]:
+    data = tmp_path / "data"
+    (data / "deploy").mkdir(parents=True)
+    (data / "wheelhouse").symlink_to(wheelhouse)
+    (data / "deploy" / "venvs").symlink_to(CACHE / "venvs")  # the venv the session already built
+    env = {
+        "INTENTOPS_DATA_DIR": str(data),
+        "INTENTOPS_REGISTRY_URL": f"http://127.0.0.1:{free_port()}",  # nothing listens: services retry
+        "INTENTOPS_DEPLOY_BACKEND": "local",
+        "INTENTOPS_DEPLOY_HEALTH_TIMEOUT": "20",
+    }
+    yield env
+    _run(env, "undeploy", "hello-fixture")  # never leave a process behind
+
+
+def _run(env: dict[str, str], *args: str) -> Result:
+    return CliRunner().invoke(build_app(), list(args), env=env)
+
+
+def test_deploy_list_and_undeploy(cli_env: dict[str, str], make_service: MakeService) -> None:
+    service = make_service("v1")
+
+    deployed = _run(cli_env, "deploy", str(service), "--version", SHA, "--pr", "4", "--approver", "ann")
+    again = _run(cli_env, "deploy", str(service), "--version", SHA)
+    listed = _run(cli_env, "services", "--format", "json")
+    table = _run(cli_env, "services")
+
+    assert deployed.exit_code == 0, deployed.output
+    assert "deployed" in deployed.output and "hello-fixture" in deployed.output
+    assert again.exit_code == 0 and "unchanged" in again.output
+    [entry] = json.loads(listed.output)
+    assert entry["name"] == "hello-fixture" and entry["version"] == SHA
+    assert entry["provenance"]["pr_number"] == 4 and entry["provenance"]["approvers"] == ["ann"]
+    assert entry["provenance"]["commit_sha"] == SHA
+    assert httpx.get(entry["url"] + "/hello").json()["version"] == SHA
+    assert "hello-fixture" in table.output and "ann" in table.output
+
+    removed = _run(cli_env, "undeploy", "hello-fixture")
+    absent = _run(cli_env, "undeploy", "hello-fixture")
+
+    assert removed.exit_code == 0 and "removed" in removed.output
+    assert absent.exit_code == 0 and "nothing to do" in absent.output
+    assert json.loads(_run(cli_env, "services", "--format", "json").output)[0]["status"] == "gone"
+
+
+def test_a_failed_deploy_exits_1_with_the_reason_and_the_logs(
+    cli_env: dict[str, str], make_service: MakeService
+) -> None:
+    result = _run(cli_env, "deploy", str(make_service("bad", crash=True)), "--version", SHA)
+
+    assert result.exit_code == 1
+    assert "failed its health check" in result.output
+    assert "this build is broken" in result.output
+    assert "Traceback (most recent call last)" not in result.output.split("last log lines:")[0]
+
+
+def test_deploying_a_folder_without_a_manifest_names_the_file(
+    cli_env: dict[str, str], tmp_path: Path
+) -> None:
+    result = _run(cli_env, "deploy", str(tmp_path))
+
+    assert result.exit_code == 1
+    assert str(tmp_path / "service.yaml") in result.output
+
+
+def test_reconcile_dry_run_reports_drift_and_exits_1(
+    cli_env: dict[str, str], make_service: MakeService, tmp_path: Path
+) -> None:
+    checkout = tmp_path / "checkout"
+    (checkout / "intents").mkdir(parents=True)
+    (checkout / "intents" / "hello-fixture.yaml").write_text(
+        "service_name: hello-fixture\npurpose: Greets.\n"
+    )
+    make_service("hello-fixture", root=checkout / "services")
+
+    result = _run(cli_env, "reconcile", str(checkout), "--version", SHA, "--dry-run")
+
+    assert result.exit_code == 1
+    assert "missing" in result.output and "hello-fixture" in result.output
+    assert json.loads(_run(cli_env, "services", "--format", "json").output) == []
+
+
+def test_registry_serve_refuses_unknown_callers(cli_env: dict[str, str], tmp_path: Path) -> None:
+    port = free_port()
+    env = {**os.environ, **cli_env}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "bot.cli.main", "registry", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        _wait_until_serving(url)
+        token = (Path(cli_env["INTENTOPS_DATA_DIR"]) / "registry-token").read_text().strip()
+
+        refused = httpx.get(f"{url}/services")
+        allowed = httpx.get(f"{url}/services", headers={"Authorization": f"Bearer {token}"})
+        taken = _run(cli_env, "registry", "serve", "--port", str(port))
+    finally:
+        server.terminate()
+        output = server.communicate(timeout=10)[0].decode()
+
+    assert refused.status_code == 401 and allowed.status_code == 200 and allowed.json() == []
+    assert "registry-token" in output and token not in output
+    assert taken.exit_code == 1 and f"cannot listen on 127.0.0.1:{port}" in taken.output
+
+
+def _wait_until_serving(url: str) -> None:
+    deadline = time.monotonic() + 20
+    while True:
+        try:
+            httpx.get(f"{url}/health")
+            return
+        except httpx.TransportError:
+            assert time.monotonic() < deadline, "the registry did not start"
+            time.sleep(0.1)
