@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.app import open_state_database
+from pipeline.state import Database, default_sqlite_url
 from tests.conftest import SHARED
 
 PAYLOAD_EXAMPLES = SHARED / "github" / "webhooks" / "payload-examples"
@@ -63,3 +66,37 @@ def push_with_commits() -> dict[str, Any]:
     ]
     payload["head_commit"] = payload["commits"][-1]
     return payload
+
+
+class FakeClock:
+    """A clock the test moves by hand, so leases and backoffs expire without sleeping."""
+
+    def __init__(self, start: float = 1_800_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """The state database with the bot's tables, on SQLite and on a real PostgreSQL."""
+    url = (
+        default_sqlite_url(tmp_path) if request.param == "sqlite" else request.getfixturevalue("postgres_url")
+    )
+    db = open_state_database(url)
+    yield db
+    db.dispose()
+
+
+@pytest.fixture
+def database_url(database: Database) -> str:
+    return database.url

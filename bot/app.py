@@ -1,0 +1,102 @@
+"""The bot's FastAPI app: the webhook intake, worker threads run by its lifespan, the features' routes."""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import AsyncIterator, Iterable
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI
+from starlette.concurrency import run_in_threadpool
+
+from bot.queue import JobQueue
+from bot.routing import BotContext, Routes
+from bot.settings import Settings
+from bot.webhooks import EVENT_JOB_KIND, WebhookIntake, event_job_handler, webhook_router
+from bot.worker import WorkerPool
+from pipeline.state import Database
+
+HANDLER_MODULES: tuple[str, ...] = ()
+"""Feature modules, each with a module-level `routes: Routes`; a feature adds its module name here."""
+
+MISSING_SECRET = (
+    "INTENTOPS_WEBHOOK_SECRET is not set: the bot refuses unsigned webhooks, "
+    "so it needs the secret its webhooks are signed with"
+)
+
+
+class BotConfigurationError(RuntimeError):
+    """The bot cannot start with these settings; the message says which one to fix."""
+
+
+def open_state_database(url: str) -> Database:
+    """The state database with every table, the bot's included (imported above, so declared on Base)."""
+    database = Database(url)
+    database.create_all()
+    return database
+
+
+def bot_routes(*features: Routes) -> Routes:
+    """The features' routes plus the handler of event jobs, which dispatches to them."""
+    routes = Routes()
+    for feature in features:
+        routes.include(feature)
+    routes.job(EVENT_JOB_KIND)(event_job_handler(routes))
+    return routes
+
+
+def load_routes(modules: Iterable[str] = HANDLER_MODULES) -> Routes:
+    return bot_routes(*(importlib.import_module(name).routes for name in modules))
+
+
+def bot_context(settings: Settings, database: Database) -> BotContext:
+    return BotContext(settings=settings, database=database, queue=JobQueue.from_settings(settings, database))
+
+
+def create_app(
+    settings: Settings,
+    *,
+    database: Database | None = None,
+    routes: Routes | None = None,
+    worker_threads: int | None = None,
+) -> FastAPI:
+    """The bot's app. `routes` defaults to HANDLER_MODULES' (give `bot_routes(...)` to choose);
+    `worker_threads` defaults to the settings' (0: no workers in this process)."""
+    if settings.webhook_secret is None or not settings.webhook_secret.get_secret_value():
+        raise BotConfigurationError(MISSING_SECRET)
+    owns_database = database is None
+    database = database or open_state_database(settings.state_database_url())
+    context = bot_context(settings, database)
+    routes = routes if routes is not None else load_routes()
+    threads = settings.worker_threads if worker_threads is None else worker_threads
+    pool = WorkerPool(context, routes, threads=threads, prefix="app")
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        pool.start()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(pool.stop)
+            if owns_database:
+                database.dispose()
+
+    app = FastAPI(title="IntentOps bot", lifespan=lifespan)
+    intake = WebhookIntake(routes=routes, queue=context.queue, bot_login=settings.bot_login)
+    app.include_router(
+        webhook_router(
+            intake,
+            secret=settings.webhook_secret.get_secret_value(),
+            max_bytes=settings.webhook_max_bytes,
+            on_queued=pool.wake,
+        )
+    )
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.state.context = context
+    app.state.routes = routes
+    app.state.workers = pool
+    return app

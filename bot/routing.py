@@ -1,0 +1,145 @@
+"""Which handler runs for which webhook event, and which for which job kind: one `Routes` per feature module.
+
+A feature module (e.g. `bot/handlers/merges.py`) declares `routes = Routes()` and decorates plain,
+synchronous functions:
+
+    @routes.on(PullRequestEvent, action="closed")
+    def on_closed(event: PullRequestEvent, context: BotContext) -> None:
+        context.queue.enqueue("deploy", key=..., payload=...)
+
+    @routes.job("deploy", on_dead=report_deploy_failure)
+    def deploy(job: Job, context: BotContext) -> None: ...
+
+Event handlers run in a worker, never on the request path: the webhook only records the delivery and
+enqueues one job per matching event route. Matching on event and action uses gidgethub's router (no I/O).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, TypeVar, cast
+
+from gidgethub import routing, sansio
+
+from bot.events import Event
+from bot.queue import Job, JobQueue
+from bot.settings import Settings
+from pipeline.state import Database
+
+EventT = TypeVar("EventT", bound=Event)
+MAX_ROUTE_NAME = 300
+
+
+@dataclass(frozen=True)
+class BotContext:
+    """What handlers receive besides their event or job: the bot's settings, state and queue."""
+
+    settings: Settings
+    database: Database
+    queue: JobQueue
+
+
+EventHandler = Callable[[EventT, BotContext], None]
+JobHandler = Callable[[Job, BotContext], None]
+DeadLetterHandler = Callable[[Job, BotContext], None]
+"""Told when a job of its kind is dead (its `last_error` set), to report it on the PR or commit."""
+
+
+class PermanentJobError(Exception):
+    """Raised by a handler when trying again cannot help: the job goes dead at once, with this message."""
+
+
+@dataclass(frozen=True)
+class EventRoute:
+    name: str
+    """Stable identifier (`module.function`): event jobs name the route they run."""
+    event: str
+    action: str | None
+    handler: Callable[[Any, BotContext], None]
+    include_own: bool
+    """Also run for events the bot's own account caused (off by default: no loops)."""
+
+
+@dataclass(frozen=True)
+class JobRoute:
+    kind: str
+    handler: JobHandler
+    on_dead: DeadLetterHandler | None
+
+
+class DuplicateRoute(ValueError):
+    """Two handlers claim the same event route name or job kind."""
+
+
+class Routes:
+    """Event routes and job handlers. Combine the modules' instances with `include`."""
+
+    def __init__(self) -> None:
+        self._router = routing.Router()
+        self._events: dict[str, EventRoute] = {}
+        self._jobs: dict[str, JobRoute] = {}
+
+    def on(
+        self, event_type: type[EventT], *, action: str | None = None, include_own: bool = False
+    ) -> Callable[[EventHandler[EventT]], EventHandler[EventT]]:
+        """Register a handler for `event_type` (and only `action`, when given)."""
+
+        def decorator(handler: EventHandler[EventT]) -> EventHandler[EventT]:
+            name = f"{handler.__module__}.{handler.__qualname__}"
+            if action is not None:
+                name += f"[{action}]"
+            self._add_event(EventRoute(name, event_type.name, action, handler, include_own))
+            return handler
+
+        return decorator
+
+    def job(
+        self, kind: str, *, on_dead: DeadLetterHandler | None = None
+    ) -> Callable[[JobHandler], JobHandler]:
+        """Register the handler of job `kind` (one per kind)."""
+
+        def decorator(handler: JobHandler) -> JobHandler:
+            self._add_job(JobRoute(kind, handler, on_dead))
+            return handler
+
+        return decorator
+
+    def _add_event(self, route: EventRoute) -> None:
+        if len(route.name) > MAX_ROUTE_NAME:
+            raise ValueError(f"route name longer than {MAX_ROUTE_NAME} characters: {route.name[:80]}...")
+        if route.name in self._events:
+            raise DuplicateRoute(f"event route {route.name} is registered twice")
+        self._events[route.name] = route
+        # gidgethub's router only stores and matches its callbacks; ours are routes, resolved by `matching`.
+        callback = cast(Any, route)
+        if route.action is None:
+            self._router.add(callback, route.event)
+        else:
+            self._router.add(callback, route.event, action=route.action)
+
+    def _add_job(self, route: JobRoute) -> None:
+        if route.kind in self._jobs:
+            raise DuplicateRoute(f"job kind {route.kind!r} has two handlers")
+        self._jobs[route.kind] = route
+
+    def include(self, other: Routes) -> None:
+        for event_route in other._events.values():
+            self._add_event(event_route)
+        for job_route in other._jobs.values():
+            self._add_job(job_route)
+
+    def matching(self, event: str, payload: Mapping[str, Any], *, own: bool = False) -> list[EventRoute]:
+        """The routes an event goes to, in a stable order; `own`: the bot's own account caused it."""
+        found = self._router.fetch(sansio.Event(payload, event=event, delivery_id=""))
+        routes = [cast(EventRoute, route) for route in found]
+        return sorted((r for r in routes if r.include_own or not own), key=lambda r: r.name)
+
+    def event_route(self, name: str) -> EventRoute | None:
+        return self._events.get(name)
+
+    def job_route(self, kind: str) -> JobRoute | None:
+        return self._jobs.get(kind)
+
+    def job_kinds(self) -> list[str]:
+        return sorted(self._jobs)

@@ -1,0 +1,167 @@
+"""Workers: claim a job, run its handler while renewing the lease, record the outcome, report dead letters.
+
+They run as threads in the app's process (started and stopped by its lifespan) and in `intentops worker`
+processes; any number of either may share one database.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from bot.queue import Job, JobState
+from bot.routing import BotContext, PermanentJobError, Routes
+
+log = logging.getLogger(__name__)
+
+IDLE_SECONDS = 0.5
+NO_HANDLER = "no handler for job kind {kind!r} in this worker"
+
+
+def describe_error(exc: BaseException) -> str:
+    """What is kept as a job's last error: the exception's type and message, never a traceback."""
+    message = str(exc).strip()
+    return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def worker_name(suffix: str) -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{suffix}"
+
+
+class Worker:
+    """Runs one job at a time. `run_once` is the unit the threads, the CLI and the tests share."""
+
+    def __init__(self, context: BotContext, routes: Routes, *, name: str) -> None:
+        self.context = context
+        self.routes = routes
+        self.name = name
+
+    def run_once(self) -> bool:
+        """Claim and run one job; False when there was none."""
+        job = self.context.queue.claim(self.name)
+        if job is None:
+            self._reap()
+            return False
+        with self._lease_renewed(job):
+            state, error = self._execute(job)
+        if state is JobState.DEAD:
+            self._report_dead(job, error)
+        return True
+
+    def _reap(self) -> None:
+        for job in self.context.queue.reap_expired():
+            log.error("job %d (%s) is dead: %s", job.id, job.kind, job.last_error)
+            self._report_dead(job)
+
+    def _execute(self, job: Job) -> tuple[JobState | None, str | None]:
+        queue = self.context.queue
+        route = self.routes.job_route(job.kind)
+        try:
+            if route is None:
+                # Not permanent: another worker (a newer version) may know the kind.
+                raise LookupError(NO_HANDLER.format(kind=job.kind))
+            route.handler(job, self.context)
+        except PermanentJobError as exc:
+            error = describe_error(exc)
+            log.error("job %d (%s) failed for good: %s", job.id, job.kind, error)
+            return queue.fail(job, error, permanent=True), error
+        except Exception as exc:
+            # The error is kept on the job and the job is retried or dead-lettered: nothing is swallowed.
+            error = describe_error(exc)
+            log.warning(
+                "job %d (%s) attempt %d failed: %s", job.id, job.kind, job.attempts, error, exc_info=True
+            )
+            return queue.fail(job, error), error
+        if not queue.complete(job):
+            log.warning("job %d (%s) finished after its lease was taken over", job.id, job.kind)
+        return JobState.SUCCEEDED, None
+
+    def _report_dead(self, job: Job, error: str | None = None) -> None:
+        route = self.routes.job_route(job.kind)
+        if route is None or route.on_dead is None:
+            return
+        if error is not None:
+            job = Job(**{**job.__dict__, "state": JobState.DEAD, "last_error": error})
+        try:
+            route.on_dead(job, self.context)
+        except Exception:
+            # The job is already dead with its error stored; a report that fails must not stop the worker.
+            log.exception("could not report dead job %d (%s)", job.id, job.kind)
+
+    @contextmanager
+    def _lease_renewed(self, job: Job) -> Iterator[None]:
+        """Renew the lease every third of its length while the handler runs."""
+        done = threading.Event()
+        interval = self.context.queue.lease_seconds / 3
+
+        def renew() -> None:
+            while not done.wait(interval):
+                if not self.context.queue.heartbeat(job):
+                    log.warning("job %d (%s): lease lost to another worker", job.id, job.kind)
+                    return
+
+        renewer = threading.Thread(target=renew, name=f"lease-{job.id}", daemon=True)
+        renewer.start()
+        try:
+            yield
+        finally:
+            done.set()
+            renewer.join()
+
+    def run(self, stop: threading.Event, wake: threading.Event | None = None) -> None:
+        """Work until `stop` is set; sleep between empty polls unless `wake` is set."""
+        while not stop.is_set():
+            try:
+                busy = self.run_once()
+            except Exception:
+                # The database is unreachable or similar: back off and try again rather than die.
+                log.exception("worker %s: could not poll the queue", self.name)
+                busy = False
+            if busy:
+                continue
+            if wake is None:
+                stop.wait(IDLE_SECONDS)
+            elif wake.wait(IDLE_SECONDS):
+                wake.clear()
+
+
+class WorkerPool:
+    """Worker threads, started and stopped together (the app's lifespan, `intentops worker`)."""
+
+    def __init__(self, context: BotContext, routes: Routes, *, threads: int, prefix: str = "worker") -> None:
+        self.workers = [Worker(context, routes, name=worker_name(f"{prefix}-{i}")) for i in range(threads)]
+        self._stop = threading.Event()
+        self._wake = threading.Event()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        self._stop.clear()
+        for worker in self.workers:
+            thread = threading.Thread(
+                target=worker.run, args=(self._stop, self._wake), name=worker.name, daemon=True
+            )
+            thread.start()
+            self._threads.append(thread)
+
+    def wake(self) -> None:
+        """New jobs were queued: stop waiting for the next poll."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 30.0) -> bool:
+        """Ask the threads to finish their current job and stop; False if one is still running after
+        `timeout` (its lease then expires and another worker takes the job over)."""
+        self._stop.set()
+        self._wake.set()
+        for thread in self._threads:
+            thread.join(timeout)
+        alive = [t for t in self._threads if t.is_alive()]
+        self._threads = alive
+        return not alive
+
+    def wait(self) -> None:
+        """Block until `stop` is called from another thread or a signal handler."""
+        self._stop.wait()
