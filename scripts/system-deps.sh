@@ -15,3 +15,7 @@ fi
 # --- Docker (deploy): Debian's docker.io, dockerd started in the background, the local base image ---
 ./scripts/docker.sh
 # --- end Docker ---
+
+# --- PostgreSQL (job queue tests): Debian's postgresql, a throwaway cluster on 127.0.0.1 ---
+./scripts/postgres.sh start >/dev/null
+# --- end PostgreSQL ---
