@@ -1,0 +1,112 @@
+"""The factory run for one intent: SPEC to the gate, code from the SPEC, its tests in the sandbox.
+
+This is the seed's sovereign-factory + build-executor (code half) as one call with a typed result. It
+knows nothing of forges: the caller commits `BuildOutcome.files` wherever it wants.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from pipeline.codegen.generator import GeneratedService, generate_service
+from pipeline.intents import Intent
+from pipeline.llm import LLMProvider
+from pipeline.sandbox.model import SandboxResult
+from pipeline.sandbox.runner import Sandbox
+from pipeline.spec.builder import build_spec
+from pipeline.spec.optimizer import OptimizationReport, optimize
+from pipeline.spec.verifier import DEFAULT_GATE
+
+# Files a test run leaves behind that must never be committed.
+NOT_COMMITTED = {"__pycache__", ".pytest_cache", ".ruff_cache", "data", "report.xml"}
+
+
+class BuildVerdict(StrEnum):
+    READY = "ready"
+    SPEC_BELOW_GATE = "spec_below_gate"
+    TESTS_FAILED = "tests_failed"
+
+
+@dataclass(frozen=True)
+class BuildOutcome:
+    service_name: str
+    spec: OptimizationReport
+    generated: GeneratedService | None = None
+    tests: SandboxResult | None = None
+    files: dict[str, bytes] = field(default_factory=dict)
+    """Everything under `services/<name>/`, relative to that folder: what the PR commits."""
+
+    @property
+    def verdict(self) -> BuildVerdict:
+        if not self.spec.reached_gate:
+            return BuildVerdict.SPEC_BELOW_GATE
+        if self.tests is None or not self.tests.ok:
+            return BuildVerdict.TESTS_FAILED
+        return BuildVerdict.READY
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "service_name": self.service_name,
+            "verdict": self.verdict.value,
+            "spec": self.spec.to_json(),
+            "tests": self.tests.to_json() if self.tests else None,
+            "files": sorted(self.files),
+            "version": self.generated.manifest.version if self.generated else None,
+        }
+
+
+@dataclass(frozen=True)
+class FactoryConfig:
+    gate: int = DEFAULT_GATE
+    max_rounds: int = 3
+
+
+def build_service(
+    intent: Intent,
+    *,
+    intent_path: str,
+    blueprint: str,
+    workdir: Path,
+    sandbox_for: Callable[[Path], Sandbox],
+    provider: LLMProvider | None = None,
+    budget_key: str | None = None,
+    config: FactoryConfig = FactoryConfig(),
+    progress: Callable[[str], None] = lambda _stage: None,
+) -> BuildOutcome:
+    """Run the factory for `intent`. A SPEC below the gate stops before any code is generated."""
+    progress("spec")
+    spec = build_spec(
+        intent, blueprint=blueprint, intent_path=intent_path, provider=provider, budget_key=budget_key
+    )
+    report = optimize(
+        spec, gate=config.gate, max_rounds=config.max_rounds, provider=provider, budget_key=budget_key
+    )
+    if not report.reached_gate:
+        return BuildOutcome(service_name=intent.service_name, spec=report)
+    progress("code")
+    directory = workdir / intent.service_name
+    generated = generate_service(report.spec, directory, intent_path=intent_path)
+    files = collect_files(directory)  # before the tests run: they must not add anything to the commit
+    progress("tests")
+    tests = sandbox_for(directory).run_tests(directory)
+    return BuildOutcome(
+        service_name=intent.service_name, spec=report, generated=generated, tests=tests, files=files
+    )
+
+
+def collect_files(directory: Path) -> dict[str, bytes]:
+    files: dict[str, bytes] = {}
+    for path in sorted(directory.rglob("*")):
+        relative = path.relative_to(directory)
+        if path.is_file() and not NOT_COMMITTED.intersection(relative.parts) and path.suffix != ".pyc":
+            files[relative.as_posix()] = path.read_bytes()
+    return files
+
+
+def clean_workdir(workdir: Path, service_name: str) -> None:
+    shutil.rmtree(workdir / service_name, ignore_errors=True)
