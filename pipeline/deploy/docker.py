@@ -76,6 +76,10 @@ class DockerRuntime:
         self._keep_images = keep_images
         self._limits = limits or DockerLimits()
 
+    @property
+    def client(self) -> docker.DockerClient:
+        return self._client
+
     def prepare(self, service_dir: Path, manifest: ServiceManifest, version: str) -> Artifact:
         tag = f"{manifest.name}:{version}"
         try:
