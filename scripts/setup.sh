@@ -17,7 +17,7 @@ fi
 stamp=.venv/.intentops-setup
 want=$(cat requirements.lock pyproject.toml | sha256sum | cut -c1-64)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$want" ] && [ -x .venv/bin/intentops ]; then
-  exit 0
+  exec ./scripts/wheelhouse.sh
 fi
 
 echo "setup: creating .venv and installing locked dependencies"
@@ -26,4 +26,5 @@ echo "setup: creating .venv and installing locked dependencies"
 .venv/bin/uv pip sync --quiet --python .venv/bin/python --require-hashes requirements.lock
 .venv/bin/uv pip install --quiet --python .venv/bin/python --no-deps -e .
 echo "$want" > "$stamp"
+./scripts/wheelhouse.sh
 echo "setup: done (.venv)"

@@ -20,6 +20,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.llm_cmd",
     "bot.cli.deploy_cmd",
     "bot.cli.forge_cmd",
+    "bot.cli.factory_cmd",
 )
 
 
