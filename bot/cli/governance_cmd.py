@@ -211,7 +211,8 @@ def _print_report(report: PolicyTestReport, *, verbose: bool) -> None:
             out.print(f"[green]PASS[/green] {where}")
     passed = sum(result.passed for result in report.results)
     label = "[green]PASS[/green]" if report.passed else "[red]FAIL[/red]"
-    out.print(f"{label}: {passed}/{len(report.results)}")
+    unreadable = f", {len(report.problems)} problem(s) in the files" if report.problems else ""
+    out.print(f"{label}: {passed}/{len(report.results)} cases passed{unreadable}")
 
 
 def register(app: typer.Typer) -> None:

@@ -97,12 +97,6 @@ def _string_end(rule: str, position: int, quote: str, *, raw: bool) -> int:
     raise RuleSyntaxError("unterminated string literal", start)
 
 
-def has_keywords(rule: str) -> bool:
-    """Whether the rule uses the seed's keyword spelling (so its CEL form differs from its text)."""
-    tokens = tokenize(rule)
-    return any(_is_keyword(tokens, index) for index in range(len(tokens)))
-
-
 def translate(rule: str, *, max_depth: int = 32) -> str:
     """Return the rule with `AND`/`OR`/`NOT` turned into CEL; raise RuleSyntaxError if it cannot be read."""
     tokens = tokenize(rule)

@@ -115,7 +115,12 @@ def load_cases(data: bytes, *, source: str) -> list[PolicyCase]:
         try:
             cases.append(_case(case, spec, document, ("cases", index), source))
         except InvalidIntent as exc:
-            problems.extend(PolicyProblem(p.file, p.line, p.column, f"intent: {p}") for p in exc.problems)
+            problems.extend(
+                PolicyProblem(
+                    p.file, p.line, p.column, f"intent: {p.field + ': ' if p.field else ''}{p.message}"
+                )
+                for p in exc.problems
+            )
     if problems:
         raise PolicyLoadError(problems)
     return cases
@@ -179,22 +184,17 @@ def run_case(case: PolicyCase, policies: PolicySet) -> CaseResult:
 
 def run_policy_tests(directory: Path) -> PolicyTestReport:
     """Run every case under `directory/tests` against the policies in `directory`."""
-    problems: list[PolicyProblem] = []
     try:
         files = read_policy_path(directory)
     except PolicyLoadError as exc:
         return PolicyTestReport((), exc.problems)
-    cases: list[PolicyCase] = []
-    case_files = sorted(p for p in (directory / TESTS_DIRECTORY).glob("*") if p.suffix in CASE_SUFFIXES)
-    if not case_files:
-        problems.append(
-            PolicyProblem(str(directory / TESTS_DIRECTORY), 0, 0, "no policy test files (*.yaml)")
-        )
-    for path in case_files:
-        try:
-            cases.extend(load_cases(path.read_bytes(), source=str(path)))
-        except PolicyLoadError as exc:
-            problems.extend(exc.problems)
+    problems: list[PolicyProblem] = []
+    try:
+        # Every policy file must load, even one that no case selects: it would be in force in production.
+        load_policy_sources(files)
+    except PolicyLoadError as exc:
+        problems.extend(exc.problems)
+    cases = _load_all_cases(directory / TESTS_DIRECTORY, problems)
     results = []
     sets: dict[tuple[str, ...], PolicySet] = {}
     for case in cases:
@@ -205,6 +205,19 @@ def run_policy_tests(directory: Path) -> PolicyTestReport:
             continue
         results.append(run_case(case, policies))
     return PolicyTestReport(tuple(results), tuple(problems))
+
+
+def _load_all_cases(tests: Path, problems: list[PolicyProblem]) -> list[PolicyCase]:
+    case_files = sorted(p for p in tests.glob("*") if p.suffix in CASE_SUFFIXES and p.is_file())
+    if not case_files:
+        problems.append(PolicyProblem(str(tests), 0, 0, "no policy test files (*.yaml)"))
+    cases: list[PolicyCase] = []
+    for path in case_files:
+        try:
+            cases.extend(load_cases(path.read_bytes(), source=str(path)))
+        except PolicyLoadError as exc:
+            problems.extend(exc.problems)
+    return cases
 
 
 def _policies_for(

@@ -42,7 +42,7 @@ class RuleLimits:
     max_chars: int = 2000
     max_depth: int = 32
     max_steps: int = 50_000
-    timeout_seconds: float = 2.0
+    timeout_seconds: float = 5.0
 
 
 DEFAULT_LIMITS = RuleLimits()

@@ -54,7 +54,7 @@ class Document:
 def read_document(data: bytes, *, max_bytes: int) -> Document:
     """Parse one YAML/JSON document. Raises DocumentError with a 1-based line and column."""
     if len(data) > max_bytes:
-        raise DocumentError(0, 0, f"the file is {len(data)} bytes; at most {max_bytes} are allowed")
+        raise DocumentError(0, 0, f"the file is larger than the limit of {max_bytes} bytes")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
