@@ -181,9 +181,9 @@ def reject(
 ) -> Response:
     reason = reason.strip()
     if not reason:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, REASON_REQUIRED)
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, REASON_REQUIRED)
     if len(reason) > REASON_LIMIT:
-        raise HTTPException(status.HTTP_422_UNPROCESSABLE_ENTITY, REASON_TOO_LONG.format(limit=REASON_LIMIT))
+        raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, REASON_TOO_LONG.format(limit=REASON_LIMIT))
     record = _record(context, intent_id)
     client, pull = _authorize(context, user, record)
     quoted = reason.replace("\n", "\n> ")

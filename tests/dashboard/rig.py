@@ -1,0 +1,226 @@
+"""A dashboard served for real (uvicorn on 127.0.0.1, a free port) over a real state database, signing
+users in against a real embedded forge where pull requests are opened and reviewed for real."""
+
+from __future__ import annotations
+
+import re
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+import uvicorn
+from fastapi import FastAPI
+from github import Github
+
+from bot.api.auth import TokenVerifier
+from bot.dashboard import DashboardContext, create_dashboard_app
+from bot.settings import Settings
+from bot.vcs.github import GithubRepoClient, login_of, token_connection
+from forge.admin import Account
+from pipeline.ledger import IntentState, Ledger, Outcome, Stage
+from pipeline.llm.usage import Budgets, UsageLedger
+from pipeline.registry import RegistryStore
+from pipeline.state import Database, default_sqlite_url
+from tests.fixtures.forge import ForgeKit
+
+CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
+REPO = "acme/intents"
+
+
+class AppServer:
+    """Any ASGI app on a real socket, in a thread."""
+
+    def __init__(self, app: FastAPI) -> None:
+        self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self._socket.bind(("127.0.0.1", 0))
+        self.port = self._socket.getsockname()[1]
+        config = uvicorn.Config(
+            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
+        )
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(
+            target=self._server.run, kwargs={"sockets": [self._socket]}, daemon=True
+        )
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> AppServer:
+        self._socket.listen(64)
+        self._thread.start()
+        deadline = time.monotonic() + 10
+        while not self._server.started:
+            if time.monotonic() > deadline or not self._thread.is_alive():
+                raise RuntimeError("the dashboard did not start")
+            time.sleep(0.01)
+        return self
+
+    def stop(self) -> None:
+        self._server.should_exit = True
+        self._thread.join(10)
+        self._socket.close()
+
+
+@dataclass
+class People:
+    """The forge accounts every dashboard test uses, created once per forge."""
+
+    owner: Account
+    bot: Account
+    approver: Account
+    reader: Account
+    outsider: Account
+
+
+def make_people(kit: ForgeKit) -> People:
+    people = People(
+        owner=kit.user("acme"),
+        bot=kit.user("intentops-bot"),
+        approver=kit.user("alice"),
+        reader=kit.user("rita"),
+        outsider=kit.user("oscar"),
+    )
+    kit.repo(
+        REPO,
+        files={"README.md": b"# intents\n"},
+        collaborators={"intentops-bot": "write", "alice": "write", "rita": "read"},
+    )
+    return people
+
+
+@dataclass
+class OpenedPull:
+    intent_id: int
+    number: int
+    head_sha: str
+    service: str
+
+
+@dataclass
+class Rig:
+    kit: ForgeKit
+    people: People
+    db: Database
+    ledger: Ledger
+    registry: RegistryStore
+    usage: UsageLedger
+    server: AppServer
+    _counter: int = field(default=0)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, follow_redirects=False, timeout=30)
+
+    def sign_in(self, client: httpx.Client, account: Account) -> None:
+        page = client.get("/signin")
+        response = client.post(
+            "/signin", data={"csrf_token": csrf_of(page.text), "token": account.token, "next": "/"}
+        )
+        assert response.status_code == 303, response.text
+
+    def github(self, account: Account) -> Github:
+        # Unpaced: PyGithub's default spacing of writes (a second each) is for github.com.
+        return token_connection(account.token, self.kit.api_url).client()
+
+    def receive(self, service: str, *, priority: str = "normal", state: IntentState | None = None) -> int:
+        record, _ = self.ledger.receive(
+            repo=REPO,
+            path=f"intents/{service}.yaml",
+            service_name=service,
+            content_hash=f"hash-{service}",
+            priority=priority,
+            author="acme",
+        )
+        if state is not None:
+            self.ledger.set_state(record.id, state)
+        return record.id
+
+    def open_pull(self, service: str, *, approvers: tuple[str, ...] = ()) -> OpenedPull:
+        """What the bot does before a sign-off: a branch with SPEC.md and code, a pull request, the ledger."""
+        repo = self.github(self.people.bot).get_repo(REPO)
+        branch = f"intentops/{service}"
+        repo.create_git_ref(f"refs/heads/{branch}", repo.get_branch("main").commit.sha)
+        spec = SPEC_TEXT.format(service=service)
+        repo.create_file(f"services/{service}/SPEC.md", "spec", spec, branch=branch)
+        repo.create_file(f"services/{service}/app.py", "code", "print('hello')\n", branch=branch)
+        pull = repo.create_pull(base="main", head=branch, title=f"intentops: {service}", body="report")
+        intent_id = self.receive(service, priority="high")
+        self.ledger.record(intent_id, Stage.GOVERNED, Outcome.SUCCEEDED, duration_ms=40)
+        self.ledger.record_decision(intent_id, decision(service, approvers=approvers))
+        self.ledger.record(intent_id, Stage.PR, Outcome.SUCCEEDED, f"#{pull.number}", duration_ms=900)
+        self.ledger.set_state(
+            intent_id,
+            IntentState.AWAITING_SIGNOFF,
+            waiting_for="1 more approval from someone with write permission",
+            pr_number=pull.number,
+            pr_url=pull.html_url,
+            head_sha=pull.head.sha,
+        )
+        return OpenedPull(intent_id, pull.number, pull.head.sha, service)
+
+
+SPEC_TEXT = "# SPEC: {service}\n\n## Overview\nA service that greets people.\n"
+
+
+def decision(
+    service: str, *, approvers: tuple[str, ...] = (), action: str = "requires_approval"
+) -> dict[str, Any]:
+    """A governance decision as `Decision.to_json()` writes it."""
+    return {
+        "version": 1,
+        "service_name": service,
+        "action": action,
+        "summary": f"{action} by policy 'Core changes': Core assembly line changes need human oversight",
+        "matched": [
+            {
+                "name": "Core changes",
+                "action": action,
+                "reason": "Core assembly line changes need human oversight",
+                "approvals": 1,
+                "approvers": list(approvers),
+                "source": "policies/default.yaml:3",
+            }
+        ],
+        "errors": [],
+        "approvals_required": 1 if action == "requires_approval" else 0,
+        "approvers": list(approvers),
+        "alignment": {"score": 0.82, "method": "lexical", "rationale": "matched: greet, people", "model": ""},
+        "policy_digest": "abc123",
+    }
+
+
+def csrf_of(html: str) -> str:
+    found = CSRF_RE.search(html)
+    assert found, "the page has no CSRF field"
+    return found.group(1)
+
+
+def start_rig(kit: ForgeKit, people: People, tmp_path: Path, *, poll_seconds: float = 0.1) -> Rig:
+    db = Database(default_sqlite_url(tmp_path))
+    db.create_all()
+    ledger = Ledger(db)
+    registry = RegistryStore(db, ttl=timedelta(minutes=5))
+    usage = UsageLedger(db, Budgets(per_intent_usd=2.0, monthly_usd=100.0))
+    api = kit.api_url
+    context = DashboardContext(
+        db=db,
+        ledger=ledger,
+        registry=registry,
+        verifier=TokenVerifier(lambda token: login_of(token_connection(token, api))),
+        repo_for_token=lambda token, repo: GithubRepoClient(token_connection(token, api), repo),
+        bot_login=people.bot.login,
+        usage=usage,
+    )
+    settings = Settings.model_validate({"INTENTOPS_DASHBOARD_POLL_SECONDS": poll_seconds})
+    server = AppServer(create_dashboard_app(context, settings)).start()
+    return Rig(kit, people, db, ledger, registry, usage, server)

@@ -1,0 +1,159 @@
+"""Approve and reject act on the forge as the signed-in user; the server checks who may, every time."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import httpx
+
+from forge.admin import Account
+from tests.dashboard.rig import REPO, OpenedPull, Rig, csrf_of
+
+
+@contextmanager
+def signed_in(rig: Rig, account: Account) -> Iterator[httpx.Client]:
+    with rig.client() as client:
+        rig.sign_in(client, account)
+        yield client
+
+
+def approve(client: httpx.Client, pull: OpenedPull, *, head: str | None = None) -> httpx.Response:
+    page = client.get("/approvals")
+    return client.post(
+        f"/approvals/{pull.intent_id}/approve",
+        data={"csrf_token": csrf_of(page.text), "head_sha": head or pull.head_sha},
+    )
+
+
+def reviews(rig: Rig, pull: OpenedPull) -> list[tuple[str, str, str]]:
+    gh_pull = rig.github(rig.people.owner).get_repo(REPO).get_pull(pull.number)
+    return [(r.user.login, r.state, r.commit_id) for r in gh_pull.get_reviews()]
+
+
+def test_an_approver_sees_the_diff_and_spec_before_the_buttons(rig: Rig) -> None:
+    pull = rig.open_pull("greeter")
+    with signed_in(rig, rig.people.approver) as client:
+        page = client.get("/approvals").text
+    card = page[page.index('id="approval-') :]
+    assert card.index("services/greeter/SPEC.md") < card.index("Approve greeter")
+    assert "services/greeter/app.py" in card and "+1" in card
+    assert "# SPEC: greeter" in card
+    assert f'name="head_sha" value="{pull.head_sha}"' in card
+
+
+def test_one_click_approve_submits_a_real_review_on_the_current_head(rig: Rig) -> None:
+    pull = rig.open_pull("approve-me")
+    with signed_in(rig, rig.people.approver) as client:
+        response = approve(client, pull)
+        after = client.get(response.headers["location"])
+    assert response.status_code == 303
+    assert reviews(rig, pull) == [("alice", "APPROVED", pull.head_sha)]
+    assert "You approved approve-me" in after.text
+    assert "You approved this commit" in after.text and "Approve approve-me" not in after.text
+
+
+def test_approving_twice_leaves_one_review(rig: Rig) -> None:
+    pull = rig.open_pull("twice")
+    with signed_in(rig, rig.people.approver) as client:
+        approve(client, pull)
+        second = approve(client, pull)
+    assert second.status_code == 303
+    assert len(reviews(rig, pull)) == 1
+
+
+def test_a_pull_request_that_moved_since_the_page_was_read_is_not_approved(rig: Rig) -> None:
+    pull = rig.open_pull("moving")
+    with signed_in(rig, rig.people.approver) as client:
+        response = approve(client, pull, head="0" * 40)
+    assert response.status_code == 409
+    assert "changed since you looked" in response.text
+    assert reviews(rig, pull) == []
+
+
+def test_a_reader_sees_no_button_and_a_forged_post_is_refused(rig: Rig) -> None:
+    pull = rig.open_pull("not-for-rita")
+    with signed_in(rig, rig.people.reader) as client:
+        page = client.get("/approvals")
+        forged = approve(client, pull)
+    assert "Approve not-for-rita" not in page.text
+    assert "does not have write permission" in page.text
+    assert forged.status_code == 403
+    assert "rita does not have write permission" in forged.text
+    assert reviews(rig, pull) == []
+
+
+def test_someone_outside_the_repository_gets_403(rig: Rig) -> None:
+    pull = rig.open_pull("private-one")
+    with signed_in(rig, rig.people.outsider) as client:
+        forged = approve(client, pull)
+    assert forged.status_code in (403, 502)
+    assert reviews(rig, pull) == []
+
+
+def test_the_bot_cannot_sign_off_its_own_pull_request(rig: Rig) -> None:
+    pull = rig.open_pull("bot-made")
+    with signed_in(rig, rig.people.bot) as client:
+        forged = approve(client, pull)
+    assert forged.status_code == 403
+    assert reviews(rig, pull) == []
+
+
+def test_when_the_policy_names_approvers_only_they_get_the_button(rig: Rig) -> None:
+    pull = rig.open_pull("core-change", approvers=("acme",))
+    with signed_in(rig, rig.people.approver) as client:
+        page = client.get("/approvals")
+        forged = approve(client, pull)
+    assert "Approve core-change" not in page.text
+    assert "is not one of the policy" in forged.text and forged.status_code == 403
+    with signed_in(rig, rig.people.owner) as client:
+        assert "Approve core-change" in client.get("/approvals").text
+        assert approve(client, pull).status_code == 303
+    assert reviews(rig, pull) == [("acme", "APPROVED", pull.head_sha)]
+
+
+def test_a_post_without_the_csrf_token_fails_and_changes_nothing(rig: Rig) -> None:
+    pull = rig.open_pull("no-csrf")
+    with signed_in(rig, rig.people.approver) as client:
+        response = client.post(f"/approvals/{pull.intent_id}/approve", data={"head_sha": pull.head_sha})
+        wrong = client.post(
+            f"/approvals/{pull.intent_id}/approve", data={"head_sha": pull.head_sha, "csrf_token": "x" * 43}
+        )
+    assert response.status_code == 403 and wrong.status_code == 403
+    assert reviews(rig, pull) == []
+
+
+def test_reject_closes_the_pull_request_with_the_reason(rig: Rig) -> None:
+    pull = rig.open_pull("rejected")
+    with signed_in(rig, rig.people.approver) as client:
+        page = client.get("/approvals")
+        response = client.post(
+            f"/approvals/{pull.intent_id}/reject",
+            data={"csrf_token": csrf_of(page.text), "reason": "Duplicates the greeter service"},
+        )
+    assert response.status_code == 303
+    gh_pull = rig.github(rig.people.owner).get_repo(REPO).get_pull(pull.number)
+    assert gh_pull.state == "closed" and not gh_pull.merged
+    comments = [c.body for c in gh_pull.as_issue().get_comments()]
+    assert any("alice" in c and "Duplicates the greeter service" in c for c in comments)
+
+
+def test_reject_needs_a_reason(rig: Rig) -> None:
+    pull = rig.open_pull("why-not")
+    with signed_in(rig, rig.people.approver) as client:
+        page = client.get("/approvals")
+        response = client.post(
+            f"/approvals/{pull.intent_id}/reject", data={"csrf_token": csrf_of(page.text), "reason": "  "}
+        )
+    assert response.status_code == 422
+    assert "Say why" in response.text
+    assert rig.github(rig.people.owner).get_repo(REPO).get_pull(pull.number).state == "open"
+
+
+def test_an_unknown_intent_is_404(rig: Rig) -> None:
+    with signed_in(rig, rig.people.approver) as client:
+        page = client.get("/approvals")
+        response = client.post("/approvals/999/approve", data={"csrf_token": csrf_of(page.text)})
+    assert response.status_code == 404
+    assert re.search(r"no intent 999", response.text)
