@@ -53,7 +53,7 @@ class PermanentJobError(Exception):
 @dataclass(frozen=True)
 class EventRoute:
     name: str
-    """Stable identifier (`module.function`): event jobs name the route they run."""
+    """Stable identifier (`module.function:event[.action]`): event jobs name the route they run."""
     event: str
     action: str | None
     handler: Callable[[Any, BotContext], None]
@@ -86,9 +86,10 @@ class Routes:
         """Register a handler for `event_type` (and only `action`, when given)."""
 
         def decorator(handler: EventHandler[EventT]) -> EventHandler[EventT]:
-            name = f"{handler.__module__}.{handler.__qualname__}"
+            # One function may handle several events: the event and action are part of the name.
+            name = f"{handler.__module__}.{handler.__qualname__}:{event_type.name}"
             if action is not None:
-                name += f"[{action}]"
+                name += f".{action}"
             self._add_event(EventRoute(name, event_type.name, action, handler, include_own))
             return handler
 

@@ -2,14 +2,22 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 import json
-from collections.abc import Iterator
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
+import uvicorn
 
 from bot.app import open_state_database
+from bot.settings import Settings
 from pipeline.state import Database, default_sqlite_url
 from tests.conftest import SHARED
 
@@ -100,3 +108,67 @@ def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Databas
 @pytest.fixture
 def database_url(database: Database) -> str:
     return database.url
+
+
+SECRET = "It's a Secret to Everybody"
+
+
+def sign(body: bytes, secret: str = SECRET) -> str:
+    return "sha256=" + hmac.new(secret.encode("utf-8"), body, hashlib.sha256).hexdigest()
+
+
+def delivery_headers(
+    event: str, body: bytes, *, delivery: str | None = None, hook_id: str = "109948940", secret: str = SECRET
+) -> dict[str, str]:
+    """The headers GitHub sends (see ../shared/github/webhook-headers.md), signed with `secret`."""
+    return {
+        "Content-Type": "application/json",
+        "User-Agent": "GitHub-Hookshot/044aadd",
+        "X-GitHub-Event": event,
+        "X-GitHub-Delivery": delivery or str(uuid.uuid4()),
+        "X-GitHub-Hook-ID": hook_id,
+        "X-GitHub-Hook-Installation-Target-Type": "repository",
+        "X-GitHub-Hook-Installation-Target-ID": "79929171",
+        "X-Hub-Signature-256": sign(body, secret),
+    }
+
+
+@pytest.fixture
+def bot_settings(tmp_path: Path) -> Settings:
+    return Settings(
+        **{
+            "INTENTOPS_WEBHOOK_SECRET": SECRET,
+            "INTENTOPS_DATA_DIR": str(tmp_path / "data"),
+            "INTENTOPS_BOT_LOGIN": "intentops[bot]",
+            "INTENTOPS_WEBHOOK_MAX_BYTES": 256 * 1024,
+            "INTENTOPS_JOB_LEASE_SECONDS": 5,
+            "INTENTOPS_JOB_BACKOFF_SECONDS": 0.05,
+        }
+    )
+
+
+@contextmanager
+def serving(app: Any) -> Iterator[str]:
+    """Serve `app` with uvicorn on 127.0.0.1 and a free port; yields its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start")
+        time.sleep(0.01)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(30)
+
+
+def wait_for(condition: Callable[[], bool], *, timeout: float = 20.0, what: str = "condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+        time.sleep(0.02)
