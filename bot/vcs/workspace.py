@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import base64
 import shutil
+import tarfile
 import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -71,13 +72,13 @@ class Workspace:
         repo.git.update_environment(**self._env)
         return repo
 
-    def _run(self, what: str, action: Callable[..., Any], *args: str) -> Any:
+    def _run(self, what: str, action: Callable[..., Any], *args: str, **kwargs: Any) -> Any:
         try:
-            return action(*args)
+            return action(*args, **kwargs)
         except GitCommandError as exc:
             # GitPython's message holds the command line and stderr; neither holds the credentials.
-            stderr = (exc.stderr or "").strip().splitlines()
-            detail = stderr[-1] if stderr else f"exit {exc.status}"
+            stderr = (exc.stderr or "").strip().removeprefix("stderr:").strip().strip("'").splitlines()
+            detail = stderr[-1].strip() if stderr else f"exit {exc.status}"
             raise WorkspaceError(f"git {what} failed: {detail}") from None
 
     def publish(
@@ -88,12 +89,50 @@ class Workspace:
         folder: str,
         files: Mapping[str, bytes],
         message: str,
-        extra_files: Mapping[str, bytes] | None = None,
     ) -> str | None:
-        """Make `folder` on `branch` hold exactly `files` (paths relative to folder), plus `extra_files`
-        (paths relative to the repository root). The branch starts from `base` when it does not exist.
-        Returns the new head SHA, or None when nothing changed (so a retry makes no empty commit)."""
+        """Make `folder` on `branch` hold exactly `files` (paths relative to the folder); the branch starts
+        from `base` when it does not exist. Returns the new head SHA, or None when nothing changed (so a
+        retry makes no empty commit)."""
         folder_path = _check_relative(folder)
+        placed = {str(folder_path / _check_relative(name)): content for name, content in files.items()}
+        return self._commit(branch=branch, base=base, files=placed, message=message, replace=folder_path)
+
+    def add_files(self, *, branch: str, base: str, files: Mapping[str, bytes], message: str) -> str | None:
+        """Add or overwrite `files` (paths relative to the repository root) on `branch`, leaving the rest."""
+        placed = {str(_check_relative(name)): content for name, content in files.items()}
+        return self._commit(branch=branch, base=base, files=placed, message=message, replace=None)
+
+    def export(self, ref: str, folder: str, destination: Path) -> Path:
+        """Copy `folder` as it is at commit `ref` into `destination` (replaced); returns the copy."""
+        folder_path = _check_relative(folder)
+        with self._lock:
+            repo = self._repo()
+            self._run("fetch", repo.git.fetch, "--prune", "origin")
+            self._run("fetch", repo.git.fetch, "origin", ref)
+            if not self._run("ls-tree", repo.git.ls_tree, "-d", ref, str(folder_path)).strip():
+                raise WorkspaceError(f"{folder} does not exist at {ref[:12]}")
+            if destination.exists():
+                shutil.rmtree(destination)
+            destination.mkdir(parents=True)
+            archive = destination.parent / f".{destination.name}.tar"
+            try:
+                with archive.open("wb") as handle:
+                    self._run("archive", repo.git.archive, ref, str(folder_path), output_stream=handle)
+                with tarfile.open(archive) as tar:
+                    tar.extractall(destination, filter="data")
+            finally:
+                archive.unlink(missing_ok=True)
+            return destination / folder_path
+
+    def _commit(
+        self,
+        *,
+        branch: str,
+        base: str,
+        files: Mapping[str, bytes],
+        message: str,
+        replace: PurePosixPath | None,
+    ) -> str | None:
         with self._lock:
             repo = self._repo()
             self._run("fetch", repo.git.fetch, "--prune", "origin")
@@ -101,13 +140,10 @@ class Workspace:
             start = f"origin/{branch}" if branch in remote_refs else f"origin/{base}"
             self._run("checkout", repo.git.checkout, "-B", branch, start)
             self._run("clean", repo.git.clean, "-fdx")
-            target = self.directory / folder_path
-            if target.exists():
-                shutil.rmtree(target)
+            if replace is not None and (self.directory / replace).exists():
+                shutil.rmtree(self.directory / replace)
             for relative, content in files.items():
-                self._write(target / _check_relative(relative), content)
-            for relative, content in (extra_files or {}).items():
-                self._write(self.directory / _check_relative(relative), content)
+                self._write(self.directory / relative, content)
             self._run("add", repo.git.add, "--all", "--", ".")
             if not repo.is_dirty(index=True, working_tree=False, untracked_files=False):
                 return None

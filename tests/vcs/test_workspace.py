@@ -105,3 +105,29 @@ def test_auth_travels_as_a_header_not_in_the_url() -> None:
     env = auth_environment("bot", "tok")
     assert env["GIT_CONFIG_KEY_0"] == "http.extraHeader"
     assert env["GIT_CONFIG_VALUE_0"] == "Authorization: Basic Ym90OnRvaw=="
+
+
+def test_add_files_leaves_the_rest_of_the_tree(origin: Path, tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "ws", f"file://{origin}", {}, BOT)
+    sha = workspace.add_files(
+        branch="intentops/intent-12", base="main", files={"intents/notes.yaml": b"x: 1\n"}, message="Add"
+    )
+    assert sha
+    assert files_on(origin, "intentops/intent-12") == ["intents/hello.yaml", "intents/notes.yaml"]
+    with pytest.raises(WorkspaceError, match="outside the repository"):
+        workspace.add_files(branch="b", base="main", files={"../x": b""}, message="m")
+
+
+def test_export_copies_a_folder_as_it_was_at_a_commit(origin: Path, tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "ws", f"file://{origin}", {}, BOT)
+    args = {"branch": "intentops/hello", "base": "main", "folder": "services/hello", "message": "Build"}
+    first = workspace.publish(files={"app.py": b"v1", "gone.py": b"x"}, **args)
+    workspace.publish(files={"app.py": b"v2"}, **args)
+    assert first
+    exported = workspace.export(first, "services/hello", tmp_path / "out")
+    assert (exported / "app.py").read_bytes() == b"v1"
+    assert (exported / "gone.py").exists()
+    again = workspace.export("intentops/hello", "services/hello", tmp_path / "out")
+    assert sorted(p.name for p in again.iterdir()) == ["app.py"]
+    with pytest.raises(WorkspaceError, match="does not exist"):
+        workspace.export(first, "services/other", tmp_path / "out2")
