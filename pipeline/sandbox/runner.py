@@ -13,6 +13,7 @@ import pwd
 import resource
 import shutil
 import signal
+import stat
 import subprocess
 import tempfile
 import time
@@ -69,7 +70,7 @@ class ProcessSandbox:
             work = root / "service"
             shutil.copytree(service_dir, work, ignore=COPY_IGNORE)
             (root / "tmp").mkdir()
-            user = _drop_to()
+            user = _drop_to(self.python)
             if user is not None:
                 _chown_tree(root, user.pw_uid, user.pw_gid)
             started = time.monotonic()
@@ -125,14 +126,19 @@ class ProcessSandbox:
             return True, output
 
 
-def _drop_to() -> pwd.struct_passwd | None:
-    """The unprivileged user to run as, when we are root (tests never need root)."""
-    if os.geteuid() != 0 or shutil.which("setpriv") is None:
+def _drop_to(python: Path) -> pwd.struct_passwd | None:
+    """The unprivileged user to run as, when we are root (tests never need root) and it can use the venv."""
+    if os.geteuid() != 0 or shutil.which("setpriv") is None or not _reachable_by_others(python.parent.parent):
         return None
     try:
         return pwd.getpwnam(UNPRIVILEGED_USER)
     except KeyError:
         return None
+
+
+def _reachable_by_others(venv: Path) -> bool:
+    """Whether every folder down to the venv lets other users through (a venv under a 0700 dir does not)."""
+    return all(folder.stat().st_mode & stat.S_IXOTH for folder in [venv, *venv.parents])
 
 
 def _chown_tree(root: Path, uid: int, gid: int) -> None:
