@@ -1,0 +1,186 @@
+"""Queue, intent detail, services and analytics as a signed-in person reads them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+import httpx
+import pytest
+
+from pipeline.ledger import IntentState, Outcome, Stage
+from pipeline.llm.base import Usage
+from pipeline.registry import Provenance
+from tests.dashboard.rig import Rig, decision
+
+
+@pytest.fixture
+def client(rig: Rig) -> Iterator[httpx.Client]:
+    with rig.client() as client:
+        rig.sign_in(client, rig.people.approver)
+        yield client
+
+
+def row_of(html: str, service: str) -> str:
+    start = html.index(f'data-service="{service}"')
+    return html[start : html.index("</tr>", start)]
+
+
+def test_the_queue_shows_each_intent_its_stages_with_durations_and_what_it_waits_for(
+    rig: Rig, client: httpx.Client
+) -> None:
+    intent = rig.receive("timeline-svc", priority="high")
+    rig.ledger.record(intent, Stage.GOVERNED, Outcome.SUCCEEDED, duration_ms=1500)
+    rig.ledger.record(intent, Stage.SPEC, Outcome.FAILED, "score 61 under the gate", duration_ms=65_000)
+    rig.ledger.set_state(intent, IntentState.NEEDS_HUMAN, waiting_for="a fix for the SPEC: score 61 < 90")
+    row = row_of(client.get("/").text, "timeline-svc")
+    assert "needs human" in row
+    assert "a fix for the SPEC: score 61 &lt; 90" in row
+    assert 'class="stage stage-done" title="governed: done, 1.5 s' in row
+    assert 'class="stage stage-failed" title="spec: failed, 1 min 05 s (score 61 under the gate)' in row
+    assert 'class="stage stage-pending" title="deployed: pending' in row
+
+
+def test_a_changed_intent_starts_its_timeline_again(rig: Rig, client: httpx.Client) -> None:
+    intent = rig.receive("changing")
+    rig.ledger.record(intent, Stage.DEPLOYED, Outcome.SUCCEEDED, duration_ms=10)
+    rig.ledger.receive(
+        repo="acme/intents", path="intents/changing.yaml", service_name="changing", content_hash="v2"
+    )
+    row = row_of(client.get("/").text, "changing")
+    assert 'stage-pending" title="deployed: pending' in row
+
+
+def test_the_queue_filters_by_state_and_priority(rig: Rig, client: httpx.Client) -> None:
+    rig.receive("blocked-low", priority="low", state=IntentState.BLOCKED)
+    rig.receive("blocked-high", priority="high", state=IntentState.BLOCKED)
+    rig.receive("deployed-high", priority="high", state=IntentState.DEPLOYED)
+    by_state = client.get("/", params={"state": "blocked"}).text
+    both = client.get("/", params={"state": "blocked", "priority": "high"}).text
+    nonsense = client.get("/", params={"state": "'; drop table intents", "priority": "urgent"}).text
+    assert "blocked-low" in by_state and "blocked-high" in by_state and "deployed-high" not in by_state
+    assert "blocked-high" in both and "blocked-low" not in both
+    assert all(name in nonsense for name in ("blocked-low", "blocked-high", "deployed-high"))
+
+
+def test_the_queue_pages_through_every_intent(rig: Rig, client: httpx.Client) -> None:
+    for number in range(105):
+        rig.receive(f"svc-{number:03d}")
+    first, second = client.get("/").text, client.get("/", params={"page": 2}).text
+    assert "105 intents" in first and "Page 1 of 2" in first
+    names = {f"svc-{n:03d}" for n in range(105)}
+    seen = {name for name in names if f'data-service="{name}"' in first + second}
+    assert seen == names
+
+
+def test_the_detail_explains_the_decision_spec_tests_deploys_and_cost(rig: Rig, client: httpx.Client) -> None:
+    pull = rig.open_pull("detailed")
+    report = {
+        "spec": {
+            "score": 93,
+            "gate": 90,
+            "reached_gate": True,
+            "rounds": [{"round": 0, "score": 80}, {"round": 1, "score": 93}],
+            "verification": {
+                "findings": [
+                    {"section": "security", "severity": "warning", "message": "name the auth scheme"}
+                ]
+            },
+        },
+        "tests": {"passed": 12, "failed": 0, "duration_ms": 3400, "ok": True, "log_tail": "12 passed"},
+        "deploys": [
+            {"version": "abc123", "outcome": "failed", "at": "2026-11-24", "log_tail": "Traceback x"}
+        ],
+        "cost": {"usd": 0.0123, "input_tokens": 1000, "output_tokens": 200},
+    }
+    rig.ledger.set_state(pull.intent_id, IntentState.AWAITING_SIGNOFF, report=report, pr_number=pull.number)
+    page = client.get(f"/intents/{pull.intent_id}").text
+    for expected in (
+        "Core changes",
+        "Core assembly line changes need human oversight",
+        "policies/default.yaml:3",
+        "0.82",
+        "lexical",
+        "matched: greet, people",
+        "gate 90, reached",
+        "name the auth scheme",
+        "12 passed, 0 failed",
+        "3.4 s",
+        f"#{pull.number} intentops: detailed",
+        "Traceback x",
+        "$0.0123",
+    ):
+        assert expected in page, expected
+
+
+@pytest.mark.parametrize(
+    ("decision_json", "report_json"),
+    [
+        ({}, {}),
+        ({"action": 3, "matched": "nope", "alignment": None}, {"spec": [], "tests": "x", "deploys": {}}),
+        ({"matched": [{"name": None}, 7], "errors": ["boom", {"message": 1}]}, {"cost": {"usd": "free"}}),
+        ({"approvals_required": True, "approvers": [1, "bob"]}, {"spec": {"verification": "??"}}),
+    ],
+)
+def test_the_detail_renders_whatever_the_ledger_holds(
+    rig: Rig, client: httpx.Client, decision_json: object, report_json: object
+) -> None:
+    intent = rig.receive("odd-json")
+    rig.ledger.record_decision(intent, decision_json)  # type: ignore[arg-type]
+    rig.ledger.set_state(intent, IntentState.FAILED, report=report_json)
+    response = client.get(f"/intents/{intent}")
+    assert response.status_code == 200
+    assert "odd-json" in response.text
+
+
+def test_links_from_the_ledger_are_only_http(rig: Rig, client: httpx.Client) -> None:
+    intent = rig.receive("sneaky")
+    rig.ledger.set_state(intent, IntentState.DEPLOYED, service_url="javascript:alert(1)")
+    page = client.get(f"/intents/{intent}").text
+    assert 'href="javascript:' not in page
+
+
+def test_an_unknown_intent_is_a_404_page(client: httpx.Client) -> None:
+    response = client.get("/intents/4242")
+    assert response.status_code == 404
+    assert "There is no intent 4242" in response.text
+
+
+def test_services_lists_the_registry_with_health_and_provenance(rig: Rig, client: httpx.Client) -> None:
+    rig.registry.announce(
+        name="hello-world",
+        version="v1-abc",
+        url="http://127.0.0.1:9001",
+        health_path="/health",
+        provenance=Provenance(intent_path="intents/hello-world.yaml", pr_number=7, approvers=("alice",)),
+    )
+    rig.registry.activate("hello-world", "v1-abc")
+    rig.registry.register(name="lonely", version="1", url="http://127.0.0.1:9002")
+    page = client.get("/services").text
+    row = page[page.index('id="service-hello-world"') :]
+    assert "v1-abc" in row and "http://127.0.0.1:9001" in row and "healthy" in row
+    assert "intents/hello-world.yaml" in row and "pull request #7" in row and "approved by alice" in row
+    assert 'id="service-lonely"' in page
+
+
+def test_analytics_counts_what_happened(rig: Rig, client: httpx.Client) -> None:
+    auto = rig.receive("auto")
+    rig.ledger.record_decision(auto, decision("auto", action="auto_approve"))
+    rig.ledger.record(auto, Stage.DEPLOYED, Outcome.SUCCEEDED, duration_ms=2000)
+    rig.ledger.set_state(auto, IntentState.DEPLOYED, report={"spec": {"score": 95}})
+    manual = rig.receive("manual")
+    rig.ledger.record_decision(manual, decision("manual"))
+    rig.ledger.record(manual, Stage.DEPLOYED, Outcome.FAILED, duration_ms=4000)
+    reservation = rig.usage.reserve(stage="spec-builder", model="m", budget_key=None, estimate_usd=1.0)
+    rig.usage.settle(
+        reservation,
+        usage=Usage(input_tokens=1200, output_tokens=300, cost_usd=0.25),
+        message_id="msg_1",
+    )
+    page = client.get("/analytics").text
+    assert "50%</span> auto-approved" in page and "(of 2 decided)" in page
+    assert "50%</span> deploys succeeded" in page
+    assert "$0.2500</span> LLM cost in " + datetime.now(UTC).strftime("%Y-%m") in page
+    assert "1,500</span> tokens" in page
+    assert "deployed: 2.0 s" in page, "the median-per-stage chart describes itself for screen readers"
+    assert "90–100: 1" in page
