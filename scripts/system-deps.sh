@@ -19,3 +19,11 @@ fi
 # --- PostgreSQL (job queue tests): Debian's postgresql, a throwaway cluster on 127.0.0.1 ---
 ./scripts/postgres.sh start >/dev/null
 # --- end PostgreSQL ---
+
+# --- Chromium (dashboard browser tests): Debian's chromium, driven by Playwright; no browser download ---
+if [ ! -x /usr/bin/chromium ]; then
+  echo "system-deps: installing chromium"
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+# --- end Chromium ---
