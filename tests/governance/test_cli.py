@@ -1,4 +1,8 @@
-"""`intentops govern` and `intentops policy test`, run as a user runs them: the installed console script."""
+"""`intentops govern` and `intentops policy test`.
+
+The seed's acceptance cases, the Claude path and error output run the installed console script, as a user
+does; the rest run in-process (the same Typer app) to keep the suite fast.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +13,9 @@ import sys
 from pathlib import Path
 
 import pytest
+from typer.testing import CliRunner
 
+from bot.cli.main import build_app
 from tests.conftest import EXAMPLES, ROOT
 from tests.fixtures.anthropic_api import FakeMessagesAPI
 from tests.governance.conftest import POLICIES, SEED_POLICIES, write
@@ -33,6 +39,19 @@ def govern_json(*args: str) -> dict[str, object]:
     result = run("govern", *args, "--format", "json")
     assert result.returncode == 0, result.stderr
     decision: dict[str, object] = json.loads(result.stdout)
+    return decision
+
+
+def invoke(*args: str) -> tuple[int, str, str]:
+    """Run the app in-process with no model configured."""
+    result = CliRunner().invoke(build_app(), list(args), env={"ANTHROPIC_API_KEY": None})
+    return result.exit_code, result.stdout, result.stderr
+
+
+def govern_json_in_process(*args: str) -> dict[str, object]:
+    code, stdout, stderr = invoke("govern", *args, "--format", "json")
+    assert code == 0, stderr
+    decision: dict[str, object] = json.loads(stdout)
     return decision
 
 
@@ -107,7 +126,7 @@ def test_the_blueprint_is_found_above_the_intent(tmp_path: Path) -> None:
     intent = write(
         tmp_path / "intents" / "bookmarks.yaml", "service_name: bookmarks\npurpose: Share bookmarks\n"
     )
-    decision = govern_json(str(intent), "--policies", str(POLICIES))
+    decision = govern_json_in_process(str(intent), "--policies", str(POLICIES))
     assert decision["alignment"]["score"] == 1.0  # type: ignore[index]
 
 
@@ -152,15 +171,17 @@ def test_bad_input_is_one_clear_line_and_exit_1(tmp_path: Path, files: dict[str,
 
 
 def test_an_out_of_range_score_is_refused() -> None:
-    result = run("govern", str(SPEC_BUILDER), "--alignment-score", "1.5")
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr
+    code, _, stderr = invoke("govern", str(SPEC_BUILDER), "--alignment-score", "1.5")
+    assert code == 2
+    assert "Invalid value for '--alignment-score'" in stderr
 
 
 def test_policy_test_passes_on_the_shipped_policies() -> None:
-    result = run("policy", "test", str(POLICIES))
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert result.stdout.strip().splitlines()[-1].startswith("PASS: ")
+    code, stdout, stderr = invoke("policy", "test", str(POLICIES), "--verbose")
+    assert code == 0, stdout + stderr
+    lines = stdout.strip().splitlines()
+    assert lines[-1].startswith("PASS: ") and lines[-1].endswith("cases passed")
+    assert any(line.startswith("PASS ") and "seed.yaml" in line for line in lines[:-1])
 
 
 def test_policy_test_reports_a_failing_case_and_exits_1(tmp_path: Path) -> None:
@@ -173,9 +194,9 @@ def test_policy_test_reports_a_failing_case_and_exits_1(tmp_path: Path) -> None:
         "    alignment_score: 0.95\n"
         "    expect: auto_approve\n",
     )
-    result = run("policy", "test", str(tmp_path), "--format", "json")
-    assert result.returncode == 1
-    report = json.loads(result.stdout)
+    code, stdout, _ = invoke("policy", "test", str(tmp_path), "--format", "json")
+    assert code == 1
+    report = json.loads(stdout)
     assert report["passed"] is False
     (case,) = report["cases"]
     assert case["source"].endswith("wrong.yaml:2:5")
