@@ -100,11 +100,22 @@ class BodyLimit:
         await self.app(scope, replay, send)
 
 
+def _unknown_api_path(path: str) -> JSONResponse:
+    # Without this, /api/v3/... paths the API does not serve would fall through to git's routes.
+    return error_response(NotFound())
+
+
 def create_app(forge: Forge, *, max_api_body_bytes: int = 8 * 1024 * 1024) -> FastAPI:
     app = FastAPI(title="IntentOps forge", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.forge = forge
     for module in ROUTERS:
         app.include_router(module.router, prefix=API_PREFIX)
+    app.add_api_route(
+        API_PREFIX + "/{path:path}",
+        _unknown_api_path,
+        methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
+        include_in_schema=False,
+    )
     app.include_router(githttp.router)
     app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(ForgeError, on_forge_error)  # type: ignore[arg-type]

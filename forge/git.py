@@ -191,12 +191,20 @@ class BareRepo:
             env = {"GIT_INDEX_FILE": str(Path(tmp) / "index")}
             if parent:
                 self.run("read-tree", parent, env=env)
+            lines = []
             for path, content in edit.files.items():
-                if content is None:
-                    self.run("update-index", "--force-remove", "--", path, env=env)
+                if content is None:  # mode 0 removes the path from the index (no work tree needed)
+                    lines.append(f"0 {ZERO_SHA}\t{path}")
                     continue
                 blob = self.text("hash-object", "-w", "--stdin", input_bytes=content).strip()
-                self.run("update-index", "--add", "--cacheinfo", f"100644,{blob},{path}", env=env)
+                lines.append(f"100644 {blob}\t{path}")
+            self.run(
+                "update-index",
+                "-z",
+                "--index-info",
+                input_bytes="".join(f"{line}\0" for line in lines).encode(),
+                env=env,
+            )
             return self.text("write-tree", env=env).strip()
 
     def tree_entry(self, rev: str, path: str) -> TreeEntry | None:

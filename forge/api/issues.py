@@ -172,11 +172,12 @@ def issue_labels(ctx: CtxDep, request: Request, owner: str, name: str, number: i
 @router.post("/issues/{number}/labels")
 @router.put("/issues/{number}/labels")
 def add_labels(
-    ctx: CtxDep, request: Request, owner: str, name: str, number: int, body: LabelNames
+    ctx: CtxDep, request: Request, owner: str, name: str, number: int, body: LabelNames | list[str]
 ) -> JSONResponse:
     repo = ctx.repo(owner, name, Perm.TRIAGE)
     issue = find_issue(ctx, repo, number)
-    set_labels(ctx, repo, issue, body.labels, replace=request.method == "PUT")
+    names = body if isinstance(body, list) else body.labels  # GitHub takes a bare array too
+    set_labels(ctx, repo, issue, names, replace=request.method == "PUT")
     return ok(ctx.r.labels_of(issue))
 
 

@@ -171,6 +171,7 @@ def combined_status(ctx: CtxDep, owner: str, name: str, ref: str) -> JSONRespons
     )
 
 
+@router.get("/statuses/{ref}")
 @router.get("/commits/{ref:path}/statuses")
 def list_statuses(ctx: CtxDep, request: Request, owner: str, name: str, ref: str) -> JSONResponse:
     repo = ctx.repo(owner, name)
