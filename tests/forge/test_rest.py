@@ -7,7 +7,6 @@ import pytest
 from github import Github, GithubException, InputGitAuthor
 
 from forge.admin import Account
-
 from tests.fixtures.forge import ForgeKit
 
 
