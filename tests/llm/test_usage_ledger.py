@@ -3,13 +3,29 @@
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 
 import pytest
 
 from pipeline.llm import BudgetExceeded, Usage
 from pipeline.llm.usage import Budgets, MonthlyCost, UsageLedger
-from pipeline.state import Database
+from pipeline.state import Database, default_sqlite_url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """The ledger on both engines the state database supports: the budget race differs between them."""
+    if request.param == "sqlite":
+        url = default_sqlite_url(tmp_path)
+    else:
+        url = request.getfixturevalue("postgres_url")
+    db = Database(url)
+    db.create_all()
+    yield db
+    db.dispose()
+
 
 NOVEMBER = datetime(2026, 11, 24, 21, 0, tzinfo=UTC)
 DECEMBER = datetime(2026, 12, 1, 0, 0, 1, tzinfo=UTC)
