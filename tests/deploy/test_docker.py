@@ -13,9 +13,18 @@ import pytest
 from docker import DockerClient
 from docker.errors import NotFound
 
-from pipeline.deploy import Deployer, DeployOutcome, DeployRequest, UndeployOutcome
+from pipeline.deploy import (
+    Backend,
+    Deployer,
+    DeploymentRecords,
+    DeployOutcome,
+    DeployRequest,
+    RecoveryAction,
+    UndeployOutcome,
+)
 from pipeline.deploy.docker import LABEL_SERVICE
 from pipeline.registry import Provenance, RegistryStore, ServiceStatus
+from pipeline.state import Database
 from tests.deploy.conftest import MakeService
 from tests.deploy.probe import Probe
 
@@ -31,6 +40,8 @@ def service_name(docker_engine: DockerClient) -> Iterator[str]:
     """A name of its own per test, so images of other runs never stand in for this one's."""
     name = f"dk-{uuid.uuid4().hex[:10]}"
     yield name
+    for container in docker_engine.containers.list(all=True, filters={"label": f"{LABEL_SERVICE}={name}"}):
+        container.remove(force=True)
     for image in docker_engine.images.list(filters={"label": f"{LABEL_SERVICE}={name}"}):
         docker_engine.images.remove(image.id, force=True)
     with contextlib.suppress(NotFound):
@@ -92,3 +103,26 @@ def test_docker_blue_green_rollback_and_undeploy(
     assert docker_deployer.undeploy(service_name).outcome is UndeployOutcome.ABSENT
     assert docker_engine.containers.list(all=True, filters={"label": f"{LABEL_SERVICE}={service_name}"}) == []
     assert registry.get(service_name).status is ServiceStatus.GONE  # type: ignore[union-attr]
+
+
+def test_a_restarted_bot_adopts_live_containers_and_restarts_removed_ones(
+    database: Database,
+    docker_deployer: Deployer,
+    docker_engine: DockerClient,
+    registry: RegistryStore,
+    make_service: MakeService,
+    service_name: str,
+) -> None:
+    version = _sha()
+    assert docker_deployer.deploy(DeployRequest(make_service("v1", name=service_name), version)).ok
+    records = DeploymentRecords(database, Backend.DOCKER)
+    restarted_bot = Deployer(docker_deployer.runtime, records, registry, docker_deployer.config)
+
+    adopted = restarted_bot.recover()
+    docker_engine.containers.get(restarted_bot.records.for_name(service_name)[0].handle).remove(force=True)
+    recovered = restarted_bot.recover()
+
+    assert [(a.action, a.version) for a in adopted] == [(RecoveryAction.ADOPTED, version)]
+    assert [(a.action, a.version) for a in recovered] == [(RecoveryAction.RESTARTED, version)]
+    entry = registry.get(service_name)
+    assert entry is not None and httpx.get(f"{entry.url}/hello").json()["version"] == version
