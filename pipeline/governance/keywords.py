@@ -69,7 +69,7 @@ def _next_token(rule: str, position: int) -> Token:
     string = _STRING_START.match(rule, position)
     if string:
         raw = "r" in string.group("prefix").lower()
-        end = _string_end(rule, string.end(), string.group("quote"), raw=raw)
+        end = _string_end(rule, position, string.end(), string.group("quote"), raw=raw)
         return Token(TokenKind.STRING, rule[position:end], position)
     for kind, pattern in ((TokenKind.IDENT, _IDENT), (TokenKind.SPACE, _SPACE)):
         match = pattern.match(rule, position)
@@ -82,9 +82,8 @@ def _next_token(rule: str, position: int) -> Token:
     return Token(kind, rule[position], position)
 
 
-def _string_end(rule: str, position: int, quote: str, *, raw: bool) -> int:
-    """Offset just past the closing quote of a literal whose body starts at `position`."""
-    start = position - len(quote)
+def _string_end(rule: str, start: int, position: int, quote: str, *, raw: bool) -> int:
+    """Offset just past the closing quote of the literal at `start`, whose body starts at `position`."""
     while position < len(rule):
         if rule.startswith(quote, position):
             return position + len(quote)

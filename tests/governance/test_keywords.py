@@ -61,6 +61,7 @@ def test_translation(rule: str, cel: str) -> None:
     [
         ("purpose == 'open", "unterminated string literal (at column 12)"),
         ('purpose == "a\nb"', "unterminated string literal"),
+        ("p == r'abc", "unterminated string literal (at column 6)"),
         ("(a OR b", "'(' is never closed"),
         ("a OR b)", "')' has no matching opening bracket"),
         ("[a)", "')' has no matching opening bracket"),

@@ -7,6 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.governance import PolicyAction, PolicyLoadError, PolicyStore, load_policies, load_policy_sources
 from tests.governance.conftest import POLICIES, SEED_POLICIES, write
@@ -192,3 +194,15 @@ def test_seed_json_is_valid_json_that_python_reads_identically() -> None:
     assert [
         p.policy.model_dump(include={"name", "rule", "action", "reason"}, mode="json") for p in loaded
     ] == via_json
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    st.binary(max_size=300) | st.text(alphabet="-:[]{}&*!|>'\" \nabcnameruleactionreason#01", max_size=200)
+)
+def test_any_file_either_loads_or_is_refused_with_problems(data: bytes | str) -> None:
+    raw = data.encode() if isinstance(data, str) else data
+    try:
+        load_policy_sources({"p.yaml": raw})
+    except PolicyLoadError as exc:
+        assert exc.problems and all(p.file == "p.yaml" and p.message for p in exc.problems)

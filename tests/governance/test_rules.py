@@ -5,6 +5,8 @@ from __future__ import annotations
 import time
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from pipeline.governance.rules import RuleError, RuleLimits, compile_rule
 from pipeline.governance.variables import known_variables
@@ -119,3 +121,22 @@ def test_compiling_the_same_rule_twice_parses_it_once() -> None:
     first = compile_rule("tier == 3 || tier == 2", known_names=KNOWN)
     second = compile_rule("tier == 3 || tier == 2", known_names=KNOWN)
     assert first.ast is second.ast
+
+
+# -- properties --------------------------------------------------------------------------------------------
+
+PIECES = st.sampled_from(
+    [*"abtier_ ()[]{}.,:?!&|=<>+-*/%'\"\\019", "AND", "OR", "NOT", "tier", "purpose", "exists", "map"]
+    + ["has", "in", "size", "null", "true", " && ", "alignment_score", "changed_files"]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(PIECES, max_size=25).map("".join))
+def test_any_text_either_compiles_or_is_refused_and_evaluation_never_raises(rule: str) -> None:
+    try:
+        compiled = compile_rule(rule, known_names=KNOWN)
+    except RuleError:
+        return
+    outcome = compiled.evaluate(VALUES)
+    assert outcome.error == "" or not outcome.matched
