@@ -28,6 +28,7 @@ from pipeline.governance.policytest import CaseResult, PolicyTestReport, run_pol
 from pipeline.intents import InvalidIntent, load_intent_file
 
 BLUEPRINT_NAME = "BLUEPRINT.md"
+NO_POLICIES = "{path}: no such file or directory; pass --policies with a policy file or directory"
 OFFLINE_SCORING = "no ANTHROPIC_API_KEY: alignment is scored lexically (offline)"
 DEFAULT_POLICIES = Path("policies")
 ACTION_STYLE = {
@@ -76,6 +77,8 @@ def govern_command(
         intent = load_intent_file(path)
     except InvalidIntent as exc:
         _fail_lines([str(problem) for problem in exc.problems])
+    if not policies.exists():
+        fail(escape(NO_POLICIES.format(path=policies)))
     try:
         policy_set = load_policies(policies)
     except PolicyLoadError as exc:

@@ -201,3 +201,9 @@ def test_policy_test_reports_a_failing_case_and_exits_1(tmp_path: Path) -> None:
     (case,) = report["cases"]
     assert case["source"].endswith("wrong.yaml:2:5")
     assert case["failures"] == ["expected auto_approve, got requires_approval"]
+
+
+def test_a_missing_policy_path_says_how_to_give_one(tmp_path: Path) -> None:
+    code, _, stderr = invoke("govern", str(SPEC_BUILDER), "--policies", str(tmp_path / "nope"))
+    assert code == 1
+    assert "nope: no such file or directory; pass --policies" in stderr
