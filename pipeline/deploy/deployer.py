@@ -4,6 +4,7 @@ registry, drain and stop the old. A new version that fails is stopped and the ol
 from __future__ import annotations
 
 import logging
+import re
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ from pipeline.manifest import (
     ServiceManifest,
 )
 from pipeline.registry import Provenance, RegistryStore, ServiceStatus
+from pipeline.registry.model import SERVICE_NAME_PATTERN
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +50,7 @@ REPLACED = "{name} {version} is serving at {url} (replaced {previous})"
 NOT_HEALTHY = "{name} {version} failed its health check: {detail}; {kept}"
 KEPT_PREVIOUS = "{previous} keeps serving"
 KEPT_NOTHING = "nothing was serving before"
+CANNOT_START = "{name} {version} could not be started: {error}"
 CANNOT_PREPARE = "{name} {version} could not be prepared: {error}"
 BAD_MANIFEST = "{path}: not a deployable service: {error}"
 UNDEPLOYED = "{name} stopped and deregistered ({versions})"
@@ -92,6 +95,15 @@ class Deployer:
                 request.version,
                 BAD_MANIFEST.format(path=path, error=_one_line(exc)),
             )
+        if not re.fullmatch(SERVICE_NAME_PATTERN, manifest.name):
+            path = request.service_dir / MANIFEST_FILE
+            error = f"name {manifest.name!r} is not a DNS label (lowercase letters, digits, '-')"
+            return DeployResult(
+                DeployOutcome.FAILED,
+                manifest.name,
+                request.version,
+                BAD_MANIFEST.format(path=path, error=error),
+            )
         current = self.records.active(manifest.name)
         if current is not None and current.version == request.version and self.runtime.is_alive(current):
             message = ALREADY_RUNNING.format(name=manifest.name, version=request.version, url=current.url)
@@ -107,9 +119,14 @@ class Deployer:
         self, request: DeployRequest, manifest: ServiceManifest, artifact: Artifact, current: Instance | None
     ) -> DeployResult:
         provenance = request.provenance.model_copy(update={"image_digest": artifact.digest})
-        candidate = self._launch(
-            request.service_dir.resolve(), manifest, request.version, artifact, provenance
-        )
+        try:
+            candidate = self._launch(
+                request.service_dir.resolve(), manifest, request.version, artifact, provenance
+            )
+        except Exception as exc:  # the engine refused to start it: nothing runs, nothing changed
+            self.registry.retire(manifest.name, request.version)
+            message = CANNOT_START.format(name=manifest.name, version=request.version, error=_one_line(exc))
+            return DeployResult(DeployOutcome.FAILED, manifest.name, request.version, message)
         health = wait_healthy(
             candidate.url + candidate.health_path,
             timeout=self.config.health_timeout,
@@ -123,6 +140,7 @@ class Deployer:
             message = NOT_HEALTHY.format(
                 name=manifest.name, version=request.version, detail=health.detail, kept=kept
             )
+            log.warning("%s", message)
             return DeployResult(
                 DeployOutcome.FAILED,
                 manifest.name,
@@ -136,6 +154,7 @@ class Deployer:
         if current is not None:
             self._drain(current, keep_registry=current.version == request.version)
         template = REPLACED if previous else DEPLOYED
+        log.info("%s %s is serving at %s", manifest.name, request.version, candidate.url)
         message = template.format(
             name=manifest.name, version=request.version, url=candidate.url, previous=previous
         )

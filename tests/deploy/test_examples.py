@@ -3,6 +3,7 @@ themselves over HTTP, keep heartbeating, and go away on undeploy."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import ipaddress
 import threading
@@ -15,6 +16,7 @@ import httpx
 import pytest
 import uvicorn
 from docker import DockerClient
+from docker.errors import NotFound
 from pydantic import SecretStr
 
 from pipeline.codegen.generator import generate_service
@@ -114,3 +116,5 @@ def test_docker_backend_runs_the_hello_world_example(
     finally:
         for image in docker_engine.images.list(filters={"label": f"{LABEL_SERVICE}=hello-world"}):
             docker_engine.images.remove(image.id, force=True)
+        with contextlib.suppress(NotFound):
+            docker_engine.volumes.get("intentops-hello-world-data").remove(force=True)

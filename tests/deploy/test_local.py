@@ -121,6 +121,15 @@ def test_a_folder_without_a_manifest_is_refused_with_its_path(deployer: Deployer
     assert deployer.records.all() == []
 
 
+def test_a_manifest_name_that_is_not_a_dns_label_is_refused(
+    deployer: Deployer, registry: RegistryStore, make_service: MakeService
+) -> None:
+    result = deployer.deploy(DeployRequest(make_service("v1", name="Bad_Name"), SHA_1))
+
+    assert result.outcome is DeployOutcome.FAILED and "not a DNS label" in result.message
+    assert deployer.records.all() == [] and registry.entries() == []
+
+
 def test_undeploy_stops_and_deregisters_and_is_idempotent(
     deployer: Deployer, registry: RegistryStore, make_service: MakeService
 ) -> None:
