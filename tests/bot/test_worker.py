@@ -1,0 +1,224 @@
+"""Workers: retries, dead letters and their reports, lease renewal, and a worker process killed mid-job."""
+
+from __future__ import annotations
+
+import json
+import random
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import select
+
+from bot.app import bot_context, bot_routes, create_app
+from bot.events import PullRequestEvent
+from bot.queue import JOBS, Job, JobQueue, JobState
+from bot.routing import BotContext, PermanentJobError, Routes
+from bot.settings import Settings
+from bot.worker import Worker, WorkerPool
+from pipeline.state import Database
+from tests.bot.conftest import delivery_headers, load_example, wait_for
+from tests.conftest import ROOT
+
+
+class Flaky:
+    """Job handlers that fail in chosen ways, and a dead-letter report that remembers what it was told."""
+
+    def __init__(self) -> None:
+        self.calls: list[int] = []
+        self.dead: list[Job] = []
+        self.routes = Routes()
+        self.routes.job("fails", on_dead=self.report)(self.fails)
+        self.routes.job("hopeless", on_dead=self.report)(self.hopeless)
+        self.routes.job("slow")(self.slow)
+
+    def fails(self, job: Job, context: BotContext) -> None:
+        self.calls.append(job.attempts)
+        if job.attempts < int(job.payload["succeed_on"]):
+            raise RuntimeError(f"attempt {job.attempts} broke")
+
+    def hopeless(self, job: Job, context: BotContext) -> None:
+        raise PermanentJobError("the intent file is gone")
+
+    def slow(self, job: Job, context: BotContext) -> None:
+        time.sleep(float(job.payload["seconds"]))
+
+    def report(self, job: Job, context: BotContext) -> None:
+        self.dead.append(job)
+
+
+@pytest.fixture
+def flaky() -> Flaky:
+    return Flaky()
+
+
+@pytest.fixture
+def context(bot_settings: Settings, database: Database) -> BotContext:
+    return bot_context(bot_settings, database)
+
+
+def drain(worker: Worker, *, timeout: float = 20.0) -> None:
+    """Run jobs until none is runnable now or waiting for a retry."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if not worker.run_once() and worker.context.queue.counts()[JobState.QUEUED] == 0:
+            return
+        time.sleep(0.01)
+    raise AssertionError("jobs still queued")
+
+
+def test_a_failing_job_is_retried_until_it_succeeds(context: BotContext, flaky: Flaky) -> None:
+    job_id = context.queue.enqueue("fails", key="k", payload={"succeed_on": 3}).job_id
+    drain(Worker(context, bot_routes(flaky.routes), name="w"))
+    job = context.queue.get(job_id)
+    assert job is not None and job.state is JobState.SUCCEEDED
+    assert flaky.calls == [1, 2, 3]
+    assert job.last_error == "RuntimeError: attempt 2 broke"
+    assert flaky.dead == []
+
+
+def test_a_job_failing_every_attempt_is_dead_and_reported(context: BotContext, flaky: Flaky) -> None:
+    job_id = context.queue.enqueue("fails", key="k", payload={"succeed_on": 99}, max_attempts=3).job_id
+    drain(Worker(context, bot_routes(flaky.routes), name="w"))
+    job = context.queue.get(job_id)
+    assert job is not None and job.state is JobState.DEAD
+    assert job.last_error == "RuntimeError: attempt 3 broke"
+    assert [(d.id, d.state, d.last_error) for d in flaky.dead] == [(job_id, JobState.DEAD, job.last_error)]
+
+
+def test_a_permanent_error_is_dead_at_once(context: BotContext, flaky: Flaky) -> None:
+    job_id = context.queue.enqueue("hopeless", key="k").job_id
+    drain(Worker(context, bot_routes(flaky.routes), name="w"))
+    job = context.queue.get(job_id)
+    assert job is not None and job.state is JobState.DEAD and job.attempts == 1
+    assert job.last_error == "PermanentJobError: the intent file is gone"
+    assert len(flaky.dead) == 1
+
+
+def test_a_job_kind_nobody_handles_is_kept_with_the_reason(context: BotContext) -> None:
+    job_id = context.queue.enqueue("unheard-of", key="k", max_attempts=1).job_id
+    drain(Worker(context, bot_routes(), name="w"))
+    job = context.queue.get(job_id)
+    assert job is not None and job.state is JobState.DEAD
+    assert job.last_error == "LookupError: no handler for job kind 'unheard-of' in this worker"
+
+
+def test_a_job_longer_than_its_lease_keeps_it(
+    bot_settings: Settings, database: Database, flaky: Flaky
+) -> None:
+    queue = JobQueue(database, lease_seconds=1.0)
+    context = BotContext(bot_settings, database, queue)
+    job_id = queue.enqueue("slow", key="k", payload={"seconds": 2.5}).job_id
+    worker = Worker(context, bot_routes(flaky.routes), name="busy")
+    runner = threading.Thread(target=worker.run_once)
+    runner.start()
+    stolen = []
+    while runner.is_alive():
+        if (job := queue.claim("thief")) is not None:
+            stolen.append(job)
+        time.sleep(0.05)
+    runner.join()
+    assert stolen == []
+    job = queue.get(job_id)
+    assert job is not None and job.state is JobState.SUCCEEDED and job.attempts == 1
+
+
+def test_a_malformed_event_is_dead_at_once_with_the_field_named(bot_settings: Settings) -> None:
+    routes = Routes()
+    routes.on(PullRequestEvent)(lambda event, context: None)
+    app = create_app(bot_settings, routes=bot_routes(routes), worker_threads=1)
+    payload = load_example("pull_request", "opened.payload.json")
+    del payload["pull_request"]["head"]["sha"]
+    body = json.dumps(payload).encode()
+    with TestClient(app) as client:
+        response = client.post("/webhook", content=body, headers=delivery_headers("pull_request", body))
+        assert response.status_code == 202
+        queue = app.state.context.queue
+        wait_for(lambda: queue.counts()[JobState.DEAD] == 1, what="the event job to be dead")
+    with app.state.context.database.session() as session:
+        error = session.execute(select(JOBS.c.last_error).where(JOBS.c.state == "dead")).scalar_one()
+    assert error == "PermanentJobError: pull_request payload: pull_request.head.sha: missing"
+
+
+def test_the_pool_stops_promptly(context: BotContext) -> None:
+    pool = WorkerPool(context, bot_routes(), threads=3)
+    pool.start()
+    started = time.monotonic()
+    assert pool.stop(timeout=10)
+    assert time.monotonic() - started < 5
+
+
+def spawn_worker(url: str, markers: Path, mode: str) -> subprocess.Popen[bytes]:
+    return subprocess.Popen(
+        [sys.executable, "-m", "tests.bot.worker_process", url, str(markers), mode],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+
+
+@pytest.fixture
+def processes() -> Iterator[list[subprocess.Popen[bytes]]]:
+    started: list[subprocess.Popen[bytes]] = []
+    yield started
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+        process.wait(10)
+
+
+def markers_of(markers: Path, prefix: str) -> list[str]:
+    return sorted(p.name for p in markers.glob(f"{prefix}-*"))
+
+
+def test_a_sigkilled_workers_job_is_finished_by_another(
+    database: Database, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    queue = JobQueue(database)
+    job_id = queue.enqueue("work", key="the-job").job_id
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    doomed = spawn_worker(database.url, markers, "hang")
+    processes.append(doomed)
+    wait_for(lambda: bool(markers_of(markers, "started")), what="the first worker to start the job")
+    doomed.send_signal(signal.SIGKILL)
+    doomed.wait(10)
+    survivor = spawn_worker(database.url, markers, "finish")
+    processes.append(survivor)
+    wait_for(lambda: (j := queue.get(job_id)) is not None and j.state is JobState.SUCCEEDED, what="the job")
+    survivor.terminate()
+    assert survivor.wait(20) == 0, survivor.stderr.read().decode() if survivor.stderr else ""
+    job = queue.get(job_id)
+    assert job is not None and job.attempts == 2 and job.lease_owner is None
+    assert markers_of(markers, "done") == [f"done-{job_id}-{survivor.pid}"]
+
+
+@pytest.mark.slow
+def test_workers_killed_at_random_points_lose_no_job(
+    database: Database, tmp_path: Path, processes: list[subprocess.Popen[bytes]]
+) -> None:
+    queue = JobQueue(database)
+    ids = [
+        queue.enqueue("work", key=f"job-{n}", payload={"seconds": 0.2}, max_attempts=50).job_id
+        for n in range(10)
+    ]
+    markers = tmp_path / "markers"
+    markers.mkdir()
+    chance = random.Random(7)
+    for _ in range(3):
+        victim = spawn_worker(database.url, markers, "finish")
+        processes.append(victim)
+        time.sleep(chance.uniform(0.5, 1.5))
+        victim.send_signal(signal.SIGKILL)
+        victim.wait(10)
+    processes.extend(spawn_worker(database.url, markers, "finish") for _ in range(2))
+    wait_for(lambda: queue.counts()[JobState.SUCCEEDED] == 10, timeout=60, what="all ten jobs")
+    assert queue.counts()[JobState.DEAD] == 0
+    done = {int(name.split("-")[1]) for name in markers_of(markers, "done")}
+    assert done == set(ids)
