@@ -1,4 +1,4 @@
-"""The durable job queue, on SQLite and on a real PostgreSQL: idempotency, priorities, leases, backoff, dead letters."""
+"""The durable job queue on SQLite and on a real PostgreSQL: idempotency, priority, leases, dead letters."""
 
 from __future__ import annotations
 
