@@ -18,7 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar, cast
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from gidgethub import routing, sansio
 
@@ -26,6 +26,9 @@ from bot.events import Event
 from bot.queue import Job, JobQueue
 from bot.settings import Settings
 from pipeline.state import Database
+
+if TYPE_CHECKING:
+    from bot.line import Line
 
 EventT = TypeVar("EventT", bound=Event)
 MAX_ROUTE_NAME = 300
@@ -38,6 +41,8 @@ class BotContext:
     settings: Settings
     database: Database
     queue: JobQueue
+    line: Line | None = None
+    """The line's services (`bot.line.Line`) for the flow handlers; None in intake-only set-ups."""
 
 
 EventHandler = Callable[[EventT, BotContext], None]

@@ -15,7 +15,7 @@ WRITE_PERMISSIONS = frozenset({"write", "maintain", "admin"})
 
 
 class NotCounted(StrEnum):
-    AUTHOR = "is the pull request's author"
+    AUTHOR = "asked for this change (the pull request's or the intent's author)"
     BOT = "is the bot"
     STALE = "approved an earlier commit; new commits need a new approval"
     NOT_APPROVER = "is not one of the policy's approvers"
@@ -61,20 +61,24 @@ def evaluate_signoff(
     *,
     required: int,
     approvers: Iterable[str],
-    author: str,
+    authors: Iterable[str],
     bot: str,
     head_sha: str,
     approvals: Iterable[Approval],
     permission_of: Callable[[str], str],
 ) -> SignoffStatus:
-    """Count the approvals that are valid sign-offs for a pull request whose head is `head_sha`."""
+    """Count the approvals that are valid sign-offs for a pull request whose head is `head_sha`.
+
+    `authors`: who asked for the change (the PR's author, and the intent's author when it differs); none
+    of them may sign off their own change."""
+    author_set = {login.lower() for login in authors if login}
     named = tuple(dict.fromkeys(approvers))
     named_lower = {name.lower() for name in named}
     counted: list[str] = []
     refused: list[tuple[str, NotCounted]] = []
     for approval in approvals:
         login = approval.reviewer
-        reason = _refusal(login, approval.commit_id, author, bot, head_sha, named_lower, permission_of)
+        reason = _refusal(login, approval.commit_id, author_set, bot, head_sha, named_lower, permission_of)
         if reason is not None:
             refused.append((login, reason))
         elif login.lower() not in {c.lower() for c in counted}:
@@ -85,7 +89,7 @@ def evaluate_signoff(
 def _refusal(
     login: str,
     commit_id: str,
-    author: str,
+    authors: set[str],
     bot: str,
     head_sha: str,
     named_lower: set[str],
@@ -93,7 +97,7 @@ def _refusal(
 ) -> NotCounted | None:
     if login.lower() == bot.lower():
         return NotCounted.BOT
-    if login.lower() == author.lower():
+    if login.lower() in authors:
         return NotCounted.AUTHOR
     if commit_id != head_sha:
         return NotCounted.STALE

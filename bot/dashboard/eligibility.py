@@ -54,7 +54,7 @@ def eligibility(client: RepoClient, record: IntentRecord, *, login: str, bot_log
     status = evaluate_signoff(
         required=max(1, (decision.approvals_required if decision else None) or 1),
         approvers=decision.approvers if decision else (),
-        author=pull.author,
+        authors=(pull.author, record.author),
         bot=bot_login,
         head_sha=pull.head_sha,
         approvals=[Approval(reviewer=login, commit_id=pull.head_sha, via="dashboard")],

@@ -94,6 +94,12 @@ class GithubRepoClient:
     def default_branch(self) -> str:
         return self._repo.default_branch
 
+    def branch_head(self, branch: str) -> str | None:
+        try:
+            return str(self._repo.get_branch(branch).commit.sha)
+        except UnknownObjectException:
+            return None
+
     def read_file(self, path: str, ref: str) -> bytes | None:
         try:
             content = self._repo.get_contents(path, ref=ref)
@@ -190,6 +196,9 @@ class GithubRepoClient:
 
     def comment(self, issue_number: int, body: str) -> None:
         self._repo.get_issue(issue_number).create_comment(body)
+
+    def create_issue(self, title: str, body: str) -> int:
+        return int(self._repo.create_issue(title=title, body=body).number)
 
     def permission(self, login: str) -> str:
         try:

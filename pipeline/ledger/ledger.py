@@ -59,7 +59,7 @@ class Outcome(StrEnum):
 
 
 # Fields a caller may set along with a state change.
-UPDATABLE = frozenset({"pr_number", "pr_url", "head_sha", "service_url", "report", "commit_sha"})
+UPDATABLE = frozenset({"pr_number", "pr_url", "issue_number", "head_sha", "service_url", "report", "commit_sha"})
 
 
 def utcnow() -> datetime:
@@ -81,6 +81,7 @@ class IntentRecord:
     commit_sha: str
     pr_number: int | None
     pr_url: str
+    issue_number: int | None
     head_sha: str
     decision: dict[str, Any] | None
     report: dict[str, Any] | None

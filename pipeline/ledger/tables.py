@@ -28,6 +28,7 @@ class IntentRow(Base):
     commit_sha: Mapped[str] = mapped_column(String(64), default="")
     pr_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
     pr_url: Mapped[str] = mapped_column(String(500), default="")
+    issue_number: Mapped[int | None] = mapped_column(Integer, nullable=True)
     head_sha: Mapped[str] = mapped_column(String(64), default="")
     decision: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     report: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

@@ -16,7 +16,7 @@ def evaluate(
     return evaluate_signoff(
         required=required,
         approvers=approvers,
-        author="erin",
+        authors=("intentops-bot", "erin"),
         bot="intentops-bot",
         head_sha=HEAD,
         approvals=approvals,

@@ -1,0 +1,404 @@
+"""Intents pushed to the default branch: validate, govern, build, and open or update their pull request.
+
+A push becomes one `intent.read` job per changed intent file (keyed by commit), which becomes one
+`intent.build` job per distinct content (keyed by repo, path, content hash, stage): a redelivered
+webhook, a retried job or the same content pushed twice builds once and updates one PR.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+from github import GithubException
+
+from bot import reports
+from bot.events import PushEvent
+from bot.handlers.common import (
+    BLUEPRINT,
+    POLICIES_DIR,
+    POLICY_SUFFIXES,
+    SERVICE_BRANCH,
+    SERVICES_DIR,
+    JobKind,
+    fail_commit,
+    is_intent_path,
+    notify,
+    require_line,
+)
+from bot.line import Line
+from bot.queue import IdempotencyKey, Job
+from bot.routing import BotContext, Routes
+from bot.vcs.client import RepoClient
+from bot.vcs.models import PullRequest, StatusContext, StatusState
+from pipeline.assembly import BuildOutcome, BuildVerdict, build_service
+from pipeline.governance import Decision, PolicyAction, PushContext, govern
+from pipeline.governance.alignment import scorer_for
+from pipeline.intents import Intent, IntentProblem, InvalidIntent, load_intent
+from pipeline.intents.serialize import content_hash
+from pipeline.ledger import IntentRecord, IntentState, Outcome, Stage
+
+routes = Routes()
+
+
+@routes.on(PushEvent)
+def on_push(event: PushEvent, context: BotContext) -> None:
+    """Queue the intents a push to the default branch added, changed or removed."""
+    if not event.to_default_branch or event.deleted:
+        return
+    present, removed = event.changed_paths()
+    changed_files = sorted(present | removed)
+    for path in sorted(p for p in present if is_intent_path(p)):
+        payload = _payload(event, path, changed_files)
+        context.queue.enqueue(JobKind.READ, key=f"read:{event.repo}:{path}:{event.after}", payload=payload)
+    for path in sorted(p for p in removed if is_intent_path(p)):
+        payload = _payload(event, path, changed_files)
+        context.queue.enqueue(
+            JobKind.UNDEPLOY, key=f"undeploy:{event.repo}:{path}:{event.after}", payload=payload
+        )
+
+
+def _payload(event: PushEvent, path: str, changed_files: list[str]) -> dict[str, Any]:
+    return {
+        "repo": event.repo,
+        "path": path,
+        "sha": event.after,
+        "author": event.sender,
+        "changed_files": changed_files,
+    }
+
+
+@routes.job(JobKind.READ)
+def read_intent(job: Job, context: BotContext) -> None:
+    """Validate one intent file as committed; a valid one is queued for building under its content hash."""
+    line = require_line(context)
+    payload = job.payload
+    repo = line.repo(payload["repo"])
+    data = repo.read_file(payload["path"], payload["sha"])
+    if data is None:
+        return  # gone again by the end of the push: its removal is handled as such
+    try:
+        intent = load_intent(data, source=payload["path"])
+    except InvalidIntent as exc:
+        _report_invalid(line, repo, payload, content_hash(data), exc.problems)
+        return
+    digest = content_hash(data)
+    context.queue.enqueue(
+        JobKind.BUILD,
+        key=IdempotencyKey(payload["repo"], payload["path"], digest, "build"),
+        payload={**payload, "content_hash": digest},
+        priority=intent.priority.rank,
+    )
+
+
+def _report_invalid(
+    line: Line, repo: RepoClient, payload: dict[str, Any], digest: str, problems: list[IntentProblem]
+) -> None:
+    path = payload["path"]
+    service = path.removeprefix("intents/").rsplit(".", 1)[0].replace("/", "-")[:63]
+    record, new = line.ledger.receive(
+        repo=payload["repo"],
+        path=path,
+        service_name=service,
+        content_hash=digest,
+        author=payload["author"],
+        commit_sha=payload["sha"],
+    )
+    line.ledger.set_state(record.id, IntentState.INVALID, waiting_for=f"a fix: {problems[0]}")
+    line.ledger.record(
+        record.id,
+        Stage.GOVERNED,
+        Outcome.FAILED,
+        str(problems[0]),
+        detail={"problems": [p.to_json() for p in problems]},
+    )
+    fail_commit(line, repo, payload["sha"], reports.INVALID_STATUS.format(problem=problems[0]), record)
+    if new:
+        notify(
+            line, repo, line.ledger.get(record.id), reports.render("invalid", path=path, problems=problems)
+        )
+
+
+@routes.job(JobKind.BUILD)
+def build_intent(job: Job, context: BotContext) -> None:
+    """Govern and build one intent's content, then open or update its pull request."""
+    line = require_line(context)
+    payload = job.payload
+    repo = line.repo(payload["repo"])
+    data = repo.read_file(payload["path"], payload["sha"])
+    if data is None:
+        return
+    intent = load_intent(data, source=payload["path"])
+    record, _ = line.ledger.receive(
+        repo=payload["repo"],
+        path=payload["path"],
+        service_name=intent.service_name,
+        content_hash=payload["content_hash"],
+        priority=intent.priority.value,
+        author=payload["author"],
+        commit_sha=payload["sha"],
+    )
+    decision = _govern(line, repo, intent, record, payload)
+    if decision.action is PolicyAction.BLOCKED:
+        _report_blocked(line, repo, record, decision, payload["sha"])
+        return
+    if not intent.auto_build:
+        line.ledger.set_state(record.id, IntentState.NEEDS_HUMAN, waiting_for="auto_build is false")
+        return
+    outcome = _build(line, record, intent)
+    if outcome.verdict is BuildVerdict.SPEC_BELOW_GATE:
+        _report_below_gate(line, repo, record, outcome, payload["sha"])
+        return
+    _open_pull_request(line, repo, record, intent, decision, outcome)
+
+
+def _govern(
+    line: Line, repo: RepoClient, intent: Intent, record: IntentRecord, payload: dict[str, Any]
+) -> Decision:
+    """Decide with the policies and blueprint of the same commit of the default branch."""
+    sha = payload["sha"]
+    with line.ledger.stage(record.id, Stage.GOVERNED) as run:
+        files = {
+            path: repo.read_file(path, sha) or b""
+            for path in repo.list_dir(POLICIES_DIR, sha)
+            if path.endswith(POLICY_SUFFIXES)
+        }
+        update = line.policies(payload["repo"]).update(files)
+        blueprint = repo.read_file(BLUEPRINT, sha)
+        decision = govern(
+            intent,
+            update.in_force,
+            scorer=scorer_for(line.provider, budget_key=_budget_key(record)),
+            blueprint=blueprint.decode("utf-8", "replace") if blueprint is not None else None,
+            context=PushContext.of(author=payload["author"], changed_files=payload["changed_files"]),
+            policy_problems=update.problems,
+        )
+        run.message = f"{decision.action.value}: {decision.summary}"
+        run.detail = {"action": decision.action.value}
+    line.ledger.record_decision(record.id, decision.to_json())
+    return decision
+
+
+def _budget_key(record: IntentRecord) -> str:
+    return f"{record.repo}:{record.path}"
+
+
+def _report_blocked(line: Line, repo: RepoClient, record: IntentRecord, decision: Decision, sha: str) -> None:
+    line.ledger.set_state(record.id, IntentState.BLOCKED, waiting_for=f"a change: {decision.summary}")
+    fail_commit(line, repo, sha, reports.GOVERNANCE_BLOCKED.format(summary=decision.summary), record)
+    body = reports.render("blocked", path=record.path, decision=decision.to_json())
+    notify(line, repo, line.ledger.get(record.id), body)
+
+
+@dataclass
+class _StageClock:
+    """Records each factory stage's start as it happens, and its end once the outcome is known."""
+
+    line: Line
+    intent_id: int
+    started: dict[str, float] = field(default_factory=dict)
+    ended: dict[str, float] = field(default_factory=dict)
+
+    def __call__(self, stage: str) -> None:
+        now = time.monotonic()
+        for previous in self.started:
+            self.ended.setdefault(previous, now)
+        self.started[stage] = now
+        self.line.ledger.record(self.intent_id, Stage(stage), Outcome.STARTED)
+
+    def finish(
+        self, stage: str, outcome: Outcome, message: str, detail: dict[str, Any] | None = None
+    ) -> None:
+        if stage not in self.started:
+            return
+        elapsed = self.ended.get(stage, time.monotonic()) - self.started[stage]
+        self.line.ledger.record(
+            self.intent_id, Stage(stage), outcome, message, detail=detail, duration_ms=int(elapsed * 1000)
+        )
+
+
+def _build(line: Line, record: IntentRecord, intent: Intent) -> BuildOutcome:
+    line.ledger.set_state(record.id, IntentState.BUILDING, waiting_for="the factory")
+    clock = _StageClock(line, record.id)
+    outcome = build_service(
+        intent,
+        intent_path=record.path,
+        blueprint=_blueprint_text(line, record),
+        workdir=line.workdir / "build" / record.repo,
+        sandbox_for=line.sandbox_for,
+        provider=line.provider,
+        budget_key=_budget_key(record),
+        config=line.factory,
+        progress=clock,
+    )
+    spec = outcome.spec
+    spec_ok = spec.reached_gate
+    clock.finish(
+        "spec",
+        Outcome.SUCCEEDED if spec_ok else Outcome.FAILED,
+        f"score {spec.verification.score}/100 (gate {spec.gate})",
+        {"score": spec.verification.score},
+    )
+    if outcome.generated is not None:
+        clock.finish("code", Outcome.SUCCEEDED, f"{len(outcome.files)} files")
+    if outcome.tests is not None:
+        tests = outcome.tests
+        clock.finish(
+            "tests",
+            Outcome.SUCCEEDED if tests.ok else Outcome.FAILED,
+            f"{tests.passed} passed, {tests.failed} failed ({tests.verdict.value})",
+            {"tests": tests.to_json()},
+        )
+    line.ledger.set_state(
+        record.id, IntentState.BUILDING, waiting_for="the pull request", report=outcome.to_json()
+    )
+    return outcome
+
+
+def _blueprint_text(line: Line, record: IntentRecord) -> str:
+    repo = line.repo(record.repo)
+    data = repo.read_file(BLUEPRINT, record.commit_sha)
+    return data.decode("utf-8", "replace") if data else ""
+
+
+def _report_below_gate(
+    line: Line, repo: RepoClient, record: IntentRecord, outcome: BuildOutcome, sha: str
+) -> None:
+    spec = outcome.spec
+    waiting = reports.SPEC_BELOW.format(score=spec.verification.score, gate=spec.gate)
+    line.ledger.set_state(record.id, IntentState.NEEDS_HUMAN, waiting_for=waiting)
+    repo.set_status(
+        sha, StatusContext.SPEC, StatusState.FAILURE, reports.short(waiting), line.intent_url(record.id)
+    )
+    notify(
+        line,
+        repo,
+        line.ledger.get(record.id),
+        reports.render("below_gate", path=record.path, spec=spec.to_json()),
+    )
+
+
+def _open_pull_request(
+    line: Line,
+    repo: RepoClient,
+    record: IntentRecord,
+    intent: Intent,
+    decision: Decision,
+    outcome: BuildOutcome,
+) -> None:
+    default = repo.default_branch()
+    current = repo.read_file(record.path, default)
+    if current is None or content_hash(current) != record.content_hash:
+        line.ledger.record(
+            record.id, Stage.PR, Outcome.SKIPPED, "a newer version of the intent supersedes this one"
+        )
+        return
+    branch = SERVICE_BRANCH.format(service=intent.service_name)
+    with line.ledger.stage(record.id, Stage.PR) as run:
+        pushed = line.workspace(record.repo).publish(
+            branch=branch,
+            base=default,
+            folder=SERVICES_DIR.format(service=intent.service_name),
+            files=outcome.files,
+            message=reports.BUILD_COMMIT.format(
+                service=intent.service_name, path=record.path, content=record.content_hash[:12]
+            ),
+        )
+        pull = _upsert_pull(repo, branch, default, intent, record, decision, outcome, line)
+        head = pushed or pull.head_sha
+        run.message = f"#{pull.number} at {head[:12]}"
+    line.ledger.set_state(
+        record.id,
+        IntentState.BUILDING,
+        waiting_for="checks",
+        pr_number=pull.number,
+        pr_url=pull.html_url,
+        head_sha=head,
+    )
+    _set_build_statuses(line, repo, record, head, outcome)
+    from bot.handlers.reviews import evaluate_pull  # the sign-off rules decide the governance status
+
+    evaluate_pull(line, repo, pull.number)
+
+
+def _upsert_pull(
+    repo: RepoClient,
+    branch: str,
+    base: str,
+    intent: Intent,
+    record: IntentRecord,
+    decision: Decision,
+    outcome: BuildOutcome,
+    line: Line,
+) -> PullRequest:
+    body = reports.render(
+        "pr_body",
+        service=intent.service_name,
+        path=record.path,
+        purpose=intent.purpose,
+        decision=decision.to_json(),
+        build=outcome.to_json(),
+        cost=reports.cost_line(None if line.provider.offline else 0.0),
+        waiting_for="",
+        intent_url=line.intent_url(record.id),
+    )
+    existing = repo.find_open_pull(branch)
+    if existing is not None:
+        repo.update_pull(existing.number, body=body)
+        return existing
+    try:
+        return repo.create_pull(
+            head=branch, base=base, title=reports.PR_TITLE.format(service=intent.service_name), body=body
+        )
+    except GithubException as exc:
+        # Another worker opened it between our look-up and our request: use that one.
+        found = repo.find_open_pull(branch) if exc.status == 422 else None
+        if found is None:
+            raise
+        return found
+
+
+def _set_build_statuses(
+    line: Line, repo: RepoClient, record: IntentRecord, head: str, outcome: BuildOutcome
+) -> None:
+    url = line.intent_url(record.id)
+    spec = outcome.spec
+    repo.set_status(
+        head,
+        StatusContext.SPEC,
+        StatusState.SUCCESS,
+        reports.SPEC_PASSED.format(score=spec.verification.score, gate=spec.gate),
+        url,
+    )
+    tests = outcome.tests
+    if tests is not None and tests.ok:
+        repo.set_status(
+            head,
+            StatusContext.TESTS,
+            StatusState.SUCCESS,
+            reports.TESTS_PASSED.format(passed=tests.passed),
+            url,
+        )
+    elif tests is not None:
+        description = reports.TESTS_FAILED.format(
+            verdict=tests.verdict.value, failed=tests.failed, errors=tests.errors, skipped=tests.skipped
+        )
+        repo.set_status(head, StatusContext.TESTS, StatusState.FAILURE, reports.short(description), url)
+
+
+@routes.job(JobKind.UNDEPLOY)
+def undeploy_intent(job: Job, context: BotContext) -> None:
+    """An intent deleted from the default branch: stop its service and take it out of the registry."""
+    line = require_line(context)
+    payload = job.payload
+    record = line.ledger.find(payload["repo"], payload["path"])
+    if record is None:
+        return
+    result = line.deployer.undeploy(record.service_name)
+    line.ledger.record(record.id, Stage.UNDEPLOYED, Outcome.SUCCEEDED, result.message)
+    line.ledger.set_state(record.id, IntentState.UNDEPLOYED, service_url="")
+    if record.pr_number:
+        line.repo(payload["repo"]).comment(
+            record.pr_number, reports.UNDEPLOYED.format(service=record.service_name)
+        )

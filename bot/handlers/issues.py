@@ -1,0 +1,59 @@
+"""Issues opened from the intent issue form become a pull request adding the intent file."""
+
+from __future__ import annotations
+
+from bot import reports
+from bot.events import IssuesEvent
+from bot.handlers.common import ISSUE_BRANCH, JobKind, require_line
+from bot.queue import Job
+from bot.routing import BotContext, Routes
+from pipeline.intents import InvalidIntent
+from pipeline.intents.issue_form import form_fields, intent_from_issue
+
+routes = Routes()
+INTENT_LABEL = "intent"
+
+
+def from_the_form(event: IssuesEvent) -> bool:
+    first_label = next(iter(form_fields()))
+    return INTENT_LABEL in event.labels or f"### {first_label}" in (event.body or "")
+
+
+@routes.on(IssuesEvent, action="opened")
+def on_issue(event: IssuesEvent, context: BotContext) -> None:
+    if not from_the_form(event):
+        return
+    context.queue.enqueue(
+        JobKind.ISSUE,
+        key=f"issue:{event.repo}:{event.number}",
+        payload={"repo": event.repo, "number": event.number, "body": event.body, "author": event.author},
+    )
+
+
+@routes.job(JobKind.ISSUE)
+def open_intent_pull(job: Job, context: BotContext) -> None:
+    line = require_line(context)
+    payload = job.payload
+    repo = line.repo(payload["repo"])
+    number = int(payload["number"])
+    try:
+        form = intent_from_issue(payload["body"], issue_number=number)
+    except InvalidIntent as exc:
+        problems = "\n".join(f"- {problem}" for problem in exc.problems)
+        repo.comment(number, reports.ISSUE_INVALID.format(problems=problems))
+        return
+    branch = ISSUE_BRANCH.format(number=number)
+    default = repo.default_branch()
+    line.workspace(repo.full_name).add_files(
+        branch=branch,
+        base=default,
+        files={form.path: form.text.encode()},
+        message=reports.ISSUE_PR_TITLE.format(service=form.intent.service_name, issue=number),
+    )
+    pull = repo.find_open_pull(branch) or repo.create_pull(
+        head=branch,
+        base=default,
+        title=reports.ISSUE_PR_TITLE.format(service=form.intent.service_name, issue=number),
+        body=reports.ISSUE_PR_BODY.format(path=form.path, issue=number),
+    )
+    repo.comment(number, reports.ISSUE_LINKED.format(number=pull.number, path=form.path))

@@ -1,0 +1,113 @@
+"""Intent PRs closed: merged ones are deployed from the merge commit; the others mark the intent rejected."""
+
+from __future__ import annotations
+
+from bot import reports
+from bot.events import PullRequestEvent
+from bot.handlers.common import DEPLOY_ENVIRONMENT, SERVICES_DIR, JobKind, require_line
+from bot.line import Line
+from bot.queue import Job
+from bot.routing import BotContext, Routes
+from bot.vcs.client import RepoClient
+from bot.vcs.models import DeploymentState
+from pipeline.deploy import DeployRequest, DeployResult
+from pipeline.ledger import IntentRecord, IntentState, Outcome, Stage
+from pipeline.registry import Provenance
+
+routes = Routes()
+
+
+@routes.on(PullRequestEvent, action="closed", include_own=True)
+def on_closed(event: PullRequestEvent, context: BotContext) -> None:
+    """The bot's own auto-merges count too (include_own): they deploy like any other merge."""
+    if event.merged and event.merge_commit_sha:
+        key = f"deploy:{event.repo}:{event.number}:{event.merge_commit_sha}"
+        payload = {"repo": event.repo, "number": event.number, "sha": event.merge_commit_sha}
+        context.queue.enqueue(JobKind.DEPLOY, key=key, payload=payload, priority=10)
+    else:
+        key = f"closed:{event.repo}:{event.number}:{event.head_sha}"
+        context.queue.enqueue(JobKind.CLOSED, key=key, payload={"repo": event.repo, "number": event.number})
+
+
+@routes.job(JobKind.CLOSED)
+def mark_rejected(job: Job, context: BotContext) -> None:
+    line = require_line(context)
+    record = line.ledger.find_by_pr(job.payload["repo"], int(job.payload["number"]))
+    if record is None or record.state in (IntentState.MERGED, IntentState.DEPLOYED):
+        return
+    line.ledger.record(record.id, Stage.MERGED, Outcome.FAILED, "closed without merging")
+    line.ledger.set_state(record.id, IntentState.REJECTED)
+
+
+@routes.job(JobKind.DEPLOY)
+def deploy_merge(job: Job, context: BotContext) -> None:
+    """Build and run the merge commit's code; tell the PR and the forge's deployments how it went."""
+    line = require_line(context)
+    repo = line.repo(job.payload["repo"])
+    number, sha = int(job.payload["number"]), str(job.payload["sha"])
+    record = line.ledger.find_by_pr(repo.full_name, number)
+    if record is None:
+        return  # not an intent's PR (e.g. one adding an intent from an issue)
+    if record.state is not IntentState.DEPLOYING:
+        line.ledger.record(record.id, Stage.MERGED, Outcome.SUCCEEDED, f"merged as {sha[:12]}")
+    line.ledger.set_state(record.id, IntentState.DEPLOYING, waiting_for="the deploy", commit_sha=sha)
+    deployment = repo.create_deployment(sha, DEPLOY_ENVIRONMENT, {"service": record.service_name})
+    repo.deployment_status(
+        deployment, DeploymentState.IN_PROGRESS, reports.DEPLOY_STARTED.format(version=sha[:12])
+    )
+    with line.ledger.stage(record.id, Stage.DEPLOYED) as run:
+        result = _deploy(line, record, sha, number)
+        run.message = result.message
+        run.failed = not result.ok
+        run.detail = {"version": sha, "url": result.url, "log_tail": result.log_tail[-2000:]}
+    _report(line, repo, record, number, deployment, result)
+
+
+def _deploy(line: Line, record: IntentRecord, sha: str, number: int) -> DeployResult:
+    folder = SERVICES_DIR.format(service=record.service_name)
+    source = line.workspace(record.repo).export(
+        sha, folder, line.workdir / "deploy-src" / record.service_name / sha
+    )
+    approvers = tuple(line.ledger.signoffs(record.id, head_sha=record.head_sha))
+    provenance = Provenance(
+        intent_path=record.path,
+        spec_hash=str((record.report or {}).get("version") or ""),
+        commit_sha=sha,
+        pr_number=number,
+        approvers=approvers,
+    )
+    return line.deployer.deploy(DeployRequest(service_dir=source, version=sha, provenance=provenance))
+
+
+def _report(
+    line: Line, repo: RepoClient, record: IntentRecord, number: int, deployment: int, result: DeployResult
+) -> None:
+    if result.ok:
+        repo.deployment_status(
+            deployment,
+            DeploymentState.SUCCESS,
+            reports.short(reports.DEPLOY_DONE.format(url=result.url)),
+            result.url,
+        )
+        body = reports.render(
+            "deployed",
+            service=record.service_name,
+            url=result.url,
+            version=result.version,
+            backend=line.deployer.backend,
+            approvers=line.ledger.signoffs(record.id, head_sha=record.head_sha),
+            message=result.message,
+        )
+        line.ledger.set_state(record.id, IntentState.DEPLOYED, service_url=result.url)
+    else:
+        repo.deployment_status(deployment, DeploymentState.FAILURE, reports.short(result.message))
+        body = reports.render(
+            "deploy_failed",
+            service=record.service_name,
+            version=result.version,
+            message=result.message,
+            previous=result.previous_version,
+            log_tail=result.log_tail,
+        )
+        line.ledger.set_state(record.id, IntentState.DEPLOY_FAILED, waiting_for="a fix and a new merge")
+    repo.comment(number, body)

@@ -1,0 +1,139 @@
+"""Reviews and sign-off: which approvals count, the governance status, and the bot's auto-merge.
+
+Every evaluation starts from the forge's current state (the PR's head, all its reviews, the decision in
+the ledger), so redelivered events and retried jobs reach the same result.
+"""
+
+from __future__ import annotations
+
+from bot import reports
+from bot.events import PullRequestEvent, PullRequestReviewEvent
+from bot.handlers.common import JobKind, require_line
+from bot.line import Line
+from bot.queue import Job
+from bot.routing import BotContext, Routes
+from bot.vcs.client import RepoClient
+from bot.vcs.models import PullRequest, Review, ReviewState, StatusContext, StatusState
+from pipeline.ledger import IntentRecord, IntentState, Outcome, Stage
+from pipeline.signoff import Approval, SignoffStatus, evaluate_signoff
+
+routes = Routes()
+
+AUTO_APPROVE = "auto_approve"
+MERGE_MESSAGE = "Merge {service}: {summary}"
+
+
+@routes.on(PullRequestReviewEvent)
+def on_review(event: PullRequestReviewEvent, context: BotContext) -> None:
+    key = f"signoff:{event.repo}:{event.number}:{event.head_sha}:{event.review_id}:{event.action}"
+    context.queue.enqueue(JobKind.SIGNOFF, key=key, payload={"repo": event.repo, "number": event.number})
+
+
+@routes.on(PullRequestEvent, action="synchronize")
+def on_new_commits(event: PullRequestEvent, context: BotContext) -> None:
+    """Someone else pushed to an intent's branch: earlier approvals are stale, evaluate again."""
+    key = f"signoff:{event.repo}:{event.number}:{event.head_sha}:synchronize"
+    context.queue.enqueue(JobKind.SIGNOFF, key=key, payload={"repo": event.repo, "number": event.number})
+
+
+@routes.job(JobKind.SIGNOFF)
+def check_signoff(job: Job, context: BotContext) -> None:
+    line = require_line(context)
+    evaluate_pull(line, line.repo(job.payload["repo"]), int(job.payload["number"]))
+
+
+def latest_approvals(reviews: list[Review]) -> list[Approval]:
+    """Each reviewer's latest decisive review counts, as on GitHub: a later 'changes requested' or a
+    dismissal withdraws an approval; comments change nothing."""
+    latest: dict[str, Review] = {}
+    for review in sorted(reviews, key=lambda r: r.id):
+        if review.state in (ReviewState.APPROVED, ReviewState.CHANGES_REQUESTED, ReviewState.DISMISSED):
+            latest[review.reviewer.lower()] = review
+    return [
+        Approval(r.reviewer, r.commit_id, "review")
+        for r in latest.values()
+        if r.state is ReviewState.APPROVED
+    ]
+
+
+def signoff_status(line: Line, repo: RepoClient, record: IntentRecord, pull: PullRequest) -> SignoffStatus:
+    decision = record.decision or {}
+    approvals = latest_approvals(repo.reviews(pull.number))
+    approvals += [
+        Approval(login, pull.head_sha, "comment")
+        for login in line.ledger.signoffs(record.id, head_sha=pull.head_sha)
+    ]
+    return evaluate_signoff(
+        required=0 if decision.get("action") == AUTO_APPROVE else int(decision.get("approvals_required", 1)),
+        approvers=decision.get("approvers", ()),
+        authors=(pull.author, record.author),
+        bot=line.bot_login,
+        head_sha=pull.head_sha,
+        approvals=approvals,
+        permission_of=repo.permission,
+    )
+
+
+def evaluate_pull(line: Line, repo: RepoClient, number: int) -> SignoffStatus | None:
+    """Bring an intent PR's governance status and ledger state up to date; merge it when the policy
+    auto-approves and every check passed. None when the PR is not an open intent PR."""
+    record = line.ledger.find_by_pr(repo.full_name, number)
+    pull = repo.get_pull(number)
+    if record is None or pull.state != "open" or record.decision is None:
+        return None
+    status = signoff_status(line, repo, record, pull)
+    for login in status.counted:
+        line.ledger.add_signoff(
+            record.id, pr_number=number, reviewer=login, head_sha=pull.head_sha, via="review"
+        )
+    _publish_governance(line, repo, record, pull, status)
+    if status.satisfied and (record.decision or {}).get("action") == AUTO_APPROVE:
+        _auto_merge(line, repo, record, pull)
+    return status
+
+
+def _publish_governance(
+    line: Line, repo: RepoClient, record: IntentRecord, pull: PullRequest, status: SignoffStatus
+) -> None:
+    url = line.intent_url(record.id)
+    tests_ok = (record.report or {}).get("verdict") == "ready"
+    if not status.satisfied:
+        waiting = status.waiting_for()
+        repo.set_status(
+            pull.head_sha,
+            StatusContext.GOVERNANCE,
+            StatusState.PENDING,
+            reports.short(reports.GOVERNANCE_WAITING.format(waiting=waiting)),
+            url,
+        )
+    else:
+        description = (
+            reports.GOVERNANCE_SIGNED.format(who=", ".join(status.counted))
+            if status.counted
+            else reports.GOVERNANCE_AUTO
+        )
+        repo.set_status(
+            pull.head_sha, StatusContext.GOVERNANCE, StatusState.SUCCESS, reports.short(description), url
+        )
+        if record.state is not IntentState.APPROVED:
+            line.ledger.record(record.id, Stage.SIGNOFF, Outcome.SUCCEEDED, description)
+    if not tests_ok:
+        line.ledger.set_state(record.id, IntentState.NEEDS_HUMAN, waiting_for=reports.WAITING_TESTS)
+    elif not status.satisfied:
+        line.ledger.set_state(record.id, IntentState.AWAITING_SIGNOFF, waiting_for=status.waiting_for())
+    else:
+        line.ledger.set_state(record.id, IntentState.APPROVED, waiting_for=reports.WAITING_MERGE)
+
+
+def _auto_merge(line: Line, repo: RepoClient, record: IntentRecord, pull: PullRequest) -> None:
+    report = record.report or {}
+    if report.get("verdict") != "ready":
+        return  # failing tests: a person must look, whatever the policy says
+    summary = (record.decision or {}).get("summary", "")
+    outcome = repo.merge_pull(
+        pull.number,
+        sha=pull.head_sha,
+        message=MERGE_MESSAGE.format(service=record.service_name, summary=summary),
+    )
+    if not outcome.merged:
+        line.ledger.set_state(record.id, IntentState.APPROVED, waiting_for=f"merge: {outcome.message}")

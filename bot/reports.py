@@ -1,0 +1,55 @@
+"""What the bot writes on PRs, issues and statuses: Markdown from `templates/bot/`, short lines here."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pipeline.spec.render import jinja_environment
+
+# Commit status descriptions (GitHub caps them at 140 characters).
+GOVERNANCE_AUTO = "auto-approved by policy"
+GOVERNANCE_WAITING = "waiting for sign-off: {waiting}"
+GOVERNANCE_SIGNED = "signed off by {who}"
+GOVERNANCE_BLOCKED = "blocked: {summary}"
+INVALID_STATUS = "invalid intent: {problem}"
+SPEC_PASSED = "SPEC {score}/100 (gate {gate})"
+SPEC_BELOW = "SPEC {score}/100 is below the gate {gate}"
+TESTS_PASSED = "{passed} tests passed"
+TESTS_FAILED = "tests {verdict}: {failed} failed, {errors} errors, {skipped} skipped"
+DEPLOY_STARTED = "deploying {version}"
+DEPLOY_DONE = "deployed at {url}"
+
+WAITING_TESTS = "its tests to pass (see the failing tests on the pull request)"
+WAITING_MERGE = "a merge of its pull request"
+PR_TITLE = "intentops: build {service}"
+BUILD_COMMIT = "Build {service} from {path} ({content})"
+ISSUE_TITLE = "intentops: {path} needs attention"
+ISSUE_PR_TITLE = "intent: add {service} (from #{issue})"
+ISSUE_PR_BODY = "Adds `{path}` as asked in #{issue}.\n\nMerging it lets the line build the service."
+ISSUE_LINKED = "Opened #{number} adding `{path}`. Merge it to start the build."
+ISSUE_INVALID = "The form does not make a valid intent:\n\n{problems}"
+COMMAND_DENIED = "@{login}: `/intentops {command}` needs write permission on this repository."
+COMMAND_UNKNOWN = "@{login}: unknown command `/intentops {command}`. Known: {known}."
+APPROVE_NOT_COUNTED = "@{login}: your approval does not count: {login} {reason}."
+RETRY_QUEUED = "Retrying: the intent's failed work is queued again."
+NOTHING_TO_RETRY = (
+    "Nothing to retry: no work for this intent has failed for good. `/intentops rebuild` builds again."
+)
+NOTHING_TO_REBUILD = "Nothing to rebuild: `{path}` is not on the default branch any more."
+REBUILD_QUEUED = "Rebuilding `{service}` from the intent on the default branch."
+UNDEPLOYED = "`{service}` was undeployed: its intent was deleted from the default branch."
+
+
+def render(template: str, **values: Any) -> str:
+    return jinja_environment("bot").get_template(f"{template}.md.j2").render(**values).strip() + "\n"
+
+
+def short(text: str, limit: int = 140) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def cost_line(usd: float | None) -> str:
+    if usd is None:
+        return "offline (no model calls)"
+    return f"${usd:.2f} of model calls"
