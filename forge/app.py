@@ -65,7 +65,8 @@ async def on_crash(_request: Request, exc: Exception) -> JSONResponse:
 
 
 class BodyLimit:
-    """Refuses REST bodies over `limit` bytes with 413 before any route sees them (git bodies stream)."""
+    """Refuses REST bodies over `limit` bytes with 413 before any route sees them (git bodies stream),
+    and marks the others as JSON."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
@@ -88,6 +89,10 @@ class BodyLimit:
                 await error_response(TooLarge())(scope, receive, send)
                 return
         body = b"".join(chunks)
+        if body:
+            # GitHub reads every REST body as JSON, whatever Content-Type the client sent (or none).
+            headers = [(k, v) for k, v in scope["headers"] if k.lower() != b"content-type"]
+            scope = dict(scope, headers=[*headers, (b"content-type", b"application/json")])
         replayed = False
 
         async def replay() -> Message:

@@ -193,6 +193,15 @@ class Forge:
             bare.update_ref(f"refs/heads/{default_branch}", sha)
         return repo
 
+    def bare_refs(self, full_name: str) -> dict[str, str]:
+        """Every ref of a repository (admin and tests: what a request may or may not have moved)."""
+        owner, _, name = full_name.partition("/")
+        with self.db.session() as session:
+            repo = self.find_repo(session, owner, name)
+            if repo is None:
+                raise NotFound(f"no repository {full_name}")
+            return self.bare(session, repo).refs()
+
     def delete_repo_rows(self, session: Session, repo: Repo) -> None:
         """Every row that belongs to `repo`, children first (the bare repository is the caller's)."""
         issue_ids = select(Issue.id).where(Issue.repo_id == repo.id)
