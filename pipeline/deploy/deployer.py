@@ -149,8 +149,8 @@ class Deployer:
                 previous_version=current.version if current else None,
                 log_tail=logs,
             )
-        self.registry.activate(manifest.name, request.version)
         self.records.activate(candidate)
+        self.registry.activate(manifest.name, request.version)
         if current is not None:
             self._drain(current, keep_registry=current.version == request.version)
         template = REPLACED if previous else DEPLOYED
@@ -254,6 +254,7 @@ class Deployer:
                 self._discard(instance)
                 actions.append(Recovery(RecoveryAction.CLEANED, instance.name, instance.version, ""))
             elif self.runtime.is_alive(instance):
+                self._claim_registry(instance)
                 actions.append(
                     Recovery(RecoveryAction.ADOPTED, instance.name, instance.version, instance.url)
                 )
@@ -261,11 +262,26 @@ class Deployer:
                 actions.append(self._restart(instance))
         return actions
 
-    def _restart(self, instance: Instance) -> Recovery:
-        provenance = next(
-            (e.provenance for e in self.registry.versions(instance.name) if e.version == instance.version),
-            Provenance(),
+    def _claim_registry(self, instance: Instance) -> None:
+        """A switch cut short can leave the registry naming another version: the live instance wins."""
+        entry = self.registry.get(instance.name)
+        if entry is not None and entry.version == instance.version and entry.status is not ServiceStatus.GONE:
+            return
+        self.registry.announce(
+            name=instance.name,
+            version=instance.version,
+            url=instance.url,
+            health_path=instance.health_path,
+            provenance=self._provenance(instance),
         )
+        self.registry.activate(instance.name, instance.version)
+
+    def _provenance(self, instance: Instance) -> Provenance:
+        versions = self.registry.versions(instance.name)
+        return next((e.provenance for e in versions if e.version == instance.version), Provenance())
+
+    def _restart(self, instance: Instance) -> Recovery:
+        provenance = self._provenance(instance)
         result = self.deploy(DeployRequest(instance.service_dir, instance.version, provenance))
         action = RecoveryAction.RESTARTED if result.ok else RecoveryAction.FAILED
         return Recovery(action, instance.name, instance.version, result.url or result.message)

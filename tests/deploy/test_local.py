@@ -175,3 +175,25 @@ def test_a_restarted_bot_adopts_live_processes_and_restarts_dead_ones(
     assert entry is not None and entry.provenance.pr_number == 3
     assert _hello(entry.url)["version"] == SHA_1
     assert len(restarted_bot.records.for_name("hello-fixture")) == 1
+
+
+def test_recovery_points_the_registry_back_at_the_live_version(
+    deployer: Deployer, registry: RegistryStore, make_service: MakeService
+) -> None:
+    first = deployer.deploy(DeployRequest(make_service("v1"), SHA_1, PROVENANCE))
+    # A switch cut short: the registry already names v2, which never came up.
+    registry.announce(
+        name="hello-fixture",
+        version=SHA_2,
+        url="http://127.0.0.1:9",
+        health_path="/health",
+        provenance=PROVENANCE,
+    )
+    registry.activate("hello-fixture", SHA_2)
+
+    actions = deployer.recover()
+
+    assert [(a.action, a.version) for a in actions] == [(RecoveryAction.ADOPTED, SHA_1)]
+    entry = registry.get("hello-fixture")
+    assert entry is not None and entry.version == SHA_1 and entry.url == first.url
+    assert entry.provenance.pr_number == 3
