@@ -21,6 +21,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.deploy_cmd",
     "bot.cli.forge_cmd",
     "bot.cli.factory_cmd",
+    "bot.cli.bot_cmd",
 )
 
 

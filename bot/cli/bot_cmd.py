@@ -1,0 +1,97 @@
+"""`intentops bot serve` (webhook intake with worker threads) and `intentops worker` (more workers)."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from typing import Annotated
+
+import typer
+import uvicorn
+from pydantic import ValidationError
+from rich.markup import escape
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.app import BotConfigurationError, bot_context, create_app, load_routes, open_state_database
+from bot.cli.output import err, fail, out
+from bot.settings import Settings
+from bot.worker import WorkerPool
+
+DEFAULT_PORT = 8212
+"""The seed's intent-queue port: the bot is where intents and events arrive."""
+STOP_GRACE_SECONDS = 60.0
+
+WORKING = "worker: {threads} thread(s) on {database}; Ctrl-C or SIGTERM stops after the current jobs"
+STOPPED_LATE = "worker: a job was still running at the end of the grace period; another worker takes it over"
+BAD_SETTINGS = "invalid settings: {problems}"
+NO_DATABASE = "cannot open the state database {database}: {reason}"
+
+bot_app = typer.Typer(help="The bot: webhook intake, job queue and workers.", no_args_is_help=True)
+
+
+def _settings() -> Settings:
+    try:
+        return Settings()
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        fail(BAD_SETTINGS.format(problems=problems))
+
+
+def _shown(url: str) -> str:
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def _log_bot_at_info() -> None:
+    # Refused and ignored deliveries, retries and dead jobs are logged by the `bot` loggers at INFO and up.
+    logging.getLogger("bot").setLevel(logging.INFO)
+
+
+@bot_app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on")] = DEFAULT_PORT,
+    threads: Annotated[
+        int | None, typer.Option("--threads", help="Worker threads in this process (default: settings)")
+    ] = None,
+) -> None:
+    """Serve POST /webhook and run worker threads until stopped."""
+    settings = _settings()
+    _log_bot_at_info()
+    try:
+        app = create_app(settings, worker_threads=threads)
+    except BotConfigurationError as exc:
+        fail(str(exc))
+    except SQLAlchemyError as exc:
+        fail(NO_DATABASE.format(database=_shown(settings.state_database_url()), reason=type(exc).__name__))
+    uvicorn.run(app, host=host, port=port, log_level="info")
+
+
+def worker(
+    threads: Annotated[int, typer.Option("--threads", min=1, help="Worker threads in this process")] = 2,
+) -> None:
+    """Run workers on the state database's job queue until Ctrl-C or SIGTERM."""
+    settings = _settings()
+    _log_bot_at_info()
+    url = settings.state_database_url()
+    try:
+        database = open_state_database(url)
+    except SQLAlchemyError as exc:
+        fail(NO_DATABASE.format(database=_shown(url), reason=type(exc).__name__))
+    pool = WorkerPool(bot_context(settings, database), load_routes(), threads=threads, prefix="cli")
+    stop = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stop.set())
+    pool.start()
+    out.print(escape(WORKING.format(threads=threads, database=_shown(url))))
+    while not stop.wait(1.0):
+        pass
+    if not pool.stop(STOP_GRACE_SECONDS):
+        err.print(escape(STOPPED_LATE))
+    database.dispose()
+
+
+def register(app: typer.Typer) -> None:
+    app.add_typer(bot_app, name="bot")
+    app.command()(worker)
