@@ -97,8 +97,9 @@ def _stage_times(db: Database) -> tuple[BarChart, int, float | None]:
                 deploys[outcome] += 1
     points = []
     for stage in TIMELINE:
-        median = statistics.median(durations[stage.value]) if durations[stage.value] else 0.0
-        points.append((stage.value, float(median), duration(median) or "–"))
+        samples = durations[stage.value]
+        median = statistics.median(samples) if samples else 0.0
+        points.append((stage.value, float(median), duration(median) if samples else "–"))
     total = deploys.total()
     rate = deploys[Outcome.SUCCEEDED.value] / total if total else None
     return bar_chart("Median time per stage", points), total, rate

@@ -77,6 +77,8 @@ class People:
     approver: Account
     reader: Account
     outsider: Account
+    requester: Account
+    """Wrote the intents: may not sign off their own."""
 
 
 def make_people(kit: ForgeKit) -> People:
@@ -86,11 +88,12 @@ def make_people(kit: ForgeKit) -> People:
         approver=kit.user("alice"),
         reader=kit.user("rita"),
         outsider=kit.user("oscar"),
+        requester=kit.user("ivan"),
     )
     kit.repo(
         REPO,
         files={"README.md": b"# intents\n"},
-        collaborators={"intentops-bot": "write", "alice": "write", "rita": "read"},
+        collaborators={"intentops-bot": "write", "alice": "write", "rita": "read", "ivan": "write"},
     )
     return people
 
@@ -139,7 +142,7 @@ class Rig:
             service_name=service,
             content_hash=f"hash-{service}",
             priority=priority,
-            author="acme",
+            author="ivan",
         )
         if state is not None:
             self.ledger.set_state(record.id, state)

@@ -100,6 +100,16 @@ def test_the_bot_cannot_sign_off_its_own_pull_request(rig: Rig) -> None:
     assert reviews(rig, pull) == []
 
 
+def test_the_person_who_asked_for_the_intent_cannot_sign_it_off(rig: Rig) -> None:
+    pull = rig.open_pull("my-own")
+    with signed_in(rig, rig.people.requester) as client:
+        page = client.get("/approvals")
+        forged = approve(client, pull)
+    assert "Approve my-own" not in page.text
+    assert forged.status_code == 403 and "asked for this change" in forged.text
+    assert reviews(rig, pull) == []
+
+
 def test_when_the_policy_names_approvers_only_they_get_the_button(rig: Rig) -> None:
     pull = rig.open_pull("core-change", approvers=("acme",))
     with signed_in(rig, rig.people.approver) as client:

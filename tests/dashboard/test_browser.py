@@ -1,0 +1,111 @@
+"""The dashboard in a real browser (Debian's Chromium via Playwright): sign in, watch an intent arrive live,
+approve it with one click (a real review lands on the forge), and read every page. Screenshots of each page
+go to .artifacts/screenshots/."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Page, expect
+
+from pipeline.ledger import IntentState, Outcome, Stage
+from pipeline.registry import Provenance
+from tests.dashboard.rig import REPO, People, Rig, start_rig
+from tests.fixtures.browser import screenshot
+from tests.fixtures.forge import ForgeKit
+
+pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
+
+
+@pytest.fixture
+def live_rig(module_forge_kit: ForgeKit, people: People, tmp_path: Path) -> Iterator[Rig]:
+    rig = start_rig(module_forge_kit, people, tmp_path, poll_seconds=0.2)
+    yield rig
+    rig.server.stop()
+    rig.db.dispose()
+
+
+def sign_in(page: Page, rig: Rig, token: str) -> None:
+    page.goto(f"{rig.url}/")
+    expect(page).to_have_url(f"{rig.url}/signin?next=%2F")
+    page.get_by_label("Token").fill(token)
+    page.get_by_role("button", name="Sign in").click()
+    expect(page.get_by_role("heading", name="Queue")).to_be_visible()
+
+
+def test_sign_in_watch_an_intent_arrive_live_and_approve_it(page: Page, live_rig: Rig) -> None:
+    rig = live_rig
+    sign_in(page, rig, rig.people.approver.token)
+    expect(page.get_by_text("No intents yet")).to_be_visible()
+    page.evaluate("window.__sameDocument = true")
+
+    pull = rig.open_pull("browser-hello")
+    row = page.locator('tr[data-service="browser-hello"]')
+    expect(row).to_be_visible()
+    expect(row).to_contain_text("awaiting signoff")
+    assert page.evaluate("window.__sameDocument") is True, "the row arrived without a page reload"
+    screenshot(page, "queue")
+
+    page.get_by_role("link", name="Approvals").click()
+    card = page.locator(f"#approval-{pull.intent_id}")
+    expect(card.get_by_text("services/browser-hello/SPEC.md").first).to_be_visible()
+    expect(card.get_by_text("# SPEC: browser-hello")).to_be_visible()
+    screenshot(page, "approvals")
+    card.get_by_role("button", name="Approve browser-hello").click()
+    expect(page.get_by_role("status").first).to_contain_text("You approved browser-hello")
+
+    forge_pull = rig.github(rig.people.owner).get_repo(REPO).get_pull(pull.number)
+    assert [(r.user.login, r.state, r.commit_id) for r in forge_pull.get_reviews()] == [
+        ("alice", "APPROVED", pull.head_sha)
+    ]
+
+
+def test_a_reader_gets_no_approve_button(page: Page, live_rig: Rig) -> None:
+    rig = live_rig
+    rig.open_pull("reader-view")
+    sign_in(page, rig, rig.people.reader.token)
+    page.get_by_role("link", name="Approvals").click()
+    expect(page.get_by_text("Nothing waits for your sign-off.")).to_be_visible()
+    expect(page.get_by_role("button", name="Approve reader-view")).to_have_count(0)
+    expect(page.get_by_text("does not have write permission")).to_be_visible()
+
+
+def test_detail_services_and_analytics_pages(page: Page, live_rig: Rig) -> None:
+    rig = live_rig
+    pull = rig.open_pull("shown-off")
+    rig.ledger.record(pull.intent_id, Stage.SPEC, Outcome.SUCCEEDED, "score 94", duration_ms=2300)
+    rig.ledger.record(pull.intent_id, Stage.DEPLOYED, Outcome.SUCCEEDED, duration_ms=5100)
+    rig.ledger.set_state(
+        pull.intent_id,
+        IntentState.DEPLOYED,
+        report={"spec": {"score": 94, "gate": 90, "reached_gate": True}, "tests": {"passed": 8, "failed": 0}},
+        service_url="http://127.0.0.1:9100",
+    )
+    rig.registry.announce(
+        name="shown-off",
+        version="v1-4f2a",
+        url="http://127.0.0.1:9100",
+        health_path="/health",
+        provenance=Provenance(
+            intent_path="intents/shown-off.yaml", pr_number=pull.number, approvers=("alice",)
+        ),
+    )
+    rig.registry.activate("shown-off", "v1-4f2a")
+    sign_in(page, rig, rig.people.approver.token)
+
+    page.get_by_role("link", name="shown-off").click()
+    expect(page.get_by_role("heading", name="Governance decision")).to_be_visible()
+    expect(page.get_by_text("Core assembly line changes need human oversight").first).to_be_visible()
+    screenshot(page, "intent-detail")
+
+    page.get_by_role("link", name="Services").click()
+    row = page.locator("#service-shown-off")
+    expect(row).to_contain_text("v1-4f2a")
+    expect(row).to_contain_text("healthy")
+    screenshot(page, "services")
+
+    page.get_by_role("link", name="Analytics").click()
+    expect(page.get_by_role("img", name="Median time per stage")).to_be_visible()
+    screenshot(page, "analytics")
