@@ -15,12 +15,15 @@ from pydantic import SecretStr
 
 from pipeline.codegen.generator import generate_service
 from pipeline.intents import Intent, load_intent_file
+from pipeline.llm.anthropic import AnthropicProvider, RetryPolicy
+from pipeline.llm.usage import Budgets, UsageLedger
 from pipeline.registry import RegistryStore
 from pipeline.registry.api import create_registry_app
 from pipeline.spec.builder import build_spec
 from pipeline.spec.model import Spec
 from pipeline.state import Database, default_sqlite_url
 from pipeline.wheelhouse import cached_venv, prepare_wheelhouse, service_requirements, venv_python
+from tests.fixtures.anthropic_api import FakeMessagesAPI
 
 STRUCTURED = ("hello-world", "bookmarks")
 FREE_TEXT = ("spec-analyzer", "governance-v2", "spec-builder-v2")
@@ -89,3 +92,22 @@ def sandbox_python() -> Path:
     prepare_wheelhouse(data / "wheelhouse")  # a no-op once ./scripts/setup.sh has run
     requirements = service_requirements(with_tests=True)
     return venv_python(cached_venv(requirements, wheelhouse=data / "wheelhouse", cache_dir=data / "venvs"))
+
+
+CLAUDE_KEY = "sk-ant-api03-factory-test-key-000000000000000000000000"
+CLAUDE_MODEL = "claude-haiku-4-5-20251001"
+
+
+@pytest.fixture
+def claude(anthropic_api: FakeMessagesAPI, tmp_path: Path) -> Iterator[AnthropicProvider]:
+    """The real Anthropic provider (real SDK) talking to the local Messages API stand-in."""
+    database = Database(default_sqlite_url(tmp_path / "llm"))
+    database.create_all()
+    yield AnthropicProvider(
+        api_key=SecretStr(CLAUDE_KEY),
+        model=CLAUDE_MODEL,
+        ledger=UsageLedger(database, Budgets(per_intent_usd=10.0, monthly_usd=100.0)),
+        base_url=anthropic_api.base_url,
+        retry=RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.05, max_retry_after=1.0),
+    )
+    database.dispose()

@@ -1,0 +1,160 @@
+"""The Claude path of the factory, against a local Messages API server with the real anthropic SDK:
+structured spec output, optimizer rewrites, and code generation with repair rounds that may not touch tests.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from pipeline.codegen.generator import generate_service
+from pipeline.codegen.model_path import generate_with_model
+from pipeline.intents import parse_intent_mapping
+from pipeline.llm.anthropic import AnthropicProvider
+from pipeline.sandbox import ProcessSandbox
+from pipeline.spec.builder import SpecBuildError, build_spec
+from pipeline.spec.model import FunctionalRequirement, Spec
+from pipeline.spec.optimizer import optimize
+from tests.factory.conftest import load_example
+from tests.fixtures.anthropic_api import FakeMessagesAPI
+
+HELLO_HANDLER = """    return {
+        "service": SERVICE_NAME,
+        "endpoint": "GET /hello",
+        "summary": "Return the default greeting.",
+        "params": {},
+    }"""
+MODEL_HANDLER = """    return {"message": "Hello, world", "service": SERVICE_NAME}"""
+
+
+def test_spec_builder_takes_the_models_structured_spec(
+    claude: AnthropicProvider, anthropic_api: FakeMessagesAPI, hello_spec: Spec, examples_dir: Path
+) -> None:
+    extra = FunctionalRequirement(id="FR-010", statement="The service MUST greet in English by default.")
+    answer = hello_spec.model_copy(
+        update={"functional_requirements": [*hello_spec.functional_requirements, extra]}
+    )
+    anthropic_api.enqueue(anthropic_api.tool_use(answer.to_json(), name="write_spec"))
+    spec = build_spec(
+        load_example(examples_dir, "hello-world"), provider=claude, intent_path="intents/hello-world.yaml"
+    )
+    assert spec.functional_requirements[-1].statement == extra.statement
+    assert spec.intent_path == "intents/hello-world.yaml"
+    request = anthropic_api.requests[0].body
+    assert request["tools"][0]["name"] == "write_spec"
+    assert "FR-001" in str(request["messages"])  # the deterministic draft is what the model extends
+
+
+def test_spec_builder_sends_validation_errors_back_once_then_gives_up(
+    claude: AnthropicProvider, anthropic_api: FakeMessagesAPI, examples_dir: Path
+) -> None:
+    anthropic_api.enqueue(
+        anthropic_api.tool_use({"title": "no service"}, name="write_spec"),
+        anthropic_api.tool_use({"title": "still no service"}, name="write_spec"),
+    )
+    with pytest.raises(SpecBuildError, match="no valid spec after 2 attempts"):
+        build_spec(load_example(examples_dir, "hello-world"), provider=claude)
+    assert "previous answer was invalid" in str(anthropic_api.requests[1].body["messages"])
+
+
+def test_optimizer_keeps_a_better_model_rewrite_and_rejects_a_worse_one(
+    claude: AnthropicProvider, anthropic_api: FakeMessagesAPI, examples_dir: Path
+) -> None:
+    free_text = build_spec(load_example(examples_dir, "spec-analyzer"))
+    structured = parse_intent_mapping(
+        {
+            "service_name": "spec-analyzer",
+            "purpose": "Analyze SPEC quality trends.",
+            "blueprint_context": "Quality specifications.",
+            "resources": [
+                {
+                    "name": "report",
+                    "fields": {"service": "string", "score": "integer"},
+                    "required": ["service"],
+                }
+            ],
+        },
+        source="model",
+    )
+    rewrite = build_spec(structured)
+    anthropic_api.enqueue(anthropic_api.tool_use(rewrite.to_json(), name="write_spec"))
+    report = optimize(free_text, provider=claude)
+    assert report.reached_gate
+    assert "model rewrite" in report.rounds[1].repairs
+    worse = free_text.model_copy(update={"security": [], "observability": []})
+    anthropic_api.enqueue(anthropic_api.tool_use(worse.to_json(), name="write_spec"))
+    honest = optimize(free_text, provider=claude)
+    assert not honest.reached_gate
+    assert "model rewrite rejected (no better score)" in honest.rounds[1].repairs
+
+
+def test_codegen_model_logic_with_a_rejected_and_an_accepted_repair(
+    claude: AnthropicProvider,
+    anthropic_api: FakeMessagesAPI,
+    hello_spec: Spec,
+    sandbox_python: Path,
+    tmp_path: Path,
+) -> None:
+    template = generate_service(hello_spec, tmp_path / "template")
+    routes = (template.directory / "app" / "routes.py").read_text()
+    tests_before = (template.directory / "tests" / "test_acceptance.py").read_text()
+    assert HELLO_HANDLER in routes
+    buggy = routes.replace(HELLO_HANDLER, MODEL_HANDLER).replace(
+        '"/hello", status_code=200', '"/hello", status_code=202'
+    )
+    fixed = buggy.replace('"/hello", status_code=202', '"/hello", status_code=200')
+    weakened = tests_before.replace("== 200", ">= 200")
+    anthropic_api.enqueue(
+        anthropic_api.tool_use({"files": [{"path": "app/routes.py", "content": buggy}]}, name="write_files"),
+        anthropic_api.tool_use(
+            {"files": [{"path": "tests/test_acceptance.py", "content": weakened}]}, name="write_files"
+        ),
+        anthropic_api.tool_use({"files": [{"path": "app/routes.py", "content": fixed}]}, name="write_files"),
+    )
+    report = generate_with_model(
+        hello_spec, tmp_path / "svc", provider=claude, sandbox=ProcessSandbox(sandbox_python)
+    )
+    assert [(r.kind, r.accepted) for r in report.rounds] == [
+        ("write", True),
+        ("repair", False),
+        ("repair", True),
+    ]
+    first = report.rounds[0].result
+    assert first is not None and first.failed == 1
+    assert "outside app/" in report.rounds[1].reason
+    assert report.ok, report.result.output
+    assert (tmp_path / "svc" / "tests" / "test_acceptance.py").read_text() == tests_before
+    assert "Hello, world" in (tmp_path / "svc" / "app" / "routes.py").read_text()
+    repair_prompt = str(anthropic_api.requests[1].body["messages"])
+    assert "202" in repair_prompt and "Fix the code, not the tests" in repair_prompt
+
+
+def test_codegen_repair_rounds_are_bounded_and_skips_are_rejected(
+    claude: AnthropicProvider,
+    anthropic_api: FakeMessagesAPI,
+    hello_spec: Spec,
+    sandbox_python: Path,
+    tmp_path: Path,
+) -> None:
+    template = generate_service(hello_spec, tmp_path / "template")
+    routes = (template.directory / "app" / "routes.py").read_text()
+    broken = routes.replace(HELLO_HANDLER, '    raise RuntimeError("not yet")')
+    sneaky = routes.replace(
+        "from __future__ import annotations", "from __future__ import annotations\n\nimport pytest"
+    )
+    anthropic_api.enqueue(
+        anthropic_api.tool_use({"files": [{"path": "app/routes.py", "content": broken}]}, name="write_files"),
+        anthropic_api.tool_use({"files": [{"path": "app/routes.py", "content": sneaky}]}, name="write_files"),
+        anthropic_api.tool_use(
+            {"files": [{"path": "app/conftest.py", "content": "X = 1\n"}]}, name="write_files"
+        ),
+        anthropic_api.tool_use({"files": [{"path": "app/routes.py", "content": broken}]}, name="write_files"),
+    )
+    report = generate_with_model(
+        hello_spec, tmp_path / "svc", provider=claude, sandbox=ProcessSandbox(sandbox_python)
+    )
+    assert not report.ok
+    assert len(report.rounds) == 4  # the write round and at most 3 repairs
+    assert [r.accepted for r in report.rounds] == [True, False, False, True]
+    assert "pytest" in report.rounds[1].reason and "conftest.py" in report.rounds[2].reason
