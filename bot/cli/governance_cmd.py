@@ -118,20 +118,28 @@ def _scorer(alignment_score: float | None, *, budget_key: str) -> AlignmentScore
         err.print(f"[dim]{OFFLINE_SCORING}[/dim]")
         return LexicalScorer()
     # Imported here: the SDK and the database layer take seconds to import, and offline runs need neither.
+    from pipeline.governance.cache import AlignmentCache, CachingScorer
     from pipeline.llm.factory import build_provider
     from pipeline.llm.usage import Budgets
     from pipeline.state import Database
 
+    database = Database(settings.state_database_url())
     provider = build_provider(
         api_key=settings.anthropic_api_key,
         model=settings.anthropic_model,
         budgets=Budgets(
             per_intent_usd=settings.llm_budget_per_intent_usd, monthly_usd=settings.llm_budget_monthly_usd
         ),
-        database=Database(settings.state_database_url()),
+        database=database,
         base_url=settings.anthropic_base_url,
     )
-    return scorer_for(provider, budget_key=budget_key)
+    database.create_all()
+    # A recorded score makes a second run on the same intent give the same decision (and cost nothing).
+    return CachingScorer(
+        scorer_for(provider, budget_key=budget_key),
+        AlignmentCache(database),
+        namespace=f"{provider.name}:{settings.anthropic_model}",
+    )
 
 
 def _print_decision(decision: Decision) -> None:

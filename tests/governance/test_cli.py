@@ -119,6 +119,11 @@ def test_with_a_key_claude_scores_through_the_sdk(anthropic_api: FakeMessagesAPI
     assert [tool["name"] for tool in request.body["tools"]] == ["record_alignment"]
     assert "Safe self-improvement" in json.dumps(request.body["system"])  # the blueprint, in the prefix
     assert "sk-ant-test-key" not in result.stdout + result.stderr
+    # The score is recorded: the same intent again gives the same decision without asking the model.
+    again = run("govern", str(SPEC_BUILDER), "--policies", str(SEED_POLICIES), "--format", "json", env=env)
+    assert again.returncode == 0, again.stderr
+    assert json.loads(again.stdout) == decision
+    assert len(anthropic_api.requests) == 1
 
 
 def test_the_blueprint_is_found_above_the_intent(tmp_path: Path) -> None:
