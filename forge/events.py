@@ -16,6 +16,7 @@ from forge.git import ZERO_SHA, BareRepo, CommitInfo
 from forge.models import Deployment, DeploymentStatus, Hook, Issue, Pull, Repo, Review, Status, User, utcnow
 from forge.pulls import PullRenderer
 from forge.render import Json, Renderer, ts
+from forge.webhooks import subscribed
 
 MAX_PUSH_COMMITS = 20
 ZEN = (
@@ -42,6 +43,12 @@ def emit(r: Renderer, repo: Repo, event: str, payload: Json) -> None:
     r.queue_event(repo.id, event, payload)
 
 
+def wanted(r: Renderer, repo: Repo, event: str) -> bool:
+    """Whether any active hook of the repository takes `event`: payloads are only built when one does."""
+    hooks = r.session.scalars(select(Hook).where(Hook.repo_id == repo.id, Hook.active.is_(True))).all()
+    return any(subscribed(hook, event) for hook in hooks)
+
+
 def ping(r: Renderer, repo: Repo, hook: Hook, sender: User) -> None:
     data = r.hook(hook)
     data.pop("test_url", None)
@@ -59,6 +66,8 @@ def ping(r: Renderer, repo: Repo, hook: Hook, sender: User) -> None:
 def pull_request(
     r: Renderer, repo: Repo, pull: Pull, issue: Issue, action: str, sender: User | int, **extra: object
 ) -> None:
+    if not wanted(r, repo, "pull_request"):
+        return
     payload = {
         "action": action,
         "number": issue.number,
@@ -69,6 +78,8 @@ def pull_request(
 
 
 def review(r: Renderer, repo: Repo, pull: Pull, issue: Issue, rv: Review, action: str, sender: User) -> None:
+    if not wanted(r, repo, "pull_request_review"):
+        return
     payload = {
         "action": action,
         "review": r.hook_review(rv, pull, issue),
@@ -78,17 +89,23 @@ def review(r: Renderer, repo: Repo, pull: Pull, issue: Issue, rv: Review, action
 
 
 def issue_comment(r: Renderer, repo: Repo, issue: Issue, comment_json: Json, sender: User) -> None:
+    if not wanted(r, repo, "issue_comment"):
+        return
     payload = {"action": "created", "issue": r.issue(issue), "comment": comment_json}
     emit(r, repo, "issue_comment", envelope(r, repo, sender, **payload))
 
 
 def issue_opened(r: Renderer, repo: Repo, issue: Issue, sender: User) -> None:
+    if not wanted(r, repo, "issues"):
+        return
     emit(r, repo, "issues", envelope(r, repo, sender, action="opened", issue=r.issue(issue)))
 
 
 def status(
     r: Renderer, repo: Repo, st: Status, commit_json: Json, branches: list[Json], sender: User
 ) -> None:
+    if not wanted(r, repo, "status"):
+        return
     payload = {
         "id": st.id,
         "sha": st.sha,
@@ -106,11 +123,15 @@ def status(
 
 
 def deployment(r: Renderer, repo: Repo, dep: Deployment, sender: User) -> None:
+    if not wanted(r, repo, "deployment"):
+        return
     payload = {"action": "created", "deployment": r.deployment(dep), "workflow": None, "workflow_run": None}
     emit(r, repo, "deployment", envelope(r, repo, sender, **payload))
 
 
 def deployment_status(r: Renderer, repo: Repo, dep: Deployment, ds: DeploymentStatus, sender: User) -> None:
+    if not wanted(r, repo, "deployment_status"):
+        return
     payload = {
         "action": "created",
         "deployment_status": r.deployment_status(ds, dep),
@@ -121,6 +142,8 @@ def deployment_status(r: Renderer, repo: Repo, dep: Deployment, ds: DeploymentSt
 
 def push(r: Renderer, repo: Repo, bare: BareRepo, update: RefUpdate, pusher: User, known: list[str]) -> None:
     """A `push` event for one ref; `known` are the tips of the repository's other refs before the push."""
+    if not wanted(r, repo, "push"):
+        return
     full = r.full_name(repo)
     created, deleted = update.before == ZERO_SHA, update.after == ZERO_SHA
     commits: list[CommitInfo] = []

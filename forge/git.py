@@ -224,6 +224,17 @@ class BareRepo:
     def blob(self, sha: str) -> bytes:
         return self.run("cat-file", "blob", sha).stdout
 
+    def shortstat(self, old: str, new: str) -> tuple[int, int, int]:
+        """(files changed, lines added, lines deleted) from `old` to `new`, in one git call."""
+        out = self.text("diff-tree", "-r", "-M", "--shortstat", old, new)
+        numbers = dict.fromkeys(("file", "insertion", "deletion"), 0)
+        for part in out.strip().split(","):
+            words = part.split()
+            for key in numbers:
+                if len(words) >= 2 and words[1].startswith(key):
+                    numbers[key] = int(words[0])
+        return numbers["file"], numbers["insertion"], numbers["deletion"]
+
     def changes(self, old: str | None, new: str, *, with_patch: bool = False) -> list[FileChange]:
         """Files changed from `old` to `new` (old None: the root commit's files)."""
         base = old or self.text("hash-object", "-t", "tree", "/dev/null").strip()

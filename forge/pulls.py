@@ -52,13 +52,13 @@ class PullFacts:
 def pull_facts(repo_path: Path, base_sha: str, head_sha: str) -> PullFacts:
     bare = BareRepo(repo_path)
     merge_base = bare.merge_base(base_sha, head_sha)
-    changes = bare.changes(merge_base, head_sha) if merge_base else []
+    files, additions, deletions = bare.shortstat(merge_base, head_sha) if merge_base else (0, 0, 0)
     return PullFacts(
         mergeable=bare.merge_tree(base_sha, head_sha) is not None,
         commits=bare.count(f"{base_sha}..{head_sha}"),
-        additions=sum(c.additions for c in changes),
-        deletions=sum(c.deletions for c in changes),
-        changed_files=len(changes),
+        additions=additions,
+        deletions=deletions,
+        changed_files=files,
     )
 
 
