@@ -10,11 +10,11 @@ from github import GithubException
 from starlette.responses import Response
 
 from bot.dashboard.context import ContextDep, DashboardContext
-from bot.dashboard.readmodel import timeline_of
+from bot.dashboard.readmodel import intent_cost, timeline_of
 from bot.dashboard.rendering import render
 from bot.dashboard.sessions import User, UserDep
 from bot.dashboard.text import FORGE_UNREACHABLE, UNKNOWN_INTENT
-from bot.dashboard.views import DecisionView, ReportView
+from bot.dashboard.views import DecisionView, ReportView, deploy_history
 from bot.vcs.models import PullRequest, Review
 from pipeline.ledger import IntentRecord, UnknownIntent
 
@@ -45,6 +45,7 @@ def intent_detail(request: Request, intent_id: int, user: UserDep, context: Cont
         record = context.ledger.get(intent_id)
     except UnknownIntent:
         raise HTTPException(status.HTTP_404_NOT_FOUND, UNKNOWN_INTENT.format(intent_id=intent_id)) from None
+    history = context.ledger.history(intent_id)
     return render(
         request,
         "intent.html",
@@ -52,7 +53,9 @@ def intent_detail(request: Request, intent_id: int, user: UserDep, context: Cont
             "title": record.service_name,
             "record": record,
             "cells": timeline_of(context.db, record),
-            "history": context.ledger.history(intent_id),
+            "history": history,
+            "deploys": deploy_history(history),
+            "cost": intent_cost(context.db, record),
             "decisions": context.ledger.decisions(intent_id),
             "decision": DecisionView.of(record.decision),
             "report": ReportView.of(record.report),

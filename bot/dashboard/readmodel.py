@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 
 from pipeline.ledger import IntentRecord, Ledger, Outcome, Stage
 from pipeline.ledger.tables import DecisionRow, IntentEventRow, IntentRow
+from pipeline.llm.usage import CallStatus, LLMCall
 from pipeline.state import Database
 
 TIMELINE: tuple[Stage, ...] = (
@@ -164,3 +165,37 @@ def change_marker(db: Database) -> str:
 def timeline_of(db: Database, record: IntentRecord) -> tuple[StageCell, ...]:
     """The stage timeline of one intent's current content."""
     return timeline(_events_by_intent(db, [record]).get(record.id, ()))
+
+
+# How the bot names an intent's LLM budget (bot/handlers/intents.py): its cost is what that key spent.
+BUDGET_KEY = "{repo}:{path}"
+
+
+@dataclass(frozen=True)
+class IntentCost:
+    calls: int
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+
+
+def intent_cost(db: Database, record: IntentRecord) -> IntentCost:
+    """Model calls made for this intent (spent or still reserved), whatever stage made them."""
+    key = BUDGET_KEY.format(repo=record.repo, path=record.path)
+    query = select(
+        func.count(LLMCall.id),
+        func.coalesce(
+            func.sum(
+                LLMCall.input_tokens + LLMCall.cache_creation_input_tokens + LLMCall.cache_read_input_tokens
+            ),
+            0,
+        ),
+        func.coalesce(func.sum(LLMCall.output_tokens), 0),
+        func.coalesce(func.sum(LLMCall.cost_usd), 0.0),
+    ).where(
+        LLMCall.budget_key == key,
+        LLMCall.status.in_([CallStatus.RESERVED.value, CallStatus.RECORDED.value]),
+    )
+    with db.session() as session:
+        calls, inputs, outputs, cost = session.execute(query).one()
+    return IntentCost(int(calls), int(inputs), int(outputs), float(cost))

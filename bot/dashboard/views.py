@@ -3,19 +3,22 @@
 The ledger stores what the line wrote, in whatever version wrote it: any field may be missing or of an
 unexpected type, and a page must still render. Each reader takes `Any` and never raises.
 
-What the dashboard reads from an intent's `report` (all optional):
+What the dashboard reads from an intent's `report` (the build outcome; all optional):
   spec:    the spec-optimizer's report (`OptimizationReport.to_json()`: score, gate, reached_gate, rounds,
            verification.findings)
-  tests:   {passed, failed, skipped, duration_ms, ok, log_tail}
-  deploys: [{version, outcome, at, url, message, log_tail}]
-  cost:    {usd, input_tokens, output_tokens}
+  tests:   the sandbox's result (`SandboxResult.to_json()`: ok, verdict, passed, failed, errors, skipped,
+           duration_s, failures [{test, message}])
+Deploys come from the ledger's `deployed` stage events (detail: version, url, log_tail).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
+
+from pipeline.ledger import Outcome, Stage, StageEvent
 
 LOG_TAIL_CHARS = 4000
 
@@ -147,45 +150,53 @@ class SpecView:
 class TestsView:
     passed: int | None
     failed: int | None
+    errors: int | None
     skipped: int | None
     duration_ms: int | None
     ok: bool | None
-    log_tail: str
+    verdict: str
+    failures: list[tuple[str, str]]
 
 
 @dataclass(frozen=True)
 class DeployView:
     version: str
     outcome: str
-    at: str
+    at: datetime
     url: str
     message: str
     log_tail: str
+    duration_ms: int | None
 
 
-@dataclass(frozen=True)
-class CostView:
-    usd: float | None
-    input_tokens: int | None
-    output_tokens: int | None
+def deploy_history(events: Iterable[StageEvent]) -> list[DeployView]:
+    """Every finished deploy of an intent, newest first, from its `deployed` stage events."""
+    finished = [
+        e for e in events if e.stage is Stage.DEPLOYED and e.outcome in (Outcome.SUCCEEDED, Outcome.FAILED)
+    ]
+    return [
+        DeployView(
+            version=_str(_map(e.detail), "version"),
+            outcome=e.outcome.value,
+            at=e.at,
+            url=_str(_map(e.detail), "url"),
+            message=e.message,
+            log_tail=_tail(_str(_map(e.detail), "log_tail")),
+            duration_ms=e.duration_ms,
+        )
+        for e in reversed(finished)
+    ]
 
 
 @dataclass(frozen=True)
 class ReportView:
     spec: SpecView | None
     tests: TestsView | None
-    deploys: list[DeployView]
-    cost: CostView | None
 
     @classmethod
     def of(cls, raw: Any) -> ReportView:
         data = _map(raw)
-        return cls(
-            spec=spec_view(data.get("spec")),
-            tests=_tests(data.get("tests")),
-            deploys=[_deploy(d) for d in _maps(data.get("deploys"))],
-            cost=_cost(data.get("cost")),
-        )
+        return cls(spec=spec_view(data.get("spec")), tests=_tests(data.get("tests")))
 
 
 def spec_view(raw: Any) -> SpecView | None:
@@ -216,34 +227,16 @@ def spec_view(raw: Any) -> SpecView | None:
 def _tests(raw: Any) -> TestsView | None:
     if not isinstance(raw, Mapping):
         return None
+    seconds = _num(raw, "duration_s")
     return TestsView(
         passed=_int(raw, "passed"),
         failed=_int(raw, "failed"),
+        errors=_int(raw, "errors"),
         skipped=_int(raw, "skipped"),
-        duration_ms=_int(raw, "duration_ms"),
+        duration_ms=int(seconds * 1000) if seconds is not None and seconds >= 0 else None,
         ok=_bool(raw, "ok"),
-        log_tail=_tail(_str(raw, "log_tail")),
-    )
-
-
-def _deploy(raw: Mapping[str, Any]) -> DeployView:
-    return DeployView(
-        version=_str(raw, "version"),
-        outcome=_str(raw, "outcome"),
-        at=_str(raw, "at"),
-        url=_str(raw, "url"),
-        message=_str(raw, "message"),
-        log_tail=_tail(_str(raw, "log_tail")),
-    )
-
-
-def _cost(raw: Any) -> CostView | None:
-    if not isinstance(raw, Mapping):
-        return None
-    return CostView(
-        usd=_num(raw, "usd"),
-        input_tokens=_int(raw, "input_tokens"),
-        output_tokens=_int(raw, "output_tokens"),
+        verdict=_str(raw, "verdict"),
+        failures=[(_str(f, "test"), _tail(_str(f, "message"))) for f in _maps(raw.get("failures"))],
     )
 
 

@@ -76,6 +76,7 @@ def test_the_queue_pages_through_every_intent(rig: Rig, client: httpx.Client) ->
 def test_the_detail_explains_the_decision_spec_tests_deploys_and_cost(rig: Rig, client: httpx.Client) -> None:
     pull = rig.open_pull("detailed")
     report = {
+        "verdict": "ready",
         "spec": {
             "score": 93,
             "gate": 90,
@@ -87,13 +88,26 @@ def test_the_detail_explains_the_decision_spec_tests_deploys_and_cost(rig: Rig, 
                 ]
             },
         },
-        "tests": {"passed": 12, "failed": 0, "duration_ms": 3400, "ok": True, "log_tail": "12 passed"},
-        "deploys": [
-            {"version": "abc123", "outcome": "failed", "at": "2026-11-24", "log_tail": "Traceback x"}
-        ],
-        "cost": {"usd": 0.0123, "input_tokens": 1000, "output_tokens": 200},
+        "tests": {
+            "ok": False,
+            "verdict": "failed",
+            "passed": 11,
+            "failed": 1,
+            "errors": 0,
+            "skipped": 0,
+            "duration_s": 3.4,
+            "failures": [{"test": "tests/test_api.py::test_create", "message": "assert 500 == 201"}],
+        },
     }
     rig.ledger.set_state(pull.intent_id, IntentState.AWAITING_SIGNOFF, report=report, pr_number=pull.number)
+    with rig.ledger.stage(pull.intent_id, Stage.DEPLOYED) as run:
+        run.message, run.failed = "health check failed", True
+        run.detail = {"version": "c0ffee1234567890", "url": "", "log_tail": "Traceback: boom"}
+    key = "acme/intents:intents/detailed.yaml"
+    reservation = rig.usage.reserve(stage="spec-builder", model="m", budget_key=key, estimate_usd=1.0)
+    rig.usage.settle(
+        reservation, usage=Usage(input_tokens=1000, output_tokens=200, cost_usd=0.0123), message_id="m1"
+    )
     page = client.get(f"/intents/{pull.intent_id}").text
     for expected in (
         "Core changes",
@@ -104,11 +118,15 @@ def test_the_detail_explains_the_decision_spec_tests_deploys_and_cost(rig: Rig, 
         "matched: greet, people",
         "gate 90, reached",
         "name the auth scheme",
-        "12 passed, 0 failed",
+        "11 passed, 1 failed",
         "3.4 s",
+        "tests/test_api.py::test_create",
+        "assert 500 == 201",
         f"#{pull.number} intentops: detailed",
-        "Traceback x",
-        "$0.0123",
+        "c0ffee123456",
+        "health check failed",
+        "Traceback: boom",
+        "$0.0123 for 1 model call: 1,000 input and 200 output tokens",
     ):
         assert expected in page, expected
 
