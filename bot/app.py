@@ -5,6 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
+from typing import TYPE_CHECKING
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -12,6 +13,9 @@ from starlette.concurrency import run_in_threadpool
 from bot.queue import JobQueue
 from bot.routing import BotContext, Routes
 from bot.settings import Settings
+
+if TYPE_CHECKING:
+    from bot.line import Line
 from bot.webhooks import EVENT_JOB_KIND, WebhookIntake, event_job_handler, webhook_router
 from bot.worker import WorkerPool
 from pipeline.state import Database
@@ -49,8 +53,9 @@ def load_routes(modules: Iterable[str] = HANDLER_MODULES) -> Routes:
     return bot_routes(*(importlib.import_module(name).routes for name in modules))
 
 
-def bot_context(settings: Settings, database: Database) -> BotContext:
-    return BotContext(settings=settings, database=database, queue=JobQueue.from_settings(settings, database))
+def bot_context(settings: Settings, database: Database, line: Line | None = None) -> BotContext:
+    queue = JobQueue.from_settings(settings, database)
+    return BotContext(settings=settings, database=database, queue=queue, line=line)
 
 
 def create_app(
@@ -59,6 +64,7 @@ def create_app(
     database: Database | None = None,
     routes: Routes | None = None,
     worker_threads: int | None = None,
+    line: Line | None = None,
 ) -> FastAPI:
     """The bot's app. `routes` defaults to HANDLER_MODULES' (give `bot_routes(...)` to choose);
     `worker_threads` defaults to the settings' (0: no workers in this process)."""
@@ -66,7 +72,7 @@ def create_app(
         raise BotConfigurationError(MISSING_SECRET)
     owns_database = database is None
     database = database or open_state_database(settings.state_database_url())
-    context = bot_context(settings, database)
+    context = bot_context(settings, database, line)
     routes = routes if routes is not None else load_routes()
     threads = settings.worker_threads if worker_threads is None else worker_threads
     pool = WorkerPool(context, routes, threads=threads, prefix="app")

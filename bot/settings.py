@@ -22,7 +22,7 @@ class Settings(BaseSettings):
     # Claude; no key means the offline provider.
     anthropic_api_key: SecretStr | None = Field(default=None, alias="ANTHROPIC_API_KEY")
     anthropic_base_url: str | None = Field(default=None, alias="ANTHROPIC_BASE_URL")
-    anthropic_model: str = Field(default="claude-sonnet-4-5", alias="INTENTOPS_MODEL")
+    anthropic_model: str = Field(default="claude-sonnet-4-6", alias="INTENTOPS_MODEL")
     llm_budget_per_intent_usd: float = Field(default=2.0, alias="INTENTOPS_BUDGET_PER_INTENT_USD")
     llm_budget_monthly_usd: float = Field(default=100.0, alias="INTENTOPS_BUDGET_MONTHLY_USD")
 
@@ -32,6 +32,11 @@ class Settings(BaseSettings):
     github_private_key: SecretStr | None = Field(default=None, alias="GITHUB_PRIVATE_KEY")
     github_base_url: str | None = Field(default=None, alias="GITHUB_BASE_URL")
     webhook_secret: SecretStr | None = Field(default=None, alias="INTENTOPS_WEBHOOK_SECRET")
+    intents_repo: str | None = Field(default=None, alias="INTENTOPS_REPO", pattern=r"^[\w.-]+/[\w.-]+$")
+    """The repository `POST /intents/submit` commits to (owner/name)."""
+    public_url: str = Field(default="http://127.0.0.1:8214", alias="INTENTOPS_PUBLIC_URL")
+    """Where people and generated services reach the bot (status links, the registry, the dashboard)."""
+    spec_gate: int = Field(default=90, ge=0, le=100, alias="INTENTOPS_SPEC_GATE")
 
     # The bot's webhook intake and job queue.
     bot_login: str | None = Field(default=None, alias="INTENTOPS_BOT_LOGIN")
