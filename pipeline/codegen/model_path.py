@@ -103,24 +103,29 @@ def generate_with_model(
 ) -> CodegenReport:
     """Templates first (tests included); then the model's logic; then up to `max_repairs` repair rounds."""
     service = generate_service(spec, directory, intent_path=intent_path)
-    expected_tests = len(spec.acceptance_criteria)
+    expected = len(spec.acceptance_criteria)
     rounds: list[CodegenRound] = []
-    result = sandbox.run_tests(directory)
-    if not provider.offline and any(ep.operation == "custom" for ep in spec.endpoints):
+    result: SandboxResult | None = None
+    if not provider.offline and _has_custom(spec):
         prompt = _write_prompt(spec, directory)
-        round_, result = _round(
-            0, "write", prompt, directory, provider, sandbox, expected_tests, result, budget_key
-        )
+        round_, result = _round(0, "write", prompt, directory, provider, sandbox, expected, None, budget_key)
         rounds.append(round_)
+    if result is None:  # no model, nothing custom, or the model's first answer was refused
+        result = sandbox.run_tests(directory)
     number = 1
     while not result.ok and not provider.offline and number <= max_repairs:
         prompt = _repair_prompt(spec, directory, result)
-        round_, result = _round(
-            number, "repair", prompt, directory, provider, sandbox, expected_tests, result, budget_key
+        round_, repaired = _round(
+            number, "repair", prompt, directory, provider, sandbox, expected, result, budget_key
         )
+        result = repaired or result
         rounds.append(round_)
         number += 1
     return CodegenReport(service=service, result=result, rounds=tuple(rounds))
+
+
+def _has_custom(spec: Spec) -> bool:
+    return any(ep.operation == "custom" for ep in spec.endpoints)
 
 
 def _round(
@@ -131,9 +136,9 @@ def _round(
     provider: LLMProvider,
     sandbox: Sandbox,
     expected_tests: int,
-    previous: SandboxResult,
+    previous: SandboxResult | None,
     budget_key: str | None,
-) -> tuple[CodegenRound, SandboxResult]:
+) -> tuple[CodegenRound, SandboxResult | None]:
     try:
         files = _ask(provider, prompt, budget_key)
         _check_paths(files)
