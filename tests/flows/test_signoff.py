@@ -1,0 +1,88 @@
+"""An intent that needs a person: only a valid approval on the current head signs it off."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from pipeline.ledger import IntentState
+from tests.flows.conftest import BOT, REPO, Rig
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]
+
+PATH = "intents/notes.yaml"
+NOTES = """\
+service_name: notes
+purpose: Keep short team notes with a title and a body, so the team shares knowledge.
+tier: 1
+resources:
+  - name: note
+    fields: {title: string, body: string}
+    required: [title]
+"""
+
+
+def approve(rig: Rig, login: str, number: int, sha: str) -> None:
+    repo = rig.github(login).get_repo(REPO)
+    repo.get_pull(number).create_review(commit=repo.get_commit(sha), event="APPROVE")
+
+
+def comment(rig: Rig, login: str, number: int, body: str) -> None:
+    rig.github(login).get_repo(REPO).get_issue(number).create_comment(body)
+
+
+def wait_for_reply(rig: Rig, number: int, needle: str, timeout: float = 60.0) -> str:
+    issue = rig.github(BOT).get_repo(REPO).get_issue(number)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for item in issue.get_comments():
+            if item.user.login == BOT and needle in item.body:
+                return str(item.body)
+        time.sleep(0.3)
+    raise AssertionError(f"no reply containing {needle!r} on #{number}")
+
+
+def governance_status(rig: Rig, sha: str) -> tuple[str, str]:
+    statuses = rig.github(BOT).get_repo(REPO).get_commit(sha).get_combined_status().statuses
+    status = next(s for s in statuses if s.context == "intentops/governance")
+    return status.state, status.description
+
+
+def test_only_a_valid_approval_on_the_current_head_signs_off(rig: Rig) -> None:
+    rig.push({PATH: NOTES}, "Add notes")
+    first = rig.wait_for(PATH, IntentState.AWAITING_SIGNOFF)
+    assert first.pr_number is not None
+    state, description = governance_status(rig, first.head_sha)
+    assert state == "pending" and "1 more approval" in description
+
+    # Approvals that must not count: the intent's author, a reader, and the commands from them.
+    approve(rig, "alice", first.pr_number, first.head_sha)
+    approve(rig, "carol", first.pr_number, first.head_sha)
+    comment(rig, "carol", first.pr_number, "/intentops approve")
+    assert "carol does not have write permission" in wait_for_reply(rig, first.pr_number, "carol")
+    assert rig.ledger.get(first.id).state is IntentState.AWAITING_SIGNOFF
+
+    # A valid approval on the first head, then a change to the intent: the approval goes stale.
+    approve(rig, "bob", first.pr_number, first.head_sha)
+    rig.wait_for(PATH, IntentState.APPROVED)
+    rig.push({PATH: NOTES.replace("short team notes", "short notes")}, "Reword notes")
+    second = rig.wait_for(PATH, IntentState.AWAITING_SIGNOFF)
+    assert second.head_sha != first.head_sha and second.pr_number == first.pr_number
+    assert governance_status(rig, second.head_sha)[0] == "pending"
+
+    approve(rig, "bob", second.pr_number, second.head_sha)
+    approved = rig.wait_for(PATH, IntentState.APPROVED)
+    assert governance_status(rig, approved.head_sha) == ("success", "signed off by bob")
+
+    comment(rig, "alice", approved.pr_number, "/intentops explain")
+    explanation = wait_for_reply(rig, approved.pr_number, "Why `intents/notes.yaml`")
+    assert "requires_approval" in explanation and "bob" in explanation
+
+    rig.github("bob").get_repo(REPO).get_pull(approved.pr_number).merge(merge_method="merge")
+    deployed = rig.wait_for(PATH, IntentState.DEPLOYED, IntentState.DEPLOY_FAILED)
+    assert deployed.state is IntentState.DEPLOYED
+    entry = rig.bot.line.registry.get("notes")
+    assert entry is not None and entry.provenance.approvers == ("bob",)
+    repos = rig.github(BOT).get_repo(REPO).get_pulls(state="all", head="acme:intentops/notes")
+    assert len(list(repos)) == 1, "a changed intent updates its PR, never opens a second one"
