@@ -242,6 +242,15 @@ class Forge:
             raise Forbidden(FORBIDDEN_MESSAGES.get(need, Forbidden.default_message))
         return repo
 
+    def push_protected(self, session: Session, repo: Repo, user: User | None) -> list[str]:
+        """Branches `user` may not push to directly: those requiring reviews, unless they are an admin."""
+        if user is not None and self.permission(session, user, repo) >= Perm.ADMIN:
+            return []
+        rows = session.scalars(
+            select(Protection.branch).where(Protection.repo_id == repo.id, Protection.required_approvals > 0)
+        )
+        return list(rows)
+
     def set_collaborator(self, owner: str, name: str, login: str, permission: str = "write") -> None:
         level = Perm.parse(permission)
         with self.db.session() as session:

@@ -72,6 +72,23 @@ class Edit:
 _STATUS = {"A": "added", "M": "modified", "D": "removed", "R": "renamed", "C": "copied", "T": "changed"}
 
 
+# Refuses pushes to the branches named in FORGE_PROTECTED, which the forge sets for each push according
+# to branch protection and the pusher's role. Git runs it before any ref moves.
+PRE_RECEIVE_HOOK = """#!/bin/sh
+status=0
+while read -r old new ref; do
+  for branch in $FORGE_PROTECTED; do
+    if [ "$ref" = "refs/heads/$branch" ]; then
+      echo "error: GH006: Protected branch update failed for $ref." >&2
+      echo "error: Changes must be made through a pull request." >&2
+      status=1
+    fi
+  done
+done
+exit $status
+"""
+
+
 class BareRepo:
     """A bare repository on disk. Every method runs git with a clean, fixed environment."""
 
@@ -108,6 +125,14 @@ class BareRepo:
         self.run("config", "http.receivepack", "true")
         self.run("config", "uploadpack.allowFilter", "true")
         self.run("config", "receive.denyNonFastForwards", "false")
+        self.install_hooks()
+
+    def install_hooks(self) -> None:
+        hook = self.path / "hooks" / "pre-receive"
+        if not hook.exists() or hook.read_text() != PRE_RECEIVE_HOOK:
+            hook.parent.mkdir(parents=True, exist_ok=True)
+            hook.write_text(PRE_RECEIVE_HOOK)
+            hook.chmod(0o755)
 
     def resolve(self, rev: str) -> str | None:
         """The commit a name points to, or None when it does not exist."""

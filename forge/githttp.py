@@ -38,6 +38,7 @@ class GitTarget:
     path_info: str
     user: User | None
     service: str
+    protected: tuple[str, ...] = ()
 
 
 def _service(request: Request, rest: str) -> str | None:
@@ -67,7 +68,11 @@ def _authorize(forge: Forge, request: Request, owner: str, name: str, rest: str)
             full = f"{owner}/{repo.name}"
             return PlainTextResponse(MSG_DENIED.format(full=full, login=user.login), status_code=403)
         path_info = f"/{owner}/{repo.name}.git/{rest}"
-        return GitTarget(repo.id, path_info, user, service)
+        protected: tuple[str, ...] = ()
+        if service == "git-receive-pack":
+            forge.bare(session, repo).install_hooks()
+            protected = tuple(forge.push_protected(session, repo, user))
+        return GitTarget(repo.id, path_info, user, service, protected)
 
 
 def _cgi_env(forge: Forge, request: Request, target: GitTarget) -> dict[str, str]:
@@ -82,6 +87,7 @@ def _cgi_env(forge: Forge, request: Request, target: GitTarget) -> dict[str, str
         "CONTENT_TYPE": request.headers.get("content-type", ""),
         "REMOTE_ADDR": request.client.host if request.client else "127.0.0.1",
         "REMOTE_USER": target.user.login if target.user else "",
+        "FORGE_PROTECTED": " ".join(target.protected),
     }
     for header, variable in (
         ("content-length", "CONTENT_LENGTH"),

@@ -23,6 +23,8 @@ from forge.render import Json, node_id
 router = APIRouter(prefix="/repos/{owner}/{name}")
 
 MAX_COMPARE_COMMITS = 250
+MSG_PROTECTED = "Protected branch update failed for {ref}."
+MSG_THROUGH_PULL = "Changes must be made through a pull request."
 
 
 class RefCreate(Body):
@@ -65,8 +67,15 @@ def ref_json(ctx: Ctx, repo: Repo, ref: str, sha: str) -> Json:
     }
 
 
-def move_ref(ctx: Ctx, repo: Repo, bare: BareRepo, ref: str, new: str, old: str | None) -> None:
-    """Update a ref only if it still has the value we read, then emit `push` as GitHub does."""
+def move_ref(
+    ctx: Ctx, repo: Repo, bare: BareRepo, ref: str, new: str, old: str | None, *, merge: bool = False
+) -> None:
+    """Update a ref only if it still has the value we read, then emit `push` as GitHub does.
+
+    Protected branches (required reviews) move only by a merge, except for repository admins (GitHub's
+    default, without "include administrators")."""
+    if not merge and ref.removeprefix("refs/heads/") in ctx.forge.push_protected(ctx.session, repo, ctx.me()):
+        raise Invalid(f"{MSG_PROTECTED.format(ref=ref)} {MSG_THROUGH_PULL}")
     before = bare.refs()
     expected = old if old is not None else ZERO_SHA
     if not (bare.delete_ref(ref, old) if new == ZERO_SHA else bare.update_ref(ref, new, expected)):

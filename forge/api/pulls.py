@@ -256,7 +256,7 @@ def _merge_commit(ctx: Ctx, repo: Repo, pull: Pull, issue: Issue, body: MergeBod
     author = Person(me.login, me.email or "")
     sha = bare.commit_tree(tree, parents, message, author, MERGE_COMMITTER)
     try:
-        move_ref(ctx, repo, bare, f"refs/heads/{pull.base_ref}", sha, base_sha)
+        move_ref(ctx, repo, bare, f"refs/heads/{pull.base_ref}", sha, base_sha, merge=True)
     except Conflict:
         raise Conflict(MSG_BASE_MODIFIED) from None
     return sha

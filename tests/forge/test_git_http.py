@@ -9,6 +9,9 @@ import subprocess
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+from github import GithubException
+
 from forge.git import ZERO_SHA
 from tests.fixtures.forge import GIT_ENV, ForgeKit, HookReceiver
 
@@ -122,3 +125,27 @@ def test_concurrent_clones_all_succeed(forge_kit: ForgeKit, tmp_path: Path) -> N
     with ThreadPoolExecutor(max_workers=10) as pool:
         heads = list(pool.map(clone, range(10)))
     assert heads == [info.head_sha] * 10
+
+
+def test_protected_branches_refuse_direct_pushes_from_non_admins(forge_kit: ForgeKit) -> None:
+    owner, writer = forge_kit.user("owner"), forge_kit.user("writer")
+    info = forge_kit.repo("owner/app", collaborators={"writer": "write"})
+    forge_kit.admin.protect_branch("owner/app", "main", required_approvals=1)
+    clone = forge_kit.clone("owner/app", writer)
+    forge_kit.commit(clone, {"direct.txt": "x\n"}, "Direct")
+    refused = _git(clone, "push", "origin", "main")
+    assert refused.returncode != 0
+    assert "GH006: Protected branch update failed for refs/heads/main." in refused.stderr
+    assert forge_kit.admin.repo_info("owner/app").head_sha == info.head_sha
+    assert _git(clone, "push", "origin", "main:topic").returncode == 0  # other branches are open
+
+    api = forge_kit.github(writer).get_repo("owner/app")
+    with pytest.raises(GithubException) as via_api:
+        api.create_file("direct.txt", "Direct", "x\n", branch="main")
+    assert via_api.value.status == 422
+    assert forge_kit.admin.repo_info("owner/app").head_sha == info.head_sha
+
+    admin_clone = forge_kit.clone("owner/app", owner)
+    sha = forge_kit.commit(admin_clone, {"admin.txt": "x\n"}, "Admin")
+    assert _git(admin_clone, "push", "origin", "main").returncode == 0
+    assert forge_kit.admin.repo_info("owner/app").head_sha == sha
