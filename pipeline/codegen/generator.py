@@ -17,7 +17,7 @@ from pipeline.codegen import context
 from pipeline.manifest import MANIFEST_FILE, ServiceManifest
 from pipeline.spec.model import Spec
 from pipeline.spec.offline import BODY_LIMIT_KIB, LIST_LIMIT
-from pipeline.spec.render import jinja_environment, write_spec
+from pipeline.spec.render import SPEC_JSON, SPEC_MARKDOWN, jinja_environment, write_spec
 from pipeline.wheelhouse import service_requirements
 
 GENERATED_DIRS = ("app", "tests")
@@ -107,7 +107,8 @@ def template_values(spec: Spec) -> dict[str, object]:
 def _prepare(directory: Path) -> None:
     """Refuse to write over a folder this generator did not make; clear the generated parts of one it did."""
     if directory.exists() and any(directory.iterdir()):
-        if not (directory / MANIFEST_FILE).is_file():
+        only_the_spec = {p.name for p in directory.iterdir()} <= {SPEC_MARKDOWN, SPEC_JSON}
+        if not only_the_spec and not (directory / MANIFEST_FILE).is_file():
             raise context.CodegenError(
                 f"{directory} is not empty and holds no {MANIFEST_FILE}; refusing to write over it"
             )

@@ -49,6 +49,14 @@ def test_spec_generate_sandbox_end_to_end(tmp_path: Path, sandbox_python: Path) 
     assert result["ok"] and result["passed"] > 10 and result["skipped"] == 0
 
 
+def test_spec_then_generate_in_the_default_folder(tmp_path: Path) -> None:
+    assert run("spec", str(EXAMPLES / "intents" / "hello-world.yaml"), cwd=tmp_path).returncode == 0
+    folder = "services/hello-world"
+    generated = run("generate", folder, "-o", folder, cwd=tmp_path)
+    assert generated.returncode == 0, generated.stderr
+    assert (tmp_path / folder / "service.yaml").is_file() and (tmp_path / folder / "SPEC.md").is_file()
+
+
 def test_spec_of_a_free_text_intent_is_reported_below_the_gate(tmp_path: Path) -> None:
     result = run("spec", str(EXAMPLES / "intents" / "spec-analyzer.yaml"), "--format", "json", cwd=tmp_path)
     assert result.returncode == 1
