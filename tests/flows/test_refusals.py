@@ -1,0 +1,56 @@
+"""Invalid and blocked intents fail alone, with a failing status and a note naming file, line and reason."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from pipeline.ledger import IntentState
+from tests.flows.conftest import BOT, REPO, Rig
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]
+
+INVALID = "service_name: broken\npurpose: A service\npriority: urgent\n"
+BLOCKED = (
+    "service_name: miner\npurpose: Run a cryptocurrency mining rig controller on spare servers for profit.\n"
+)
+
+
+def issue_about(rig: Rig, path: str, timeout: float = 30.0) -> str:
+    repo = rig.github(BOT).get_repo(REPO)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        record = rig.ledger.find(REPO, path)
+        if record is not None and record.issue_number:
+            return str(repo.get_issue(record.issue_number).body)
+        time.sleep(0.2)
+    raise AssertionError(f"no issue was opened about {path}")
+
+
+def test_bad_intents_fail_alone_and_say_why(rig: Rig) -> None:
+    sha = rig.push({"intents/broken.yaml": INVALID, "intents/miner.yaml": BLOCKED}, "Two bad intents")
+    invalid = rig.wait_for("intents/broken.yaml", IntentState.INVALID)
+    blocked = rig.wait_for("intents/miner.yaml", IntentState.BLOCKED)
+
+    assert "intents/broken.yaml:3:11" in issue_about(rig, "intents/broken.yaml")
+    assert "priority" in invalid.waiting_for
+    blocked_note = issue_about(rig, "intents/miner.yaml")
+    assert "Block anything misaligned" in blocked_note and "0.00 (lexical)" in blocked_note
+
+    repo = rig.github(BOT).get_repo(REPO)
+    status = repo.get_commit(sha).get_combined_status()
+    assert status.state == "failure"
+    descriptions = [s.description for s in status.statuses if s.context == "intentops/governance"]
+    assert descriptions and descriptions[0].startswith(("invalid intent", "blocked"))
+    assert list(repo.get_pulls(state="all")) == [], "nothing was built from either"
+    assert blocked.decision is not None and blocked.decision["action"] == "blocked"
+
+
+def test_a_broken_intent_does_not_stop_the_others_in_its_push(rig: Rig) -> None:
+    good = "service_name: board\npurpose: A status board for the team's shared internal tools.\ntier: 1\n"
+    good += "resources:\n  - name: item\n    fields: {title: string}\n    required: [title]\n"
+    rig.push({"intents/broken.yaml": INVALID, "intents/board.yaml": good}, "One bad, one good")
+    rig.wait_for("intents/broken.yaml", IntentState.INVALID)
+    record = rig.wait_for("intents/board.yaml", IntentState.AWAITING_SIGNOFF)
+    assert record.pr_number is not None
