@@ -1,0 +1,84 @@
+"""`intentops forge ...` on a data directory, and `forge serve` as a real process serving git and REST."""
+
+from __future__ import annotations
+
+import os
+import re
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+from typer.testing import CliRunner
+
+from bot.cli.main import build_app
+from tests.conftest import ROOT
+from tests.fixtures.forge import GIT_ENV
+
+runner = CliRunner()
+
+
+def _run(data: Path, *args: str) -> tuple[int, str, str]:
+    result = runner.invoke(build_app(), ["forge", *args, "--data-dir", str(data)])
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_admin_commands_create_and_refuse_with_one_line(tmp_path: Path) -> None:
+    data = tmp_path / "forge"
+    code, token, note = _run(data, "user", "add", "alice", "--admin")
+    assert code == 0 and token.strip().startswith("ghp_") and "shown once" in note
+    assert _run(data, "user", "add", "bob")[0] == 0
+    code, url, _ = _run(data, "repo", "create", "alice/intents")
+    assert code == 0 and url.strip().endswith("/alice/intents.git")
+    assert _run(data, "repo", "collaborator", "alice/intents", "bob", "--permission", "write")[0] == 0
+    assert _run(data, "repo", "protect", "alice/intents", "--approvals", "1", "--context", "ci")[0] == 0
+
+    code, _, error = _run(data, "repo", "create", "alice/intents")
+    assert (code, error.strip()) == (1, "error: Validation Failed; name already exists on this account")
+    code, _, error = _run(data, "repo", "create", "carol/x")
+    assert (code, error.strip()) == (1, "error: no user carol")
+    code, _, error = _run(data, "repo", "collaborator", "alice/intents", "bob", "--permission", "owner")
+    assert code == 1 and "unknown permission 'owner'" in error
+    code, _, error = _run(data, "user", "add", "no spaces")
+    assert code == 1 and "not a valid login" in error
+    assert "Traceback" not in error
+
+
+def test_serve_runs_the_forge_for_git_and_rest(tmp_path: Path) -> None:
+    data = tmp_path / "forge"
+    token = _run(data, "user", "add", "alice")[1].strip()
+    _run(data, "repo", "create", "alice/app")
+    env = {**os.environ, "INTENTOPS_FORGE_DIR": str(data)}
+    process = subprocess.Popen(
+        [sys.executable, "-c", "from bot.cli.main import main; main()", "forge", "serve", "--port", "0"],
+        cwd=ROOT,
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stderr is not None
+        line = process.stderr.readline()
+        match = re.search(r"serving (http://127\.0\.0\.1:\d+)", line)
+        assert match, line
+        url = match.group(1)
+        user = httpx.get(f"{url}/api/v3/user", headers={"Authorization": f"token {token}"}).json()
+        assert user["login"] == "alice"
+        clone = subprocess.run(
+            [
+                "git",
+                "clone",
+                "--quiet",
+                url.replace("http://", f"http://alice:{token}@") + "/alice/app.git",
+                str(tmp_path / "app"),
+            ],
+            env={"PATH": os.environ["PATH"], "HOME": str(tmp_path), **GIT_ENV},
+            capture_output=True,
+            text=True,
+        )
+        assert clone.returncode == 0, clone.stderr
+        assert (tmp_path / "app" / "README.md").read_text() == "# app\n"
+    finally:
+        process.send_signal(signal.SIGINT)
+        process.wait(timeout=15)
