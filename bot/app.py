@@ -28,6 +28,8 @@ MISSING_SECRET = (
     "so it needs the secret its webhooks are signed with"
 )
 
+NOT_A_HANDLER_MODULE = "handler module {module} has no module-level `routes = Routes()`"
+
 
 class BotConfigurationError(RuntimeError):
     """The bot cannot start with these settings; the message says which one to fix."""
@@ -50,7 +52,13 @@ def bot_routes(*features: Routes) -> Routes:
 
 
 def load_routes(modules: Iterable[str] = HANDLER_MODULES) -> Routes:
-    return bot_routes(*(importlib.import_module(name).routes for name in modules))
+    features = []
+    for name in modules:
+        routes = getattr(importlib.import_module(name), "routes", None)
+        if not isinstance(routes, Routes):
+            raise BotConfigurationError(NOT_A_HANDLER_MODULE.format(module=name))
+        features.append(routes)
+    return bot_routes(*features)
 
 
 def bot_context(settings: Settings, database: Database, line: Line | None = None) -> BotContext:

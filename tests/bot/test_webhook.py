@@ -16,8 +16,8 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 
-from bot.app import BotConfigurationError, bot_routes, create_app
-from bot.events import AnyEvent, PullRequestEvent, PushEvent, is_modelled
+from bot.app import BotConfigurationError, bot_routes, create_app, load_routes
+from bot.events import AnyEvent, IssuesEvent, PullRequestEvent, PushEvent, is_modelled
 from bot.queue import JOBS, JobState
 from bot.routing import BotContext, Routes
 from bot.settings import Settings
@@ -299,6 +299,9 @@ def test_workers_in_the_app_handle_queued_events(bot_settings: Settings, recorde
     with TestClient(app) as client:
         assert post(client, "push", push).status_code == 202
         wait_for(lambda: len(recorder.events) == 1, what="the push handler")
+        workers = [worker.name for worker in app.state.workers.workers]
+        assert sum(thread.name in workers for thread in threading.enumerate()) == 2
+    assert not any(thread.name in workers for thread in threading.enumerate())  # stopped with the app
     event = recorder.events[0]
     assert isinstance(event, PushEvent) and event.repo == "Codertocat/Hello-World"
 
@@ -319,3 +322,24 @@ def test_concurrent_duplicates_over_real_http(
         wait_for(lambda: len(recorder.events) == 1, what="the push handler")
     assert rows(app.state.context.database, JOBS) == 1
     assert len(recorder.events) == 1
+
+
+def test_a_handler_module_without_routes_is_named() -> None:
+    with pytest.raises(BotConfigurationError, match="handler module bot.events has no module-level"):
+        load_routes(["bot.events"])
+
+
+def test_handler_modules_register_their_routes() -> None:
+    routes = load_routes(["tests.bot.test_webhook"])
+    assert [r.name for r in routes.matching("issues", load_example("issues", "opened.payload.json"))] == [
+        "tests.bot.test_webhook.on_issue_opened:issues.opened"
+    ]
+    assert routes.job_kinds() == ["github-event"]
+
+
+routes = Routes()
+
+
+@routes.on(IssuesEvent, action="opened")
+def on_issue_opened(event: IssuesEvent, context: BotContext) -> None:
+    """A module-level route, as a feature module declares them."""
