@@ -118,88 +118,129 @@ def _entity(resource: ResourceHint) -> Entity:
     return Entity(name=resource.name, fields=fields)
 
 
-def _resource_section(draft: _Draft, resource: ResourceHint, storage: Storage) -> None:
-    name, many = resource.name, plural(resource.name)
-    base, item = f"/{many}", f"/{many}/{{id}}"
-    fields = _entity(resource).fields
-    optional = [f.model_copy(update={"required": False}) for f in fields]
-    not_found = ErrorCase(status=404, when=f"no {name} has the given id")
-    invalid = ErrorCase(status=422, when=text.INVALID_BODY.format(name=name))
-    too_large = ErrorCase(status=413, when=text.TOO_LARGE.format(limit=BODY_LIMIT_KIB))
+@dataclass(frozen=True)
+class _Resource:
+    """One resource's names and the error cases its endpoints share."""
 
-    fr = draft.fr(text.fr_create(name, resource.required))
+    hint: ResourceHint
+
+    @property
+    def name(self) -> str:
+        return self.hint.name
+
+    @property
+    def many(self) -> str:
+        return plural(self.hint.name)
+
+    @property
+    def item(self) -> str:
+        return f"/{self.many}/{{id}}"
+
+    def not_found(self) -> ErrorCase:
+        return ErrorCase(status=404, when=f"no {self.name} has the given id")
+
+    def invalid(self) -> ErrorCase:
+        return ErrorCase(status=422, when=text.INVALID_BODY.format(name=self.name))
+
+    @staticmethod
+    def too_large() -> ErrorCase:
+        return ErrorCase(status=413, when=text.TOO_LARGE.format(limit=BODY_LIMIT_KIB))
+
+
+def _resource_section(draft: _Draft, hint: ResourceHint, storage: Storage) -> None:
+    """CRUD for one resource: a requirement, an endpoint and its acceptance criteria per operation."""
+    resource = _Resource(hint)
+    _create(draft, resource)
+    _list(draft, resource)
+    get_endpoint = _get(draft, resource)
+    _update(draft, resource)
+    _delete(draft, resource)
+    if storage is Storage.SQLITE:
+        fr = draft.fr(text.fr_persist(resource.many))
+        draft.ac(fr, get_endpoint, "persist", *text.ac_persist(resource.name))
+
+
+def _create(draft: _Draft, r: _Resource) -> None:
+    fields = _entity(r.hint).fields
+    fr = draft.fr(text.fr_create(r.name, r.hint.required))
     ep = draft.endpoint(
         method=HttpMethod.POST,
-        path=base,
-        summary=f"Create a {name}.",
-        resource=name,
+        path=f"/{r.many}",
+        summary=f"Create a {r.name}.",
+        resource=r.name,
         operation="create",
         request=fields,
-        response=f"the created {name} with its id",
+        response=f"the created {r.name} with its id",
         success_status=201,
-        errors=[invalid, too_large],
+        errors=[r.invalid(), r.too_large()],
     )
-    draft.ac(fr, ep, "create_ok", *text.ac_create_ok(name))
-    if resource.required:
-        draft.ac(fr, ep, "create_missing_required", *text.ac_missing_required(name, resource.required[0]))
-    draft.ac(fr, ep, "create_wrong_type", *text.ac_wrong_type(name, fields[0].name))
+    draft.ac(fr, ep, "create_ok", *text.ac_create_ok(r.name))
+    if r.hint.required:
+        draft.ac(fr, ep, "create_missing_required", *text.ac_missing_required(r.name, r.hint.required[0]))
+    draft.ac(fr, ep, "create_wrong_type", *text.ac_wrong_type(r.name, fields[0].name))
 
-    fr = draft.fr(text.fr_list(many, LIST_LIMIT))
+
+def _list(draft: _Draft, r: _Resource) -> None:
+    fr = draft.fr(text.fr_list(r.many, LIST_LIMIT))
     ep = draft.endpoint(
         method=HttpMethod.GET,
-        path=base,
-        summary=f"List {many}.",
-        resource=name,
+        path=f"/{r.many}",
+        summary=f"List {r.many}.",
+        resource=r.name,
         operation="list",
-        response=f"a JSON list of {many}, oldest first, at most {LIST_LIMIT}",
+        response=f"a JSON list of {r.many}, oldest first, at most {LIST_LIMIT}",
         errors=[ErrorCase(status=405, when="the method is not GET or POST")],
     )
-    draft.ac(fr, ep, "list_ok", *text.ac_list(many))
+    draft.ac(fr, ep, "list_ok", *text.ac_list(r.many))
 
-    fr = draft.fr(text.fr_get(name))
-    ep = get_ep = draft.endpoint(
+
+def _get(draft: _Draft, r: _Resource) -> str:
+    fr = draft.fr(text.fr_get(r.name))
+    ep = draft.endpoint(
         method=HttpMethod.GET,
-        path=item,
-        summary=f"Read one {name}.",
-        resource=name,
+        path=r.item,
+        summary=f"Read one {r.name}.",
+        resource=r.name,
         operation="get",
-        response=f"the {name}",
-        errors=[not_found],
+        response=f"the {r.name}",
+        errors=[r.not_found()],
     )
-    draft.ac(fr, ep, "get_ok", *text.ac_get_ok(name))
-    draft.ac(fr, ep, "get_missing", *text.ac_missing(name, "GET"))
+    draft.ac(fr, ep, "get_ok", *text.ac_get_ok(r.name))
+    draft.ac(fr, ep, "get_missing", *text.ac_missing(r.name, "GET"))
+    return ep
 
-    fr = draft.fr(text.fr_update(name))
+
+def _update(draft: _Draft, r: _Resource) -> None:
+    optional = [f.model_copy(update={"required": False}) for f in _entity(r.hint).fields]
+    fr = draft.fr(text.fr_update(r.name))
     ep = draft.endpoint(
         method=HttpMethod.PATCH,
-        path=item,
-        summary=f"Change some fields of a {name}.",
-        resource=name,
+        path=r.item,
+        summary=f"Change some fields of a {r.name}.",
+        resource=r.name,
         operation="update",
         request=optional,
-        response=f"the updated {name}",
-        errors=[not_found, invalid, too_large],
+        response=f"the updated {r.name}",
+        errors=[r.not_found(), r.invalid(), r.too_large()],
     )
-    draft.ac(fr, ep, "update_ok", *text.ac_update_ok(name))
-    draft.ac(fr, ep, "update_missing", *text.ac_missing(name, "PATCH"))
+    draft.ac(fr, ep, "update_ok", *text.ac_update_ok(r.name))
+    draft.ac(fr, ep, "update_missing", *text.ac_missing(r.name, "PATCH"))
 
-    fr = draft.fr(text.fr_delete(name))
+
+def _delete(draft: _Draft, r: _Resource) -> None:
+    fr = draft.fr(text.fr_delete(r.name))
     ep = draft.endpoint(
         method=HttpMethod.DELETE,
-        path=item,
-        summary=f"Delete a {name}.",
-        resource=name,
+        path=r.item,
+        summary=f"Delete a {r.name}.",
+        resource=r.name,
         operation="delete",
         response="no content",
         success_status=204,
-        errors=[not_found],
+        errors=[r.not_found()],
     )
-    draft.ac(fr, ep, "delete_ok", *text.ac_delete_ok(name))
-    draft.ac(fr, ep, "delete_missing", *text.ac_missing(name, "DELETE"))
-
-    if storage is Storage.SQLITE:
-        fr = draft.fr(text.fr_persist(many))
-        draft.ac(fr, get_ep, "persist", *text.ac_persist(name))
+    draft.ac(fr, ep, "delete_ok", *text.ac_delete_ok(r.name))
+    draft.ac(fr, ep, "delete_missing", *text.ac_missing(r.name, "DELETE"))
 
 
 def _custom_endpoint(draft: _Draft, hint: EndpointHint, intent: Intent) -> None:
