@@ -87,7 +87,7 @@ def submit_intent(
         intent = parse_intent_mapping(body, source="request body")
     except InvalidIntent as exc:
         raise HTTPException(
-            status.HTTP_422_UNPROCESSABLE_ENTITY, detail={"problems": [p.to_json() for p in exc.problems]}
+            status.HTTP_422_UNPROCESSABLE_CONTENT, detail={"problems": [p.to_json() for p in exc.problems]}
         ) from None
     path = intent_path(intent.service_name)
     data = intent_to_yaml(intent, comment=SUBMITTED_COMMENT.format(login=caller.login)).encode()
