@@ -43,8 +43,16 @@ def record_push(
 
 
 def emit_push_events(
-    r: Renderer, repo: Repo, pusher: User, updates: list[RefUpdate], before: dict[str, str]
+    r: Renderer,
+    repo: Repo,
+    pusher: User,
+    updates: list[RefUpdate],
+    before: dict[str, str],
+    *,
+    detect_merges: bool = True,
 ) -> None:
+    """`push` per ref; `synchronize` for PRs whose head moved; PRs whose head reached their base by this
+    push are merged, as GitHub marks them (not for the merge API's own push: it records its merge)."""
     bare = r.forge.bare(r.session, repo)
     for update in updates:
         known = [sha for name, sha in before.items() if name != update.ref]
@@ -52,6 +60,25 @@ def emit_push_events(
     for update in updates:
         if update.ref.startswith("refs/heads/") and update.after != ZERO_SHA:
             sync_pulls(r, repo, update, pusher)
+            if detect_merges:
+                close_merged(r, repo, update, pusher)
+
+
+def close_merged(r: Renderer, repo: Repo, update: RefUpdate, pusher: User) -> None:
+    branch = update.ref.removeprefix("refs/heads/")
+    rows = r.session.execute(
+        select(Pull, Issue)
+        .join(Issue, Issue.id == Pull.issue_id)
+        .where(Issue.repo_id == repo.id, Issue.state == "open", Pull.base_ref == branch)
+    ).all()
+    bare = r.forge.bare(r.session, repo)
+    for pull, issue in rows:
+        if not bare.is_ancestor(pull.head_sha, update.after):
+            continue
+        pull.merged_at = issue.closed_at = issue.updated_at = utcnow()
+        pull.merge_commit_sha, pull.merged_by_id, issue.state = update.after, pusher.id, "closed"
+        r.session.flush()
+        events.pull_request(r, repo, pull, issue, "closed", pusher)
 
 
 def sync_pulls(r: Renderer, repo: Repo, update: RefUpdate, pusher: User) -> None:

@@ -80,7 +80,7 @@ def move_ref(
     expected = old if old is not None else ZERO_SHA
     if not (bare.delete_ref(ref, old) if new == ZERO_SHA else bare.update_ref(ref, new, expected)):
         raise Conflict(f"Reference cannot be updated: {ref} was modified concurrently")
-    emit_push_events(ctx.r, repo, ctx.me(), [RefUpdate(ref, expected, new)], before)
+    emit_push_events(ctx.r, repo, ctx.me(), [RefUpdate(ref, expected, new)], before, detect_merges=not merge)
 
 
 def _full_ref(ref: str) -> str:

@@ -84,6 +84,8 @@ def test_protected_merge_refused_until_approved_and_green_then_merged(
         hook_receiver.wait_for(event, action)
     for delivery in hook_receiver.received:
         assert _signed(delivery.body, delivery.headers["x-hub-signature-256"]), delivery.event
+    recorded = [(d.event, d.action) for d in forge_kit.admin.deliveries("author/svc")]
+    assert recorded.count(("pull_request", "closed")) == 1
     closed = hook_receiver.events("pull_request", "closed")[0].payload
     assert closed["pull_request"]["merged"] is True
     assert closed["pull_request"]["merge_commit_sha"] == result.sha
@@ -169,3 +171,21 @@ def test_list_filters_update_and_reopen(forge_kit: ForgeKit, hook_receiver: Hook
     assert actions == ["reopened"]
     edited = hook_receiver.wait_for("pull_request", "edited")[0].payload
     assert edited["changes"] == {"title": {"from": "two"}}
+
+
+def test_a_pull_request_whose_head_is_pushed_to_its_base_is_merged(
+    forge_kit: ForgeKit, hook_receiver: HookReceiver
+) -> None:
+    alice = forge_kit.user("alice")
+    forge_kit.repo("alice/app")
+    forge_kit.admin.add_webhook("alice/app", hook_receiver.url, events_=["pull_request"])
+    clone = forge_kit.clone("alice/app", alice)
+    head = forge_kit.push_branch(clone, "topic", {"t.txt": "t\n"}, "T")
+    repo = forge_kit.github(alice).get_repo("alice/app")
+    pr = repo.create_pull(title="topic", body="", head="topic", base="main")
+    forge_kit.git(clone, "push", "--quiet", "origin", "topic:main")  # merged by hand (a fast-forward)
+
+    merged = repo.get_pull(pr.number)
+    assert (merged.merged, merged.state, merged.merge_commit_sha) == (True, "closed", head)
+    (closed,) = hook_receiver.wait_for("pull_request", "closed")
+    assert closed.payload["pull_request"]["merged"] is True
