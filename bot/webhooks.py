@@ -38,6 +38,9 @@ EVENT_JOB_PRIORITY = 100
 
 SIGNATURE_HEADER = "x-hub-signature-256"
 HOOK_ID_HEADER = "x-github-hook-id"
+MAX_DELIVERY_ID = 100
+MAX_EVENT_NAME = 100
+MAX_HOOK_ID = 40
 
 MISSING_SIGNATURE = "missing X-Hub-Signature-256 header"
 BAD_SIGNATURE = "signature does not match the payload"
@@ -47,6 +50,7 @@ MISSING_HEADERS = "missing X-GitHub-Event or X-GitHub-Delivery header"
 BAD_JSON = "body is not valid JSON"
 NOT_AN_OBJECT = "payload must be a JSON object"
 UNSUPPORTED_TYPE = "expected a content-type of application/json or application/x-www-form-urlencoded"
+BAD_IDENTIFIERS = "X-GitHub-Delivery, X-GitHub-Event or X-GitHub-Hook-ID is empty or too long"
 NO_DELIVERY = "delivery {row} no longer exists"
 NO_ROUTE = "no handler named {route} (was it removed?)"
 
@@ -68,9 +72,9 @@ class DeliveryRow(Base):
     __table_args__ = (UniqueConstraint("delivery_id", "hook_id", name="uq_webhook_delivery"),)
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
-    delivery_id: Mapped[str] = mapped_column(String(100))
-    hook_id: Mapped[str] = mapped_column(String(40))
-    event: Mapped[str] = mapped_column(String(100))
+    delivery_id: Mapped[str] = mapped_column(String(MAX_DELIVERY_ID))
+    hook_id: Mapped[str] = mapped_column(String(MAX_HOOK_ID))
+    event: Mapped[str] = mapped_column(String(MAX_EVENT_NAME))
     action: Mapped[str | None] = mapped_column(String(100), nullable=True)
     sender: Mapped[str | None] = mapped_column(String(100), nullable=True)
     payload_sha256: Mapped[str] = mapped_column(String(64))
@@ -119,6 +123,11 @@ def verify(headers: Mapping[str, str], body: bytes, *, secret: str) -> sansio.Ev
         raise WebhookRejected(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, UNSUPPORTED_TYPE) from None
     if not isinstance(event.data, dict):
         raise WebhookRejected(HTTPStatus.BAD_REQUEST, NOT_AN_OBJECT)
+    # Duplicates are detected on these two values: refuse what would not be stored as sent.
+    if not 0 < len(event.delivery_id) <= MAX_DELIVERY_ID or not 0 < len(event.event) <= MAX_EVENT_NAME:
+        raise WebhookRejected(HTTPStatus.BAD_REQUEST, BAD_IDENTIFIERS)
+    if len(headers.get(HOOK_ID_HEADER, "")) > MAX_HOOK_ID:
+        raise WebhookRejected(HTTPStatus.BAD_REQUEST, BAD_IDENTIFIERS)
     return event
 
 
@@ -170,9 +179,9 @@ class WebhookIntake:
         self, event: sansio.Event, body: bytes, hook_id: str, outcome: DeliveryOutcome, jobs: int
     ) -> dict[str, Any]:
         return {
-            "delivery_id": event.delivery_id[:100],
-            "hook_id": hook_id[:40],
-            "event": event.event[:100],
+            "delivery_id": event.delivery_id,
+            "hook_id": hook_id,
+            "event": event.event,
             "action": (action_of(event.data) or "")[:100] or None,
             "sender": (sender_login(event.data) or "")[:100] or None,
             "payload_sha256": hashlib.sha256(body).hexdigest(),
@@ -187,7 +196,7 @@ class WebhookIntake:
     ) -> None:
         self.queue.enqueue(
             EVENT_JOB_KIND,
-            key=f"event:{event.delivery_id[:100]}:{hook_id[:40]}:{route.name}",
+            key=f"event:{event.delivery_id}:{hook_id}:{route.name}",
             payload={"delivery": row_id, "route": route.name, "event": event.event},
             priority=EVENT_JOB_PRIORITY,
             session=session,

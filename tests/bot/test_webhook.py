@@ -192,6 +192,9 @@ def test_oversized_chunked_body_is_cut_off(client: TestClient, bot_settings: Set
         (lambda h: h.pop("X-GitHub-Event"), 400, "missing X-GitHub-Event or X-GitHub-Delivery header"),
         (lambda h: h.pop("X-GitHub-Delivery"), 400, "missing X-GitHub-Event or X-GitHub-Delivery header"),
         (lambda h: h.update({"Content-Type": "text/plain"}), 415, "expected a content-type"),
+        (lambda h: h.update({"X-GitHub-Delivery": ""}), 400, "X-GitHub-Delivery, X-GitHub-Event or"),
+        (lambda h: h.update({"X-GitHub-Delivery": "d" * 101}), 400, "X-GitHub-Delivery, X-GitHub-Event or"),
+        (lambda h: h.update({"X-GitHub-Hook-ID": "9" * 41}), 400, "X-GitHub-Delivery, X-GitHub-Event or"),
     ],
 )
 def test_malformed_requests_are_refused(client: TestClient, mutate: Any, status: int, message: str) -> None:
