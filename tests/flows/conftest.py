@@ -9,7 +9,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from bot.queue import JOBS, JobState
 from bot.server import Bot, build_bot
 from bot.settings import Settings
 from forge.admin import Account
@@ -64,6 +66,25 @@ class Rig:
     def github(self, login: str):  # type: ignore[no-untyped-def]
         return self.kit.github(self.accounts[login])
 
+    def job_counts(self) -> dict[str, int]:
+        """Jobs ever enqueued, by kind."""
+        with self.bot.database.session() as session:
+            rows = session.execute(select(JOBS.c.kind, func.count()).group_by(JOBS.c.kind)).all()
+        return {str(kind): int(count) for kind, count in rows}
+
+    def wait_until_idle(self, timeout: float = 60.0) -> None:
+        """Until every delivery the forge made has been answered and no job is queued or running."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            pending = [d for d in self.kit.admin.deliveries(REPO) if d.status_code == 0]
+            counts = self.bot.app.state.context.queue.counts()
+            if not pending and counts[JobState.QUEUED] == 0 and counts[JobState.RUNNING] == 0:
+                return
+            time.sleep(0.2)
+        raise AssertionError(
+            f"the line did not settle in {timeout}s: {self.bot.app.state.context.queue.counts()}"
+        )
+
 
 def _policy_files() -> dict[str, bytes]:
     return {f"policies/{p.name}": p.read_bytes() for p in (ROOT / "policies").iterdir() if p.is_file()}
@@ -72,8 +93,8 @@ def _policy_files() -> dict[str, bytes]:
 @pytest.fixture
 def rig(forge_kit: ForgeKit, tmp_path: Path) -> Iterator[Rig]:
     kit = forge_kit
-    kit.user("acme")  # the organisation that owns the intents repository
-    accounts = {login: kit.user(login) for login in (BOT, "alice", "bob", "carol")}
+    # "acme" owns the intents repository (and administers it); the others are collaborators.
+    accounts = {login: kit.user(login) for login in ("acme", BOT, "alice", "bob", "carol")}
     files = {"BLUEPRINT.md": (EXAMPLES / "BLUEPRINT.md").read_bytes(), **_policy_files()}
     kit.repo(
         REPO, files=files, collaborators={BOT: "write", "alice": "write", "bob": "write", "carol": "read"}

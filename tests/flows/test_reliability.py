@@ -1,0 +1,51 @@
+"""Redelivered webhooks and re-pushed intents: one PR, one job per stage, one deploy."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from pipeline.ledger import IntentState
+from tests.conftest import EXAMPLES
+from tests.flows.conftest import BOT, REPO, Rig
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]
+
+PATH = "intents/hello-world.yaml"
+REDELIVERIES = 100
+
+
+def test_the_same_delivery_100_times_and_the_same_intent_twice_build_and_deploy_once(rig: Rig) -> None:
+    intent = (EXAMPLES / "intents" / "hello-world.yaml").read_text()
+    rig.push({PATH: intent}, "Add hello-world")
+    deployed = rig.wait_for(PATH, IntentState.DEPLOYED)
+    rig.wait_until_idle()
+    before = rig.job_counts()
+    assert before["intent.build"] == 1 and before["pr.deploy"] == 1
+
+    push = next(d for d in rig.kit.admin.deliveries(REPO) if d.event == "push")
+    owner = {"Authorization": f"token {rig.accounts['acme'].token}"}
+    attempts = f"{rig.kit.api_url}/repos/{REPO}/hooks/{push.hook_id}/deliveries/{push.id}/attempts"
+    with httpx.Client(headers=owner, timeout=30) as client:
+        for _ in range(REDELIVERIES):
+            assert client.post(attempts).status_code == 202
+    rig.wait_until_idle()
+    redelivered = [d for d in rig.kit.admin.deliveries(REPO) if d.event == "push" and d.redelivery]
+    assert len(redelivered) == REDELIVERIES
+    assert all(d.status_code in (200, 202) for d in redelivered)
+    assert rig.job_counts() == before, "a delivery seen before is acknowledged and not processed again"
+
+    # The same content again: removed and re-added within one push.
+    rig.kit.git(rig.clone, "fetch", "--quiet", "origin")
+    rig.kit.git(rig.clone, "reset", "--quiet", "--hard", "origin/main")
+    rig.kit.commit(rig.clone, {PATH: None}, "Remove hello-world")
+    rig.kit.commit(rig.clone, {PATH: intent}, "Add it back, unchanged")
+    rig.kit.git(rig.clone, "push", "--quiet", "origin", "HEAD:main")
+    rig.wait_until_idle()
+    after = rig.job_counts()
+    assert after["intent.read"] == before["intent.read"] + 1
+    assert after["intent.build"] == 1 and after["pr.deploy"] == 1
+    pulls = list(rig.github(BOT).get_repo(REPO).get_pulls(state="all", head="acme:intentops/hello-world"))
+    assert len(pulls) == 1
+    assert [v.version for v in rig.bot.line.registry.versions("hello-world")] == [deployed.commit_sha]
+    assert rig.ledger.get(deployed.id).state is IntentState.DEPLOYED
