@@ -205,6 +205,8 @@ class JobQueue:
                 JOBS.c.attempts < JOBS.c.max_attempts,
             ),
         )
+        if not self._exists(runnable):
+            return None
         candidate = (
             select(JOBS.c.id)
             .where(runnable)
@@ -228,6 +230,11 @@ class JobQueue:
         with self.database.session() as session:
             row = session.execute(statement).mappings().one_or_none()
         return Job.from_row(row) if row is not None else None
+
+    def _exists(self, condition: Any) -> bool:
+        """A read first: idle polls then never take SQLite's write lock, which webhooks and workers need."""
+        with self.database.session() as session:
+            return session.execute(select(JOBS.c.id).where(condition).limit(1)).first() is not None
 
     def _held(self, job: Job) -> Any:
         """The WHERE clause that is true only while `job`'s claim is still the current one."""
@@ -291,13 +298,16 @@ class JobQueue:
     def reap_expired(self) -> list[Job]:
         """Jobs whose lease expired on their last attempt become dead (a job that kills its worker ends)."""
         now = self.clock()
+        lost = and_(
+            JOBS.c.state == JobState.RUNNING.value,
+            JOBS.c.lease_expires_at < now,
+            JOBS.c.attempts >= JOBS.c.max_attempts,
+        )
+        if not self._exists(lost):
+            return []
         statement = (
             update(JOBS)
-            .where(
-                JOBS.c.state == JobState.RUNNING.value,
-                JOBS.c.lease_expires_at < now,
-                JOBS.c.attempts >= JOBS.c.max_attempts,
-            )
+            .where(lost)
             .values(
                 state=JobState.DEAD.value,
                 last_error=LEASE_EXPIRED_ERROR,
