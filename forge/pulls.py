@@ -195,16 +195,7 @@ class PullRenderer:
                 "sha": self.base_sha(bare, pull),
                 **side,
             },
-            "_links": {
-                "self": link(api),
-                "html": link(html),
-                "issue": link(issue_api),
-                "comments": link(f"{issue_api}/comments"),
-                "review_comments": link(f"{api}/comments"),
-                "review_comment": link(f"{r.api}/repos/{full}/pulls/comments{{/number}}"),
-                "commits": link(f"{api}/commits"),
-                "statuses": link(f"{r.api}/repos/{full}/statuses/{pull.head_sha}"),
-            },
+            "_links": _links(r.api, full, api, html, issue_api, pull.head_sha),
             "author_association": r.association(repo, issue.user_id),
             "auto_merge": None,
             "draft": pull.draft,
@@ -257,6 +248,19 @@ class PullRenderer:
         for side in ("head", "base"):
             data[side] = dict(data[side], repo=project(data[side]["repo"], WEBHOOK_REPO_KEYS))
         return data
+
+
+def _links(api_root: str, full: str, api: str, html: str, issue_api: str, head_sha: str) -> Json:
+    return {
+        "self": link(api),
+        "html": link(html),
+        "issue": link(issue_api),
+        "comments": link(f"{issue_api}/comments"),
+        "review_comments": link(f"{api}/comments"),
+        "review_comment": link(f"{api_root}/repos/{full}/pulls/comments{{/number}}"),
+        "commits": link(f"{api}/commits"),
+        "statuses": link(f"{api_root}/repos/{full}/statuses/{head_sha}"),
+    }
 
 
 def find_pull(session: Session, repo: Repo, number: int) -> tuple[Pull, Issue] | None:

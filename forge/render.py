@@ -186,6 +186,39 @@ WEBHOOK_REVIEW_STATES = {
 }
 
 
+# What this forge's repositories always say (no forks, stars, wikis or pages here).
+REPO_CONSTANTS: Json = {
+    "homepage": None,
+    "size": 0,
+    "stargazers_count": 0,
+    "watchers_count": 0,
+    "language": None,
+    "has_issues": True,
+    "has_projects": False,
+    "has_downloads": True,
+    "has_wiki": False,
+    "has_pages": False,
+    "has_discussions": False,
+    "forks_count": 0,
+    "mirror_url": None,
+    "archived": False,
+    "disabled": False,
+    "license": None,
+    "allow_forking": True,
+    "is_template": False,
+    "web_commit_signoff_required": False,
+    "forks": 0,
+    "watchers": 0,
+    "allow_squash_merge": True,
+    "allow_merge_commit": True,
+    "allow_rebase_merge": False,
+    "allow_auto_merge": False,
+    "delete_branch_on_merge": False,
+    "subscribers_count": 0,
+    "network_count": 0,
+}
+
+
 def ts(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
 
@@ -320,42 +353,15 @@ class Renderer:
                 "ssh_url": f"git@{host}:{full}.git",
                 "clone_url": f"{html}.git",
                 "svn_url": html,
-                "homepage": None,
-                "size": 0,
-                "stargazers_count": 0,
-                "watchers_count": 0,
-                "language": None,
-                "has_issues": True,
-                "has_projects": False,
-                "has_downloads": True,
-                "has_wiki": False,
-                "has_pages": False,
-                "has_discussions": False,
-                "forks_count": 0,
-                "mirror_url": None,
-                "archived": False,
-                "disabled": False,
                 "open_issues_count": open_issues,
-                "license": None,
-                "allow_forking": True,
-                "is_template": False,
-                "web_commit_signoff_required": False,
-                "topics": [],
-                "visibility": "private" if repo.private else "public",
-                "forks": 0,
                 "open_issues": open_issues,
-                "watchers": 0,
-                "default_branch": repo.default_branch,
-                "allow_squash_merge": True,
-                "allow_merge_commit": True,
-                "allow_rebase_merge": False,
-                "allow_auto_merge": False,
-                "delete_branch_on_merge": False,
-                "subscribers_count": 0,
-                "network_count": 0,
+                "visibility": "private" if repo.private else "public",
+                "topics": [],
                 "custom_properties": {},
+                "default_branch": repo.default_branch,
             }
         )
+        data.update(REPO_CONSTANTS)
         if viewer is not None:
             perm = self.forge.permission(self.session, viewer, repo)
             data["permissions"] = {
