@@ -9,6 +9,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from bot.events import (
     IssueCommentEvent,
@@ -184,3 +186,40 @@ def test_unknown_review_state_is_refused() -> None:
     payload["review"]["state"] = "maybe"
     with pytest.raises(MalformedEvent, match="unknown review state 'maybe'"):
         parse_event("pull_request_review", payload)
+
+
+def _paths(node: Any, prefix: tuple[Any, ...] = ()) -> list[tuple[Any, ...]]:
+    """Every key path into a payload (objects and arrays)."""
+    found = [prefix] if prefix else []
+    children = node.items() if isinstance(node, dict) else enumerate(node) if isinstance(node, list) else []
+    for key, child in children:
+        found.extend(_paths(child, (*prefix, key)))
+    return found
+
+
+JSON_VALUES = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=5),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=5), inner, max_size=3),
+    max_leaves=6,
+)
+MODELLED_EXAMPLES = [(e, p) for e, p in payload_examples() if is_modelled(e)]
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_any_damaged_payload_parses_or_is_refused_by_name(data: st.DataObject) -> None:
+    event, path = data.draw(st.sampled_from(MODELLED_EXAMPLES), label="example")
+    payload = json.loads(path.read_text(encoding="utf-8"))
+    if event == "push":
+        payload["commits"] = [{"id": "1" * 40, "added": ["a"], "removed": [], "modified": []}]
+    target = data.draw(st.sampled_from(_paths(payload)), label="path")
+    node = payload
+    for key in target[:-1]:
+        node = node[key]
+    node[target[-1]] = data.draw(JSON_VALUES, label="value")
+    try:
+        parsed = parse_event(event, payload)
+    except MalformedEvent as refused:
+        assert refused.path and str(refused).startswith(f"{event} payload: ")
+    else:
+        assert parsed is not None and parsed.name == event
