@@ -22,6 +22,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.forge_cmd",
     "bot.cli.factory_cmd",
     "bot.cli.bot_cmd",
+    "bot.cli.demo_cmd",
 )
 
 

@@ -1,0 +1,308 @@
+"""`intentops up` (the line on one machine) and `intentops demo` (an intent from commit to running service).
+
+The demo is what a person would do, done by the program: the author commits an intent with git, the
+bot answers with a PR, the reviewer approves it, the reviewer merges it, the bot deploys it. It prints
+each stage as it happens, then a timeline, and exits 0 only if the deployed service answers.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated
+
+import httpx
+import typer
+from github import Auth, Github
+from rich.table import Table
+
+from bot.cli.output import fail, out
+from bot.cli.stack import AUTHOR, CREDENTIALS, REPO, REVIEWER, Stack, port_or_free, start_stack
+from bot.vcs.workspace import auth_environment
+from pipeline.ledger import IntentRecord, IntentState, Outcome, StageEvent
+
+DEFAULT_DATA = Path(".data") / "demo"
+INTENT_PATH = "intents/hello-world.yaml"
+# The example intent, at tier 1: the policies then ask a person to sign off, as the demo shows.
+DEMO_INTENT = """\
+# Committed by the IntentOps demo.
+service_name: hello-world
+purpose: Say hello in several languages, to test the assembly line from intent to running service.
+priority: normal
+tier: 1
+blueprint_context: Proves the line end to end; serves the goal of fast, reliable delivery of small services.
+resources:
+  - name: greeting
+    fields: {language: string, message: string}
+    required: [language, message]
+endpoints:
+  - method: GET
+    path: /hello
+    summary: Return the default greeting.
+"""
+STAGE_TIMEOUT_S = 300.0
+DONE = (IntentState.DEPLOYED,)
+STUCK = (IntentState.INVALID, IntentState.BLOCKED, IntentState.NEEDS_HUMAN, IntentState.DEPLOY_FAILED)
+
+
+def _stop_leftovers(data_dir: Path) -> None:
+    """A previous run's services may still run (a killed demo): stop them before its data goes."""
+    state = data_dir / "bot" / "state.db"
+    if not state.exists():
+        return
+    from pipeline.deploy import Backend
+    from pipeline.deploy.wiring import DeploySetup, build_deployer
+    from pipeline.registry import RegistryStore
+    from pipeline.state import Database
+
+    database = Database(f"sqlite:///{state}")
+    try:
+        setup = DeploySetup(data_dir=data_dir / "bot", registry_url="http://127.0.0.1:9", registry_token="-")
+        deployer = build_deployer(Backend.LOCAL, setup, database, RegistryStore(database))
+        for instance in deployer.running():
+            deployer.undeploy(instance.name)
+    finally:
+        database.dispose()
+
+
+def _fresh(data_dir: Path) -> None:
+    _stop_leftovers(data_dir)
+    shutil.rmtree(data_dir, ignore_errors=True)
+
+
+def _start(data_dir: Path, bot_port: int, forge_port: int, backend: str) -> Stack:
+    _fresh(data_dir)
+    out.print("Starting the embedded forge and the bot ...")
+    try:
+        return start_stack(
+            data_dir, bot_port=port_or_free(bot_port), forge_port=port_or_free(forge_port), backend=backend
+        )
+    except Exception as exc:  # set-up failures are the user's to fix: one clear line, no traceback
+        fail(f"could not start the line: {exc}")
+
+
+def _describe(stack: Stack) -> None:
+    out.print(f"  forge      {stack.forge.url}  (repository {REPO})")
+    out.print(f"  bot        {stack.bot_url}  (webhook, API, registry)")
+    out.print(f"  dashboard  {stack.dashboard_url}")
+    out.print(
+        f"  sign-in tokens for {AUTHOR} (author) and {REVIEWER} (reviewer): {stack.data_dir / CREDENTIALS}"
+    )
+
+
+def _git(args: list[str], cwd: Path, env: dict[str, str]) -> None:
+    result = subprocess.run(["git", *args], cwd=cwd, env=env, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        detail = (
+            result.stderr.strip().splitlines()[-1] if result.stderr.strip() else f"exit {result.returncode}"
+        )
+        fail(f"git {args[0]} failed: {detail}")
+
+
+def _commit_intent(stack: Stack) -> None:
+    """What the author does: clone, write the intent, commit, push."""
+    clone = stack.data_dir / "author-clone"
+    env = {
+        "PATH": "/usr/local/bin:/usr/bin:/bin",
+        "HOME": str(stack.data_dir),
+        "GIT_CONFIG_NOSYSTEM": "1",
+        "GIT_CONFIG_GLOBAL": "/dev/null",
+        **auth_environment(AUTHOR, stack.credentials.tokens[AUTHOR]),
+    }
+    _git(["clone", "--quiet", f"{stack.forge.url}/{REPO}.git", str(clone)], stack.data_dir, env)
+    (clone / "intents").mkdir(exist_ok=True)
+    (clone / INTENT_PATH).write_text(DEMO_INTENT, encoding="utf-8")
+    _git(["add", INTENT_PATH], clone, env)
+    _git(
+        [
+            "-c",
+            f"user.name={AUTHOR}",
+            "-c",
+            f"user.email={AUTHOR}@example.invalid",
+            "commit",
+            "--quiet",
+            "-m",
+            "Add the hello-world intent",
+        ],
+        clone,
+        env,
+    )
+    _git(["push", "--quiet", "origin", "HEAD:main"], clone, env)
+
+
+class _Watcher:
+    """Prints each stage event of the intent once, as the ledger records it."""
+
+    def __init__(self, stack: Stack, started: float) -> None:
+        self.stack = stack
+        self.started = started
+        self.seen = 0
+
+    def wait(self, *states: IntentState) -> IntentRecord:
+        ledger = self.stack.bot.line.ledger
+        deadline = time.monotonic() + STAGE_TIMEOUT_S
+        while time.monotonic() < deadline:
+            record = ledger.find(REPO, INTENT_PATH)
+            if record is not None:
+                self._print_new(ledger.history(record.id))
+                if record.state in states:
+                    return record
+                if record.state in STUCK:
+                    fail(f"the intent stopped in state {record.state.value}: {record.waiting_for}")
+            time.sleep(0.2)
+        fail(f"no progress within {STAGE_TIMEOUT_S:.0f}s (waiting for {', '.join(s.value for s in states)})")
+
+    def _print_new(self, events: list[StageEvent]) -> None:
+        for event in events[self.seen :]:
+            if event.outcome is not Outcome.STARTED:
+                elapsed = time.monotonic() - self.started
+                out.print(
+                    f"  [{elapsed:6.1f}s] {event.stage.value:<10} {event.outcome.value:<9} {event.message}"
+                )
+        self.seen = len(events)
+
+
+def _approve(stack: Stack, record: IntentRecord) -> None:
+    """What the reviewer does: read the PR and approve its current head."""
+    github = Github(
+        auth=Auth.Token(stack.credentials.tokens[REVIEWER]),
+        base_url=stack.forge.api_url,
+        retry=None,
+        seconds_between_requests=None,
+        seconds_between_writes=None,
+    )
+    repo = github.get_repo(REPO)
+    assert record.pr_number is not None
+    pull = repo.get_pull(record.pr_number)
+    out.print(f"  {REVIEWER} approves {pull.html_url} at {pull.head.sha[:12]}")
+    pull.create_review(commit=repo.get_commit(pull.head.sha), event="APPROVE", body="Looks good.")
+
+
+def _merge(stack: Stack, record: IntentRecord) -> None:
+    github = Github(
+        auth=Auth.Token(stack.credentials.tokens[REVIEWER]),
+        base_url=stack.forge.api_url,
+        retry=None,
+        seconds_between_requests=None,
+        seconds_between_writes=None,
+    )
+    assert record.pr_number is not None
+    result = github.get_repo(REPO).get_pull(record.pr_number).merge(merge_method="merge")
+    if not result.merged:
+        fail(f"the merge was refused: {result.message}")
+    out.print(f"  {REVIEWER} merges it ({result.sha[:12]})")
+
+
+def _timeline(stack: Stack, record: IntentRecord) -> Table:
+    events = stack.bot.line.ledger.history(record.id)
+    first = events[0].at if events else datetime.now()
+    table = Table(title="hello-world, from commit to running service", title_justify="left")
+    for column in ("stage", "result", "took", "at", "detail"):
+        table.add_column(column)
+    for event in events:
+        if event.outcome is Outcome.STARTED:
+            continue
+        took = f"{event.duration_ms / 1000:.1f}s" if event.duration_ms is not None else ""
+        at = f"+{(event.at - first).total_seconds():.1f}s"
+        table.add_row(event.stage.value, event.outcome.value, took, at, event.message[:70])
+    return table
+
+
+def _check_service(url: str) -> None:
+    try:
+        health = httpx.get(f"{url}/health", timeout=10)
+        hello = httpx.get(f"{url}/hello", timeout=10)
+    except httpx.HTTPError as exc:
+        fail(f"the service at {url} does not answer: {exc}")
+    if health.status_code != 200 or hello.status_code != 200:
+        fail(
+            f"the service at {url} answered {health.status_code} on /health and {hello.status_code} on /hello"
+        )
+    out.print(f"  GET {url}/hello -> {hello.status_code} {hello.text[:80]}")
+
+
+def _wait_for_interrupt(stack: Stack) -> None:
+    out.print("The line keeps running (Ctrl-C stops it and the services it deployed).")
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        out.print("stopping ...")
+
+
+DataOption = Annotated[
+    Path, typer.Option("--data-dir", help="Where the demo keeps its forge, state and logs")
+]
+BotPort = Annotated[int, typer.Option("--port", help="The bot's port (dashboard, API, webhook, registry)")]
+ForgePort = Annotated[int, typer.Option("--forge-port", help="The embedded forge's port")]
+Backend = Annotated[str, typer.Option("--backend", help="local or docker")]
+
+
+def demo(
+    data_dir: DataOption = DEFAULT_DATA,
+    port: BotPort = 8214,
+    forge_port: ForgePort = 3000,
+    backend: Backend = "local",
+    keep_running: Annotated[
+        bool | None,
+        typer.Option("--keep-running/--exit", help="Stay up afterwards (default: when run from a terminal)"),
+    ] = None,
+) -> None:
+    """Drive the hello-world intent from commit to a running, registered service, and print a timeline."""
+    stack = _start(data_dir, port, forge_port, backend)
+    succeeded = False
+    try:
+        _describe(stack)
+        started = time.monotonic()
+        watcher = _Watcher(stack, started)
+        out.print(f"{AUTHOR} commits {INTENT_PATH} and pushes it to main")
+        _commit_intent(stack)
+        record = watcher.wait(IntentState.AWAITING_SIGNOFF, IntentState.APPROVED)
+        out.print(f"  pull request: {record.pr_url} (waiting for {record.waiting_for or 'merge'})")
+        _approve(stack, record)
+        record = watcher.wait(IntentState.APPROVED)
+        _merge(stack, record)
+        record = watcher.wait(*DONE)
+        _check_service(record.service_url)
+        out.print(_timeline(stack, record))
+        out.print(
+            f"[bold green]hello-world is running at {record.service_url}[/bold green] "
+            f"({time.monotonic() - started:.1f}s from commit); dashboard: {stack.dashboard_url}"
+        )
+        succeeded = True
+        if keep_running if keep_running is not None else sys.stdin.isatty():
+            _wait_for_interrupt(stack)
+    finally:
+        stack.stop(undeploy=True)
+    if not succeeded:
+        raise typer.Exit(1)
+
+
+def up(
+    data_dir: Annotated[Path, typer.Option("--data-dir", help="Where the line keeps its data")] = Path(
+        ".data"
+    )
+    / "up",
+    port: BotPort = 8214,
+    forge_port: ForgePort = 3000,
+    backend: Backend = "local",
+) -> None:
+    """Start the forge (with a demo repository and users), the bot and the dashboard; run until Ctrl-C."""
+    stack = _start(data_dir, port, forge_port, backend)
+    try:
+        _describe(stack)
+        out.print(
+            f"Commit intents to {stack.forge.url}/{REPO}.git (as {AUTHOR}, with the token in the file above)."
+        )
+        _wait_for_interrupt(stack)
+    finally:
+        stack.stop(undeploy=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command()(up)
+    app.command()(demo)
