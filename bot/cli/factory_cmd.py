@@ -171,28 +171,40 @@ def sandbox(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="A generated service folder")],
     timeout: Annotated[float, typer.Option(min=1, help="Seconds the test run may take")] = 120.0,
     memory_mb: Annotated[int, typer.Option(min=64, help="Memory limit of the test process, MiB")] = 1024,
+    docker: Annotated[bool, typer.Option("--docker", help="In a container (network_mode none)")] = False,
     output_format: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Run a generated service's tests in the sandbox; exit 1 unless tests ran and all passed."""
     if not (directory / "tests").is_dir() or not (directory / "requirements-test.txt").is_file():
         fail(escape(f"{directory}: not a generated service (no tests/ or requirements-test.txt)"))
     data = _settings().data_dir
-    try:
-        runner = sandbox_for(
-            directory,
-            wheelhouse=data / "wheelhouse",
-            cache_dir=data / "venvs",
-            limits=SandboxLimits(timeout_s=timeout, memory_mb=memory_mb),
-        )
+    limits = SandboxLimits(timeout_s=timeout, memory_mb=memory_mb)
+    if docker:
+        result = _in_docker(directory, data / "wheelhouse", limits)
+    else:
+        try:
+            runner = sandbox_for(
+                directory, wheelhouse=data / "wheelhouse", cache_dir=data / "venvs", limits=limits
+            )
+        except WheelhouseError as exc:
+            fail(escape(str(exc)))
         result = runner.run_tests(directory)
-    except WheelhouseError as exc:
-        fail(escape(str(exc)))
     if output_format is OutputFormat.JSON:
         print_json(result.to_json())
     else:
         _print_sandbox(result)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _in_docker(directory: Path, wheelhouse: Path, limits: SandboxLimits) -> SandboxResult:
+    # Imported here: only this option needs the Docker SDK.
+    from pipeline.sandbox.docker_runner import DockerSandbox, DockerSandboxError
+
+    try:
+        return DockerSandbox(wheelhouse=wheelhouse, limits=limits).run_tests(directory)
+    except DockerSandboxError as exc:
+        fail(escape(str(exc)))
 
 
 def _print_sandbox(result: SandboxResult) -> None:

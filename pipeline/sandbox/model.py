@@ -10,6 +10,8 @@ from typing import Any
 class Isolation(StrEnum):
     NETWORK_NAMESPACE = "network-namespace"
     """A subprocess in its own network namespace (only a loopback of its own), with resource limits."""
+    DOCKER = "docker"
+    """A container with network_mode none, a read-only root filesystem and limits."""
     NONE = "none"
     """A subprocess with resource limits only: no namespace could be created here."""
 

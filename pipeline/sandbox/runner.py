@@ -76,7 +76,8 @@ class ProcessSandbox:
             started = time.monotonic()
             timed_out, output = self._execute(work, root, user)
             duration = time.monotonic() - started
-            return _result(root / REPORT, output, duration, timed_out, self.isolation, user)
+            name = user.pw_name if user else _current_user()
+            return result_from(root / REPORT, output, duration, timed_out, self.isolation, name)
 
     def _command(self, root: Path, user: pwd.struct_passwd | None) -> list[str]:
         command = [
@@ -164,15 +165,11 @@ def _unshare() -> list[str]:
     return ["unshare", "-n"] if os.geteuid() == 0 else ["unshare", "-r", "-n"]
 
 
-def _result(
-    report: Path,
-    output: str,
-    duration: float,
-    timed_out: bool,
-    isolation: Isolation,
-    user: pwd.struct_passwd | None,
+def result_from(
+    report: Path, output: str, duration: float, timed_out: bool, isolation: Isolation, user: str
 ) -> SandboxResult:
-    counts, failures = _read_report(report)
+    """The structured result of a run, from its JUnit report (and its output when pytest never started)."""
+    counts, failures = read_report(report)
     if not report.is_file() and not timed_out:
         # pytest could not even start (collection crash, broken venv): one error with its output.
         failures = [TestFailure(test="(session)", message=output[-FAILURE_TEXT:])]
@@ -184,14 +181,14 @@ def _result(
         skipped=counts["skipped"],
         duration_s=duration,
         isolation=isolation,
-        user=user.pw_name if user else _current_user(),
+        user=user,
         timed_out=timed_out,
         failures=tuple(failures),
         output=output[-OUTPUT_TAIL:],
     )
 
 
-def _read_report(report: Path) -> tuple[dict[str, int], list[TestFailure]]:
+def read_report(report: Path) -> tuple[dict[str, int], list[TestFailure]]:
     counts = {"passed": 0, "failed": 0, "errors": 0, "skipped": 0}
     failures: list[TestFailure] = []
     if not report.is_file():

@@ -12,6 +12,7 @@ import pytest
 
 from pipeline.sandbox import Isolation, ProcessSandbox, SandboxLimits, Verdict, network_namespace_available
 from pipeline.spec.render import read_spec
+from pipeline.wheelhouse import service_requirements
 from tests.factory.conftest import STRUCTURED
 
 PYPROJECT = '[tool.pytest.ini_options]\npythonpath = ["."]\ntestpaths = ["tests"]\n'
@@ -21,6 +22,7 @@ def service_with_tests(root: Path, body: str) -> Path:
     """A minimal service folder whose only test file holds `body`."""
     (root / "tests").mkdir(parents=True)
     (root / "pyproject.toml").write_text(PYPROJECT)
+    (root / "requirements-test.txt").write_text(service_requirements(with_tests=True))
     (root / "tests" / "test_it.py").write_text(textwrap.dedent(body))
     return root
 
