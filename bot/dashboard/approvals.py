@@ -7,6 +7,7 @@ sign-off rule applies unchanged; reject closes the pull request with the user's 
 from __future__ import annotations
 
 import posixpath
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -40,6 +41,7 @@ SPEC_FILE = "SPEC.md"
 SPEC_PREVIEW_CHARS = 60_000
 REASON_LIMIT = 2000
 MAX_PENDING = 50
+FORGE_CONCURRENCY = 8
 
 router = APIRouter()
 
@@ -65,27 +67,43 @@ def _approved_head(client: RepoClient, pull: PullRequest, login: str) -> bool:
     return any(r.state is ReviewState.APPROVED and r.commit_id == pull.head_sha for r in mine)
 
 
-def _spec(client: RepoClient, pull: PullRequest, files: list[tuple[str, int, int]]) -> tuple[str, str]:
-    paths = [path for path, _, _ in files if posixpath.basename(path) == SPEC_FILE]
-    if not paths:
-        return "", ""
-    data = client.read_file(paths[0], pull.head_sha) or b""
-    return paths[0], data.decode("utf-8", errors="replace")[:SPEC_PREVIEW_CHARS]
+def _spec_path(files: list[tuple[str, int, int]]) -> str:
+    return next((path for path, _, _ in files if posixpath.basename(path) == SPEC_FILE), "")
 
 
-def _pending(context: DashboardContext, user: User, record: IntentRecord) -> Pending:
+def _spec_text(client: RepoClient, pull: PullRequest, path: str) -> str:
+    data = (client.read_file(path, pull.head_sha) or b"") if path else b""
+    return data.decode("utf-8", errors="replace")[:SPEC_PREVIEW_CHARS]
+
+
+def _pending(
+    context: DashboardContext, user: User, record: IntentRecord, *, with_spec: bool = False
+) -> Pending:
+    """What one user may do about one intent. The SPEC's text is read only for its own page: the list
+    links to it, which keeps the list to a few forge calls per intent."""
     decision = DecisionView.of(record.decision)
     client = context.repo_for_token(user.token, record.repo)
     try:
         verdict = eligibility(client, record, login=user.login, bot_login=context.bot_login)
-        if not verdict.allowed or verdict.pull is None:
+        if verdict.pull is None or (not verdict.allowed and not with_spec):
             return Pending(record, decision, False, verdict.reason, verdict.pull)
         files = client.pull_files(verdict.pull.number)
-        spec_path, spec_text = _spec(client, verdict.pull, files)
-        already = _approved_head(client, verdict.pull, user.login)
+        spec_path = _spec_path(files)
+        spec_text = _spec_text(client, verdict.pull, spec_path) if with_spec else ""
+        already = verdict.allowed and _approved_head(client, verdict.pull, user.login)
     except (GithubException, OSError) as exc:
         return Pending(record, decision, False, "", error=FORGE_UNREACHABLE.format(error=_why(exc)))
-    return Pending(record, decision, True, "", verdict.pull, tuple(files), spec_path, spec_text, already)
+    return Pending(
+        record,
+        decision,
+        verdict.allowed,
+        verdict.reason,
+        verdict.pull,
+        tuple(files),
+        spec_path,
+        spec_text,
+        already,
+    )
 
 
 def _why(exc: Exception) -> str:
@@ -93,13 +111,18 @@ def _why(exc: Exception) -> str:
 
 
 def pending_for(context: DashboardContext, user: User) -> list[Pending]:
+    """Each pending intent as this user may act on it. Every one costs a few forge calls, so they are
+    asked side by side (a client each: PyGithub's objects are not shared between threads)."""
     records = [
         r
         for state in SIGNOFF_STATES
         for r in context.ledger.list_intents(state=state.value, limit=MAX_PENDING)
         if r.pr_number is not None
     ]
-    return [_pending(context, user, record) for record in records]
+    if not records:
+        return []
+    with ThreadPoolExecutor(max_workers=min(FORGE_CONCURRENCY, len(records))) as pool:
+        return list(pool.map(lambda record: _pending(context, user, record), records))
 
 
 @router.get("/approvals", name="approvals")
@@ -114,6 +137,22 @@ def approvals(request: Request, user: UserDep, context: ContextDep) -> Response:
             "others": [i for i in items if not i.allowed],
             "reason_limit": REASON_LIMIT,
         },
+        user=user,
+    )
+
+
+@router.get("/approvals/{intent_id}/spec", name="approval_spec")
+def approval_spec(request: Request, intent_id: int, user: UserDep, context: ContextDep) -> Response:
+    """The SPEC of a pending intent in full, with the same buttons for those who may sign off."""
+    item = _pending(context, user, _record(context, intent_id), with_spec=True)
+    if item.error:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, item.error)
+    if item.pull is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, item.reason)
+    return render(
+        request,
+        "spec.html",
+        {"title": f"SPEC of {item.record.service_name}", "item": item, "reason_limit": REASON_LIMIT},
         user=user,
     )
 
@@ -133,9 +172,7 @@ def _authorize(context: DashboardContext, user: User, record: IntentRecord) -> t
     except (GithubException, OSError) as exc:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, FORGE_UNREACHABLE.format(error=_why(exc))) from None
     if not verdict.allowed or verdict.pull is None:
-        raise HTTPException(
-            status.HTTP_403_FORBIDDEN, CANNOT_SIGN_OFF.format(login=user.login, reason=verdict.reason)
-        )
+        raise HTTPException(status.HTTP_403_FORBIDDEN, CANNOT_SIGN_OFF.format(reason=verdict.reason))
     return client, verdict.pull
 
 

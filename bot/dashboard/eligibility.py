@@ -62,5 +62,5 @@ def eligibility(client: RepoClient, record: IntentRecord, *, login: str, bot_log
     )
     if status.counted:
         return Eligibility(True, "", pull)
-    reason = status.refused[0][1].value if status.refused else NOT_SIGNOFF_STAGE
+    reason = f"{login} {status.refused[0][1].value}" if status.refused else NOT_SIGNOFF_STAGE
     return Eligibility(False, reason, pull)

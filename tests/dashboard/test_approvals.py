@@ -32,15 +32,26 @@ def reviews(rig: Rig, pull: OpenedPull) -> list[tuple[str, str, str]]:
     return [(r.user.login, r.state, r.commit_id) for r in gh_pull.get_reviews()]
 
 
-def test_an_approver_sees_the_diff_and_spec_before_the_buttons(rig: Rig) -> None:
+def test_an_approver_sees_the_diff_and_the_spec_link_before_the_buttons(rig: Rig) -> None:
     pull = rig.open_pull("greeter")
     with signed_in(rig, rig.people.approver) as client:
         page = client.get("/approvals").text
     card = page[page.index('id="approval-') :]
-    assert card.index("services/greeter/SPEC.md") < card.index("Approve greeter")
-    assert "services/greeter/app.py" in card and "+1" in card
-    assert "# SPEC: greeter" in card
+    assert card.index("services/greeter/app.py") < card.index("Approve greeter")
+    assert card.index(f'href="/approvals/{pull.intent_id}/spec"') < card.index("Approve greeter")
+    assert "+1" in card and "services/greeter/SPEC.md" in card
     assert f'name="head_sha" value="{pull.head_sha}"' in card
+
+
+def test_the_spec_page_shows_the_spec_of_the_current_head_with_the_buttons(rig: Rig) -> None:
+    pull = rig.open_pull("spec-reader")
+    with signed_in(rig, rig.people.approver) as client:
+        page = client.get(f"/approvals/{pull.intent_id}/spec").text
+    assert page.index("# SPEC: spec-reader") < page.index("Approve spec-reader")
+    with signed_in(rig, rig.people.reader) as client:
+        as_reader = client.get(f"/approvals/{pull.intent_id}/spec").text
+    assert "# SPEC: spec-reader" in as_reader and "Approve spec-reader" not in as_reader
+    assert "rita does not have write permission" in as_reader
 
 
 def test_one_click_approve_submits_a_real_review_on_the_current_head(rig: Rig) -> None:

@@ -50,10 +50,12 @@ def test_sign_in_watch_an_intent_arrive_live_and_approve_it(page: Page, live_rig
 
     page.get_by_role("link", name="Approvals").click()
     card = page.locator(f"#approval-{pull.intent_id}")
-    expect(card.get_by_text("services/browser-hello/SPEC.md").first).to_be_visible()
-    expect(card.get_by_text("# SPEC: browser-hello")).to_be_visible()
+    expect(card.get_by_text("services/browser-hello/app.py")).to_be_visible()
     screenshot(page, "approvals")
-    card.get_by_role("button", name="Approve browser-hello").click()
+    card.get_by_role("link", name="Read the SPEC").click()
+    expect(page.get_by_text("# SPEC: browser-hello")).to_be_visible()
+    screenshot(page, "spec")
+    page.get_by_role("button", name="Approve browser-hello").click()
     expect(page.get_by_role("status").first).to_contain_text("You approved browser-hello")
 
     forge_pull = rig.github(rig.people.owner).get_repo(REPO).get_pull(pull.number)
