@@ -28,10 +28,10 @@ from pipeline.factory.contracts import (
 from pipeline.intents import InvalidIntent, parse_intent_mapping
 from pipeline.llm import LLMProvider
 from pipeline.spec.builder import build_spec
+from pipeline.spec.judge import judged_verification
 from pipeline.spec.model import Spec
 from pipeline.spec.optimizer import optimize
 from pipeline.spec.render import SPEC_JSON, read_spec
-from pipeline.spec.verifier import verify
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_FILE_BYTES = 1024 * 1024
@@ -92,8 +92,9 @@ def _spec_file(context: StageContext, file_path: str) -> Spec:
         raise HTTPException(status_code=422, detail=str(exc).replace(str(root) + "/", "")) from None
 
 
-def _verification(spec: Spec) -> dict[str, Any]:
-    return {"contract_version": CONTRACT_VERSION, "service_name": spec.service_name, **verify(spec).to_json()}
+def _verification(spec: Spec, provider: LLMProvider | None) -> dict[str, Any]:
+    verification = judged_verification(spec, provider)
+    return {"contract_version": CONTRACT_VERSION, "service_name": spec.service_name, **verification.to_json()}
 
 
 def _optimized(spec: Spec, gate: int, max_rounds: int, provider: LLMProvider | None) -> dict[str, Any]:
@@ -121,12 +122,12 @@ def build(body: BuildRequest, context: Context) -> dict[str, Any]:
 
 @verifier.post("/verify")
 def verify_spec(body: VerifyRequest, context: Context) -> dict[str, Any]:
-    return _verification(_spec(body.spec))
+    return _verification(_spec(body.spec), context.provider)
 
 
 @verifier.post("/verify-file")
 def verify_file(body: VerifyFileRequest, context: Context) -> dict[str, Any]:
-    return _verification(_spec_file(context, body.file_path))
+    return _verification(_spec_file(context, body.file_path), context.provider)
 
 
 @optimizer.post("/optimize")

@@ -120,9 +120,12 @@ class Verification:
         }
 
 
-def verify(spec: Spec) -> Verification:
-    """Score `spec` with rubric RUBRIC_VERSION. Deterministic: the same spec always gets the same score."""
-    findings = [*_hard_checks(spec), *_soft_checks(spec)]
+def verify(spec: Spec, *, extra: tuple[Finding, ...] = ()) -> Verification:
+    """Score `spec` with rubric RUBRIC_VERSION. Deterministic: the same spec always gets the same score.
+
+    `extra` findings (a model judge's, see `pipeline.spec.judge`) are soft: they can only lower the score.
+    """
+    findings = [*_hard_checks(spec), *_soft_checks(spec), *(f for f in extra if not f.hard)]
     sections: dict[str, float] = {}
     for section, weight in WEIGHTS.items():
         penalty = sum(PENALTY[f.severity] for f in findings if f.section == section)

@@ -14,8 +14,10 @@ from pipeline.intents import parse_intent_mapping
 from pipeline.llm.anthropic import AnthropicProvider
 from pipeline.sandbox import ProcessSandbox
 from pipeline.spec.builder import SpecBuildError, build_spec
+from pipeline.spec.judge import judged_verification
 from pipeline.spec.model import FunctionalRequirement, Spec
 from pipeline.spec.optimizer import optimize
+from pipeline.spec.verifier import verify
 from tests.factory.conftest import load_example
 from tests.fixtures.anthropic_api import FakeMessagesAPI
 
@@ -158,3 +160,18 @@ def test_codegen_repair_rounds_are_bounded_and_skips_are_rejected(
     assert len(report.rounds) == 4  # the write round and at most 3 repairs
     assert [r.accepted for r in report.rounds] == [True, False, False, True]
     assert "pytest" in report.rounds[1].reason and "conftest.py" in report.rounds[2].reason
+
+
+def test_the_judge_can_lower_a_score_but_never_raise_one(
+    claude: AnthropicProvider, anthropic_api: FakeMessagesAPI, hello_spec: Spec, examples_dir: Path
+) -> None:
+    concern = {"section": "security", "severity": "warning", "message": "No rate limit on POST /greetings."}
+    anthropic_api.enqueue(anthropic_api.tool_use({"findings": [concern]}, name="report_findings"))
+    judged = judged_verification(hello_spec, claude)
+    assert judged.score < verify(hello_spec).score
+    assert any(f.code == "judge" and "rate limit" in f.message for f in judged.findings)
+    free_text = build_spec(load_example(examples_dir, "spec-analyzer"))
+    anthropic_api.enqueue(anthropic_api.tool_use({"findings": []}, name="report_findings"))
+    assert judged_verification(free_text, claude).score == verify(free_text).score
+    anthropic_api.enqueue(anthropic_api.tool_use({"findings": "not a list"}, name="report_findings"))
+    assert judged_verification(hello_spec, claude).score == verify(hello_spec).score
