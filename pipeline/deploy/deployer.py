@@ -19,6 +19,7 @@ from pipeline.deploy.model import (
     DeployResult,
     Instance,
     LaunchPlan,
+    PrepareError,
     Recovery,
     RecoveryAction,
     UndeployOutcome,
@@ -112,7 +113,8 @@ class Deployer:
             artifact = self.runtime.prepare(request.service_dir.resolve(), manifest, request.version)
         except Exception as exc:  # any build failure is this deploy's failure, returned as a value
             message = CANNOT_PREPARE.format(name=manifest.name, version=request.version, error=_one_line(exc))
-            return DeployResult(DeployOutcome.FAILED, manifest.name, request.version, message)
+            logs = exc.log_tail if isinstance(exc, PrepareError) else ""
+            return DeployResult(DeployOutcome.FAILED, manifest.name, request.version, message, log_tail=logs)
         return self._switch(request, manifest, artifact, current)
 
     def _switch(

@@ -14,7 +14,7 @@ import docker
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
 
 from pipeline.deploy.local import LOOPBACK, free_port
-from pipeline.deploy.model import Artifact, Backend, Instance, LaunchPlan
+from pipeline.deploy.model import Artifact, Backend, Instance, LaunchPlan, PrepareError
 from pipeline.manifest import ENV_DATA_DIR, ENV_HOST, ENV_PORT, ENV_REGISTRY_URL, ServiceManifest
 
 LABEL_SERVICE = "intentops.service"
@@ -29,8 +29,8 @@ CONTAINER_DATA_DIR = "/data"
 BUILD_LOG_LINES = 20
 
 
-class ImageBuildError(RuntimeError):
-    """The image did not build; the message ends with the last lines of the build log."""
+class ImageBuildError(PrepareError):
+    """The image did not build (or could not start building); `log_tail` has the build log's end."""
 
 
 @dataclass(frozen=True)
@@ -117,7 +117,7 @@ class DockerRuntime:
             except BuildError as exc:
                 lines = [str(chunk.get("stream", chunk.get("error", ""))).rstrip() for chunk in exc.build_log]
                 tail = "\n".join(line for line in lines if line)[-3000:]
-                raise ImageBuildError(f"docker build of {tag} failed: {exc.msg}\n{tail}") from None
+                raise ImageBuildError(f"docker build of {tag} failed: {exc.msg}", tail) from None
         return image
 
     def _prune(self, name: str) -> None:

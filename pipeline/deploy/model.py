@@ -9,6 +9,14 @@ from pathlib import Path
 from pipeline.registry import Provenance
 
 
+class PrepareError(RuntimeError):
+    """A version could not be prepared (venv, image build); `log_tail` holds the tool's last output lines."""
+
+    def __init__(self, message: str, log_tail: str = "") -> None:
+        super().__init__(message)
+        self.log_tail = log_tail
+
+
 class Backend(StrEnum):
     LOCAL = "local"
     DOCKER = "docker"

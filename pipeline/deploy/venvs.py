@@ -11,12 +11,13 @@ import sys
 from pathlib import Path
 from typing import Protocol
 
+from pipeline.deploy.model import PrepareError
 from pipeline.wheelhouse import WheelhouseError, cached_venv, venv_python
 
 REQUIREMENTS_FILE = "requirements.txt"
 
 
-class VenvError(RuntimeError):
+class VenvError(PrepareError):
     """A venv could not be built (missing wheelhouse, unresolvable requirement)."""
 
 

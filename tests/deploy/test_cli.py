@@ -140,3 +140,14 @@ def _wait_until_serving(url: str) -> None:
         except httpx.TransportError:
             assert time.monotonic() < deadline, "the registry did not start"
             time.sleep(0.1)
+
+
+def test_the_docker_backend_without_an_engine_says_how_to_get_one(
+    cli_env: dict[str, str], make_service: MakeService, tmp_path: Path
+) -> None:
+    env = {**cli_env, "DOCKER_HOST": f"unix://{tmp_path}/no-such.sock"}
+
+    result = _run(env, "deploy", str(make_service("v1")), "--backend", "docker", "--version", SHA)
+
+    assert result.exit_code == 1
+    assert "no Docker engine answers" in result.output and "intentops docker base-image" in result.output

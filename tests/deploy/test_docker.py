@@ -126,3 +126,21 @@ def test_a_restarted_bot_adopts_live_containers_and_restarts_removed_ones(
     assert [(a.action, a.version) for a in recovered] == [(RecoveryAction.RESTARTED, version)]
     entry = registry.get(service_name)
     assert entry is not None and httpx.get(f"{entry.url}/hello").json()["version"] == version
+
+
+def test_a_broken_build_fails_the_deploy_with_the_build_log(
+    docker_deployer: Deployer, docker_engine: DockerClient, make_service: MakeService, service_name: str
+) -> None:
+    service = make_service("broken", name=service_name)
+    dockerfile = service / "Dockerfile"
+    dockerfile.write_text(
+        dockerfile.read_text().replace("COPY app /srv/app", "RUN echo compile-step-broke && false")
+    )
+
+    result = docker_deployer.deploy(DeployRequest(service, _sha()))
+
+    assert result.outcome is DeployOutcome.FAILED
+    assert "could not be prepared" in result.message and "docker build" in result.message
+    assert "compile-step-broke" in result.log_tail
+    assert docker_engine.containers.list(all=True, filters={"label": f"{LABEL_SERVICE}={service_name}"}) == []
+    assert docker_deployer.records.all() == []
