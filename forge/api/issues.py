@@ -84,12 +84,9 @@ def create_issue(ctx: CtxDep, owner: str, name: str, body: IssueCreate) -> JSONR
     me = ctx.me()
     if not body.title.strip():
         raise Invalid.field("Issue", "title", "missing_field")
-    with ctx.forge.write_lock:
-        issue = Issue(
-            repo_id=repo.id, number=next_number(ctx, repo), title=body.title, body=body.body, user_id=me.id
-        )
-        ctx.session.add(issue)
-        ctx.session.flush()
+    issue = Issue(repo_id=repo.id, number=next_number(repo), title=body.title, body=body.body, user_id=me.id)
+    ctx.session.add(issue)
+    ctx.session.flush()
     set_labels(ctx, repo, issue, body.labels, replace=False)
     events.issue_opened(ctx.r, repo, issue, me)
     return ok(ctx.r.issue(issue), 201)

@@ -6,7 +6,7 @@ from typing import Literal
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import select
+from sqlalchemy import ScalarSelect, func, select
 
 from forge import events
 from forge.api.common import Body, no_content, ok, paginate
@@ -24,6 +24,7 @@ from forge.pulls import (
     find_pull,
     merge_message,
     merge_result,
+    pull_facts,
     pull_files,
 )
 
@@ -55,11 +56,12 @@ class MergeBody(Body):
     merge_method: Literal["merge", "squash", "rebase"] = "merge"
 
 
-def next_number(ctx: Ctx, repo: Repo) -> int:
-    numbers = ctx.session.scalars(
-        select(Issue.number).where(Issue.repo_id == repo.id).order_by(Issue.number.desc())
+def next_number(repo: Repo) -> ScalarSelect[int]:
+    """The repository's next issue number, computed inside the INSERT: SQLite's write lock makes it atomic
+    with the insert, so concurrent creations never draw the same number."""
+    return (
+        select(func.coalesce(func.max(Issue.number), 0) + 1).where(Issue.repo_id == repo.id).scalar_subquery()
     )
-    return (numbers.first() or 0) + 1
 
 
 def load(ctx: Ctx, repo: Repo, number: int) -> tuple[Pull, Issue]:
@@ -84,27 +86,27 @@ def create_pull(ctx: CtxDep, owner: str, name: str, body: PullCreate) -> JSONRes
         raise Invalid.field("PullRequest", "title", "missing_field")
     bare = ctx.forge.bare(ctx.session, repo)
     head_ref = _branch_name(ctx, repo, body.head)
-    head_sha, base_sha = bare.branch_sha(head_ref), bare.branch_sha(body.base)
+    heads = bare.refs("refs/heads/")
+    head_sha, base_sha = heads.get(f"refs/heads/{head_ref}"), heads.get(f"refs/heads/{body.base}")
     if head_sha is None:
         raise Invalid.field("PullRequest", "head", "invalid")
     if base_sha is None:
         raise Invalid.field("PullRequest", "base", "invalid")
-    if bare.is_ancestor(head_sha, base_sha):
+    if pull_facts(bare.path, base_sha, head_sha).commits == 0:
         raise Invalid.custom("PullRequest", f"No commits between {body.base} and {head_ref}")
     if _open_pull_for(ctx, repo, head_ref, body.base):
         raise Invalid.custom("PullRequest", f"A pull request already exists for {owner}:{head_ref}.")
     me = ctx.me()
-    with ctx.forge.write_lock:
-        issue = Issue(
-            repo_id=repo.id,
-            number=next_number(ctx, repo),
-            title=body.title,
-            body=body.body,
-            user_id=me.id,
-            is_pull=True,
-        )
-        ctx.session.add(issue)
-        ctx.session.flush()
+    issue = Issue(
+        repo_id=repo.id,
+        number=next_number(repo),
+        title=body.title,
+        body=body.body,
+        user_id=me.id,
+        is_pull=True,
+    )
+    ctx.session.add(issue)
+    ctx.session.flush()
     pull = Pull(issue_id=issue.id, head_ref=head_ref, head_sha=head_sha, base_ref=body.base, draft=body.draft)
     ctx.session.add(pull)
     ctx.session.flush()

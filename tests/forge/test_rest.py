@@ -3,6 +3,8 @@ check runs, deployments, collaborators and the authenticated user."""
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
+
 import pytest
 from github import Github, GithubException, InputGitAuthor
 
@@ -167,3 +169,10 @@ def test_collaborator_permission_and_authenticated_user(setup: ForgeKit) -> None
     assert (me.login, me.type) == ("owner", "User")
     assert repo.permissions.admin is True
     assert _gh(setup, "helper").get_repo("owner/app").permissions.admin is False
+
+
+def test_concurrent_creations_draw_distinct_numbers(setup: ForgeKit) -> None:
+    repo = _gh(setup, "helper").get_repo("owner/app")
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        numbers = list(pool.map(lambda n: repo.create_issue(title=f"issue {n}").number, range(12)))
+    assert sorted(numbers) == list(range(1, 13))
