@@ -64,7 +64,7 @@ class DockerSandbox:
         image = self.test_image((service_dir / "requirements-test.txt").read_text(encoding="utf-8"))
         with tempfile.TemporaryDirectory(prefix="intentops-docker-sandbox-") as scratch:
             root = Path(scratch)
-            shutil.copytree(service_dir, root / "service", ignore=COPY_IGNORE)
+            shutil.copytree(service_dir, root / "service", ignore=COPY_IGNORE, symlinks=True)
             (root / "out").mkdir()
             for path in [root, *root.rglob("*")]:
                 shutil.chown(path, 65534, 65534)

@@ -29,7 +29,9 @@ REPORT = "report.xml"
 UNPRIVILEGED_USER = "nobody"
 OUTPUT_TAIL = 4000
 FAILURE_TEXT = 2000
-COPY_IGNORE = shutil.ignore_patterns("data", "__pycache__", ".pytest_cache", ".ruff_cache", "*.db", ".git")
+COPY_IGNORE = shutil.ignore_patterns(
+    "data", "__pycache__", ".pytest_cache", ".ruff_cache", "*.db", ".git", ".venv", "node_modules"
+)
 # Bring the namespace's own loopback up so tests may use 127.0.0.1 among themselves; nothing else exists.
 _NETNS_SHELL = 'ip link set lo up 2>/dev/null || true; exec "$@"'
 
@@ -68,7 +70,8 @@ class ProcessSandbox:
         with tempfile.TemporaryDirectory(prefix="intentops-sandbox-") as scratch:
             root = Path(scratch)
             work = root / "service"
-            shutil.copytree(service_dir, work, ignore=COPY_IGNORE)
+            # Links stay links: a link in the folder must not copy the file it points at into the run.
+            shutil.copytree(service_dir, work, ignore=COPY_IGNORE, symlinks=True)
             (root / "tmp").mkdir()
             user = _drop_to(self.python)
             if user is not None:

@@ -136,3 +136,20 @@ def test_no_network_reaches_the_host(tmp_path: Path, sandbox_python: Path, host_
     assert result.isolation is Isolation.NETWORK_NAMESPACE
     assert result.ok, result.output
     assert result.user == ("nobody" if os.geteuid() == 0 else result.user)
+
+
+def test_links_in_the_folder_stay_links(tmp_path: Path, sandbox_python: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("host file")  # a copy would hand its content to the run; a link keeps its permissions
+    body = """
+    from pathlib import Path
+
+
+    def test_the_link_is_not_a_copy():
+        link = Path("leak.txt")
+        assert link.is_symlink()
+    """
+    service = service_with_tests(tmp_path / "svc", body)
+    (service / "leak.txt").symlink_to(secret)
+    result = ProcessSandbox(sandbox_python).run_tests(service)
+    assert result.ok, result.output
