@@ -1,7 +1,7 @@
 """The approval dashboard: the queue, intent details, one-click approvals, services and analytics."""
 
 from bot.dashboard.app import MOUNT_PATH, SEED_PORT, create_dashboard_app, mount_dashboard
-from bot.dashboard.context import DashboardContext, RepoForToken
+from bot.dashboard.context import DashboardContext, RepoForToken, forge_context
 from bot.dashboard.sessions import DashboardConfigError
 
 __all__ = [
@@ -11,5 +11,6 @@ __all__ = [
     "DashboardContext",
     "RepoForToken",
     "create_dashboard_app",
+    "forge_context",
     "mount_dashboard",
 ]

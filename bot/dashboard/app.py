@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from fastapi import FastAPI, Request, status
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
@@ -11,7 +13,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.dashboard import analytics, approvals, auth, detail, live, queue, services
 from bot.dashboard.context import DashboardContext
-from bot.dashboard.rendering import STATIC, build_templates, render
+from bot.dashboard.rendering import STATIC, build_templates, path_for, render
 from bot.dashboard.sessions import SESSION_COOKIE, SignInRequired, TokenVault, session_secret
 from bot.settings import Settings
 
@@ -54,10 +56,10 @@ class SecurityHeaders:
 
 async def _sign_in_first(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, SignInRequired)
-    target = request.url_for("signin").include_query_params(next=exc.next_path)
+    target = f"{path_for(request, 'signin')}?{urlencode({'next': exc.next_path})}"
     if request.headers.get("hx-request"):
-        return Response(status_code=status.HTTP_401_UNAUTHORIZED, headers={"HX-Redirect": str(target)})
-    return RedirectResponse(f"{target.path}?{target.query}", status.HTTP_303_SEE_OTHER)
+        return Response(status_code=status.HTTP_401_UNAUTHORIZED, headers={"HX-Redirect": target})
+    return RedirectResponse(target, status.HTTP_303_SEE_OTHER)
 
 
 async def _error_page(request: Request, exc: Exception) -> Response:

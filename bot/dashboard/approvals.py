@@ -17,7 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.dashboard.context import ContextDep, DashboardContext
 from bot.dashboard.eligibility import SIGNOFF_STATES, Eligibility, eligibility
-from bot.dashboard.rendering import flash, render
+from bot.dashboard.rendering import flash, path_for, render
 from bot.dashboard.sessions import CsrfChecked, User, UserDep
 from bot.dashboard.text import (
     ALREADY_APPROVED,
@@ -177,7 +177,7 @@ def _authorize(context: DashboardContext, user: User, record: IntentRecord) -> t
 
 
 def _back(request: Request) -> RedirectResponse:
-    return RedirectResponse(request.url_for("approvals").path, status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(path_for(request, "approvals"), status.HTTP_303_SEE_OTHER)
 
 
 @router.post("/approvals/{intent_id}/approve", name="approve", dependencies=[CsrfChecked])

@@ -9,7 +9,7 @@ from github import GithubException
 from starlette.responses import RedirectResponse, Response
 
 from bot.dashboard.context import ContextDep
-from bot.dashboard.rendering import flash, render
+from bot.dashboard.rendering import flash, path_for, render
 from bot.dashboard.sessions import CsrfChecked, OptionalUserDep, sign_in, sign_out
 from bot.dashboard.text import FORGE_UNREACHABLE, SIGNED_IN, SIGNED_OUT, TOKEN_MISSING, TOKEN_REFUSED
 
@@ -22,7 +22,7 @@ def safe_next(request: Request, target: str) -> str:
     """Only a path on this server: an open redirect would let a link send a signed-in user elsewhere."""
     if target.startswith("/") and not target.startswith("//") and "\\" not in target:
         return target
-    return str(request.url_for("queue").path)
+    return path_for(request, "queue")
 
 
 def _page(request: Request, target: str, error: str = "", *, status_code: int = 200) -> Response:
@@ -70,4 +70,4 @@ def signin(
 def signout(request: Request) -> Response:
     sign_out(request)
     flash(request, SIGNED_OUT)
-    return RedirectResponse(request.url_for("signin").path, status.HTTP_303_SEE_OTHER)
+    return RedirectResponse(path_for(request, "signin"), status.HTTP_303_SEE_OTHER)

@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from bot.api.auth import TokenVerifier
 from bot.vcs.client import RepoClient
+from bot.vcs.github import GithubRepoClient, login_of, token_connection
 from pipeline.ledger import Ledger
 from pipeline.llm.usage import UsageLedger
 from pipeline.registry import RegistryStore
@@ -44,3 +45,33 @@ def get_context(request: Request) -> DashboardContext:
 
 
 ContextDep = Annotated[DashboardContext, Depends(get_context)]
+
+
+def forge_context(
+    *,
+    db: Database,
+    ledger: Ledger,
+    registry: RegistryStore,
+    api_base_url: str,
+    bot_login: str,
+    usage: UsageLedger | None = None,
+) -> DashboardContext:
+    """The usual wiring: users sign in with tokens of the forge (or GitHub) at `api_base_url`, and act on
+    it through PyGithub as themselves."""
+    base = api_base_url.rstrip("/")
+
+    def login_for(token: str) -> str | None:
+        return login_of(token_connection(token, base))
+
+    def repo_for(token: str, full_name: str) -> RepoClient:
+        return GithubRepoClient(token_connection(token, base), full_name)
+
+    return DashboardContext(
+        db=db,
+        ledger=ledger,
+        registry=registry,
+        verifier=TokenVerifier(login_for),
+        repo_for_token=repo_for,
+        bot_login=bot_login,
+        usage=usage,
+    )

@@ -8,6 +8,8 @@ from typing import Any
 
 from fastapi import Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
+from starlette.applications import Starlette
 from starlette.responses import HTMLResponse
 
 from bot.dashboard.sessions import CSRF_FIELD, User, csrf_token
@@ -66,11 +68,26 @@ def safe_url(value: Any) -> str:
     return ""
 
 
+def path_for(request: Request, name: str, /, **params: Any) -> str:
+    """The path of one of the dashboard's routes, with the prefix it is mounted under (if any).
+
+    `request.url_for` resolves names on the outermost app's router, which does not know the dashboard's
+    names once it is mounted; the dashboard's own router and the scope's root path always do."""
+    app: Starlette = request.scope["app"]
+    return request.scope.get("root_path", "") + str(app.router.url_path_for(name, **params))
+
+
+@pass_context
+def _path_for(context: Any, name: str, /, **params: Any) -> str:
+    return path_for(context["request"], name, **params)
+
+
 def build_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
     env.filters.update(duration=duration, when=when, iso=iso, percent=percent, money=money, safe_url=safe_url)
     env.globals["csrf_field"] = CSRF_FIELD
+    env.globals["path_for"] = _path_for
     return templates
 
 

@@ -17,10 +17,9 @@ import uvicorn
 from fastapi import FastAPI
 from github import Github
 
-from bot.api.auth import TokenVerifier
-from bot.dashboard import DashboardContext, create_dashboard_app
+from bot.dashboard import create_dashboard_app, forge_context
 from bot.settings import Settings
-from bot.vcs.github import GithubRepoClient, login_of, token_connection
+from bot.vcs.github import token_connection
 from forge.admin import Account
 from pipeline.ledger import IntentState, Ledger, Outcome, Stage
 from pipeline.llm.usage import Budgets, UsageLedger
@@ -216,13 +215,11 @@ def start_rig(kit: ForgeKit, people: People, tmp_path: Path, *, poll_seconds: fl
     ledger = Ledger(db)
     registry = RegistryStore(db, ttl=timedelta(minutes=5))
     usage = UsageLedger(db, Budgets(per_intent_usd=2.0, monthly_usd=100.0))
-    api = kit.api_url
-    context = DashboardContext(
+    context = forge_context(
         db=db,
         ledger=ledger,
         registry=registry,
-        verifier=TokenVerifier(lambda token: login_of(token_connection(token, api))),
-        repo_for_token=lambda token, repo: GithubRepoClient(token_connection(token, api), repo),
+        api_base_url=kit.api_url,
         bot_login=people.bot.login,
         usage=usage,
     )
