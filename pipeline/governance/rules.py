@@ -39,10 +39,14 @@ SYNTAX = "CEL syntax error at column {column} of the rule, near '{near}'"
 
 @dataclass(frozen=True)
 class RuleLimits:
+    """Bounds on one rule. 200 000 steps cover e.g. `changed_files.exists(...)` with three tests over
+    about 3 000 files (~60 steps a file); the wall-clock backstop sits far above the budget's usual time
+    so that, in practice, only the deterministic budget ever decides."""
+
     max_chars: int = 2000
     max_depth: int = 32
-    max_steps: int = 50_000
-    timeout_seconds: float = 5.0
+    max_steps: int = 200_000
+    timeout_seconds: float = 15.0
 
 
 DEFAULT_LIMITS = RuleLimits()
