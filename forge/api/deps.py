@@ -36,7 +36,8 @@ def token_from_header(value: str | None) -> str | None:
         except (binascii.Error, UnicodeDecodeError):
             return ""
         user, _, password = decoded.partition(":")
-        return password or user
+        # git sends `login:token`; GitHub also takes `token:x-oauth-basic` (the token as the user name).
+        return user if password in {"", "x-oauth-basic"} else password
     return ""
 
 

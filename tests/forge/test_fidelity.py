@@ -262,6 +262,11 @@ def _scenario(kit: ForgeKit, receiver: HookReceiver) -> Recorder:
     call("DELETE", "/repos/{owner}/{repo}/git/refs/{ref}", 204, ref="heads/feature", **repo)
     call("GET", "/repos/{owner}/{repo}/git/ref/{ref}", 404, ref="heads/feature", **repo)
     call("GET", "/repos/{owner}/{repo}/pulls/{pull_number}", 404, pull_number=999, **repo)
+    call("GET", "/repos/{owner}/{repo}/contents/{path}", 200, path="", **repo)
+    call("GET", "/repos/{owner}/{repo}/contents/{path}", 404, path="missing.txt", **repo)
+    client.post("/user/repos", json={"name": "scratch"}).raise_for_status()
+    call("DELETE", "/repos/{owner}/{repo}", 204, owner="octo", repo="scratch")
+    call("GET", "/repos/{owner}/{repo}", 404, owner="octo", repo="scratch")
     return call
 
 

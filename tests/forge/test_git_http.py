@@ -149,3 +149,11 @@ def test_protected_branches_refuse_direct_pushes_from_non_admins(forge_kit: Forg
     sha = forge_kit.commit(admin_clone, {"admin.txt": "x\n"}, "Admin")
     assert _git(admin_clone, "push", "origin", "main").returncode == 0
     assert forge_kit.admin.repo_info("owner/app").head_sha == sha
+
+
+def test_the_token_may_also_be_the_user_name(forge_kit: ForgeKit, tmp_path: Path) -> None:
+    alice = forge_kit.user("alice")
+    forge_kit.repo("alice/app")
+    url = forge_kit.clone_url("alice/app", None).replace("http://", f"http://{alice.token}:x-oauth-basic@")
+    result = _git(tmp_path, "clone", "--quiet", url, str(tmp_path / "app"))
+    assert result.returncode == 0, result.stderr
