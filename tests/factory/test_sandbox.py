@@ -139,8 +139,6 @@ def test_no_network_reaches_the_host(tmp_path: Path, sandbox_python: Path, host_
 
 
 def test_links_in_the_folder_stay_links(tmp_path: Path, sandbox_python: Path) -> None:
-    secret = tmp_path / "secret.txt"
-    secret.write_text("host file")  # a copy would hand its content to the run; a link keeps its permissions
     body = """
     from pathlib import Path
 
@@ -150,6 +148,7 @@ def test_links_in_the_folder_stay_links(tmp_path: Path, sandbox_python: Path) ->
         assert link.is_symlink()
     """
     service = service_with_tests(tmp_path / "svc", body)
-    (service / "leak.txt").symlink_to(secret)
+    # A copy would hand the target's content to the run; a link keeps the target's own permissions.
+    (service / "leak.txt").symlink_to("/etc/hostname")
     result = ProcessSandbox(sandbox_python).run_tests(service)
     assert result.ok, result.output
