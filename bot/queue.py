@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Double, Index, Integer, String, Text, and_, func, or_, select, update
+from sqlalchemy import JSON, Double, Index, Integer, String, Text, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Mapped, Session, mapped_column
@@ -321,6 +321,14 @@ class JobQueue:
         with self.database.session() as session:
             rows = session.execute(statement).mappings().all()
         return [Job.from_row(row) for row in rows]
+
+    def prune(self, before: float) -> int:
+        """Delete jobs that succeeded before `before`; dead jobs stay until retried or looked at."""
+        with self.database.session() as session:
+            result = session.execute(
+                delete(JOBS).where(JOBS.c.state == JobState.SUCCEEDED.value, JOBS.c.finished_at < before)
+            )
+            return int(result.rowcount)  # type: ignore[attr-defined]
 
     def retry(self, job_id: int) -> bool:
         """Put a dead job back in the queue with fresh attempts (e.g. `/intentops retry`)."""

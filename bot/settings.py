@@ -46,6 +46,8 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(default=60.0, gt=0, alias="INTENTOPS_JOB_LEASE_SECONDS")
     job_max_attempts: int = Field(default=5, ge=1, alias="INTENTOPS_JOB_MAX_ATTEMPTS")
     job_backoff_seconds: float = Field(default=2.0, gt=0, alias="INTENTOPS_JOB_BACKOFF_SECONDS")
+    retention_days: float = Field(default=30.0, gt=0, alias="INTENTOPS_RETENTION_DAYS")
+    """Finished jobs and webhook deliveries older than this are deleted (dead jobs are kept)."""
 
     # The approval dashboard (seed port 8214).
     dashboard_port: int = Field(default=8214, ge=0, le=65535, alias="INTENTOPS_DASHBOARD_PORT")

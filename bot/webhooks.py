@@ -20,7 +20,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from gidgethub import BadRequest, ValidationFailure, sansio
-from sqlalchemy import JSON, Double, Integer, String, UniqueConstraint, select
+from sqlalchemy import JSON, Double, Integer, String, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.schema import Table
 from starlette.concurrency import run_in_threadpool
@@ -28,7 +28,7 @@ from starlette.concurrency import run_in_threadpool
 from bot.events import EventName, MalformedEvent, action_of, parse_event, sender_login
 from bot.queue import Job, JobQueue, insert_new
 from bot.routing import BotContext, EventRoute, PermanentJobError, Routes
-from pipeline.state import Base
+from pipeline.state import Base, Database
 
 log = logging.getLogger(__name__)
 
@@ -201,6 +201,14 @@ class WebhookIntake:
             priority=EVENT_JOB_PRIORITY,
             session=session,
         )
+
+
+def prune_deliveries(database: Database, before: float) -> int:
+    """Delete deliveries received before `before`. A redelivery of one of them is then processed again:
+    the retention must stay longer than any redelivery one would make."""
+    with database.session() as session:
+        result = session.execute(delete(DELIVERIES).where(DELIVERIES.c.received_at < before))
+        return int(result.rowcount)  # type: ignore[attr-defined]
 
 
 def _describe(event: sansio.Event) -> str:

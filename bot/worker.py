@@ -15,10 +15,12 @@ from contextlib import contextmanager
 
 from bot.queue import Job, JobState
 from bot.routing import BotContext, PermanentJobError, Routes
+from bot.webhooks import prune_deliveries
 
 log = logging.getLogger(__name__)
 
 IDLE_SECONDS = 0.5
+PRUNE_EVERY_SECONDS = 3600.0
 NO_HANDLER = "no handler for job kind {kind!r} in this worker"
 
 
@@ -39,6 +41,7 @@ class Worker:
         self.context = context
         self.routes = routes
         self.name = name
+        self._next_prune = 0.0
 
     def run_once(self) -> bool:
         """Claim and run one job; False when there was none."""
@@ -56,6 +59,14 @@ class Worker:
         for job in self.context.queue.reap_expired():
             log.error("job %d (%s) is dead: %s", job.id, job.kind, job.last_error)
             self._report_dead(job)
+        now = self.context.queue.clock()
+        if now >= self._next_prune:
+            self._next_prune = now + PRUNE_EVERY_SECONDS
+            before = now - self.context.settings.retention_days * 86400
+            jobs = self.context.queue.prune(before)
+            deliveries = prune_deliveries(self.context.database, before)
+            if jobs or deliveries:
+                log.info("pruned %d finished jobs and %d deliveries", jobs, deliveries)
 
     def _execute(self, job: Job) -> tuple[JobState | None, str | None]:
         queue = self.context.queue

@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from gidgethub import sansio
 from sqlalchemy import select
 
 from bot.app import bot_context, bot_routes, create_app
@@ -21,9 +22,10 @@ from bot.events import PullRequestEvent
 from bot.queue import JOBS, Job, JobQueue, JobState
 from bot.routing import BotContext, PermanentJobError, Routes
 from bot.settings import Settings
+from bot.webhooks import DELIVERIES, WebhookIntake
 from bot.worker import Worker, WorkerPool
 from pipeline.state import Database
-from tests.bot.conftest import delivery_headers, load_example, wait_for
+from tests.bot.conftest import FakeClock, delivery_headers, load_example, wait_for
 from tests.conftest import ROOT
 
 
@@ -222,3 +224,28 @@ def test_workers_killed_at_random_points_lose_no_job(
     assert queue.counts()[JobState.DEAD] == 0
     done = {int(name.split("-")[1]) for name in markers_of(markers, "done")}
     assert done == set(ids)
+
+
+def test_an_idle_worker_prunes_what_is_past_retention(
+    bot_settings: Settings, database: Database, clock: FakeClock, flaky: Flaky
+) -> None:
+    queue = JobQueue(database, clock=clock)
+    context = BotContext(bot_settings, database, queue)
+    routes = bot_routes(flaky.routes)
+    intake = WebhookIntake(routes=routes, queue=queue, bot_login=None, clock=clock)
+    body = json.dumps(load_example("push")).encode()
+    intake.record(sansio.Event(json.loads(body), event="push", delivery_id="old"), body, hook_id="1")
+    old_done = queue.enqueue("fails", key="old-done", payload={"succeed_on": 1}).job_id
+    old_dead = queue.enqueue("hopeless", key="old-dead").job_id
+    worker = Worker(context, routes, name="w")
+    while worker.run_once():
+        pass
+    clock.advance(bot_settings.retention_days * 86400 + 1)
+    recent = queue.enqueue("fails", key="recent", payload={"succeed_on": 1}).job_id
+    assert worker.run_once()  # the recent job
+    assert not worker.run_once()  # idle: prunes
+    assert queue.get(old_done) is None
+    assert queue.get(old_dead) is not None  # dead jobs stay until someone looks
+    assert queue.get(recent) is not None
+    with database.session() as session:
+        assert session.execute(select(DELIVERIES.c.id)).first() is None
