@@ -11,7 +11,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.dashboard import analytics, approvals, auth, detail, live, queue, services
+from bot.dashboard import analytics, approvals, auth, detail, live, merges, queue, services
 from bot.dashboard.context import DashboardContext
 from bot.dashboard.rendering import STATIC, build_templates, path_for, render
 from bot.dashboard.sessions import SESSION_COOKIE, SignInRequired, TokenVault, session_secret
@@ -19,7 +19,15 @@ from bot.settings import Settings
 
 SEED_PORT = 8214
 MOUNT_PATH = "/dashboard"
-ROUTERS = (auth.router, queue.router, detail.router, approvals.router, services.router, analytics.router)
+ROUTERS = (
+    auth.router,
+    queue.router,
+    detail.router,
+    approvals.router,
+    merges.router,
+    services.router,
+    analytics.router,
+)
 
 SECURITY_HEADERS = (
     (

@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.dashboard.context import ContextDep, DashboardContext
 from bot.dashboard.eligibility import SIGNOFF_STATES, Eligibility, eligibility
+from bot.dashboard.merges import ready_to_merge
 from bot.dashboard.rendering import flash, path_for, render
 from bot.dashboard.sessions import CsrfChecked, User, UserDep
 from bot.dashboard.text import (
@@ -135,6 +136,7 @@ def approvals(request: Request, user: UserDep, context: ContextDep) -> Response:
             "title": "Approvals",
             "mine": [i for i in items if i.allowed],
             "others": [i for i in items if not i.allowed],
+            "ready": ready_to_merge(context, user),
             "reason_limit": REASON_LIMIT,
         },
         user=user,

@@ -28,7 +28,7 @@ class Eligibility:
     pull: PullRequest | None
 
 
-def _permission_of(client: RepoClient) -> Callable[[str], str]:
+def permission_of(client: RepoClient) -> Callable[[str], str]:
     def permission(login: str) -> str:
         try:
             return client.permission(login)
@@ -58,7 +58,7 @@ def eligibility(client: RepoClient, record: IntentRecord, *, login: str, bot_log
         bot=bot_login,
         head_sha=pull.head_sha,
         approvals=[Approval(reviewer=login, commit_id=pull.head_sha, via="dashboard")],
-        permission_of=_permission_of(client),
+        permission_of=permission_of(client),
     )
     if status.counted:
         return Eligibility(True, "", pull)

@@ -35,3 +35,10 @@ REASON_TOO_LONG = "Keep the reason under {limit} characters."
 
 WAITING_NOTHING = "nothing"
 NO_DATA = "no data yet"
+
+NOT_READY_TO_MERGE = "this intent is not signed off yet"
+NO_WRITE = "{login} does not have write permission on the repository"
+CANNOT_MERGE = "You cannot merge this intent: {reason}."
+MERGE_MESSAGE = "Merge {service} (signed off; merged from the IntentOps dashboard by {login})"
+MERGE_REFUSED = "The forge refused the merge: {message}"
+MERGED = "You merged {service} (pull request #{number}). The bot deploys it now."

@@ -1,0 +1,115 @@
+"""Merge, once signed off: the last click before the bot deploys. It acts on the forge as the user, so
+the repository's own rules (write permission, branch protection, required statuses) decide."""
+
+from __future__ import annotations
+
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import APIRouter, Form, HTTPException, Request, status
+from github import GithubException
+from starlette.responses import RedirectResponse, Response
+
+from bot.dashboard.context import ContextDep, DashboardContext
+from bot.dashboard.eligibility import permission_of
+from bot.dashboard.rendering import flash, path_for
+from bot.dashboard.sessions import CsrfChecked, User, UserDep
+from bot.dashboard.text import (
+    CANNOT_MERGE,
+    FORGE_UNREACHABLE,
+    HEAD_MOVED,
+    MERGE_MESSAGE,
+    MERGE_REFUSED,
+    MERGED,
+    NO_WRITE,
+    NOT_READY_TO_MERGE,
+    PULL_CLOSED,
+    UNKNOWN_INTENT,
+)
+from bot.vcs.client import RepoClient
+from bot.vcs.models import PullRequest
+from pipeline.ledger import IntentRecord, IntentState, UnknownIntent
+from pipeline.signoff import WRITE_PERMISSIONS
+
+MAX_READY = 50
+FORGE_CONCURRENCY = 8
+
+router = APIRouter()
+
+
+@dataclass(frozen=True)
+class Mergeable:
+    record: IntentRecord
+    allowed: bool
+    reason: str
+    pull: PullRequest | None = None
+    error: str = ""
+
+
+def _why(exc: Exception) -> str:
+    return f"HTTP {exc.status}" if isinstance(exc, GithubException) else type(exc).__name__
+
+
+def merge_check(client: RepoClient, record: IntentRecord, login: str) -> Mergeable:
+    """May `login` merge this intent's pull request now? Signed off, still open, and they can write."""
+    if record.pr_number is None or record.state is not IntentState.APPROVED:
+        return Mergeable(record, False, NOT_READY_TO_MERGE)
+    pull = client.get_pull(record.pr_number)
+    if pull.state != "open" or pull.merged:
+        return Mergeable(
+            record, False, PULL_CLOSED.format(state="merged" if pull.merged else pull.state), pull
+        )
+    if permission_of(client)(login) not in WRITE_PERMISSIONS:
+        return Mergeable(record, False, NO_WRITE.format(login=login), pull)
+    return Mergeable(record, True, "", pull)
+
+
+def _checked(context: DashboardContext, user: User, record: IntentRecord) -> Mergeable:
+    client = context.repo_for_token(user.token, record.repo)
+    try:
+        return merge_check(client, record, user.login)
+    except (GithubException, OSError) as exc:
+        return Mergeable(record, False, "", error=FORGE_UNREACHABLE.format(error=_why(exc)))
+
+
+def ready_to_merge(context: DashboardContext, user: User) -> list[Mergeable]:
+    """Signed-off intents, each as this user may act on it (forge calls side by side)."""
+    records = [
+        r
+        for r in context.ledger.list_intents(state=IntentState.APPROVED.value, limit=MAX_READY)
+        if r.pr_number is not None
+    ]
+    if not records:
+        return []
+    with ThreadPoolExecutor(max_workers=min(FORGE_CONCURRENCY, len(records))) as pool:
+        return list(pool.map(lambda record: _checked(context, user, record), records))
+
+
+@router.post("/approvals/{intent_id}/merge", name="merge", dependencies=[CsrfChecked])
+def merge(
+    request: Request,
+    intent_id: int,
+    user: UserDep,
+    context: ContextDep,
+    head_sha: Annotated[str, Form(max_length=64)] = "",
+) -> Response:
+    try:
+        record = context.ledger.get(intent_id)
+    except UnknownIntent:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, UNKNOWN_INTENT.format(intent_id=intent_id)) from None
+    client = context.repo_for_token(user.token, record.repo)
+    try:
+        check = merge_check(client, record, user.login)
+        if not check.allowed or check.pull is None:
+            raise HTTPException(status.HTTP_403_FORBIDDEN, CANNOT_MERGE.format(reason=check.reason))
+        if head_sha != check.pull.head_sha:
+            raise HTTPException(status.HTTP_409_CONFLICT, HEAD_MOVED.format(head=check.pull.head_sha[:12]))
+        message = MERGE_MESSAGE.format(service=record.service_name, login=user.login)
+        outcome = client.merge_pull(check.pull.number, sha=check.pull.head_sha, message=message)
+    except (GithubException, OSError) as exc:
+        raise HTTPException(status.HTTP_502_BAD_GATEWAY, FORGE_UNREACHABLE.format(error=_why(exc))) from None
+    if not outcome.merged:
+        raise HTTPException(status.HTTP_409_CONFLICT, MERGE_REFUSED.format(message=outcome.message))
+    flash(request, MERGED.format(service=record.service_name, number=check.pull.number), "success")
+    return RedirectResponse(path_for(request, "approvals"), status.HTTP_303_SEE_OTHER)
