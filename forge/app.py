@@ -19,7 +19,8 @@ from forge.errors import DOCS, BadJSON, ForgeError, Invalid, NotFound, TooLarge
 log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v3"
-ROUTERS = (users, repos, hooks, git_data, pulls, reviews, issues, statuses, deployments)
+# statuses before git_data: its /commits/{ref}/status routes must win over /commits/{ref:path}.
+ROUTERS = (users, repos, hooks, statuses, git_data, pulls, reviews, issues, deployments)
 MEDIA_TYPE_HEADER = {"X-GitHub-Media-Type": "github.v3; format=json"}
 
 

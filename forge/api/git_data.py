@@ -236,7 +236,7 @@ def diff_entry(ctx: Ctx, repo: Repo, ref: str, change: FileChange) -> Json:
     return entry
 
 
-@router.get("/commits/{ref}")
+@router.get("/commits/{ref:path}")
 def get_commit(ctx: CtxDep, owner: str, name: str, ref: str) -> JSONResponse:
     repo = ctx.repo(owner, name)
     bare = ctx.forge.bare(ctx.session, repo)

@@ -70,6 +70,10 @@ def test_refs_branches_and_compare(setup: ForgeKit) -> None:
     repo.get_git_ref("heads/work").edit(main.object.sha, force=True)
     assert repo.get_branch("work").commit.sha == main.object.sha
     assert sorted(b.name for b in repo.get_branches()) == ["main", "work"]
+    assert repo.get_commit("work").sha == main.object.sha  # refs are names: branches may hold slashes
+    repo.create_git_ref("refs/heads/intentops/hello", main.object.sha)
+    assert repo.get_commit("intentops/hello").sha == main.object.sha
+    assert repo.get_commit("intentops/hello").get_combined_status().state == "pending"
     ref.delete()
     with pytest.raises(GithubException) as missing:
         repo.get_branch("work")
