@@ -103,8 +103,10 @@ def _fail_lines(lines: list[str]) -> NoReturn:
 def _read_blueprint(path: Path) -> str:
     try:
         return path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        fail(escape(f"{path}: cannot read the blueprint: {exc}"))
+    except OSError as exc:
+        fail(escape(f"{path}: cannot read the blueprint: {exc.strerror or exc}"))
+    except UnicodeDecodeError:
+        fail(escape(f"{path}: the blueprint is not valid UTF-8"))
 
 
 def _scorer(alignment_score: float | None, *, budget_key: str) -> AlignmentScorer:

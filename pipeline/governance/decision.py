@@ -25,6 +25,7 @@ DECISION_VERSION: Literal[1] = 1
 
 NO_MATCH = "no policy matched; a person must approve"
 FAIL_CLOSED = "{count} error(s) during governance; auto-approval is withheld until they are fixed"
+NO_SCORE = "the rule reads alignment_score, which could not be computed (see the alignment error)"
 WON = "policy '{name}': {reason}"
 
 
@@ -104,8 +105,11 @@ def decide(
     for loaded in policies.policies if policies else ():
         outcome = loaded.rule.evaluate(variables, limits)
         if outcome.error:
+            message = outcome.error
+            if alignment is None and "alignment_score" in loaded.rule.names:
+                message = NO_SCORE
             errors.append(
-                GovernanceError(policy=loaded.policy.name, source=str(loaded.location), message=outcome.error)
+                GovernanceError(policy=loaded.policy.name, source=str(loaded.location), message=message)
             )
         elif outcome.matched:
             matched.append(_matched(loaded))

@@ -201,3 +201,13 @@ def test_a_missing_policy_path_says_how_to_give_one(tmp_path: Path) -> None:
     code, _, stderr = invoke("govern", str(SPEC_BUILDER), "--policies", str(tmp_path / "nope"))
     assert code == 1
     assert "nope: no such file or directory; pass --policies" in stderr
+
+
+def test_an_unreadable_blueprint_is_one_clear_line(tmp_path: Path) -> None:
+    blueprint = tmp_path / "BLUEPRINT.md"
+    blueprint.write_bytes(b"\xff\xfe not text")
+    code, _, stderr = invoke(
+        "govern", str(SPEC_BUILDER), "--policies", str(POLICIES), "--blueprint", str(blueprint)
+    )
+    assert code == 1
+    assert stderr.strip().splitlines() == [f"error: {blueprint}: the blueprint is not valid UTF-8"]

@@ -20,7 +20,7 @@ from pipeline.governance import (
 from pipeline.governance.loading import PolicyLoadError
 from pipeline.intents import load_intent_file
 from tests.conftest import EXAMPLES
-from tests.governance.conftest import make_intent
+from tests.governance.conftest import SEED_POLICIES, make_intent
 
 APPROVAL_POLICIES = b"""\
 - name: Finance reviews invoices
@@ -144,7 +144,12 @@ def test_without_a_score_rules_reading_it_error_and_nothing_is_auto_approved(
     assert decision.action is PolicyAction.REQUIRES_APPROVAL
     messages = [str(e) for e in decision.errors]
     assert messages[0] == "alignment: no BLUEPRINT.md was found, so alignment cannot be scored"
-    assert any("unknown variable or function 'alignment_score'" in m for m in messages[1:])
+    assert messages[1:] == [
+        f"{SEED_POLICIES}:9:5: policy 'Auto-approve infrastructure improvements': the rule reads "
+        "alignment_score, which could not be computed (see the alignment error)",
+        f"{SEED_POLICIES}:15:5: policy 'Block anything misaligned': the rule reads alignment_score, "
+        "which could not be computed (see the alignment error)",
+    ]
     assert decision.alignment.score is None
 
 
