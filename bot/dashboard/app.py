@@ -5,6 +5,7 @@ from __future__ import annotations
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request, status
+from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.sessions import SessionMiddleware
 from starlette.responses import RedirectResponse, Response
@@ -15,6 +16,7 @@ from bot.dashboard import analytics, approvals, auth, detail, live, merges, queu
 from bot.dashboard.context import DashboardContext
 from bot.dashboard.rendering import STATIC, build_templates, path_for, render
 from bot.dashboard.sessions import SESSION_COOKIE, SignInRequired, TokenVault, session_secret
+from bot.dashboard.text import BAD_REQUEST
 from bot.settings import Settings
 
 SEED_PORT = 8214
@@ -81,6 +83,18 @@ async def _error_page(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _bad_request(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, RequestValidationError)
+    where = ", ".join(".".join(str(part) for part in error.get("loc", ())) for error in exc.errors())
+    return render(
+        request,
+        "error.html",
+        {"title": "Error 400", "status_code": 400, "message": BAD_REQUEST.format(where=where)},
+        user=None,
+        status_code=status.HTTP_400_BAD_REQUEST,
+    )
+
+
 def create_dashboard_app(context: DashboardContext, settings: Settings) -> FastAPI:
     """The dashboard app. Refuses (DashboardConfigError) a missing or placeholder session secret outside
     development."""
@@ -106,6 +120,7 @@ def create_dashboard_app(context: DashboardContext, settings: Settings) -> FastA
     app.include_router(live.router)
     app.add_exception_handler(SignInRequired, _sign_in_first)
     app.add_exception_handler(StarletteHTTPException, _error_page)
+    app.add_exception_handler(RequestValidationError, _bad_request)
     return app
 
 

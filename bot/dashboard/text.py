@@ -24,6 +24,7 @@ HEAD_MOVED = (
 )
 FORGE_UNREACHABLE = "The forge did not answer ({error}); try again in a moment."
 UNKNOWN_INTENT = "There is no intent {intent_id}."
+BAD_REQUEST = "This address or form is not one the dashboard understands (check: {where})."
 
 APPROVE_REVIEW_BODY = "Approved from the IntentOps dashboard by {login}."
 APPROVED = "You approved {service} (pull request #{number}). The sign-off counts once the forge reports it."

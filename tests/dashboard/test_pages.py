@@ -202,3 +202,11 @@ def test_analytics_counts_what_happened(rig: Rig, client: httpx.Client) -> None:
     assert "1,500</span> tokens" in page
     assert "deployed: 2.0 s" in page, "the median-per-stage chart describes itself for screen readers"
     assert "90–100: 1" in page
+
+
+def test_a_malformed_address_gets_a_page_not_a_traceback(client: httpx.Client) -> None:
+    response = client.get("/intents/not-a-number")
+    paged = client.get("/", params={"page": "two"})
+    assert response.status_code == 400 and paged.status_code == 400
+    assert "path.intent_id" in response.text and "Traceback" not in response.text
+    assert "<html" in paged.text
