@@ -114,9 +114,9 @@ def test_a_job_kind_nobody_handles_is_kept_with_the_reason(context: BotContext) 
 def test_a_job_longer_than_its_lease_keeps_it(
     bot_settings: Settings, database: Database, flaky: Flaky
 ) -> None:
-    queue = JobQueue(database, lease_seconds=1.0)
+    queue = JobQueue(database, lease_seconds=2.0)
     context = BotContext(bot_settings, database, queue)
-    job_id = queue.enqueue("slow", key="k", payload={"seconds": 2.5}).job_id
+    job_id = queue.enqueue("slow", key="k", payload={"seconds": 4.5}).job_id
     worker = Worker(context, bot_routes(flaky.routes), name="busy")
     runner = threading.Thread(target=worker.run_once)
     runner.start()
