@@ -12,6 +12,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from pipeline.deploy.health import wait_healthy
+from pipeline.deploy.locks import service_lock
 from pipeline.deploy.model import (
     Artifact,
     DeployOutcome,
@@ -45,6 +46,7 @@ from pipeline.registry.model import SERVICE_NAME_PATTERN
 log = logging.getLogger(__name__)
 
 LOG_TAIL_LINES = 30
+LOCKS_DIR = ".locks"  # beside the services' data folders; no DNS label starts with a dot
 ALREADY_RUNNING = "{name} {version} is already running at {url}: nothing to do"
 DEPLOYED = "{name} {version} is serving at {url}"
 REPLACED = "{name} {version} is serving at {url} (replaced {previous})"
@@ -54,6 +56,7 @@ KEPT_NOTHING = "nothing was serving before"
 CANNOT_START = "{name} {version} could not be started: {error}"
 CANNOT_PREPARE = "{name} {version} could not be prepared: {error}"
 BAD_MANIFEST = "{path}: not a deployable service: {error}"
+NOT_A_LABEL = "name {name!r} is not a DNS label (lowercase letters, digits, '-')"
 UNDEPLOYED = "{name} stopped and deregistered ({versions})"
 NOTHING_TO_UNDEPLOY = "{name} is not deployed: nothing to do"
 
@@ -82,29 +85,30 @@ class Deployer:
         self.config = config
 
     @property
-    def backend(self) -> str:
-        return self.runtime.backend.value
+    def _locks(self) -> Path:
+        return self.config.data_dir / LOCKS_DIR
 
     def deploy(self, request: DeployRequest) -> DeployResult:
+        """Deploy one version blue/green. Deploys of the same name queue behind each other."""
+        manifest = self._manifest(request)
+        if isinstance(manifest, DeployResult):
+            return manifest
+        with service_lock(self._locks, manifest.name):
+            return self._deploy(request, manifest)
+
+    def _manifest(self, request: DeployRequest) -> ServiceManifest | DeployResult:
+        path = request.service_dir / MANIFEST_FILE
         try:
             manifest = ServiceManifest.load(request.service_dir)
         except (OSError, ValidationError, ValueError) as exc:
-            path = request.service_dir / MANIFEST_FILE
-            return DeployResult(
-                DeployOutcome.FAILED,
-                request.service_dir.name,
-                request.version,
-                BAD_MANIFEST.format(path=path, error=_one_line(exc)),
-            )
+            message = BAD_MANIFEST.format(path=path, error=_one_line(exc))
+            return DeployResult(DeployOutcome.FAILED, request.service_dir.name, request.version, message)
         if not re.fullmatch(SERVICE_NAME_PATTERN, manifest.name):
-            path = request.service_dir / MANIFEST_FILE
-            error = f"name {manifest.name!r} is not a DNS label (lowercase letters, digits, '-')"
-            return DeployResult(
-                DeployOutcome.FAILED,
-                manifest.name,
-                request.version,
-                BAD_MANIFEST.format(path=path, error=error),
-            )
+            message = BAD_MANIFEST.format(path=path, error=NOT_A_LABEL.format(name=manifest.name))
+            return DeployResult(DeployOutcome.FAILED, manifest.name, request.version, message)
+        return manifest
+
+    def _deploy(self, request: DeployRequest, manifest: ServiceManifest) -> DeployResult:
         current = self.records.active(manifest.name)
         if current is not None and current.version == request.version and self.runtime.is_alive(current):
             message = ALREADY_RUNNING.format(name=manifest.name, version=request.version, url=current.url)
@@ -232,6 +236,10 @@ class Deployer:
             self.registry.retire(old.name, old.version)
 
     def undeploy(self, name: str) -> UndeployResult:
+        with service_lock(self._locks, name):
+            return self._undeploy(name)
+
+    def _undeploy(self, name: str) -> UndeployResult:
         instances = self.records.for_name(name)
         entry = self.registry.get(name)
         if not instances and (entry is None or entry.status is ServiceStatus.GONE):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import os
 import signal
@@ -197,3 +198,20 @@ def test_recovery_points_the_registry_back_at_the_live_version(
     entry = registry.get("hello-fixture")
     assert entry is not None and entry.version == SHA_1 and entry.url == first.url
     assert entry.provenance.pr_number == 3
+
+
+def test_concurrent_deploys_of_one_service_queue_and_leave_one_version_running(
+    deployer: Deployer, registry: RegistryStore, make_service: MakeService
+) -> None:
+    services = {SHA_1: make_service("v1"), SHA_2: make_service("v2", greeting="salut")}
+    with concurrent.futures.ThreadPoolExecutor(max_workers=2) as pool:
+        results = list(pool.map(lambda sha: deployer.deploy(DeployRequest(services[sha], sha)), services))
+
+    assert all(r.outcome is DeployOutcome.DEPLOYED for r in results), [r.message for r in results]
+    [instance] = deployer.records.for_name("hello-fixture")
+    assert deployer.runtime.is_alive(instance)
+    entry = registry.get("hello-fixture")
+    assert entry is not None and entry.version == instance.version and entry.url == instance.url
+    assert [e.version for e in registry.versions("hello-fixture")] == [instance.version]
+    # The version that lost the race was replaced, not left running.
+    assert {r.previous_version for r in results} == {None, next(v for v in services if v != instance.version)}
