@@ -177,6 +177,11 @@ class BareRepo:
             )
         return commits
 
+    def log_path(self, rev: str, path: str, max_count: int = 250) -> list[CommitInfo]:
+        """Commits reachable from `rev` that touch `path`, newest first."""
+        shas = self.text("rev-list", f"--max-count={max_count}", rev, "--", path).split()
+        return [self.commit_info(sha) for sha in shas]
+
     def is_ancestor(self, ancestor: str, descendant: str) -> bool:
         return self.run("merge-base", "--is-ancestor", ancestor, descendant, check=False).returncode == 0
 

@@ -219,6 +219,16 @@ REPO_CONSTANTS: Json = {
 }
 
 
+def permissions_json(perm: Perm) -> Json:
+    return {
+        "admin": perm >= Perm.ADMIN,
+        "maintain": perm >= Perm.MAINTAIN,
+        "push": perm >= Perm.WRITE,
+        "triage": perm >= Perm.TRIAGE,
+        "pull": perm >= Perm.READ,
+    }
+
+
 def ts(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value is not None else None
 
@@ -364,13 +374,7 @@ class Renderer:
         data.update(REPO_CONSTANTS)
         if viewer is not None:
             perm = self.forge.permission(self.session, viewer, repo)
-            data["permissions"] = {
-                "admin": perm >= Perm.ADMIN,
-                "maintain": perm >= Perm.MAINTAIN,
-                "push": perm >= Perm.WRITE,
-                "triage": perm >= Perm.TRIAGE,
-                "pull": perm >= Perm.READ,
-            }
+            data["permissions"] = permissions_json(perm)
         return data
 
     def hook_repo(self, repo: Repo, *, unix_times: bool = False) -> Json:

@@ -236,6 +236,22 @@ def diff_entry(ctx: Ctx, repo: Repo, ref: str, change: FileChange) -> Json:
     return entry
 
 
+@router.get("/commits")
+def list_commits(ctx: CtxDep, request: Request, owner: str, name: str) -> JSONResponse:
+    """History of `sha` (a branch or commit; default branch by default), optionally only touching `path`."""
+    repo = ctx.repo(owner, name)
+    bare = ctx.forge.bare(ctx.session, repo)
+    start = bare.resolve(request.query_params.get("sha") or repo.default_branch)
+    if start is None:
+        raise NotFound()
+    path = request.query_params.get("path")
+    clean = clean_path(path) if path else None
+    if path and not clean:
+        raise NotFound()
+    commits = bare.log_path(start, clean) if clean else bare.log(start, max_count=MAX_COMPARE_COMMITS)
+    return paginate(request, [ctx.r.commit(repo, c) for c in commits])
+
+
 @router.get("/commits/{ref:path}")
 def get_commit(ctx: CtxDep, owner: str, name: str, ref: str) -> JSONResponse:
     repo = ctx.repo(owner, name)

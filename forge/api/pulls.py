@@ -217,6 +217,14 @@ def list_commits(ctx: CtxDep, request: Request, owner: str, name: str, number: i
     return paginate(request, [ctx.r.commit(repo, c) for c in commits])
 
 
+@router.get("/{number}/comments")
+def list_review_comments(ctx: CtxDep, request: Request, owner: str, name: str, number: int) -> JSONResponse:
+    """Line comments on the diff: this forge takes none, so the list is always empty (but real)."""
+    repo = ctx.repo(owner, name)
+    load(ctx, repo, number)
+    return paginate(request, [])
+
+
 @router.get("/{number}/merge")
 def is_merged(ctx: CtxDep, owner: str, name: str, number: int) -> Response:
     repo = ctx.repo(owner, name)

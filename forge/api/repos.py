@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import shutil
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
+from sqlalchemy import select
 
-from forge.api.common import Body, no_content, ok
+from forge.api.common import Body, no_content, ok, paginate
 from forge.api.deps import CtxDep
 from forge.core import Perm
 from forge.errors import Invalid, NotFound
 from forge.models import Collaborator, User, utcnow
+from forge.render import permissions_json
 
 router = APIRouter()
 
@@ -83,6 +85,22 @@ def add_collaborator(
     else:
         row.permission = level.name.lower()
     return no_content()
+
+
+@router.get("/repos/{owner}/{name}/collaborators")
+def list_collaborators(ctx: CtxDep, request: Request, owner: str, name: str) -> JSONResponse:
+    """The owner and every collaborator, each with GitHub's `permissions` booleans and `role_name`."""
+    repo = ctx.repo(owner, name)
+    rows = ctx.session.scalars(select(Collaborator).where(Collaborator.repo_id == repo.id)).all()
+    users = [ctx.r.get_user(repo.owner_id), *(ctx.r.get_user(row.user_id) for row in rows)]
+    items = []
+    for user in users:
+        perm = ctx.forge.permission(ctx.session, user, repo)
+        data = ctx.r.user(user) or {}
+        data["permissions"] = permissions_json(perm)
+        data["role_name"] = perm.name.lower()
+        items.append(data)
+    return paginate(request, items)
 
 
 @router.get("/repos/{owner}/{name}/collaborators/{login}")

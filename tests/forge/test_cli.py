@@ -19,7 +19,9 @@ from tests.fixtures.forge import GIT_ENV
 runner = CliRunner()
 # The forge's own commands on a bare Typer app: the same code as `intentops forge serve`, without importing
 # every other command module in the child process.
-SERVE_ONLY = "import typer; from bot.cli import forge_cmd; app = typer.Typer(); forge_cmd.register(app); app()"
+SERVE_ONLY = (
+    "import typer; from bot.cli import forge_cmd; app = typer.Typer(); forge_cmd.register(app); app()"
+)
 
 
 def _run(data: Path, *args: str) -> tuple[int, str, str]:

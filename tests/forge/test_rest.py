@@ -67,6 +67,8 @@ def test_refs_branches_and_compare(setup: ForgeKit) -> None:
     with pytest.raises(GithubException) as backwards:
         repo.get_git_ref("heads/work").edit(main.object.sha)
     assert backwards.value.status == 422
+    assert [c.commit.message for c in repo.get_commits(sha="work")][:1] == ["Work"]
+    assert [c.commit.message for c in repo.get_commits(sha="work", path="work.txt")] == ["Work"]
     repo.get_git_ref("heads/work").edit(main.object.sha, force=True)
     assert repo.get_branch("work").commit.sha == main.object.sha
     assert sorted(b.name for b in repo.get_branches()) == ["main", "work"]
@@ -169,6 +171,8 @@ def test_collaborator_permission_and_authenticated_user(setup: ForgeKit) -> None
     assert repo.get_collaborator_permission("owner") == "admin"
     assert repo.get_collaborator_permission("helper") == "write"
     assert repo.get_collaborator_permission("watcher") == "read"
+    listed = {c.login: c.permissions.push for c in repo.get_collaborators()}
+    assert listed == {"owner": True, "helper": True, "watcher": False}
     me = gh.get_user()
     assert (me.login, me.type) == ("owner", "User")
     assert repo.permissions.admin is True
