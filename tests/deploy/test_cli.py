@@ -151,3 +151,11 @@ def test_the_docker_backend_without_an_engine_says_how_to_get_one(
 
     assert result.exit_code == 1
     assert "no Docker engine answers" in result.output and "intentops docker base-image" in result.output
+
+
+@pytest.mark.docker
+def test_docker_base_image_is_idempotent_when_the_image_exists(docker_engine: object) -> None:
+    result = CliRunner().invoke(build_app(), ["docker", "base-image"])
+
+    assert result.exit_code == 0, result.output
+    assert "ready" in result.output and "intentops-base" in result.output
