@@ -37,10 +37,14 @@ def worker_name(suffix: str) -> str:
 class Worker:
     """Runs one job at a time. `run_once` is the unit the threads, the CLI and the tests share."""
 
-    def __init__(self, context: BotContext, routes: Routes, *, name: str) -> None:
+    def __init__(
+        self, context: BotContext, routes: Routes, *, name: str, renew_every: float | None = None
+    ) -> None:
         self.context = context
         self.routes = routes
         self.name = name
+        self.renew_every = renew_every or context.queue.lease_seconds / 3
+        """Seconds between lease renewals while a job runs; a third of the lease leaves room for a miss."""
         self._next_prune = 0.0
 
     def run_once(self) -> bool:
@@ -105,9 +109,9 @@ class Worker:
 
     @contextmanager
     def _lease_renewed(self, job: Job) -> Iterator[None]:
-        """Renew the lease every third of its length while the handler runs."""
+        """Renew the lease every `renew_every` seconds while the handler runs."""
         done = threading.Event()
-        interval = self.context.queue.lease_seconds / 3
+        interval = self.renew_every
 
         def renew() -> None:
             while not done.wait(interval):

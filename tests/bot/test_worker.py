@@ -7,7 +7,6 @@ import random
 import signal
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -112,20 +111,29 @@ def test_a_job_kind_nobody_handles_is_kept_with_the_reason(context: BotContext) 
 
 
 def test_a_job_longer_than_its_lease_keeps_it(
-    bot_settings: Settings, database: Database, flaky: Flaky
+    bot_settings: Settings, database: Database, clock: FakeClock
 ) -> None:
-    queue = JobQueue(database, lease_seconds=2.0)
+    queue = JobQueue(database, lease_seconds=30, clock=clock)
     context = BotContext(bot_settings, database, queue)
-    job_id = queue.enqueue("slow", key="k", payload={"seconds": 4.5}).job_id
-    worker = Worker(context, bot_routes(flaky.routes), name="busy")
-    runner = threading.Thread(target=worker.run_once)
-    runner.start()
-    stolen = []
-    while runner.is_alive():
-        if (job := queue.claim("thief")) is not None:
-            stolen.append(job)
-        time.sleep(0.05)
-    runner.join()
+    stolen: list[Job] = []
+
+    def lease_end(job_id: int) -> float:
+        job = queue.get(job_id)
+        assert job is not None and job.lease_expires_at is not None
+        return job.lease_expires_at
+
+    routes = Routes()
+
+    @routes.job("long")
+    def long_job(job: Job, context: BotContext) -> None:
+        # Three times two thirds of the lease: without renewals the lease would lapse after the second.
+        for _ in range(3):
+            clock.advance(20)
+            wait_for(lambda: lease_end(job.id) >= clock.now + 29, what="the lease to be renewed")
+            stolen.extend(j for j in [queue.claim("thief")] if j is not None)
+
+    job_id = queue.enqueue("long", key="k").job_id
+    assert Worker(context, bot_routes(routes), name="busy", renew_every=0.05).run_once()
     assert stolen == []
     job = queue.get(job_id)
     assert job is not None and job.state is JobState.SUCCEEDED and job.attempts == 1
