@@ -29,7 +29,8 @@ def wait_healthy(url: str, *, timeout: float, is_alive: Callable[[], bool]) -> H
             except httpx.HTTPError as exc:
                 last = f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
             else:
-                if response.is_success:
+                # Alive too: if our process lost the port race, another server may be the one answering.
+                if response.is_success and is_alive():
                     return HealthResult(True, f"{url} answered {response.status_code}")
                 last = f"{url} answered {response.status_code}"
             if not is_alive():
