@@ -166,7 +166,7 @@ def serving(app: Any) -> Iterator[str]:
         thread.join(30)
 
 
-def wait_for(condition: Callable[[], bool], *, timeout: float = 20.0, what: str = "condition") -> None:
+def wait_for(condition: Callable[[], bool], *, timeout: float = 60.0, what: str = "condition") -> None:
     deadline = time.monotonic() + timeout
     while not condition():
         if time.monotonic() > deadline:

@@ -79,7 +79,7 @@ def test_serve_acknowledges_a_signed_delivery_and_stops_on_sigterm(
         except httpx.TransportError:
             return process.poll() is not None  # stop waiting: it died
 
-    wait_for(healthy, timeout=60, what="the bot to answer")
+    wait_for(healthy, timeout=180, what="the bot to answer")
     assert process.poll() is None, process.stderr.read() if process.stderr else ""
     body = json.dumps(load_example("ping")).encode()
     answer = httpx.post(f"{base}/webhook", content=body, headers=delivery_headers("ping", body), timeout=10)
@@ -106,7 +106,7 @@ def test_worker_runs_queued_jobs_until_sigterm(tmp_path: Path, started: list[sub
     )
     started.append(process)
     wait_for(
-        lambda: (j := queue.get(job_id)) is not None and j.state is JobState.DEAD, timeout=60, what="the job"
+        lambda: (j := queue.get(job_id)) is not None and j.state is JobState.DEAD, timeout=180, what="the job"
     )
     job = queue.get(job_id)
     assert (

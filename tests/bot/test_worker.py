@@ -196,12 +196,18 @@ def test_a_sigkilled_workers_job_is_finished_by_another(
     markers.mkdir()
     doomed = spawn_worker(database.url, markers, "hang")
     processes.append(doomed)
-    wait_for(lambda: bool(markers_of(markers, "started")), what="the first worker to start the job")
+    wait_for(
+        lambda: bool(markers_of(markers, "started")), timeout=180, what="the first worker to start the job"
+    )
     doomed.send_signal(signal.SIGKILL)
     doomed.wait(10)
     survivor = spawn_worker(database.url, markers, "finish")
     processes.append(survivor)
-    wait_for(lambda: (j := queue.get(job_id)) is not None and j.state is JobState.SUCCEEDED, what="the job")
+    wait_for(
+        lambda: (j := queue.get(job_id)) is not None and j.state is JobState.SUCCEEDED,
+        timeout=180,
+        what="the job",
+    )
     survivor.terminate()
     assert survivor.wait(20) == 0, survivor.stderr.read().decode() if survivor.stderr else ""
     job = queue.get(job_id)
@@ -228,7 +234,7 @@ def test_workers_killed_at_random_points_lose_no_job(
         victim.send_signal(signal.SIGKILL)
         victim.wait(10)
     processes.extend(spawn_worker(database.url, markers, "finish") for _ in range(2))
-    wait_for(lambda: queue.counts()[JobState.SUCCEEDED] == 10, timeout=60, what="all ten jobs")
+    wait_for(lambda: queue.counts()[JobState.SUCCEEDED] == 10, timeout=180, what="all ten jobs")
     assert queue.counts()[JobState.DEAD] == 0
     done = {int(name.split("-")[1]) for name in markers_of(markers, "done")}
     assert done == set(ids)
