@@ -255,6 +255,11 @@ class Deployer:
         """The actual set: active instances of this backend that are alive."""
         return [i for i in self.records.all() if i.active and self.runtime.is_alive(i)]
 
+    def strays(self) -> list[Instance]:
+        """Instances the runtime sees that no record knows (e.g. after the state database was lost)."""
+        known = {i.handle for i in self.records.all()}
+        return [i for i in self.runtime.discover() if i.handle not in known]
+
     def recover(self) -> list[Recovery]:
         """After a bot restart: adopt live instances, restart dead ones, clean up half-done switches."""
         actions: list[Recovery] = []

@@ -183,6 +183,25 @@ class DockerRuntime:
         except NotFound:
             return
 
+    def discover(self) -> list[Instance]:
+        containers = self._client.containers.list(all=True, filters={"label": LABEL_SERVICE})
+        return [self._as_instance(container) for container in containers]
+
+    @staticmethod
+    def _as_instance(container: Any) -> Instance:
+        labels = container.labels
+        return Instance(
+            name=labels.get(LABEL_SERVICE, ""),
+            version=labels.get(LABEL_VERSION, ""),
+            backend=Backend.DOCKER,
+            handle=str(container.id),
+            url="",
+            port=0,
+            health_path="",
+            service_dir=Path(),
+            image=",".join(container.image.tags) if container.image else "",
+        )
+
     def log_tail(self, instance: Instance, lines: int) -> str:
         try:
             raw = self._client.containers.get(instance.handle).logs(tail=lines)

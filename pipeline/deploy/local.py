@@ -155,6 +155,10 @@ class LocalProcessRuntime:
     def log_tail(self, instance: Instance, lines: int) -> str:
         return tail(Path(instance.log_path), lines) if instance.log_path else ""
 
+    def discover(self) -> list[Instance]:
+        # Processes carry no label to find them by; the deployment records are the only inventory.
+        return []
+
     @staticmethod
     def _signal(pid: int, signum: int) -> None:
         try:

@@ -18,17 +18,19 @@ from pipeline.manifest import MANIFEST_FILE
 from pipeline.registry import Provenance, RegistryEntry, ServiceStatus
 
 INTENT_SUFFIXES = (".yaml", ".yml")
+STRAY_DETAIL = "{s.name} {s.version} runs as {s.handle:.12} but no deployment record knows it"
 
 
 class DriftKind(StrEnum):
     MISSING = "missing"  # an intent wants it; nothing runs: deploy
     OUTDATED = "outdated"  # another version runs: deploy the wanted one
     UNWANTED = "unwanted"  # runs or is registered, and no intent wants it: undeploy
+    STRAY = "stray"  # a container of ours that no deployment record knows: remove it
     NOT_BUILT = "not-built"  # an intent wants it but its service folder is missing: report only
     INVALID = "invalid"  # the intent file does not validate: report only, touch nothing
 
 
-FIXABLE = (DriftKind.MISSING, DriftKind.OUTDATED, DriftKind.UNWANTED)
+FIXABLE = (DriftKind.MISSING, DriftKind.OUTDATED, DriftKind.UNWANTED, DriftKind.STRAY)
 
 
 @dataclass(frozen=True)
@@ -112,9 +114,13 @@ def reconcile(
     desired: Sequence[DesiredService], deployer: Deployer, *, apply: bool = True
 ) -> ReconcileReport:
     """Report drift and, when `apply`, fix it: deploy what is missing or outdated, undeploy the unwanted."""
+    strays = deployer.strays()
     drift = plan_drift(desired, deployer.running(), deployer.registry.entries())
+    drift += [Drift(DriftKind.STRAY, s.name, STRAY_DETAIL.format(s=s), running=s.version) for s in strays]
     results: list[DeployResult | UndeployResult] = []
     if apply:
+        for stray in strays:
+            deployer.runtime.stop(stray)
         wanted = {d.name: d for d in desired}
         for item in drift:
             if item.kind in (DriftKind.MISSING, DriftKind.OUTDATED):

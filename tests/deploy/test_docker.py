@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
@@ -23,8 +24,9 @@ from pipeline.deploy import (
     UndeployOutcome,
 )
 from pipeline.deploy.docker import LABEL_SERVICE
+from pipeline.deploy.reconcile import DriftKind, reconcile
 from pipeline.registry import Provenance, RegistryStore, ServiceStatus
-from pipeline.state import Database
+from pipeline.state import Database, default_sqlite_url
 from tests.deploy.conftest import MakeService
 from tests.deploy.probe import Probe
 
@@ -144,3 +146,29 @@ def test_a_broken_build_fails_the_deploy_with_the_build_log(
     assert "compile-step-broke" in result.log_tail
     assert docker_engine.containers.list(all=True, filters={"label": f"{LABEL_SERVICE}={service_name}"}) == []
     assert docker_deployer.records.all() == []
+
+
+def test_reconcile_removes_containers_no_record_knows(
+    docker_deployer: Deployer,
+    docker_engine: DockerClient,
+    make_service: MakeService,
+    service_name: str,
+    tmp_path: Path,
+) -> None:
+    version = _sha()
+    assert docker_deployer.deploy(DeployRequest(make_service("v1", name=service_name), version)).ok
+    lost = Database(default_sqlite_url(tmp_path / "lost-state"))  # the state database was lost
+    lost.create_all()
+    amnesiac = Deployer(
+        docker_deployer.runtime,
+        DeploymentRecords(lost, Backend.DOCKER),
+        RegistryStore(lost),
+        docker_deployer.config,
+    )
+
+    report = reconcile([], amnesiac)
+
+    strays = [d for d in report.drift if d.kind is DriftKind.STRAY and d.name == service_name]
+    assert [d.running for d in strays] == [version]
+    assert docker_engine.containers.list(all=True, filters={"label": f"{LABEL_SERVICE}={service_name}"}) == []
+    lost.dispose()
