@@ -6,6 +6,8 @@ import keyword
 import re
 from typing import Any
 
+from pydantic import BaseModel
+
 from pipeline.intents import FieldType, HttpMethod
 from pipeline.spec.model import AcceptanceCriterion, Endpoint, Entity, Spec
 
@@ -49,6 +51,7 @@ DEFAULT_CHECK = {
     "metrics": "metrics_ok",
 }
 _PARAM = re.compile(r"\{([^}]*)\}")
+_MODEL_NAMES = frozenset(dir(BaseModel))
 
 
 class CodegenError(ValueError):
@@ -90,12 +93,33 @@ def url_expr(path: str, first: str | None = None, literal: str = "sample") -> st
     return ("f" if first and params else "") + repr(text)
 
 
+def attribute(name: str) -> str:
+    """A Python attribute for a wire field name: keywords and pydantic's own names get a trailing '_'."""
+    if keyword.iskeyword(name) or name in _MODEL_NAMES or name.startswith("model_"):
+        return f"{name}_"
+    return name
+
+
 def entity_context(entity: Entity) -> dict[str, Any]:
-    required = tuple(f.name for f in entity.fields if f.required)
+    fields = []
+    for f in entity.fields:
+        attr = attribute(f.name)
+        alias = f"alias={f.name!r}" if attr != f.name else ""
+        fields.append(
+            {
+                "name": f.name,
+                "attr": attr,
+                "py": PY_TYPES[f.type],
+                "required": f.required,
+                "required_default": f" = Field({alias})" if alias else "",
+                "optional_default": f"Field(default=None, {alias})" if alias else "None",
+            }
+        )
+    required = tuple(f["attr"] for f in fields if f["required"])
     return {
         "name": entity.name,
         "cls": class_name(entity.name),
-        "fields": [{"name": f.name, "py": PY_TYPES[f.type], "required": f.required} for f in entity.fields],
+        "fields": fields,
         "required_tuple": repr(required) if len(required) != 1 else f"({required[0]!r},)",
     }
 

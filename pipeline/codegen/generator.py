@@ -80,6 +80,7 @@ def generate_service(spec: Spec, directory: Path, *, intent_path: str = "") -> G
 
 def template_values(spec: Spec) -> dict[str, object]:
     endpoints = [context.endpoint_context(ep, spec) for ep in context.service_endpoints(spec)]
+    entities = [context.entity_context(e) for e in spec.data_model.entities]
     scenarios = [context.scenario(ac, spec) for ac in spec.acceptance_criteria]
     checks = {s["check"] for s in scenarios}
     config_imports = ["SERVICE_NAME"] if "health_ok" in checks or {"registers"} & checks else []
@@ -88,7 +89,8 @@ def template_values(spec: Spec) -> dict[str, object]:
     return {
         "spec": spec,
         "spec_hash": spec.content_hash(),
-        "entities": [context.entity_context(e) for e in spec.data_model.entities],
+        "entities": entities,
+        "uses_alias": any(f["attr"] != f["name"] for e in entities for f in e["fields"]),
         "uses_datetime": any(f.type.value == "datetime" for e in spec.data_model.entities for f in e.fields),
         "endpoints": endpoints,
         "imports": context.route_imports(endpoints),

@@ -30,6 +30,7 @@ from pipeline.spec.model import (
 )
 
 LIST_LIMIT = 1000
+OPERATION_ROUTES = frozenset({(HttpMethod.GET, "/health"), (HttpMethod.GET, "/metrics")})
 BODY_LIMIT_KIB = 64
 
 
@@ -80,7 +81,10 @@ def build_offline(intent: Intent, *, blueprint: str = "", intent_path: str = "")
     for resource in intent.resources:
         _resource_section(draft, resource, intent.storage)
     for hint in intent.endpoints:
-        _custom_endpoint(draft, hint, intent)
+        # A hint naming a route the spec already has (a CRUD route, /health, /metrics) adds nothing new.
+        taken = {(ep.method, ep.path) for ep in draft.endpoints} | OPERATION_ROUTES
+        if (hint.method, hint.path) not in taken:
+            _custom_endpoint(draft, hint, intent)
     if not intent.has_structured_hints():
         draft.fr(text.purpose_requirement(intent.purpose))
     _operations(draft, intent)

@@ -149,6 +149,7 @@ def _hard_checks(spec: Spec) -> list[Finding]:
         *_unique_ids(spec),
         *_coverage(spec),
         *_endpoint_errors(spec),
+        *_duplicate_routes(spec),
         *_nfr_numbers(spec),
         *_vague_words(spec),
     ]
@@ -223,6 +224,18 @@ def _coverage(spec: Spec) -> list[Finding]:
                     ac.id,
                 )
             )
+    return found
+
+
+def _duplicate_routes(spec: Spec) -> list[Finding]:
+    seen: dict[tuple[str, str], str] = {}
+    found = []
+    for ep in spec.endpoints:
+        route = (ep.method.value, re.sub(r"\{[^}]*\}", "{}", ep.path))
+        if route in seen:
+            message = f"{ep.id} {ep.method.value} {ep.path} is the same route as {seen[route]}"
+            found.append(_hard("endpoints", "duplicate-route", message, ep.id))
+        seen.setdefault(route, ep.id)
     return found
 
 

@@ -41,6 +41,12 @@ EVERY_KIND = {
             "required": ["sku"],
         },
         {"name": "note", "fields": {"body": "string"}},
+        # Field names that are Python keywords or pydantic's own names still work on the wire.
+        {
+            "name": "event",
+            "fields": {"from": "string", "class": "integer", "json": "boolean"},
+            "required": ["from"],
+        },
     ],
     "endpoints": [
         {"method": "GET", "path": "/greet/{who}", "summary": "Greet someone by name."},
@@ -53,6 +59,9 @@ EVERY_KIND = {
         },
         {"method": "GET", "path": "/all-notes", "summary": "All notes.", "resource": "note"},
         {"method": "POST", "path": "/quick-note", "summary": "Add a note.", "resource": "note"},
+        # Routes the spec already has: folded in, not served twice.
+        {"method": "GET", "path": "/notes", "summary": "List notes.", "resource": "note"},
+        {"method": "GET", "path": "/health", "summary": "Health."},
     ],
 }
 
@@ -83,6 +92,8 @@ def test_every_field_type_and_custom_endpoint_kind(tmp_path: Path, sandbox_pytho
     result = ProcessSandbox(sandbox_python).run_tests(service.directory)
     assert result.ok, result.output
     assert result.passed == len(report.spec.acceptance_criteria)
+    routes = [(ep.method.value, ep.path) for ep in report.spec.endpoints]
+    assert len(routes) == len(set(routes))
 
 
 def test_layout_manifest_and_pins(generated: dict[str, Path]) -> None:

@@ -159,3 +159,10 @@ def test_intent_without_blueprint_context_asks_which_goal() -> None:
     spec = build_spec(intent)
     assert any("blueprint goal" in q for q in spec.open_questions)
     assert not verify(spec).passes()
+
+
+def test_the_same_route_twice_is_a_hard_finding(hello_spec: Spec) -> None:
+    twin = hello_spec.endpoints[2].model_copy(update={"id": "EP-009", "path": "/greetings/{greeting_id}"})
+    verification = verify(hello_spec.model_copy(update={"endpoints": [*hello_spec.endpoints, twin]}))
+    assert ("duplicate-route", "EP-009") in {(f.code, f.subject) for f in verification.findings}
+    assert not verification.passes()
