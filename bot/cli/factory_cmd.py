@@ -14,11 +14,12 @@ from rich.table import Table
 from bot.cli.output import FormatOption, OutputFormat, err, fail, out, print_json
 from bot.settings import Settings
 from pipeline.codegen.context import CodegenError
-from pipeline.codegen.generator import generate_service
+from pipeline.codegen.generator import GeneratedService, generate_service
 from pipeline.intents import InvalidIntent, load_intent_file
 from pipeline.llm import LLMError, LLMProvider
 from pipeline.sandbox import SandboxLimits, SandboxResult, sandbox_for
 from pipeline.spec.builder import SpecBuildError, build_spec
+from pipeline.spec.model import Spec
 from pipeline.spec.optimizer import DEFAULT_MAX_ROUNDS, OptimizationReport, Round, optimize
 from pipeline.spec.render import read_spec, write_spec
 from pipeline.spec.verifier import DEFAULT_GATE
@@ -146,10 +147,20 @@ def generate(
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder of the generated service")],
     output_format: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Generate the service (code, tests, Dockerfile, manifest) from a structured SPEC."""
+    """Generate the service (code, tests, Dockerfile, manifest) from a structured SPEC.
+
+    With a model configured, it also writes the logic templates cannot, and repairs failing tests (at most
+    3 rounds, tests untouched); exit 1 if the tests still fail.
+    """
+    settings = _settings()
+    provider = _provider(settings)
     try:
-        service = generate_service(read_spec(spec_path), output)
-    except (ValueError, CodegenError) as exc:
+        spec_value = read_spec(spec_path)
+        if provider is None:
+            service = generate_service(spec_value, output)
+        else:
+            service = _generate_with_model(spec_value, output, provider, settings.data_dir)
+    except (ValueError, CodegenError, WheelhouseError, LLMError) as exc:
         fail(escape(str(exc)))
     if output_format is OutputFormat.JSON:
         print_json(
@@ -165,6 +176,29 @@ def generate(
     )
     for name in service.files:
         out.print(f"  {escape(name)}")
+
+
+def _generate_with_model(
+    spec_value: Spec, output: Path, provider: LLMProvider, data: Path
+) -> GeneratedService:
+    from pipeline.codegen.model_path import generate_with_model
+    from pipeline.sandbox import ProcessSandbox
+    from pipeline.wheelhouse import cached_venv, service_requirements, venv_python
+
+    venv = cached_venv(
+        service_requirements(with_tests=True), wheelhouse=data / "wheelhouse", cache_dir=data / "venvs"
+    )
+    report = generate_with_model(
+        spec_value, output, provider=provider, sandbox=ProcessSandbox(venv_python(venv))
+    )
+    for row in report.rounds:
+        verdict = row.result.verdict.value if row.result else "-"
+        state = "accepted" if row.accepted else "rejected"
+        err.print(f"{row.kind} round {row.number}: {state} ({verdict}) {escape(row.reason)}")
+    _print_sandbox(report.result)
+    if not report.ok:
+        raise typer.Exit(1)
+    return report.service
 
 
 def sandbox(

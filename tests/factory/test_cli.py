@@ -16,10 +16,13 @@ import typer
 from typer.testing import CliRunner, Result
 
 from bot.cli import factory_cmd
+from pipeline.codegen.generator import generate_service
 from pipeline.spec.model import Spec
 from pipeline.spec.render import write_spec
 from tests.conftest import EXAMPLES, ROOT
-from tests.factory.conftest import free_port
+from tests.factory.conftest import CLAUDE_KEY, CLAUDE_MODEL, free_port
+from tests.factory.test_claude_path import HELLO_HANDLER, MODEL_HANDLER
+from tests.fixtures.anthropic_api import FakeMessagesAPI
 
 INTENTOPS = Path(sys.executable).parent / "intentops"
 DATA = ROOT / ".data"
@@ -140,3 +143,25 @@ def test_a_stage_is_servable_alone(tmp_path: Path, hello_spec: Spec) -> None:
     finally:
         process.terminate()
         process.wait(timeout=10)
+
+
+def test_generate_with_a_model_writes_the_custom_logic(
+    cli: typer.Typer, tmp_path: Path, hello_spec: Spec, anthropic_api: FakeMessagesAPI, sandbox_python: Path
+) -> None:
+    template = generate_service(hello_spec, tmp_path / "template")
+    routes = (template.directory / "app" / "routes.py").read_text()
+    written = routes.replace(HELLO_HANDLER, MODEL_HANDLER)
+    anthropic_api.enqueue(
+        anthropic_api.tool_use({"files": [{"path": "app/routes.py", "content": written}]}, name="write_files")
+    )
+    write_spec(hello_spec, tmp_path / "spec")
+    env = {
+        "ANTHROPIC_API_KEY": CLAUDE_KEY,
+        "ANTHROPIC_BASE_URL": anthropic_api.base_url,
+        "INTENTOPS_MODEL": CLAUDE_MODEL,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}",
+    }
+    result = invoke(cli, "generate", "spec", "-o", "svc", env=env)
+    assert result.exit_code == 0, result.output
+    assert "write round 0: accepted (passed)" in result.stderr
+    assert "Hello, world" in (tmp_path / "svc" / "app" / "routes.py").read_text()
