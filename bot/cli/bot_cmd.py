@@ -1,4 +1,5 @@
-"""`intentops bot serve` (webhook intake with worker threads) and `intentops worker` (more workers)."""
+"""`intentops bot serve` (the whole bot: webhook, flows, API, registry, dashboard, worker threads) and
+`intentops worker` (more workers with the same flows, on the same state database)."""
 
 from __future__ import annotations
 
@@ -9,13 +10,18 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from github import GithubException
 from pydantic import ValidationError
+from requests import RequestException
 from rich.markup import escape
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
-from bot.app import BotConfigurationError, bot_context, create_app, load_routes, open_state_database
+from bot.app import BotConfigurationError
 from bot.cli.output import err, fail, out
+from bot.dashboard.sessions import DashboardConfigError
+from bot.line import LineConfigurationError
+from bot.server import Bot, build_bot
 from bot.settings import Settings
 from bot.worker import WorkerPool
 
@@ -27,6 +33,7 @@ WORKING = "worker: {threads} thread(s) on {database}; Ctrl-C or SIGTERM stops af
 STOPPED_LATE = "worker: a job was still running at the end of the grace period; another worker takes it over"
 BAD_SETTINGS = "invalid settings: {problems}"
 NO_DATABASE = "cannot open the state database {database}: {reason}"
+NO_FORGE = "cannot reach the forge's API at {url}: {reason}"
 
 bot_app = typer.Typer(help="The bot: webhook intake, job queue and workers.", no_args_is_help=True)
 
@@ -48,6 +55,22 @@ def _log_bot_at_info() -> None:
     logging.getLogger("bot").setLevel(logging.INFO)
 
 
+def _build(settings: Settings, *, threads: int) -> Bot:
+    """The bot as `intentops up` wires it; a configuration problem is one line, not a traceback."""
+    try:
+        return build_bot(settings, worker_threads=threads)
+    except (BotConfigurationError, LineConfigurationError, DashboardConfigError) as exc:
+        fail(str(exc))
+    except SQLAlchemyError as exc:
+        fail(NO_DATABASE.format(database=_shown(settings.state_database_url()), reason=type(exc).__name__))
+    except (GithubException, RequestException) as exc:
+        fail(
+            NO_FORGE.format(
+                url=settings.github_base_url or "https://api.github.com", reason=type(exc).__name__
+            )
+        )
+
+
 @bot_app.command()
 def serve(
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
@@ -56,40 +79,32 @@ def serve(
         int | None, typer.Option("--threads", help="Worker threads in this process (default: settings)")
     ] = None,
 ) -> None:
-    """Serve POST /webhook and run worker threads until stopped."""
+    """Serve the bot (POST /webhook, the intents API, registry, dashboard) and its worker threads."""
     settings = _settings()
     _log_bot_at_info()
-    try:
-        app = create_app(settings, worker_threads=threads)
-    except BotConfigurationError as exc:
-        fail(str(exc))
-    except SQLAlchemyError as exc:
-        fail(NO_DATABASE.format(database=_shown(settings.state_database_url()), reason=type(exc).__name__))
-    uvicorn.run(app, host=host, port=port, log_level="info")
+    bot = _build(settings, threads=settings.worker_threads if threads is None else threads)
+    uvicorn.run(bot.app, host=host, port=port, log_level="info")
 
 
 def worker(
     threads: Annotated[int, typer.Option("--threads", min=1, help="Worker threads in this process")] = 2,
 ) -> None:
-    """Run workers on the state database's job queue until Ctrl-C or SIGTERM."""
+    """Run more workers on the state database's job queue until Ctrl-C or SIGTERM."""
     settings = _settings()
     _log_bot_at_info()
-    url = settings.state_database_url()
-    try:
-        database = open_state_database(url)
-    except SQLAlchemyError as exc:
-        fail(NO_DATABASE.format(database=_shown(url), reason=type(exc).__name__))
-    pool = WorkerPool(bot_context(settings, database), load_routes(), threads=threads, prefix="cli")
+    bot = _build(settings, threads=0)
+    # The app is built only for its wiring (flows, line, queue); this process serves no HTTP.
+    pool = WorkerPool(bot.app.state.context, bot.app.state.routes, threads=threads, prefix="cli")
     stop = threading.Event()
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, lambda *_: stop.set())
     pool.start()
-    out.print(escape(WORKING.format(threads=threads, database=_shown(url))))
+    out.print(escape(WORKING.format(threads=threads, database=_shown(settings.state_database_url()))))
     while not stop.wait(1.0):
         pass
     if not pool.stop(STOP_GRACE_SECONDS):
         err.print(escape(STOPPED_LATE))
-    database.dispose()
+    bot.database.dispose()
 
 
 def register(app: typer.Typer) -> None:

@@ -22,6 +22,7 @@ from bot.webhooks import EVENT_JOB_KIND
 from pipeline.state import default_sqlite_url
 from tests.bot.conftest import SECRET, delivery_headers, load_example, wait_for
 from tests.conftest import ROOT
+from tests.fixtures.forge import ForgeKit
 
 INTENTOPS = str(Path(sys.executable).with_name("intentops"))
 
@@ -48,23 +49,50 @@ def started() -> Iterator[list[subprocess.Popen[str]]]:
         process.wait(10)
 
 
-def test_serve_without_a_secret_says_what_to_set(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize(
+    ("env", "message"),
+    [
+        ({}, "GITHUB_TOKEN"),
+        (
+            {"GITHUB_TOKEN": "t0ken", "INTENTOPS_BOT_LOGIN": "intentops-bot"},
+            "INTENTOPS_WEBHOOK_SECRET is not set",
+        ),
+    ],
+)
+def test_serve_without_configuration_says_what_to_set(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, env: dict[str, str], message: str
+) -> None:
+    for name in ("INTENTOPS_WEBHOOK_SECRET", "DATABASE_URL", "GITHUB_TOKEN", "INTENTOPS_BOT_LOGIN"):
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("INTENTOPS_DATA_DIR", str(tmp_path / "data"))
-    monkeypatch.delenv("INTENTOPS_WEBHOOK_SECRET", raising=False)
-    monkeypatch.delenv("DATABASE_URL", raising=False)
+    for name, value in env.items():
+        monkeypatch.setenv(name, value)
     result = CliRunner().invoke(build_app(), ["bot", "serve", "--port", str(free_port())])
     assert result.exit_code == 1
-    assert "INTENTOPS_WEBHOOK_SECRET is not set" in result.output
+    assert message in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 
+@pytest.fixture
+def bot_env(forge_kit: ForgeKit, tmp_path: Path) -> dict[str, str]:
+    """A bot account on a real embedded forge, as `intentops up` would configure it."""
+    account = forge_kit.user("intentops-bot")
+    return environment(
+        tmp_path,
+        INTENTOPS_WEBHOOK_SECRET=SECRET,
+        GITHUB_TOKEN=account.token,
+        GITHUB_BASE_URL=forge_kit.api_url,
+        INTENTOPS_BOT_LOGIN="intentops-bot",
+    )
+
+
 def test_serve_acknowledges_a_signed_delivery_and_stops_on_sigterm(
-    tmp_path: Path, started: list[subprocess.Popen[str]]
+    tmp_path: Path, bot_env: dict[str, str], started: list[subprocess.Popen[str]]
 ) -> None:
     port = free_port()
     process = subprocess.Popen(
         [INTENTOPS, "bot", "serve", "--port", str(port), "--threads", "1"],
-        env=environment(tmp_path, INTENTOPS_WEBHOOK_SECRET=SECRET),
+        env=bot_env,
         cwd=tmp_path,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
@@ -92,13 +120,15 @@ def test_serve_acknowledges_a_signed_delivery_and_stops_on_sigterm(
     assert "Application shutdown complete" in (process.stderr.read() if process.stderr else "")
 
 
-def test_worker_runs_queued_jobs_until_sigterm(tmp_path: Path, started: list[subprocess.Popen[str]]) -> None:
+def test_worker_runs_queued_jobs_until_sigterm(
+    tmp_path: Path, bot_env: dict[str, str], started: list[subprocess.Popen[str]]
+) -> None:
     database = open_state_database(default_sqlite_url(tmp_path / "data"))
     queue = JobQueue(database)
     job_id = queue.enqueue(EVENT_JOB_KIND, key="k", payload={"delivery": 1, "route": "gone:push"}).job_id
     process = subprocess.Popen(
         [INTENTOPS, "worker", "--threads", "2"],
-        env=environment(tmp_path),
+        env=bot_env,
         cwd=ROOT,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
