@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import os
+import shutil
 import subprocess
 import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 ZERO_SHA = "0" * 40
@@ -21,6 +22,15 @@ _LOG_FORMAT = "%H%x00%T%x00%P%x00%an%x00%ae%x00%aI%x00%cn%x00%ce%x00%cI%x00%B%x0
 
 class GitError(RuntimeError):
     """A git command failed in a way the caller did not expect."""
+
+
+@cache
+def git_path() -> str:
+    """PATH for git and what it runs (hooks need `sh`): git's own directory, then the system's."""
+    found = shutil.which("git")
+    if found is None:
+        raise GitError("git is not installed (apt-get install git)")
+    return f"{Path(found).resolve().parent}:/usr/local/bin:/usr/bin:/bin"
 
 
 @dataclass(frozen=True)
@@ -102,7 +112,7 @@ class BareRepo:
         env: dict[str, str] | None = None,
         check: bool = True,
     ) -> subprocess.CompletedProcess[bytes]:
-        full_env = {"PATH": os.environ.get("PATH", "/usr/bin:/bin"), "HOME": str(self.path), **_BASE_ENV}
+        full_env = {"PATH": git_path(), "HOME": str(self.path), **_BASE_ENV}
         full_env.update(env or {})
         result = subprocess.run(
             ["git", "--git-dir", str(self.path), *args],

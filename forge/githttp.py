@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 
@@ -19,6 +18,7 @@ from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 from forge.api.deps import authenticate, get_forge
 from forge.core import Forge, Perm
 from forge.errors import ForgeError
+from forge.git import git_path
 from forge.models import Repo, User
 from forge.push import record_push
 
@@ -77,7 +77,7 @@ def _authorize(forge: Forge, request: Request, owner: str, name: str, rest: str)
 
 def _cgi_env(forge: Forge, request: Request, target: GitTarget) -> dict[str, str]:
     env = {
-        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PATH": git_path(),
         "GIT_PROJECT_ROOT": str(forge.repos_dir.resolve()),
         "GIT_HTTP_EXPORT_ALL": "1",
         "GIT_CONFIG_NOSYSTEM": "1",
