@@ -1,7 +1,8 @@
 """Git smart HTTP (clone, fetch, push; protocol v0 and v2) through the real `git http-backend`.
 
-Bodies stream both ways. Pushes to one repository are serialized so the refs read before and after
-`receive-pack` describe exactly that push; the `push` webhook is built from the difference.
+Request bodies stream into git, and clone/fetch packs stream out. Pushes to one repository are
+serialized so the refs read before and after `receive-pack` describe exactly that push; the `push`
+webhook is built from the difference.
 """
 
 from __future__ import annotations
@@ -111,13 +112,8 @@ async def _feed(request: Request, process: asyncio.subprocess.Process) -> None:
         process.stdin.close()
 
 
-async def _read_headers(stdout: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
-    raw = b""
-    while b"\r\n\r\n" not in raw and b"\n\n" not in raw:
-        chunk = await stdout.read(CHUNK)
-        if not chunk:
-            break
-        raw += chunk
+def _parse_cgi(raw: bytes) -> tuple[int, dict[str, str], bytes]:
+    """The status, headers and start of the body of a CGI response."""
     sep = b"\r\n\r\n" if b"\r\n\r\n" in raw else b"\n\n"
     head, _, rest = raw.partition(sep)
     status, headers = 200, {}
@@ -130,27 +126,18 @@ async def _read_headers(stdout: asyncio.StreamReader) -> tuple[int, dict[str, st
     return status, headers, rest
 
 
-@router.api_route("/{owner}/{name}/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
-async def git_http(request: Request, owner: str, name: str, rest: str) -> Response:
-    forge = get_forge(request)
-    target = await anyio.to_thread.run_sync(_authorize, forge, request, owner, name, rest)
-    if isinstance(target, Response):
-        return target
-    pushing = target.service == "git-receive-pack" and rest == "git-receive-pack"
-    lock = forge.repo_lock(target.repo_id) if pushing else None
-    if lock is not None:
-        await anyio.to_thread.run_sync(lock.acquire)
-    try:
-        return await _run_backend(forge, request, target, lock)
-    except BaseException:
-        if lock is not None:
-            lock.release()
-        raise
+async def _read_headers(stdout: asyncio.StreamReader) -> tuple[int, dict[str, str], bytes]:
+    raw = b""
+    while b"\r\n\r\n" not in raw and b"\n\n" not in raw:
+        chunk = await stdout.read(CHUNK)
+        if not chunk:
+            break
+        raw += chunk
+    return _parse_cgi(raw)
 
 
-async def _run_backend(forge: Forge, request: Request, target: GitTarget, lock: object | None) -> Response:
-    before = await anyio.to_thread.run_sync(_refs, forge, target.repo_id) if lock else None
-    process = await asyncio.create_subprocess_exec(
+async def _spawn(forge: Forge, request: Request, target: GitTarget) -> asyncio.subprocess.Process:
+    return await asyncio.create_subprocess_exec(
         "git",
         "http-backend",
         env=_cgi_env(forge, request, target),
@@ -158,6 +145,53 @@ async def _run_backend(forge: Forge, request: Request, target: GitTarget, lock: 
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.DEVNULL,
     )
+
+
+def _kill(process: asyncio.subprocess.Process) -> None:
+    if process.returncode is None:
+        with contextlib.suppress(ProcessLookupError):
+            process.kill()
+
+
+@router.api_route("/{owner}/{name}/{rest:path}", methods=["GET", "POST"], include_in_schema=False)
+async def git_http(request: Request, owner: str, name: str, rest: str) -> Response:
+    forge = get_forge(request)
+    target = await anyio.to_thread.run_sync(_authorize, forge, request, owner, name, rest)
+    if isinstance(target, Response):
+        return target
+    if target.service == "git-receive-pack" and rest == "git-receive-pack":
+        return await _push(forge, request, target)
+    return await _stream(forge, request, target)
+
+
+async def _push(forge: Forge, request: Request, target: GitTarget) -> Response:
+    """One push at a time per repository; its answer (a short status report) is sent once recorded, so the
+    lock is released on every path, a client that goes away included."""
+    assert target.user is not None
+    lock = forge.repo_lock(target.repo_id)
+    await anyio.to_thread.run_sync(lock.acquire)
+    process: asyncio.subprocess.Process | None = None
+    try:
+        before = await anyio.to_thread.run_sync(_refs, forge, target.repo_id)
+        process = await _spawn(forge, request, target)
+        feeder = asyncio.create_task(_feed(request, process))
+        assert process.stdout is not None
+        output = await process.stdout.read()
+        await process.wait()
+        await feeder
+        after = await anyio.to_thread.run_sync(_refs, forge, target.repo_id)
+        await anyio.to_thread.run_sync(record_push, forge, target.repo_id, target.user.id, before, after)
+    finally:
+        if process is not None:
+            _kill(process)
+        lock.release()
+    status, headers, body = _parse_cgi(output)
+    return Response(body, status_code=status, headers=headers)
+
+
+async def _stream(forge: Forge, request: Request, target: GitTarget) -> Response:
+    """Ref advertisements, clones and fetches: the pack streams to the client as git writes it."""
+    process = await _spawn(forge, request, target)
     feeder = asyncio.create_task(_feed(request, process))
     assert process.stdout is not None
     status, headers, first = await _read_headers(process.stdout)
@@ -171,17 +205,8 @@ async def _run_backend(forge: Forge, request: Request, target: GitTarget, lock: 
                 yield chunk
             await process.wait()
             await feeder
-            if before is not None and target.user is not None:
-                after = await anyio.to_thread.run_sync(_refs, forge, target.repo_id)
-                await anyio.to_thread.run_sync(
-                    record_push, forge, target.repo_id, target.user.id, before, after
-                )
         finally:
-            if process.returncode is None:
-                with contextlib.suppress(ProcessLookupError):
-                    process.kill()
-            if lock is not None:
-                lock.release()  # type: ignore[attr-defined]
+            _kill(process)
 
     return StreamingResponse(body(), status_code=status, headers=headers)
 
