@@ -14,6 +14,7 @@ Targets (issue 4): PR create and get under 20 ms median; push to webhook under 1
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
 import subprocess
 import sys
@@ -169,6 +170,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=30)
     parser.add_argument("--clones", type=int, default=50)
     args = parser.parse_args()
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(f"load average {load} on {os.cpu_count()} CPUs (other work on the machine inflates the times)")
     with tempfile.TemporaryDirectory(prefix="bench-forge-") as tmp:
         workdir = Path(tmp)
         with ForgeServer(workdir / "forge") as server:
