@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     dashboard_session_hours: float = Field(default=12.0, gt=0, alias="INTENTOPS_DASHBOARD_SESSION_HOURS")
     dashboard_poll_seconds: float = Field(default=1.0, gt=0, alias="INTENTOPS_DASHBOARD_POLL_SECONDS")
     """How often the live stream looks for ledger changes."""
+    dashboard_forge_cache_seconds: float = Field(
+        default=10.0, ge=0, alias="INTENTOPS_DASHBOARD_FORGE_CACHE_SECONDS"
+    )
+    """How long the approvals page reuses what the forge said about an intent (0: ask every time)."""
 
     # Deploy and the service registry (seed port 8000).
     registry_url: str = Field(default="http://127.0.0.1:8000", alias="INTENTOPS_REGISTRY_URL")

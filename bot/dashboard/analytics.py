@@ -3,6 +3,7 @@ rate, LLM tokens and cost this month. A handful of grouped queries over the ledg
 
 from __future__ import annotations
 
+import math
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
@@ -17,7 +18,6 @@ from bot.dashboard.context import ContextDep, DashboardContext
 from bot.dashboard.readmodel import TIMELINE
 from bot.dashboard.rendering import duration, render
 from bot.dashboard.sessions import UserDep
-from bot.dashboard.views import spec_score
 from pipeline.ledger import Outcome, Stage
 from pipeline.ledger.tables import DecisionRow, IntentEventRow, IntentRow
 from pipeline.llm.usage import month_of
@@ -105,10 +105,23 @@ def _stage_times(db: Database) -> tuple[BarChart, int, float | None]:
     return bar_chart("Median time per stage", points), total, rate
 
 
+def _number(value: object) -> float | None:
+    if isinstance(value, bool) or not isinstance(value, str | int | float):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
 def _spec_scores(db: Database) -> tuple[BarChart, float | None]:
+    # Only the score is read out of each build report (JSON path, SQLite and PostgreSQL alike).
+    # As text, parsed here: a score that is not a number is skipped instead of failing the cast in SQL.
+    score = IntentRow.report[("spec", "score")].as_string()
     with db.session() as session:
-        reports = session.scalars(select(IntentRow.report).where(IntentRow.report.is_not(None))).all()
-    scores = [s for s in (spec_score(r) for r in reports) if s is not None]
+        values = session.scalars(select(score).where(IntentRow.report.is_not(None))).all()
+    scores = [s for s in map(_number, values) if s is not None]
     points = []
     for low, high in SCORE_BUCKETS:
         count = sum(1 for s in scores if low <= s <= high or (high == 100 and s > 100))

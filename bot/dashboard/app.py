@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from typing import Any
 from urllib.parse import urlencode
 
 from fastapi import FastAPI, Request, status
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from bot.dashboard import analytics, approvals, auth, detail, live, merges, queue, services
 from bot.dashboard.context import DashboardContext
+from bot.dashboard.forgecache import ForgeViewCache
 from bot.dashboard.rendering import STATIC, build_templates, path_for, render
 from bot.dashboard.sessions import SESSION_COOKIE, SignInRequired, TokenVault, session_secret
 from bot.dashboard.text import BAD_REQUEST
@@ -105,6 +107,7 @@ def create_dashboard_app(context: DashboardContext, settings: Settings) -> FastA
     app.state.vault = TokenVault(ttl_seconds=session_seconds)
     app.state.templates = build_templates()
     app.state.poll_seconds = settings.dashboard_poll_seconds
+    app.state.forge_cache = ForgeViewCache[Any](ttl_seconds=settings.dashboard_forge_cache_seconds)
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,

@@ -7,9 +7,8 @@ sign-off rule applies unchanged; reject closes the pull request with the user's 
 from __future__ import annotations
 
 import posixpath
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from github import GithubException
@@ -17,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.dashboard.context import ContextDep, DashboardContext
 from bot.dashboard.eligibility import SIGNOFF_STATES, Eligibility, eligibility
+from bot.dashboard.forgecache import ForgeViewCache, cached_views, forge_cache
 from bot.dashboard.merges import ready_to_merge
 from bot.dashboard.rendering import flash, path_for, render
 from bot.dashboard.sessions import CsrfChecked, User, UserDep
@@ -42,7 +42,6 @@ SPEC_FILE = "SPEC.md"
 SPEC_PREVIEW_CHARS = 60_000
 REASON_LIMIT = 2000
 MAX_PENDING = 50
-FORGE_CONCURRENCY = 8
 
 router = APIRouter()
 
@@ -111,24 +110,21 @@ def _why(exc: Exception) -> str:
     return f"HTTP {exc.status}" if isinstance(exc, GithubException) else type(exc).__name__
 
 
-def pending_for(context: DashboardContext, user: User) -> list[Pending]:
-    """Each pending intent as this user may act on it. Every one costs a few forge calls, so they are
-    asked side by side (a client each: PyGithub's objects are not shared between threads)."""
+def pending_for(context: DashboardContext, user: User, cache: ForgeViewCache[Any]) -> list[Pending]:
+    """Each pending intent as this user may act on it (a few forge calls each; see `cached_views`)."""
     records = [
         r
         for state in SIGNOFF_STATES
         for r in context.ledger.list_intents(state=state.value, limit=MAX_PENDING)
         if r.pr_number is not None
     ]
-    if not records:
-        return []
-    with ThreadPoolExecutor(max_workers=min(FORGE_CONCURRENCY, len(records))) as pool:
-        return list(pool.map(lambda record: _pending(context, user, record), records))
+    return cached_views(cache, user, records, lambda record: _pending(context, user, record))
 
 
 @router.get("/approvals", name="approvals")
 def approvals(request: Request, user: UserDep, context: ContextDep) -> Response:
-    items = pending_for(context, user)
+    cache = forge_cache(request)
+    items = pending_for(context, user, cache)
     return render(
         request,
         "approvals.html",
@@ -136,7 +132,7 @@ def approvals(request: Request, user: UserDep, context: ContextDep) -> Response:
             "title": "Approvals",
             "mine": [i for i in items if i.allowed],
             "others": [i for i in items if not i.allowed],
-            "ready": ready_to_merge(context, user),
+            "ready": ready_to_merge(context, user, cache),
             "reason_limit": REASON_LIMIT,
         },
         user=user,
@@ -206,6 +202,7 @@ def approve(
         )
     except (GithubException, OSError) as exc:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, FORGE_UNREACHABLE.format(error=_why(exc))) from None
+    forge_cache(request).forget(user.login, record.id)
     flash(request, APPROVED.format(service=record.service_name, number=pull.number), "success")
     return _back(request)
 
@@ -231,5 +228,6 @@ def reject(
         client.close_pull(pull.number)
     except (GithubException, OSError) as exc:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, FORGE_UNREACHABLE.format(error=_why(exc))) from None
+    forge_cache(request).forget(user.login, record.id)
     flash(request, REJECTED.format(service=record.service_name, number=pull.number), "success")
     return _back(request)

@@ -3,9 +3,8 @@ the repository's own rules (write permission, branch protection, required status
 
 from __future__ import annotations
 
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from github import GithubException
@@ -13,6 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.dashboard.context import ContextDep, DashboardContext
 from bot.dashboard.eligibility import permission_of
+from bot.dashboard.forgecache import ForgeViewCache, cached_views, forge_cache
 from bot.dashboard.rendering import flash, path_for
 from bot.dashboard.sessions import CsrfChecked, User, UserDep
 from bot.dashboard.text import (
@@ -33,7 +33,6 @@ from pipeline.ledger import IntentRecord, IntentState, UnknownIntent
 from pipeline.signoff import WRITE_PERMISSIONS
 
 MAX_READY = 50
-FORGE_CONCURRENCY = 8
 
 router = APIRouter()
 
@@ -73,17 +72,14 @@ def _checked(context: DashboardContext, user: User, record: IntentRecord) -> Mer
         return Mergeable(record, False, "", error=FORGE_UNREACHABLE.format(error=_why(exc)))
 
 
-def ready_to_merge(context: DashboardContext, user: User) -> list[Mergeable]:
-    """Signed-off intents, each as this user may act on it (forge calls side by side)."""
+def ready_to_merge(context: DashboardContext, user: User, cache: ForgeViewCache[Any]) -> list[Mergeable]:
+    """Signed-off intents, each as this user may act on it."""
     records = [
         r
         for r in context.ledger.list_intents(state=IntentState.APPROVED.value, limit=MAX_READY)
         if r.pr_number is not None
     ]
-    if not records:
-        return []
-    with ThreadPoolExecutor(max_workers=min(FORGE_CONCURRENCY, len(records))) as pool:
-        return list(pool.map(lambda record: _checked(context, user, record), records))
+    return cached_views(cache, user, records, lambda record: _checked(context, user, record))
 
 
 @router.post("/approvals/{intent_id}/merge", name="merge", dependencies=[CsrfChecked])
@@ -111,5 +107,6 @@ def merge(
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, FORGE_UNREACHABLE.format(error=_why(exc))) from None
     if not outcome.merged:
         raise HTTPException(status.HTTP_409_CONFLICT, MERGE_REFUSED.format(message=outcome.message))
+    forge_cache(request).forget(user.login, record.id)
     flash(request, MERGED.format(service=record.service_name, number=check.pull.number), "success")
     return RedirectResponse(path_for(request, "approvals"), status.HTTP_303_SEE_OTHER)

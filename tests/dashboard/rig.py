@@ -35,6 +35,7 @@ class AppServer:
     """Any ASGI app on a real socket, in a thread."""
 
     def __init__(self, app: FastAPI) -> None:
+        self.app = app
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # Accepted connections inherit it: without it a header write and a body write wait ~40 ms (Nagle).

@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from bot.dashboard.charts import bar_chart
+from bot.dashboard.forgecache import ForgeViewCache, view_key
 from bot.dashboard.readmodel import CellState, TimelineEvent, timeline
 from bot.dashboard.rendering import duration, safe_url
 from bot.dashboard.views import DecisionView, ReportView, spec_score
+from pipeline.ledger import IntentState, Ledger
+from pipeline.state import Database, default_sqlite_url
 from tests.dashboard.rig import decision
 
 json_values = st.recursive(
@@ -76,3 +80,32 @@ def test_durations_read_like_a_person_would_say_them() -> None:
 def test_only_http_links_survive() -> None:
     assert safe_url("https://x.example/a") == "https://x.example/a"
     assert safe_url("JavaScript:alert(1)") == "" and safe_url(None) == ""
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def test_forge_views_are_reused_briefly_and_go_stale_with_the_ledger(tmp_path: Path) -> None:
+    db = Database(default_sqlite_url(tmp_path))
+    db.create_all()
+    ledger = Ledger(db)
+    record, _ = ledger.receive(repo="a/b", path="intents/x.yaml", service_name="x", content_hash="h")
+    clock = Clock()
+    cache: ForgeViewCache[str] = ForgeViewCache(ttl_seconds=10, clock=clock)
+    cache.put(view_key("Alice", record), "seen")
+    assert cache.get(view_key("alice", record)) == "seen"
+    ledger.set_state(record.id, IntentState.AWAITING_SIGNOFF, head_sha="abc")
+    assert cache.get(view_key("alice", ledger.get(record.id))) is None, "a ledger change makes it stale"
+    clock.now += 11
+    assert cache.get(view_key("alice", record)) is None, "and so does time"
+    clock.now -= 11
+    cache.forget("ALICE", record.id)
+    assert cache.get(view_key("alice", record)) is None, "and so does acting on it"
+    off: ForgeViewCache[str] = ForgeViewCache(ttl_seconds=0)
+    off.put(view_key("alice", record), "seen")
+    assert off.get(view_key("alice", record)) is None
