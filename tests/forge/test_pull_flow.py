@@ -189,3 +189,31 @@ def test_a_pull_request_whose_head_is_pushed_to_its_base_is_merged(
     assert (merged.merged, merged.state, merged.merge_commit_sha) == (True, "closed", head)
     (closed,) = hook_receiver.wait_for("pull_request", "closed")
     assert closed.payload["pull_request"]["merged"] is True
+
+
+def test_pull_request_files_name_renames_and_carry_patches(forge_kit: ForgeKit) -> None:
+    alice = forge_kit.user("alice")
+    lines = "".join(f"line {n}\n" for n in range(20))
+    forge_kit.repo("alice/app", files={"old/name.txt": lines.encode(), "gone.txt": b"bye\n"})
+    clone = forge_kit.clone("alice/app", alice)
+    forge_kit.git(clone, "checkout", "--quiet", "-b", "moves")
+    (clone / "new").mkdir()
+    forge_kit.git(clone, "mv", "old/name.txt", "new/name.txt")
+    forge_kit.commit(clone, {"gone.txt": None, "added.txt": "one\ntwo\n"}, "Move, add, remove")
+    forge_kit.git(clone, "push", "--quiet", "origin", "moves")
+
+    pr = (
+        forge_kit.github(alice)
+        .get_repo("alice/app")
+        .create_pull(title="moves", body="", head="moves", base="main")
+    )
+    files = {f.filename: f for f in pr.get_files()}
+    assert {name: f.status for name, f in files.items()} == {
+        "new/name.txt": "renamed",
+        "gone.txt": "removed",
+        "added.txt": "added",
+    }
+    assert files["new/name.txt"].previous_filename == "old/name.txt"
+    assert (files["added.txt"].additions, files["gone.txt"].deletions) == (2, 1)
+    assert files["added.txt"].patch == "@@ -0,0 +1,2 @@\n+one\n+two"
+    assert (pr.additions, pr.deletions, pr.changed_files) == (2, 1, 3)
