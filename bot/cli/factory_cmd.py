@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 from pydantic import SecretStr, ValidationError
@@ -104,7 +104,7 @@ def _read_blueprint(path: Path | None) -> str:
 
 
 def _optimize_with_progress(
-    built: Any, gate: int, rounds: int, provider: LLMProvider | None, *, quiet: bool
+    built: Spec, gate: int, rounds: int, provider: LLMProvider | None, *, quiet: bool
 ) -> OptimizationReport:
     with Progress(console=err, transient=True, disable=quiet) as progress:
         task = progress.add_task("verifying and optimizing", total=rounds + 1)

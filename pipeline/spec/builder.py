@@ -7,7 +7,7 @@ import json
 from pydantic import ValidationError
 
 from pipeline.intents import Intent
-from pipeline.llm import LLMError, LLMProvider, LLMRequest, ToolSpec
+from pipeline.llm import LLMProvider, LLMRequest, ToolSpec
 from pipeline.spec.model import Spec, spec_json_schema
 from pipeline.spec.offline import build_offline
 
@@ -84,6 +84,3 @@ def _prompt(intent: Intent, draft: Spec) -> str:
 
 def _errors(exc: ValidationError) -> str:
     return "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:20])
-
-
-__all__ = ["LLMError", "SpecBuildError", "build_spec"]

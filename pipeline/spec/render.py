@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
+from pydantic import ValidationError
 
 from pipeline.spec.model import Spec
 
@@ -55,5 +56,5 @@ def read_spec(path: Path) -> Spec:
         raise ValueError(f"{path}:{exc.lineno}:{exc.colno}: not JSON: {exc.msg}") from None
     try:
         return Spec.model_validate(data)
-    except Exception as exc:  # pydantic.ValidationError: name the file, keep the details
+    except ValidationError as exc:
         raise ValueError(f"{path}: not a valid spec: {exc}") from None
