@@ -90,6 +90,7 @@ def build_service(
         return BuildOutcome(service_name=intent.service_name, spec=report)
     progress("code")
     directory = workdir / intent.service_name
+    clean_workdir(workdir, intent.service_name)  # a crashed earlier attempt may have left half a service
     generated = generate_service(report.spec, directory, intent_path=intent_path)
     files = collect_files(directory)  # before the tests run: they must not add anything to the commit
     progress("tests")

@@ -59,3 +59,19 @@ def test_a_free_text_intent_stops_honestly_below_the_gate(tmp_path: Path, bluepr
     assert outcome.spec.verification.score < 90
     assert outcome.files == {} and outcome.tests is None
     assert not (tmp_path / "spec-analyzer").exists()
+
+
+@pytest.mark.slow
+def test_a_retry_after_a_crash_mid_generation_starts_clean(tmp_path: Path, blueprint: str) -> None:
+    leftover = tmp_path / "hello-world" / "app"
+    leftover.mkdir(parents=True)
+    (leftover / "half_written.py").write_text("def broken(:\n")
+    outcome = build_service(
+        load_intent_file(EXAMPLES / "intents" / "hello-world.yaml"),
+        intent_path="intents/hello-world.yaml",
+        blueprint=blueprint,
+        workdir=tmp_path,
+        sandbox_for=sandbox,
+    )
+    assert outcome.verdict is BuildVerdict.READY, outcome.to_json()
+    assert "app/half_written.py" not in outcome.files
