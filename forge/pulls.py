@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -51,15 +52,19 @@ class PullFacts:
 @lru_cache(maxsize=2048)
 def pull_facts(repo_path: Path, base_sha: str, head_sha: str) -> PullFacts:
     bare = BareRepo(repo_path)
-    merge_base = bare.merge_base(base_sha, head_sha)
-    files, additions, deletions = bare.shortstat(merge_base, head_sha) if merge_base else (0, 0, 0)
-    return PullFacts(
-        mergeable=bare.merge_tree(base_sha, head_sha) is not None,
-        commits=bare.count(f"{base_sha}..{head_sha}"),
-        additions=additions,
-        deletions=deletions,
-        changed_files=files,
-    )
+    # Four git processes, two at a time: a new PR's first render is on the request path.
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        merged_tree = pool.submit(bare.merge_tree, base_sha, head_sha)
+        commits = pool.submit(bare.count, f"{base_sha}..{head_sha}")
+        merge_base = bare.merge_base(base_sha, head_sha)
+        files, additions, deletions = bare.shortstat(merge_base, head_sha) if merge_base else (0, 0, 0)
+        return PullFacts(
+            mergeable=merged_tree.result() is not None,
+            commits=commits.result(),
+            additions=additions,
+            deletions=deletions,
+            changed_files=files,
+        )
 
 
 def pull_files(bare: BareRepo, base_sha: str, head_sha: str) -> list[FileChange]:

@@ -86,8 +86,7 @@ def create_pull(ctx: CtxDep, owner: str, name: str, body: PullCreate) -> JSONRes
         raise Invalid.field("PullRequest", "title", "missing_field")
     bare = ctx.forge.bare(ctx.session, repo)
     head_ref = _branch_name(ctx, repo, body.head)
-    heads = bare.refs("refs/heads/")
-    head_sha, base_sha = heads.get(f"refs/heads/{head_ref}"), heads.get(f"refs/heads/{body.base}")
+    head_sha, base_sha = bare.branch_sha(head_ref), bare.branch_sha(body.base)
     if head_sha is None:
         raise Invalid.field("PullRequest", "head", "invalid")
     if base_sha is None:
