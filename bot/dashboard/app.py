@@ -107,6 +107,7 @@ def create_dashboard_app(context: DashboardContext, settings: Settings) -> FastA
     app.state.vault = TokenVault(ttl_seconds=session_seconds)
     app.state.templates = build_templates()
     app.state.poll_seconds = settings.dashboard_poll_seconds
+    app.state.stream_seconds = live.STREAM_SECONDS
     app.state.forge_cache = ForgeViewCache[Any](ttl_seconds=settings.dashboard_forge_cache_seconds)
     app.add_middleware(
         SessionMiddleware,

@@ -49,3 +49,14 @@ def test_the_queue_fragment_carries_the_marker_the_page_compares(rig: Rig) -> No
     marker = 'data-marker="'
     assert before.split(marker)[1].split('"')[0] != after.split(marker)[1].split('"')[0]
     assert "<html" not in after, "the fragment is the table alone"
+
+
+def test_a_stream_ends_by_itself_and_tells_the_browser_to_come_back(rig: Rig) -> None:
+    """A server shutting down waits for open responses; a stream that never ended would hold it up."""
+    rig.server.app.state.stream_seconds = 0.5
+    with rig.client() as client:
+        rig.sign_in(client, rig.people.approver)
+        with client.stream("GET", "/live", timeout=httpx.Timeout(10.0)) as response:
+            lines = list(response.iter_lines())
+    assert "retry: 500" in lines
+    assert sum(1 for line in lines if line.startswith("event: ledger")) == 1
