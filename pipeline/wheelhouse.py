@@ -25,6 +25,8 @@ SERVICE_TEST = ("pytest", "httpx2")
 STAMP = ".intentops-wheelhouse"
 READY = ".intentops-ready"
 INSTALL_TIMEOUT_S = 600
+VENV_LAYOUT = "2"
+"""Part of a venv's cache key; raised when the way venvs are built changes (2: bytecode precompiled)."""
 
 _ENTRY = re.compile(
     r"^(?P<name>[A-Za-z0-9][A-Za-z0-9._-]*)==(?P<version>[^\s;\\]+)\s*(?:;\s*(?P<marker>[^\\]+?))?\s*\\?$"
@@ -166,7 +168,7 @@ def cached_venv(
     Returns the venv directory (its interpreter is `<dir>/bin/python`). Safe to call from several
     processes at once: builders take a file lock, and a venv counts only once its ready marker exists.
     """
-    venv = cache_dir.absolute() / _digest(requirements)
+    venv = cache_dir.absolute() / _digest(f"{VENV_LAYOUT}\n{requirements}")
     if (venv / READY).is_file():
         return venv
     if not (wheelhouse / STAMP).is_file():
@@ -196,7 +198,17 @@ def _install(venv: Path, listing: Path, wheelhouse: Path, python: str) -> None:
         # uv builds the same venv as pip in a fraction of the time; pip stays the fallback.
         _run([uv, "venv", "--quiet", "--python", python, str(venv)], what="creating a venv")
         _run(
-            [uv, "pip", "install", "--quiet", "--offline", "--python", str(venv_python(venv)), *offline],
+            [
+                uv,
+                "pip",
+                "install",
+                "--quiet",
+                "--offline",
+                "--compile-bytecode",
+                "--python",
+                str(venv_python(venv)),
+                *offline,
+            ],
             what="installing from the wheelhouse",
         )
         return
