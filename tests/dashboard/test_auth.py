@@ -116,3 +116,10 @@ def test_development_without_a_secret_gets_a_random_one_per_process() -> None:
     real = "x" * 40
     production = Settings.model_validate({"INTENTOPS_ENV": "production", "INTENTOPS_DASHBOARD_SECRET": real})
     assert session_secret(production) == real
+
+
+def test_an_expired_session_sends_the_live_table_to_sign_in_instead_of_swapping_in_a_form(rig: Rig) -> None:
+    with rig.client() as client:
+        response = client.get("/queue/table", headers={"HX-Request": "true"})
+    assert response.status_code == 401
+    assert response.headers["hx-redirect"] == "/signin?next=%2Fqueue%2Ftable"
