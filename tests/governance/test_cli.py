@@ -13,8 +13,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from rich.console import Console
 from typer.testing import CliRunner
 
+from bot.cli import governance_cmd
 from bot.cli.main import build_app
 from tests.conftest import EXAMPLES, ROOT
 from tests.fixtures.anthropic_api import FakeMessagesAPI
@@ -85,7 +87,9 @@ def test_seed_policies_block_alignment_below_0_70(optimizer_intent: Path) -> Non
     assert decision["action"] == "blocked"
 
 
-def test_text_output_shows_the_matched_rules_alignment_and_decision() -> None:
+def test_text_output_shows_the_matched_rules_alignment_and_decision(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A wide console of our own: the shared one keeps whatever width the first test to import it saw.
+    monkeypatch.setattr(governance_cmd, "out", Console(width=200, highlight=False, soft_wrap=True))
     code, stdout, stderr = invoke("govern", str(SPEC_BUILDER), "--policies", str(POLICIES))
     assert code == 0, stderr
     assert "Self-modification needs two approvals" in stdout
