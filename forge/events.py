@@ -180,7 +180,7 @@ def push(r: Renderer, repo: Repo, bare: BareRepo, update: RefUpdate, pusher: Use
 
 
 def push_commit(r: Renderer, full: str, bare: BareRepo, commit: CommitInfo) -> Json:
-    changes = bare.changes(commit.parents[0] if commit.parents else None, commit.sha)
+    changes = bare.changes(commit.parents[0] if commit.parents else None, commit.sha, with_counts=False)
     return {
         "id": commit.sha,
         "tree_id": commit.tree,

@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 
 ZERO_SHA = "0" * 40
+EMPTY_TREE = "4b825dc642cb6eb9a060e54bf8d69288fbee4904"  # git's well-known empty tree (SHA-1 repositories)
 SHA_RE = re.compile(r"^[0-9a-f]{40}$")
 SAFE_REF = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9._/-]*$")
 # Fixed identity and environment so that server-side commits never depend on the host's git config.
@@ -298,11 +299,17 @@ class BareRepo:
                     numbers[key] = int(words[0])
         return numbers["file"], numbers["insertion"], numbers["deletion"]
 
-    def changes(self, old: str | None, new: str, *, with_patch: bool = False) -> list[FileChange]:
-        """Files changed from `old` to `new` (old None: the root commit's files)."""
-        base = old or self.text("hash-object", "-t", "tree", "/dev/null").strip()
-        numstat = self.text("diff-tree", "-r", "-z", "--numstat", "-M", base, new).split("\x00")
-        counts = _parse_numstat(numstat)
+    def changes(
+        self, old: str | None, new: str, *, with_patch: bool = False, with_counts: bool = True
+    ) -> list[FileChange]:
+        """Files changed from `old` to `new` (old None: the root commit's files); line counts and patches
+        cost a git process each, so callers that need neither (push payloads) skip them."""
+        base = old or EMPTY_TREE
+        counts: dict[str, tuple[int, int]] = {}
+        if with_counts:
+            counts = _parse_numstat(
+                self.text("diff-tree", "-r", "-z", "--numstat", "-M", base, new).split("\x00")
+            )
         raw = self.text("diff-tree", "-r", "-z", "-M", base, new).split("\x00")
         patches = _split_patch(self.text("diff-tree", "-r", "-p", "-M", base, new)) if with_patch else {}
         return _parse_raw(raw, counts, patches)
