@@ -46,7 +46,13 @@ endpoints:
 """
 STAGE_TIMEOUT_S = 300.0
 DONE = (IntentState.DEPLOYED,)
-STUCK = (IntentState.INVALID, IntentState.BLOCKED, IntentState.NEEDS_HUMAN, IntentState.DEPLOY_FAILED)
+STUCK = (
+    IntentState.INVALID,
+    IntentState.BLOCKED,
+    IntentState.NEEDS_HUMAN,
+    IntentState.DEPLOY_FAILED,
+    IntentState.FAILED,
+)
 
 
 def _stop_leftovers(data_dir: Path) -> None:

@@ -7,10 +7,11 @@ from enum import StrEnum
 
 from bot import reports
 from bot.line import Line
+from bot.queue import Job
 from bot.routing import BotContext, PermanentJobError
 from bot.vcs.client import RepoClient
 from bot.vcs.models import StatusContext, StatusState
-from pipeline.ledger import IntentRecord
+from pipeline.ledger import IntentRecord, IntentState
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +56,31 @@ def notify(line: Line, repo: RepoClient, record: IntentRecord, body: str) -> Non
     else:
         number = repo.create_issue(reports.ISSUE_TITLE.format(path=record.path), body)
         line.ledger.set_state(record.id, record.state, waiting_for=record.waiting_for, issue_number=number)
+
+
+def report_dead(job: Job, context: BotContext) -> None:
+    """A job that gave up for good: the intent is marked failed, and its PR (or issue) and commit say so."""
+    line = context.line
+    if line is None:
+        return
+    payload = job.payload
+    repo = line.repo(payload["repo"])
+    if "path" in payload:
+        record = line.ledger.find(payload["repo"], payload["path"])
+    else:
+        record = line.ledger.find_by_pr(payload["repo"], int(payload.get("number", 0)))
+    error = job.last_error or "unknown error"
+    subject = payload.get("path") or f"#{payload.get('number')}"
+    log.error("giving up on %s for %s: %s", job.kind, subject, error)
+    if record is None:
+        return
+    line.ledger.set_state(
+        record.id, IntentState.FAILED, waiting_for=reports.short(f"/intentops retry ({error})")
+    )
+    if payload.get("sha") and job.kind in (JobKind.READ, JobKind.BUILD):
+        fail_commit(line, repo, payload["sha"], f"gave up: {error}", record)
+    body = reports.render("dead_letter", kind=job.kind, subject=subject, attempts=job.attempts, error=error)
+    notify(line, repo, line.ledger.get(record.id), body)
 
 
 def fail_commit(line: Line, repo: RepoClient, sha: str, description: str, record: IntentRecord) -> None:

@@ -25,6 +25,7 @@ from bot.handlers.common import (
     fail_commit,
     is_intent_path,
     notify,
+    report_dead,
     require_line,
 )
 from bot.line import Line
@@ -69,7 +70,7 @@ def _payload(event: PushEvent, path: str, changed_files: list[str]) -> dict[str,
     }
 
 
-@routes.job(JobKind.READ)
+@routes.job(JobKind.READ, on_dead=report_dead)
 def read_intent(job: Job, context: BotContext) -> None:
     """Validate one intent file as committed; a valid one is queued for building under its content hash."""
     line = require_line(context)
@@ -120,7 +121,7 @@ def _report_invalid(
         )
 
 
-@routes.job(JobKind.BUILD)
+@routes.job(JobKind.BUILD, on_dead=report_dead)
 def build_intent(job: Job, context: BotContext) -> None:
     """Govern and build one intent's content, then open or update its pull request."""
     line = require_line(context)
@@ -387,7 +388,7 @@ def _set_build_statuses(
         repo.set_status(head, StatusContext.TESTS, StatusState.FAILURE, reports.short(description), url)
 
 
-@routes.job(JobKind.UNDEPLOY)
+@routes.job(JobKind.UNDEPLOY, on_dead=report_dead)
 def undeploy_intent(job: Job, context: BotContext) -> None:
     """An intent deleted from the default branch: stop its service and take it out of the registry."""
     line = require_line(context)

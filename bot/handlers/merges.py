@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot import reports
 from bot.events import PullRequestEvent
-from bot.handlers.common import DEPLOY_ENVIRONMENT, SERVICES_DIR, JobKind, require_line
+from bot.handlers.common import DEPLOY_ENVIRONMENT, SERVICES_DIR, JobKind, report_dead, require_line
 from bot.line import Line
 from bot.queue import Job
 from bot.routing import BotContext, Routes
@@ -39,7 +39,7 @@ def mark_rejected(job: Job, context: BotContext) -> None:
     line.ledger.set_state(record.id, IntentState.REJECTED)
 
 
-@routes.job(JobKind.DEPLOY)
+@routes.job(JobKind.DEPLOY, on_dead=report_dead)
 def deploy_merge(job: Job, context: BotContext) -> None:
     """Build and run the merge commit's code; tell the PR and the forge's deployments how it went."""
     line = require_line(context)
@@ -94,7 +94,7 @@ def _report(
             service=record.service_name,
             url=result.url,
             version=result.version,
-            backend=line.deployer.backend,
+            backend=line.deployer.runtime.backend.value,
             approvers=line.ledger.signoffs(record.id, head_sha=record.head_sha),
             message=result.message,
         )

@@ -54,6 +54,8 @@ class Rig:
             record = self.ledger.find(REPO, path)
             if record is not None and record.state in states:
                 return record
+            if record is not None and record.state is IntentState.FAILED and IntentState.FAILED not in states:
+                break  # a job gave up for good: no point waiting
             time.sleep(0.2)
         history = self.ledger.history(record.id) if record else []
         jobs = self.bot.app.state.context.queue.counts()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from pathlib import Path
 
 import pytest
 
@@ -54,3 +55,18 @@ def test_a_broken_intent_does_not_stop_the_others_in_its_push(rig: Rig) -> None:
     rig.wait_for("intents/broken.yaml", IntentState.INVALID)
     record = rig.wait_for("intents/board.yaml", IntentState.AWAITING_SIGNOFF)
     assert record.pr_number is not None
+
+
+def test_work_that_keeps_failing_is_reported_not_lost(rig: Rig, tmp_path: Path) -> None:
+    # No wheelhouse and no cached venv: the sandbox cannot install the service's test dependencies.
+    rig.bot.line.wheelhouse = tmp_path / "no-wheelhouse"
+    rig.bot.line.venv_cache = tmp_path / "no-venvs"
+    good = "service_name: board\npurpose: A status board for the team's shared internal tools.\n"
+    good += "resources:\n  - name: item\n    fields: {title: string}\n    required: [title]\n"
+    sha = rig.push({"intents/board.yaml": good}, "Add board")
+    record = rig.wait_for("intents/board.yaml", IntentState.FAILED)
+    assert "/intentops retry" in record.waiting_for and "wheelhouse" in record.waiting_for
+    note = issue_about(rig, "intents/board.yaml")
+    assert "gave up on `intent.build`" in note and "after 5 attempt(s)" in note
+    statuses = rig.github(BOT).get_repo(REPO).get_commit(sha).get_combined_status().statuses
+    assert any(s.state == "failure" and s.description.startswith("gave up") for s in statuses)
