@@ -35,7 +35,8 @@ from bot.vcs.client import RepoClient
 from bot.vcs.models import PullRequest, StatusContext, StatusState
 from pipeline.assembly import BuildOutcome, BuildVerdict, build_service
 from pipeline.governance import Decision, PolicyAction, PushContext, govern
-from pipeline.governance.alignment import scorer_for
+from pipeline.governance.alignment import AlignmentScorer, scorer_for
+from pipeline.governance.cache import AlignmentCache, CachingScorer
 from pipeline.intents import Intent, IntentProblem, InvalidIntent, load_intent
 from pipeline.intents.serialize import content_hash
 from pipeline.ledger import IntentRecord, IntentState, Outcome, Stage
@@ -170,7 +171,7 @@ def _govern(
         decision = govern(
             intent,
             update.in_force,
-            scorer=scorer_for(line.provider, budget_key=_budget_key(record)),
+            scorer=_scorer(line, record),
             blueprint=blueprint.decode("utf-8", "replace") if blueprint is not None else None,
             context=PushContext.of(author=payload["author"], changed_files=payload["changed_files"]),
             policy_problems=update.problems,
@@ -179,6 +180,17 @@ def _govern(
         run.detail = {"action": decision.action.value}
     line.ledger.record_decision(record.id, decision.to_json())
     return decision
+
+
+def _scorer(line: Line, record: IntentRecord) -> AlignmentScorer:
+    """Claude's scores are recorded, so a retry or a second worker reaches the same decision for free."""
+    scorer = scorer_for(line.provider, budget_key=_budget_key(record))
+    if line.provider.offline:
+        return scorer  # the lexical scorer is deterministic already
+    cache = AlignmentCache(line.ledger.database)
+    return CachingScorer(
+        scorer, cache, namespace=f"{line.provider.name}:{getattr(line.provider, 'model', '')}"
+    )
 
 
 def _budget_key(record: IntentRecord) -> str:

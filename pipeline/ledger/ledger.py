@@ -59,7 +59,9 @@ class Outcome(StrEnum):
 
 
 # Fields a caller may set along with a state change.
-UPDATABLE = frozenset({"pr_number", "pr_url", "issue_number", "head_sha", "service_url", "report", "commit_sha"})
+UPDATABLE = frozenset(
+    {"pr_number", "pr_url", "issue_number", "head_sha", "service_url", "report", "commit_sha"}
+)
 
 
 def utcnow() -> datetime:
@@ -141,6 +143,10 @@ class Ledger:
     def __init__(self, db: Database, clock: Callable[[], datetime] = utcnow) -> None:
         self._db = db
         self._clock = clock
+
+    @property
+    def database(self) -> Database:
+        return self._db
 
     # -- intents ------------------------------------------------------------------------------------------
 
