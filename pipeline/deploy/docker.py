@@ -20,6 +20,8 @@ from pipeline.manifest import ENV_DATA_DIR, ENV_HOST, ENV_PORT, ENV_REGISTRY_URL
 LABEL_SERVICE = "intentops.service"
 LABEL_VERSION = "intentops.version"
 LABEL_INTENT = "intentops.intent"
+# Which installation started a container: reconciliation only ever removes its own.
+LABEL_OWNER = "intentops.owner"
 # Containers reach the host (the registry) through this name, mapped to the bridge gateway.
 HOST_ALIAS = "host.docker.internal"
 LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
@@ -68,12 +70,14 @@ class DockerRuntime:
         base_image: str,
         wheelhouse: Path,
         keep_images: int = 3,
+        owner: str = "intentops",
         limits: DockerLimits | None = None,
     ) -> None:
         self._client = client
         self._base_image = base_image
         self._wheelhouse = wheelhouse
         self._keep_images = keep_images
+        self._owner = owner
         self._limits = limits or DockerLimits()
 
     @property
@@ -146,7 +150,12 @@ class DockerRuntime:
             plan.artifact.reference,
             detach=True,
             name=f"intentops-{plan.name}-{plan.version[:12]}-{port}",
-            labels={LABEL_SERVICE: plan.name, LABEL_VERSION: plan.version, LABEL_INTENT: plan.intent_path},
+            labels={
+                LABEL_SERVICE: plan.name,
+                LABEL_VERSION: plan.version,
+                LABEL_INTENT: plan.intent_path,
+                LABEL_OWNER: self._owner,
+            },
             environment=environment,
             ports={f"{plan.container_port}/tcp": (LOOPBACK, port)},
             mem_limit=self._limits.memory,
@@ -184,7 +193,8 @@ class DockerRuntime:
             return
 
     def discover(self) -> list[Instance]:
-        containers = self._client.containers.list(all=True, filters={"label": LABEL_SERVICE})
+        mine = [LABEL_SERVICE, f"{LABEL_OWNER}={self._owner}"]
+        containers = self._client.containers.list(all=True, filters={"label": mine})
         return [self._as_instance(container) for container in containers]
 
     @staticmethod

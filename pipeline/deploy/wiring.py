@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,6 +27,11 @@ class DeploySetup:
     keep_images: int = 3
 
     @property
+    def owner(self) -> str:
+        """One installation = one data directory; its containers carry this in their owner label."""
+        return hashlib.sha256(str(self.data_dir.resolve()).encode()).hexdigest()[:16]
+
+    @property
     def wheelhouse(self) -> Path:
         return self.data_dir / "wheelhouse"
 
@@ -42,6 +48,7 @@ def build_runtime(backend: Backend, setup: DeploySetup) -> Runtime:
             base_image=setup.base_image,
             wheelhouse=setup.wheelhouse,
             keep_images=setup.keep_images,
+            owner=setup.owner,
         )
     venvs = WheelhouseVenvs(setup.wheelhouse, setup.deploy_dir / "venvs")
     return LocalProcessRuntime(venvs, setup.deploy_dir / "logs")

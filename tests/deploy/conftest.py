@@ -6,6 +6,7 @@ import os
 import shutil
 import threading
 import time
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -176,7 +177,9 @@ def docker_deployer(
     tmp_path: Path,
     registry_url: str,
 ) -> Iterator[Deployer]:
-    runtime = DockerRuntime(docker_engine, base_image=BASE_IMAGE, wheelhouse=wheelhouse, keep_images=2)
+    runtime = DockerRuntime(
+        docker_engine, base_image=BASE_IMAGE, wheelhouse=wheelhouse, keep_images=2, owner=uuid.uuid4().hex
+    )
     config = DeployerConfig(
         data_dir=tmp_path / "service-data",
         registry_url=registry_url,

@@ -65,6 +65,7 @@ def test_docker_blue_green_rollback_and_undeploy(
     assert first.outcome is DeployOutcome.DEPLOYED, f"{first.message}\n{first.log_tail}"
     container = docker_engine.containers.list(filters={"label": f"{LABEL_SERVICE}={service_name}"})[0]
     assert container.labels["intentops.version"] == v1
+    assert container.labels["intentops.intent"] == f"intents/{service_name}.yaml"
     assert container.image.tags == [f"{service_name}:{v1}"]
     host = container.attrs["HostConfig"]
     assert host["Memory"] == 256 * 1024 * 1024 and host["NanoCpus"] == 1_000_000_000
