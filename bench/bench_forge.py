@@ -107,6 +107,23 @@ def bench_pulls(server: ForgeServer, account: Account, runs: int) -> None:
         print(f"{label:<25} {median_ms(samples):7.1f} ms median  x{ratio:.1f}  target < 20 ms: {verdict}")
 
 
+def local_push_baseline(workdir: Path, runs: int) -> list[float]:
+    """The same small push to a bare repository on disk: what git costs without the forge."""
+    git(workdir, "init", "--quiet", "--bare", "--initial-branch=main", "local.git")
+    git(workdir, "clone", "--quiet", str(workdir / "local.git"), "local")
+    clone = workdir / "local"
+    counter = iter(range(10**6))
+
+    def push() -> None:
+        n = next(counter)
+        (clone / "n.txt").write_text(f"{n}\n")
+        git(clone, "add", "n.txt")
+        git(clone, "-c", "user.name=b", "-c", "user.email=b@x", "commit", "--quiet", "-m", f"n{n}")
+        git(clone, "push", "--quiet", "origin", "HEAD:main")
+
+    return timed(push, runs)
+
+
 def bench_push(server: ForgeServer, account: Account, workdir: Path, runs: int) -> None:
     receiver = ThreadingHTTPServer(("127.0.0.1", 0), PushWaiter)
     threading.Thread(target=receiver.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
@@ -122,6 +139,7 @@ def bench_push(server: ForgeServer, account: Account, workdir: Path, runs: int) 
 
     (clone / "n.txt").write_text("start\n")
     git(clone, "add", "n.txt")
+    local = local_push_baseline(workdir, runs)
     plain = timed(push, runs)
     server.admin.add_webhook(
         "bench/push", f"http://127.0.0.1:{receiver.server_address[1]}/", events_=["push"]
@@ -136,7 +154,11 @@ def bench_push(server: ForgeServer, account: Account, workdir: Path, runs: int) 
     hooked = timed(push_and_wait, runs)
     receiver.shutdown()
     ratio = statistics.median(hooked) / statistics.median(plain)
-    print(f"git push, no webhook      {median_ms(plain):7.1f} ms median (baseline)")
+    print(f"git push to a file:// repo {median_ms(local):6.1f} ms median (git alone, no HTTP)")
+    print(
+        f"git push, no webhook      {median_ms(plain):7.1f} ms median (baseline)"
+        f"  x{statistics.median(plain) / statistics.median(local):.2f} the file:// push"
+    )
     print(
         f"push -> webhook received  {median_ms(hooked):7.1f} ms median  x{ratio:.2f}"
         f"  target < 150 ms: {'ok' if median_ms(hooked) < 150 else 'MISSED'}"
