@@ -15,6 +15,7 @@ from dataclasses import dataclass
 import anyio.to_thread
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.background import BackgroundTask
 
 from forge.api.deps import authenticate, get_forge
 from forge.core import Forge, Perm
@@ -208,7 +209,10 @@ async def _stream(forge: Forge, request: Request, target: GitTarget) -> Response
         finally:
             _kill(process)
 
-    return StreamingResponse(body(), status_code=status, headers=headers)
+    # After the response, stop a git process still running (a client that stopped reading, for one).
+    return StreamingResponse(
+        body(), status_code=status, headers=headers, background=BackgroundTask(_kill, process)
+    )
 
 
 def _refs(forge: Forge, repo_id: int) -> dict[str, str]:
