@@ -138,29 +138,15 @@ class Deployer:
             timeout=self.config.health_timeout,
             is_alive=lambda: self.runtime.is_alive(candidate),
         )
-        previous = f"{current.name} {current.version}" if current is not None else None
         if not health.ok:
-            logs = self.runtime.log_tail(candidate, LOG_TAIL_LINES)
-            self._discard(candidate)
-            kept = KEPT_PREVIOUS.format(previous=previous) if previous else KEPT_NOTHING
-            message = NOT_HEALTHY.format(
-                name=manifest.name, version=request.version, detail=health.detail, kept=kept
-            )
-            log.warning("%s", message)
-            return DeployResult(
-                DeployOutcome.FAILED,
-                manifest.name,
-                request.version,
-                message,
-                previous_version=current.version if current else None,
-                log_tail=logs,
-            )
+            return self._roll_back(candidate, current, health.detail)
         self.records.activate(candidate)
         self.registry.activate(manifest.name, request.version)
         if current is not None:
             self._drain(current, keep_registry=current.version == request.version)
-        template = REPLACED if previous else DEPLOYED
         log.info("%s %s is serving at %s", manifest.name, request.version, candidate.url)
+        previous = f"{current.name} {current.version}" if current is not None else None
+        template = REPLACED if previous else DEPLOYED
         message = template.format(
             name=manifest.name, version=request.version, url=candidate.url, previous=previous
         )
@@ -171,6 +157,22 @@ class Deployer:
             message,
             candidate.url,
             previous_version=current.version if current else None,
+        )
+
+    def _roll_back(self, candidate: Instance, current: Instance | None, detail: str) -> DeployResult:
+        """The candidate never turned healthy: stop it and keep whatever served before."""
+        logs = self.runtime.log_tail(candidate, LOG_TAIL_LINES)
+        self._discard(candidate)
+        kept = KEPT_PREVIOUS.format(previous=f"{current.name} {current.version}") if current else KEPT_NOTHING
+        message = NOT_HEALTHY.format(name=candidate.name, version=candidate.version, detail=detail, kept=kept)
+        log.warning("%s", message)
+        return DeployResult(
+            DeployOutcome.FAILED,
+            candidate.name,
+            candidate.version,
+            message,
+            previous_version=current.version if current else None,
+            log_tail=logs,
         )
 
     def _launch(
