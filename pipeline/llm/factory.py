@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from pipeline.llm.anthropic import AnthropicProvider, RetryPolicy, Timeouts
 from pipeline.llm.base import LLMProvider
 from pipeline.llm.offline import OfflineProvider
 from pipeline.llm.usage import Budgets, UsageLedger
 from pipeline.state import Database
+
+if TYPE_CHECKING:
+    from pipeline.llm.anthropic import RetryPolicy, Timeouts
 
 OFFLINE_NOTICE = "no ANTHROPIC_API_KEY: using the offline provider"
 
@@ -31,6 +34,9 @@ def build_provider(
     """
     if api_key is None or not api_key.get_secret_value().strip():
         return OfflineProvider()
+    # Imported here: the SDK takes a second or more to import, and offline runs never need it.
+    from pipeline.llm.anthropic import AnthropicProvider
+
     database.create_all()
     ledger = UsageLedger(database, budgets)
     return AnthropicProvider(
