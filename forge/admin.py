@@ -12,7 +12,7 @@ from urllib.parse import quote
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from forge import events
+from forge import apps, events
 from forge.core import Forge
 from forge.errors import Invalid, NotFound
 from forge.models import Delivery, Hook, Repo, User
@@ -149,6 +149,14 @@ class ForgeAdmin:
             hook_id = hook.id
         renderer.flush_events()
         return hook_id
+
+    def register_app(self, owner: str, slug: str, public_key_pem: str, *, name: str | None = None) -> int:
+        """A GitHub App owned by `owner` that signs its JWTs with the key matching `public_key_pem`."""
+        return apps.register_app(self.forge, owner, slug, public_key_pem, name=name)
+
+    def install_app(self, app_id: int, full_name: str) -> int:
+        """Install an app on a repository; returns the installation id its tokens are asked for."""
+        return apps.install_app(self.forge, app_id, full_name)
 
     def deliveries(self, full_name: str) -> list[DeliveryRecord]:
         owner, name = split_full_name(full_name)

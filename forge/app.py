@@ -12,7 +12,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from forge import githttp
-from forge.api import deployments, git_data, hooks, issues, pulls, repos, reviews, statuses, users
+from forge.api import apps, deployments, git_data, hooks, issues, pulls, repos, reviews, statuses, users
 from forge.core import Forge
 from forge.errors import DOCS, BadJSON, ForgeError, Invalid, NotFound, TooLarge
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 
 API_PREFIX = "/api/v3"
 # statuses before git_data: its /commits/{ref}/status routes must win over /commits/{ref:path}.
-ROUTERS = (users, repos, hooks, statuses, git_data, pulls, reviews, issues, deployments)
+ROUTERS = (users, apps, repos, hooks, statuses, git_data, pulls, reviews, issues, deployments)
 MEDIA_TYPE_HEADER = {"X-GitHub-Media-Type": "github.v3; format=json"}
 
 

@@ -20,6 +20,7 @@ from forge.db import ForgeDB
 from forge.errors import Forbidden, Invalid, NotFound
 from forge.git import BareRepo, Edit, Person
 from forge.models import (
+    AppToken,
     CheckRun,
     Collaborator,
     Comment,
@@ -37,6 +38,7 @@ from forge.models import (
     Status,
     Token,
     User,
+    utcnow,
 )
 from forge.webhooks import Dispatcher
 
@@ -135,7 +137,12 @@ class Forge:
 
     def authenticate(self, session: Session, token: str) -> User | None:
         row = session.get(Token, token_digest(token))
-        return session.get(User, row.user_id) if row else None
+        if row is not None:
+            return session.get(User, row.user_id)
+        app_token = session.get(AppToken, token_digest(token))  # an app installation's token
+        if app_token is None or app_token.expires_at <= utcnow():
+            return None
+        return session.get(User, app_token.user_id)
 
     @staticmethod
     def user_by_login(session: Session, login: str, *, message: str | None = None) -> User:

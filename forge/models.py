@@ -228,3 +228,40 @@ class Delivery(ForgeBase):
     request_headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     response_headers: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
     response_body: Mapped[str] = mapped_column(Text, default="")
+
+
+class App(ForgeBase):
+    """A GitHub App: it authenticates with JWTs signed by its private key; `bot_user_id` is its bot."""
+
+    __tablename__ = "apps"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(100), unique=True)
+    name: Mapped[str] = mapped_column(String(255))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    bot_user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    public_key: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Installation(ForgeBase):
+    __tablename__ = "installations"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    app_id: Mapped[int] = mapped_column(ForeignKey("apps.id"))
+    account_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class InstallationRepo(ForgeBase):
+    __tablename__ = "installation_repos"
+    installation_id: Mapped[int] = mapped_column(ForeignKey("installations.id"), primary_key=True)
+    repo_id: Mapped[int] = mapped_column(ForeignKey("repos.id"), primary_key=True)
+
+
+class AppToken(ForgeBase):
+    """An installation access token (digest only); it acts as the app's bot until it expires."""
+
+    __tablename__ = "app_tokens"
+    digest: Mapped[str] = mapped_column(String(64), primary_key=True)
+    installation_id: Mapped[int] = mapped_column(ForeignKey("installations.id"))
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    expires_at: Mapped[datetime] = mapped_column()

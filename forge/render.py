@@ -301,7 +301,7 @@ class Renderer:
             "repos_url": f"{base}/repos",
             "events_url": f"{base}/events{{/privacy}}",
             "received_events_url": f"{base}/received_events",
-            "type": "User",
+            "type": "Bot" if user.login.endswith("[bot]") else "User",
             "site_admin": user.site_admin,
         }
 
