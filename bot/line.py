@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 from bot.settings import Settings
 from bot.vcs.client import RepoClient
-from bot.vcs.github import Connection, GithubRepoClient, token_connection
+from bot.vcs.github import Connection, GithubRepoClient, app_connection, git_password, token_connection
 from bot.vcs.workspace import GitIdentity, Workspace, auth_environment
 from pipeline.assembly import FactoryConfig
 from pipeline.deploy import Deployer
@@ -26,6 +26,8 @@ from pipeline.sandbox.runner import Sandbox, sandbox_for
 from pipeline.state import Database
 
 GITHUB_API = "https://api.github.com"
+NO_CREDENTIALS = "the bot needs GITHUB_TOKEN, or GITHUB_APP_ID and GITHUB_PRIVATE_KEY, or `intentops up`"
+APP_GIT_USER = "x-access-token"  # what GitHub expects as git's user name with an installation token
 
 
 class LineConfigurationError(RuntimeError):
@@ -47,7 +49,7 @@ class Line:
     bot_login: str
     api_base_url: str
     connection: Connection
-    git_env: dict[str, str]
+    git_user: str
     ledger: Ledger
     provider: LLMProvider
     registry: RegistryStore
@@ -66,7 +68,8 @@ class Line:
     def workspace(self, full_name: str) -> Workspace:
         remote = f"{git_base_url(self.api_base_url)}/{full_name}.git"
         identity = GitIdentity(self.bot_login, f"{self.bot_login}@users.noreply.intentops")
-        return Workspace(self.workdir / "repos" / full_name, remote, self.git_env, identity)
+        env = auth_environment(self.git_user, git_password(self.connection))  # fresh: app tokens expire
+        return Workspace(self.workdir / "repos" / full_name, remote, env, identity)
 
     def policies(self, full_name: str) -> PolicyStore:
         """One store per repository: it keeps the last policy set that loaded while newer files are broken."""
@@ -80,6 +83,26 @@ class Line:
         return f"{self.public_url.rstrip('/')}/intents/{intent_id}"
 
 
+def _connect(
+    settings: Settings, base_url: str, login_for: Callable[[Connection], str | None]
+) -> tuple[Connection, str, str]:
+    """(connection, the bot's login, git's user name): a GitHub App's installation, or a token."""
+    if settings.github_app_id is not None and settings.github_private_key is not None:
+        if not settings.intents_repo:
+            raise LineConfigurationError("a GitHub App needs INTENTOPS_REPO to find its installation")
+        key = settings.github_private_key.get_secret_value()
+        connection, login = app_connection(settings.github_app_id, key, settings.intents_repo, base_url)
+        return connection, settings.bot_login or login, APP_GIT_USER
+    token = settings.github_token.get_secret_value() if settings.github_token else ""
+    if not token:
+        raise LineConfigurationError(NO_CREDENTIALS)
+    connection = token_connection(token, base_url)
+    found = settings.bot_login or login_for(connection)
+    if not found:
+        raise LineConfigurationError("the forge refused the bot's token (GITHUB_TOKEN)")
+    return connection, found, found
+
+
 def build_line(
     settings: Settings,
     database: Database,
@@ -90,22 +113,14 @@ def build_line(
     public_url: str,
     login_for: Callable[[Connection], str | None],
 ) -> Line:
-    token = settings.github_token.get_secret_value() if settings.github_token else ""
-    if not token:
-        raise LineConfigurationError(
-            "the bot needs a forge token (GITHUB_TOKEN), or `intentops up` to make one"
-        )
     base_url = (settings.github_base_url or GITHUB_API).rstrip("/")
-    connection = token_connection(token, base_url)
-    login = settings.bot_login or login_for(connection)
-    if not login:
-        raise LineConfigurationError("the forge refused the bot's token (GITHUB_TOKEN)")
+    connection, login, git_user = _connect(settings, base_url, login_for)
     data = settings.data_dir.absolute()
     return Line(
         bot_login=login,
         api_base_url=base_url,
         connection=connection,
-        git_env=auth_environment(login, token),
+        git_user=git_user,
         ledger=Ledger(database),
         provider=provider,
         registry=registry,

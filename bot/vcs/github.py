@@ -8,7 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from github import Auth, Github, GithubException, UnknownObjectException
+from github import Auth, Github, GithubException, GithubIntegration, UnknownObjectException
 from github.GithubObject import NotSet
 from github.PullRequest import PullRequest as GhPullRequest
 from github.Repository import Repository
@@ -42,16 +42,35 @@ class Connection:
         )
 
 
+def git_password(connection: Connection) -> str:
+    """The secret git sends: the token itself, or a fresh installation token for a GitHub App."""
+    auth = connection.auth
+    if isinstance(auth, Auth.Token):
+        return str(auth.token)
+    if isinstance(auth, Auth.AppInstallationAuth):
+        connection.client()  # gives the auth its requester, which it needs to fetch (and refresh) tokens
+        return str(auth.token)
+    raise TypeError(f"no git credentials for {type(auth).__name__}")
+
+
 def token_connection(token: str, base_url: str | None = None) -> Connection:
     base = (base_url or GITHUB_API).rstrip("/")
     return Connection(base_url=base, auth=Auth.Token(token), pace=base == GITHUB_API)
 
 
-def app_installation_connection(
-    app_id: int, private_key: str, installation_id: int, base_url: str | None = None
-) -> Connection:
-    auth = Auth.AppAuth(app_id, private_key).get_installation_auth(installation_id)
-    return Connection(base_url=(base_url or GITHUB_API).rstrip("/"), auth=auth)
+def app_connection(
+    app_id: int, private_key: str, full_name: str, base_url: str | None = None
+) -> tuple[Connection, str]:
+    """A GitHub App's installation on `full_name`: the connection (installation tokens, refreshed as they
+    expire) and the app's bot login (`<slug>[bot]`)."""
+    base = (base_url or GITHUB_API).rstrip("/")
+    app_auth = Auth.AppAuth(app_id, private_key)
+    integration = GithubIntegration(auth=app_auth, base_url=base)
+    owner, name = full_name.split("/", 1)
+    installation = integration.get_repo_installation(owner, name)
+    slug = integration.get_app().slug
+    auth = app_auth.get_installation_auth(installation.id)
+    return Connection(base_url=base, auth=auth, pace=base == GITHUB_API), f"{slug}[bot]"
 
 
 def _pull(pr: GhPullRequest) -> PullRequest:
