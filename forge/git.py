@@ -288,9 +288,9 @@ class BareRepo:
     def blob(self, sha: str) -> bytes:
         return self.run("cat-file", "blob", sha).stdout
 
-    def shortstat(self, old: str, new: str) -> tuple[int, int, int]:
-        """(files changed, lines added, lines deleted) from `old` to `new`, in one git call."""
-        out = self.text("diff-tree", "-r", "-M", "--shortstat", old, new)
+    def shortstat(self, spec: str) -> tuple[int, int, int]:
+        """(files changed, lines added, lines deleted) of `git diff spec` (e.g. `base...head`), one call."""
+        out = self.text("diff", "--no-ext-diff", "--no-color", "-M", "--shortstat", spec)
         numbers = dict.fromkeys(("file", "insertion", "deletion"), 0)
         for part in out.strip().split(","):
             words = part.split()

@@ -52,12 +52,12 @@ class PullFacts:
 @lru_cache(maxsize=2048)
 def pull_facts(repo_path: Path, base_sha: str, head_sha: str) -> PullFacts:
     bare = BareRepo(repo_path)
-    # Four git processes, two at a time: a new PR's first render is on the request path.
-    with ThreadPoolExecutor(max_workers=2) as pool:
+    # Three git processes at once: a new PR's first render is on the request path. `base...head` diffs
+    # from their merge base, as GitHub's PR size does.
+    with ThreadPoolExecutor(max_workers=3) as pool:
         merged_tree = pool.submit(bare.merge_tree, base_sha, head_sha)
         commits = pool.submit(bare.count, f"{base_sha}..{head_sha}")
-        merge_base = bare.merge_base(base_sha, head_sha)
-        files, additions, deletions = bare.shortstat(merge_base, head_sha) if merge_base else (0, 0, 0)
+        files, additions, deletions = bare.shortstat(f"{base_sha}...{head_sha}")
         return PullFacts(
             mergeable=merged_tree.result() is not None,
             commits=commits.result(),
