@@ -17,6 +17,7 @@ pytest_plugins = [
     "tests.fixtures.anthropic_api",
     "tests.fixtures.fake_llm",
     "tests.fixtures.forge",
+    "tests.fixtures.line",
     "tests.fixtures.browser",
     "tests.fixtures.postgres",
 ]

@@ -5,21 +5,20 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
 
 from bot.app import open_state_database
 from bot.settings import Settings
 from pipeline.state import Database, default_sqlite_url
 from tests.conftest import SHARED
+from tests.fixtures.servers import serve_app
 
 PAYLOAD_EXAMPLES = SHARED / "github" / "webhooks" / "payload-examples"
 
@@ -147,23 +146,9 @@ def bot_settings(tmp_path: Path) -> Settings:
     )
 
 
-@contextmanager
-def serving(app: Any) -> Iterator[str]:
+def serving(app: Any) -> AbstractContextManager[str]:
     """Serve `app` with uvicorn on 127.0.0.1 and a free port; yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("uvicorn did not start")
-        time.sleep(0.01)
-    port = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        thread.join(30)
+    return serve_app(app)
 
 
 def wait_for(condition: Callable[[], bool], *, timeout: float = 60.0, what: str = "condition") -> None:

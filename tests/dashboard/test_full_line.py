@@ -9,24 +9,17 @@ from playwright.sync_api import Page, expect
 
 from pipeline.ledger import IntentState
 from tests.fixtures.browser import screenshot
-from tests.flows.conftest import Rig, rig  # noqa: F401  (the whole line, as the flow tests run it)
+from tests.fixtures.line import NOTES_INTENT as NOTES
+from tests.fixtures.line import Rig
 
 pytestmark = [pytest.mark.slow, pytest.mark.browser, pytest.mark.xdist_group("flows")]
 
 PATH = "intents/notes.yaml"
-NOTES = """\
-service_name: notes
-purpose: Keep short team notes with a title and a body, so the team shares knowledge.
-tier: 1
-resources:
-  - name: note
-    fields: {title: string, body: string}
-    required: [title]
-"""
 BUILD_TIMEOUT_MS = 240_000
 
 
-def test_approve_merge_and_see_the_service_running(page: Page, rig: Rig) -> None:  # noqa: F811
+def test_approve_merge_and_see_the_service_running(page: Page, line_rig: Rig) -> None:
+    rig = line_rig
     dashboard = f"{rig.url}/dashboard"
     page.goto(f"{dashboard}/")
     page.get_by_label("Token").fill(rig.accounts["bob"].token)

@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.ledger import IntentState, Outcome, Stage
 from tests.conftest import EXAMPLES
-from tests.flows.conftest import BOT, REPO, Rig
+from tests.fixtures.line import BOT, REPO, Rig
 
 PATH = "intents/hello-world.yaml"
 

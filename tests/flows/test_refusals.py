@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.ledger import IntentState
-from tests.flows.conftest import BOT, REPO, Rig
+from tests.fixtures.line import BOT, REPO, Rig
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]
 

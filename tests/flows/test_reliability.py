@@ -7,7 +7,7 @@ import pytest
 
 from pipeline.ledger import IntentState
 from tests.conftest import EXAMPLES
-from tests.flows.conftest import BOT, REPO, Rig
+from tests.fixtures.line import BOT, REPO, Rig
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]
 

@@ -7,20 +7,12 @@ import time
 import pytest
 
 from pipeline.ledger import IntentState
-from tests.flows.conftest import BOT, REPO, Rig
+from tests.fixtures.line import BOT, REPO, Rig
+from tests.fixtures.line import NOTES_INTENT as NOTES
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]
 
 PATH = "intents/notes.yaml"
-NOTES = """\
-service_name: notes
-purpose: Keep short team notes with a title and a body, so the team shares knowledge.
-tier: 1
-resources:
-  - name: note
-    fields: {title: string, body: string}
-    required: [title]
-"""
 
 
 def approve(rig: Rig, login: str, number: int, sha: str) -> None:

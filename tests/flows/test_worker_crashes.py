@@ -24,8 +24,8 @@ from pipeline.ledger import IntentState
 from pipeline.wheelhouse import prepare_wheelhouse
 from tests.conftest import EXAMPLES
 from tests.fixtures.forge import ForgeKit
+from tests.fixtures.line import BOT, REPO, SECRET, SHARED_DATA, _policy_files
 from tests.fixtures.servers import free_port, serve_app
-from tests.flows.conftest import BOT, REPO, SECRET, SHARED_DATA, _policy_files
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]
 

@@ -4,9 +4,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
 from bot.server import build_bot
 from bot.settings import Settings
 from tests.fixtures.forge import ForgeKit
@@ -14,24 +11,13 @@ from tests.fixtures.forge import ForgeKit
 REPO = "acme/intents"
 
 
-def keypair() -> tuple[str, str]:
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    private = key.private_bytes(
-        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-    ).decode()
-    public = (
-        key.public_key()
-        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
-        .decode()
-    )
-    return private, public
-
-
-def test_the_bot_works_as_an_installed_github_app(forge_kit: ForgeKit, tmp_path: Path) -> None:
+def test_the_bot_works_as_an_installed_github_app(
+    forge_kit: ForgeKit, app_key: tuple[str, str], tmp_path: Path
+) -> None:
     kit = forge_kit
     kit.user("acme")
     kit.repo(REPO, files={"README.md": b"intents\n"})
-    private, public = keypair()
+    private, public = app_key
     app_id = kit.admin.register_app("acme", "intentops", public)
     kit.admin.install_app(app_id, REPO)
     settings = Settings(
