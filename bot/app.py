@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
+from bot.handlers import FLOW_MODULES
 from bot.queue import JobQueue
 from bot.routing import BotContext, Routes
 from bot.settings import Settings
@@ -20,8 +21,8 @@ from bot.webhooks import EVENT_JOB_KIND, WebhookIntake, event_job_handler, webho
 from bot.worker import WorkerPool
 from pipeline.state import Database
 
-HANDLER_MODULES: tuple[str, ...] = ()
-"""Feature modules, each with a module-level `routes: Routes`; a feature adds its module name here."""
+HANDLER_MODULES: tuple[str, ...] = FLOW_MODULES
+"""Feature modules, each with a module-level `routes: Routes` (the flows, listed in `bot.handlers`)."""
 
 MISSING_SECRET = (
     "INTENTOPS_WEBHOOK_SECRET is not set: the bot refuses unsigned webhooks, "
