@@ -7,6 +7,7 @@ registry (where generated services register) and the approval dashboard.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -36,6 +37,7 @@ from pipeline.registry.tokens import load_or_create_token
 from pipeline.state import Database
 
 REGISTRY_PATH = "/registry"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -91,6 +93,7 @@ def build_bot(
         login_for=login_of,
     )
     line.factory = FactoryConfig(gate=settings.spec_gate)
+    _recover_services(line)
     app = create_app(
         settings,
         database=database,
@@ -103,6 +106,18 @@ def build_bot(
     app.mount(REGISTRY_PATH, create_registry_app(registry, registry_token))
     _add_dashboard(app, settings, line, database)
     return Bot(app=app, line=line, database=database)
+
+
+def _recover_services(line: Line) -> None:
+    """Services deployed before a restart: adopt the live ones, restart the dead, clean half-done switches."""
+    for recovery in line.deployer.recover():
+        log.info(
+            "recovered %s %s: %s %s",
+            recovery.name,
+            recovery.version[:12],
+            recovery.action.value,
+            recovery.detail,
+        )
 
 
 def _repo_for_token(line: Line, full_name: str | None) -> Callable[[str], RepoClient]:

@@ -263,21 +263,28 @@ class Deployer:
         return [i for i in self.runtime.discover() if i.handle not in known]
 
     def recover(self) -> list[Recovery]:
-        """After a bot restart: adopt live instances, restart dead ones, clean up half-done switches."""
+        """After a bot restart: adopt live instances, restart dead ones, clean up half-done switches.
+
+        Each service is looked at under its deploy lock, with its records read again inside it, so a deploy
+        still running in another worker process is waited for, never mistaken for a half-done one. Dead
+        instances are restarted after the lock is released: a restart is a deploy, which takes it itself."""
         actions: list[Recovery] = []
-        for instance in self.records.all():
-            if not instance.active:
-                # A candidate or predecessor left behind by a switch that was interrupted.
-                self._discard(instance)
-                actions.append(Recovery(RecoveryAction.CLEANED, instance.name, instance.version, ""))
-            elif self.runtime.is_alive(instance):
-                self._claim_registry(instance)
-                actions.append(
-                    Recovery(RecoveryAction.ADOPTED, instance.name, instance.version, instance.url)
-                )
-            else:
-                actions.append(self._restart(instance))
-        return actions
+        dead: list[Instance] = []
+        for name in sorted({instance.name for instance in self.records.all()}):
+            with service_lock(self._locks, name):
+                for instance in (i for i in self.records.all() if i.name == name):
+                    if not instance.active:
+                        # A candidate or predecessor left behind by a switch that was interrupted.
+                        self._discard(instance)
+                        actions.append(Recovery(RecoveryAction.CLEANED, instance.name, instance.version, ""))
+                    elif self.runtime.is_alive(instance):
+                        self._claim_registry(instance)
+                        actions.append(
+                            Recovery(RecoveryAction.ADOPTED, instance.name, instance.version, instance.url)
+                        )
+                    else:
+                        dead.append(instance)
+        return actions + [self._restart(instance) for instance in dead]
 
     def _claim_registry(self, instance: Instance) -> None:
         """A switch cut short can leave the registry naming another version: the live instance wins."""

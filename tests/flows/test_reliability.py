@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import os
+import signal
+
 import httpx
 import pytest
 
+from bot.server import build_bot
 from pipeline.ledger import IntentState
 from tests.conftest import EXAMPLES
 from tests.fixtures.line import BOT, REPO, Rig
@@ -49,3 +53,19 @@ def test_the_same_delivery_100_times_and_the_same_intent_twice_build_and_deploy_
     assert len(pulls) == 1
     assert [v.version for v in rig.bot.line.registry.versions("hello-world")] == [deployed.commit_sha]
     assert rig.ledger.get(deployed.id).state is IntentState.DEPLOYED
+
+
+def test_a_restarted_bot_brings_back_services_that_died_meanwhile(rig: Rig) -> None:
+    rig.push({PATH: (EXAMPLES / "intents" / "hello-world.yaml").read_text()}, "Add hello-world")
+    deployed = rig.wait_for(PATH, IntentState.DEPLOYED)
+    (instance,) = rig.bot.line.deployer.running()
+    os.killpg(int(instance.handle), signal.SIGKILL)  # the service dies while the bot is down
+    rig.wait_until_idle()
+
+    restarted = build_bot(rig.bot.app.state.context.settings, worker_threads=0)
+    try:
+        entry = restarted.line.registry.get("hello-world")
+        assert entry is not None and entry.version == deployed.commit_sha
+        assert httpx.get(f"{entry.url}/health", timeout=10).status_code == 200
+    finally:
+        restarted.database.dispose()
