@@ -2,6 +2,19 @@
 // Without JavaScript the pages still work; they just do not update by themselves.
 (function () {
   "use strict";
+  var latest = null; // the newest marker the server announced
+
+  function behind() {
+    var table = document.querySelector("[data-marker]");
+    return table !== null && latest !== null && table.getAttribute("data-marker") !== latest;
+  }
+
+  function refreshIfBehind() {
+    if (behind()) {
+      document.body.dispatchEvent(new CustomEvent("ledger-changed"));
+    }
+  }
+
   function start() {
     var anchor = document.querySelector("[data-live-url]");
     if (!anchor || !window.EventSource) {
@@ -9,12 +22,14 @@
     }
     var source = new EventSource(anchor.getAttribute("data-live-url"));
     source.addEventListener("ledger", function (event) {
-      var table = document.querySelector("[data-marker]");
-      if (table && table.getAttribute("data-marker") !== event.data) {
-        document.body.dispatchEvent(new CustomEvent("ledger-changed"));
-      }
+      latest = event.data;
+      refreshIfBehind();
     });
+    // A change announced while a refresh was in flight is not lost: once the table is swapped in,
+    // it is compared with the newest marker again.
+    document.body.addEventListener("htmx:afterSwap", refreshIfBehind);
   }
+
   if (document.readyState === "loading") {
     document.addEventListener("DOMContentLoaded", start);
   } else {
