@@ -19,6 +19,7 @@ TESTS_FAILED = "tests {verdict}: {failed} failed, {errors} errors, {skipped} ski
 DEPLOY_STARTED = "deploying {version}"
 DEPLOY_DONE = "deployed at {url}"
 
+WAITING_RETRY = "a worker to retry its failed work"
 WAITING_TESTS = "its tests to pass (see the failing tests on the pull request)"
 WAITING_MERGE = "a merge of its pull request"
 PR_TITLE = "intentops: build {service}"
@@ -31,6 +32,7 @@ ISSUE_INVALID = "The form does not make a valid intent:\n\n{problems}"
 COMMAND_DENIED = "@{login}: `/intentops {command}` needs write permission on this repository."
 COMMAND_UNKNOWN = "@{login}: unknown command `/intentops {command}`. Known: {known}."
 APPROVE_NOT_COUNTED = "@{login}: your approval does not count: {login} {reason}."
+NO_PULL_YET = "@{login}: `{path}` has no pull request yet; there is nothing to approve."
 RETRY_QUEUED = "Retrying: the intent's failed work is queued again."
 NOTHING_TO_RETRY = (
     "Nothing to retry: no work for this intent has failed for good. `/intentops rebuild` builds again."

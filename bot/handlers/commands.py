@@ -1,4 +1,5 @@
-"""Comment commands on intent PRs: `/intentops retry | explain | rebuild | approve`.
+"""Comment commands on intent PRs (and on the issue an intent's problems were reported on):
+`/intentops retry | explain | rebuild | approve`.
 
 `approve` counts exactly like an approving review (same rules); the others need write permission.
 Each comment runs once (keyed by its id), and the answer is a comment.
@@ -17,7 +18,7 @@ from bot.queue import IdempotencyKey, Job, JobState
 from bot.routing import BotContext, Routes
 from bot.vcs.client import RepoClient
 from pipeline.intents.serialize import content_hash
-from pipeline.ledger import IntentRecord
+from pipeline.ledger import IntentRecord, IntentState
 from pipeline.signoff import WRITE_PERMISSIONS, Approval, evaluate_signoff
 
 routes = Routes()
@@ -34,7 +35,7 @@ def parse_command(body: str) -> str | None:
 @routes.on(IssueCommentEvent, action="created")
 def on_comment(event: IssueCommentEvent, context: BotContext) -> None:
     command = parse_command(event.body)
-    if command is None or not event.is_pull_request:
+    if command is None:
         return
     context.queue.enqueue(
         JobKind.COMMAND,
@@ -49,15 +50,20 @@ def run_command(job: Job, context: BotContext) -> None:
     payload = job.payload
     repo = line.repo(payload["repo"])
     number, command, login = int(payload["number"]), str(payload["command"]), str(payload["login"])
-    record = line.ledger.find_by_pr(repo.full_name, number)
+    record = line.ledger.find_by_pr(repo.full_name, number) or line.ledger.find_by_issue(
+        repo.full_name, number
+    )
     if record is None:
-        return  # not an intent PR: stay quiet
+        return  # not about an intent: stay quiet
     if command not in KNOWN:
         repo.comment(
             number, reports.COMMAND_UNKNOWN.format(login=login, command=command, known=", ".join(KNOWN))
         )
     elif command == "approve":
-        _approve(line, repo, record, number, login)
+        if record.pr_number is None:
+            repo.comment(number, reports.NO_PULL_YET.format(login=login, path=record.path))
+        else:
+            _approve(line, repo, record, record.pr_number, login)
     elif repo.permission(login) not in WRITE_PERMISSIONS:
         repo.comment(number, reports.COMMAND_DENIED.format(login=login, command=command))
     elif command == "explain":
@@ -92,9 +98,10 @@ def _approve(line: Line, repo: RepoClient, record: IntentRecord, number: int, lo
 
 
 def _explain(line: Line, repo: RepoClient, record: IntentRecord, number: int) -> None:
-    pull = repo.get_pull(number)
     current = line.ledger.get(record.id)
-    status = signoff_status(line, repo, current, pull) if current.decision else None
+    status = None
+    if current.decision and current.pr_number is not None:
+        status = signoff_status(line, repo, current, repo.get_pull(current.pr_number))
     body = reports.render(
         "explain",
         path=current.path,
@@ -110,13 +117,15 @@ def _explain(line: Line, repo: RepoClient, record: IntentRecord, number: int) ->
 def _retry(line: Line, context: BotContext, repo: RepoClient, record: IntentRecord, number: int) -> None:
     """Put the intent's dead jobs back in the queue."""
     keys = [str(IdempotencyKey(record.repo, record.path, record.content_hash, "build"))]
-    if record.commit_sha:
-        keys.append(f"deploy:{record.repo}:{number}:{record.commit_sha}")
+    if record.commit_sha and record.pr_number is not None:
+        keys.append(f"deploy:{record.repo}:{record.pr_number}:{record.commit_sha}")
     retried = 0
     for key in keys:
         job = context.queue.find(key)
         if job is not None and job.state is JobState.DEAD and context.queue.retry(job.id):
             retried += 1
+    if retried:
+        line.ledger.set_state(record.id, IntentState.RECEIVED, waiting_for=reports.WAITING_RETRY)
     repo.comment(number, reports.RETRY_QUEUED if retried else reports.NOTHING_TO_RETRY)
 
 
@@ -128,21 +137,20 @@ def _rebuild(context: BotContext, repo: RepoClient, record: IntentRecord, number
         repo.comment(number, reports.NOTHING_TO_REBUILD.format(path=record.path))
         return
     digest = content_hash(data)
-    head = repo.get_pull(number).head_sha
+    head = repo.branch_head(default)
+    if head is None:
+        repo.comment(number, reports.NOTHING_TO_REBUILD.format(path=record.path))
+        return
     context.queue.enqueue(
         JobKind.BUILD,
         key=f"{IdempotencyKey(record.repo, record.path, digest, 'build')}:rebuild:{job_id}",
         payload={
             "repo": record.repo,
             "path": record.path,
-            "sha": _default_head(repo, default, head),
+            "sha": head,
             "author": record.author,
             "changed_files": [record.path],
             "content_hash": digest,
         },
     )
     repo.comment(number, reports.REBUILD_QUEUED.format(service=record.service_name))
-
-
-def _default_head(repo: RepoClient, default: str, fallback: str) -> str:
-    return repo.branch_head(default) or fallback

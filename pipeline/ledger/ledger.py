@@ -201,6 +201,13 @@ class Ledger:
             )
             return IntentRecord.of(row) if row else None
 
+    def find_by_issue(self, repo: str, issue_number: int) -> IntentRecord | None:
+        with self._db.session() as session:
+            row = session.scalar(
+                select(IntentRow).where(IntentRow.repo == repo, IntentRow.issue_number == issue_number)
+            )
+            return IntentRecord.of(row) if row else None
+
     def list_intents(
         self, *, state: str | None = None, priority: str | None = None, limit: int = 200, offset: int = 0
     ) -> list[IntentRecord]:

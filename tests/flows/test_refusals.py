@@ -57,11 +57,12 @@ def test_a_broken_intent_does_not_stop_the_others_in_its_push(rig: Rig) -> None:
     assert record.pr_number is not None
 
 
-def test_work_that_keeps_failing_is_reported_not_lost(rig: Rig, tmp_path: Path) -> None:
+def test_work_that_keeps_failing_is_reported_and_can_be_retried(rig: Rig, tmp_path: Path) -> None:
     # No wheelhouse and no cached venv: the sandbox cannot install the service's test dependencies.
+    wheelhouse, venvs = rig.bot.line.wheelhouse, rig.bot.line.venv_cache
     rig.bot.line.wheelhouse = tmp_path / "no-wheelhouse"
     rig.bot.line.venv_cache = tmp_path / "no-venvs"
-    good = "service_name: board\npurpose: A status board for the team's shared internal tools.\n"
+    good = "service_name: board\npurpose: A status board for the team's shared internal tools.\ntier: 1\n"
     good += "resources:\n  - name: item\n    fields: {title: string}\n    required: [title]\n"
     sha = rig.push({"intents/board.yaml": good}, "Add board")
     record = rig.wait_for("intents/board.yaml", IntentState.FAILED)
@@ -70,3 +71,14 @@ def test_work_that_keeps_failing_is_reported_not_lost(rig: Rig, tmp_path: Path) 
     assert "gave up on `intent.build`" in note and "after 5 attempt(s)" in note
     statuses = rig.github(BOT).get_repo(REPO).get_commit(sha).get_combined_status().statuses
     assert any(s.state == "failure" and s.description.startswith("gave up") for s in statuses)
+
+    # The cause is fixed; a person asks for a retry on the issue that reported the failure.
+    rig.bot.line.wheelhouse, rig.bot.line.venv_cache = wheelhouse, venvs
+    issue = rig.github("alice").get_repo(REPO).get_issue(rig.ledger.get(record.id).issue_number)
+    issue.create_comment("/intentops retry")
+    deadline = time.monotonic() + 60
+    while not any("queued again" in c.body for c in issue.get_comments() if c.user.login == BOT):
+        assert time.monotonic() < deadline, "no answer to /intentops retry"
+        time.sleep(0.3)
+    retried = rig.wait_for("intents/board.yaml", IntentState.AWAITING_SIGNOFF)
+    assert retried.pr_number is not None

@@ -78,3 +78,11 @@ def test_only_a_valid_approval_on_the_current_head_signs_off(rig: Rig) -> None:
     assert entry is not None and entry.provenance.approvers == ("bob",)
     repos = rig.github(BOT).get_repo(REPO).get_pulls(state="all", head="acme:intentops/notes")
     assert len(list(repos)) == 1, "a changed intent updates its PR, never opens a second one"
+
+
+def test_a_pull_request_closed_without_merging_rejects_the_intent(rig: Rig) -> None:
+    rig.push({PATH: NOTES}, "Add notes")
+    record = rig.wait_for(PATH, IntentState.AWAITING_SIGNOFF)
+    rig.github("bob").get_repo(REPO).get_pull(record.pr_number).edit(state="closed")
+    rejected = rig.wait_for(PATH, IntentState.REJECTED)
+    assert rejected.service_url == "" and rig.bot.line.registry.get("notes") is None
