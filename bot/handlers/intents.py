@@ -7,8 +7,8 @@ webhook, a retried job or the same content pushed twice builds once and updates 
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any
 
 from github import GithubException
@@ -206,15 +206,16 @@ def _report_blocked(line: Line, repo: RepoClient, record: IntentRecord, decision
 
 @dataclass
 class _StageClock:
-    """Records each factory stage's start as it happens, and its end once the outcome is known."""
+    """Records each factory stage's start as it happens, and its end, at the time it ended, once the
+    outcome is known."""
 
     line: Line
     intent_id: int
-    started: dict[str, float] = field(default_factory=dict)
-    ended: dict[str, float] = field(default_factory=dict)
+    started: dict[str, datetime] = field(default_factory=dict)
+    ended: dict[str, datetime] = field(default_factory=dict)
 
     def __call__(self, stage: str) -> None:
-        now = time.monotonic()
+        now = datetime.now(UTC)
         for previous in self.started:
             self.ended.setdefault(previous, now)
         self.started[stage] = now
@@ -225,9 +226,10 @@ class _StageClock:
     ) -> None:
         if stage not in self.started:
             return
-        elapsed = self.ended.get(stage, time.monotonic()) - self.started[stage]
+        end = self.ended.get(stage, datetime.now(UTC))
+        elapsed = int((end - self.started[stage]).total_seconds() * 1000)
         self.line.ledger.record(
-            self.intent_id, Stage(stage), outcome, message, detail=detail, duration_ms=int(elapsed * 1000)
+            self.intent_id, Stage(stage), outcome, message, detail=detail, duration_ms=elapsed, at=end
         )
 
 

@@ -269,12 +269,15 @@ class Ledger:
         *,
         detail: dict[str, Any] | None = None,
         duration_ms: int | None = None,
+        at: datetime | None = None,
     ) -> None:
+        """Append a stage event; `at` when it happened earlier than now (a stage whose end is known late)."""
         with self._db.session() as session:
             row = session.get(IntentRow, intent_id)
             if row is None:
                 raise UnknownIntent(intent_id)
-            row.updated_at = now = self._clock()
+            row.updated_at = self._clock()
+            now = at or row.updated_at
             session.add(
                 self._event(intent_id, stage, outcome, message, now, row.content_hash, detail, duration_ms)
             )

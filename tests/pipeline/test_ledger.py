@@ -128,3 +128,14 @@ def test_the_ledger_survives_a_restart(tmp_path: Path) -> None:
     second = Database(url)
     second.create_all()
     assert Ledger(second).get(intent_id).service_name == "hello"
+
+
+def test_an_event_known_late_keeps_the_time_it_happened(ledger: Ledger) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    intent_id, _ = receive(ledger)
+    earlier = datetime.now(UTC) - timedelta(seconds=30)
+    ledger.record(intent_id, Stage.SPEC, Outcome.SUCCEEDED, "score 94/100", duration_ms=1200, at=earlier)
+    event = ledger.history(intent_id)[-1]
+    assert abs((event.at.replace(tzinfo=UTC) - earlier).total_seconds()) < 0.01
+    assert ledger.get(intent_id).updated_at.replace(tzinfo=UTC) > earlier, "the intent itself changed now"
