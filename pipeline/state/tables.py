@@ -2,6 +2,7 @@
 
 A feature that adds tables adds one import line here.
 """
+
 import pipeline.deploy.records
 import pipeline.governance.cache
 import pipeline.ledger.tables
