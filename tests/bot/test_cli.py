@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -23,15 +22,9 @@ from pipeline.state import default_sqlite_url
 from tests.bot.conftest import SECRET, delivery_headers, load_example, wait_for
 from tests.conftest import ROOT
 from tests.fixtures.forge import ForgeKit
+from tests.fixtures.servers import free_port
 
 INTENTOPS = str(Path(sys.executable).with_name("intentops"))
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 def environment(tmp_path: Path, **extra: str) -> dict[str, str]:

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import threading
-import time
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -13,7 +11,6 @@ from pathlib import Path
 from typing import NoReturn
 
 import pytest
-import uvicorn
 from docker import DockerClient
 from docker.errors import DockerException, ImageNotFound
 from pydantic import SecretStr
@@ -27,11 +24,11 @@ from pipeline.deploy import (
     WheelhouseVenvs,
 )
 from pipeline.deploy.docker import DockerRuntime, docker_client
-from pipeline.deploy.local import free_port
 from pipeline.registry import RegistryStore, create_registry_app
 from pipeline.state import Database, default_sqlite_url
 from pipeline.wheelhouse import WheelhouseError, prepare_wheelhouse, service_requirements
 from tests.conftest import ROOT
+from tests.fixtures.servers import serve_app
 
 TEMPLATE = Path(__file__).parent / "service_template"
 CACHE = ROOT / ".data" / "test-cache"
@@ -105,19 +102,9 @@ def registry(database: Database) -> RegistryStore:
 @pytest.fixture
 def registry_url(registry: RegistryStore) -> Iterator[str]:
     """The registry's HTTP API served for real by uvicorn on a free loopback port."""
-    port = free_port()
     app = create_registry_app(registry, SecretStr(REGISTRY_TOKEN))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        if time.monotonic() > deadline or not thread.is_alive():
-            pytest.fail("the registry server did not start")
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_app(app) as url:
+        yield url
 
 
 def local_deployer(

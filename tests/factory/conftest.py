@@ -2,15 +2,11 @@
 
 from __future__ import annotations
 
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-import uvicorn
 from pydantic import SecretStr
 
 from pipeline.codegen.generator import generate_service
@@ -24,6 +20,7 @@ from pipeline.spec.model import Spec
 from pipeline.state import Database, default_sqlite_url
 from pipeline.wheelhouse import cached_venv, prepare_wheelhouse, service_requirements, venv_python
 from tests.fixtures.anthropic_api import FakeMessagesAPI
+from tests.fixtures.servers import serve_app
 
 STRUCTURED = ("hello-world", "bookmarks")
 FREE_TEXT = ("spec-analyzer", "governance-v2", "spec-builder-v2")
@@ -42,13 +39,6 @@ def load_example(examples_dir: Path, name: str) -> Intent:
 @pytest.fixture
 def hello_spec(examples_dir: Path, blueprint: str) -> Spec:
     return build_spec(load_example(examples_dir, "hello-world"), blueprint=blueprint)
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port: int = sock.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")
@@ -70,18 +60,9 @@ def registry_server(tmp_path: Path) -> Iterator[tuple[str, RegistryStore]]:
     database = Database(default_sqlite_url(tmp_path / "registry"))
     database.create_all()
     store = RegistryStore(database, ttl=timedelta(seconds=30))
-    port = free_port()
     app = create_registry_app(store, SecretStr(REGISTRY_TOKEN))
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the registry did not start"
-        time.sleep(0.02)
-    yield f"http://127.0.0.1:{port}", store
-    server.should_exit = True
-    thread.join(timeout=10)
+    with serve_app(app) as url:
+        yield url, store
     database.dispose()
 
 

@@ -20,9 +20,10 @@ from pipeline.codegen.generator import generate_service
 from pipeline.spec.model import Spec
 from pipeline.spec.render import write_spec
 from tests.conftest import EXAMPLES, ROOT
-from tests.factory.conftest import CLAUDE_KEY, CLAUDE_MODEL, free_port
+from tests.factory.conftest import CLAUDE_KEY, CLAUDE_MODEL
 from tests.factory.test_claude_path import HELLO_HANDLER, MODEL_HANDLER
 from tests.fixtures.anthropic_api import FakeMessagesAPI
+from tests.fixtures.servers import free_port
 
 INTENTOPS = Path(sys.executable).parent / "intentops"
 DATA = ROOT / ".data"

@@ -21,7 +21,8 @@ from pipeline.sandbox import ProcessSandbox
 from pipeline.spec.builder import build_spec
 from pipeline.spec.optimizer import optimize
 from pipeline.spec.render import read_spec
-from tests.factory.conftest import REGISTRY_TOKEN, STRUCTURED, free_port
+from tests.factory.conftest import REGISTRY_TOKEN, STRUCTURED
+from tests.fixtures.servers import free_port
 
 EVERY_KIND = {
     "service_name": "inventory",
