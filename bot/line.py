@@ -21,6 +21,7 @@ from pipeline.deploy import Deployer
 from pipeline.governance import PolicyStore
 from pipeline.ledger import Ledger
 from pipeline.llm import LLMProvider
+from pipeline.llm.usage import UsageLedger
 from pipeline.registry import RegistryStore
 from pipeline.sandbox.runner import Sandbox, sandbox_for
 from pipeline.state import Database
@@ -59,6 +60,8 @@ class Line:
     venv_cache: Path
     public_url: str
     factory: FactoryConfig = FactoryConfig()
+    usage: UsageLedger | None = None
+    """Model calls and their cost (what a PR reports as the intent's cost)."""
     policy_stores: dict[str, PolicyStore] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 

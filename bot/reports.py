@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from pipeline.llm.usage import UsageLedger
 from pipeline.spec.render import jinja_environment
 
 # Commit status descriptions (GitHub caps them at 140 characters).
@@ -52,6 +53,13 @@ def short(text: str, limit: int = 140) -> str:
 
 
 def cost_line(usd: float | None) -> str:
+    """`None`: no model is configured; otherwise the intent's model spend so far."""
     if usd is None:
         return "offline (no model calls)"
     return f"${usd:.2f} of model calls"
+
+
+def intent_cost(offline: bool, usage: UsageLedger | None, budget_key: str) -> str:
+    if offline or usage is None:
+        return cost_line(None)
+    return cost_line(usage.spend_for_key(budget_key))

@@ -93,6 +93,7 @@ def build_bot(
         login_for=login_of,
     )
     line.factory = FactoryConfig(gate=settings.spec_gate)
+    line.usage = UsageLedger(database, _budgets(settings))
     _recover_services(line)
     app = create_app(
         settings,
@@ -141,7 +142,7 @@ def _add_api(app: FastAPI, settings: Settings, line: Line) -> None:
 
 
 def _add_dashboard(app: FastAPI, settings: Settings, line: Line, database: Database) -> None:
-    usage = UsageLedger(database, _budgets(settings))
+    usage = line.usage
     context = DashboardContext(
         db=database,
         ledger=line.ledger,

@@ -354,7 +354,7 @@ def _upsert_pull(
         purpose=intent.purpose,
         decision=decision.to_json(),
         build=outcome.to_json(),
-        cost=reports.cost_line(None if line.provider.offline else 0.0),
+        cost=reports.intent_cost(line.provider.offline, line.usage, _budget_key(record)),
         waiting_for="",
         intent_url=line.intent_url(record.id),
     )
