@@ -57,7 +57,7 @@ def deploy_merge(job: Job, context: BotContext) -> None:
     )
     with line.ledger.stage(record.id, Stage.DEPLOYED) as run:
         result = _deploy(line, record, sha, number)
-        run.message = f"{sha[:12]} at {result.url}" if result.ok else result.message
+        run.message = f"version {sha[:12]} is serving" if result.ok else result.message
         run.failed = not result.ok
         run.detail = {"version": sha, "url": result.url, "log_tail": result.log_tail[-2000:]}
     _report(line, repo, record, number, deployment, result)
