@@ -96,3 +96,20 @@ def test_schema_refuses_what_the_loader_refuses(schema: dict[str, object], inten
 def test_no_arguments_prints_help() -> None:
     result = run()
     assert "validate" in result.stdout + result.stderr
+
+
+def test_every_command_is_owned_by_the_module_that_registers_it() -> None:
+    from bot.cli.main import COMMAND_MODULES, COMMAND_OWNERS, build_app, modules_for
+
+    for module in COMMAND_MODULES:
+        names = {
+            command.name or (command.callback.__name__ if command.callback else "")
+            for command in build_app((module,)).registered_commands
+        } | {group.name for group in build_app((module,)).registered_groups if group.name}
+        assert names, f"{module} registers nothing"
+        for name in names:
+            assert COMMAND_OWNERS.get(name) == module, f"`intentops {name}` is not mapped to {module}"
+            assert modules_for([name, "--help"]) == (module,)
+    assert set(COMMAND_OWNERS.values()) == set(COMMAND_MODULES)
+    assert modules_for(["--help"]) == COMMAND_MODULES
+    assert modules_for(["no-such-command"]) == COMMAND_MODULES

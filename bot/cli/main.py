@@ -1,7 +1,9 @@
 """Entry point of `intentops`: builds the Typer app from the feature command modules.
 
 This is the composition root: the one place allowed to import `bot`, `pipeline` and `forge` together.
-Each module in COMMAND_MODULES has `register(app)`; a feature adds its module name here.
+Each module in COMMAND_MODULES has `register(app)`; a feature adds its module name here, and its
+top-level command names to COMMAND_OWNERS (a test checks the two agree). A run imports only the module
+of the command asked for, so `intentops validate` does not pay for the forge, the SDKs and the servers.
 """
 
 from __future__ import annotations
@@ -26,7 +28,33 @@ COMMAND_MODULES: tuple[str, ...] = (
 )
 
 
-def build_app() -> typer.Typer:
+COMMAND_OWNERS: dict[str, str] = {
+    "validate": "bot.cli.intents_cmd",
+    "schema": "bot.cli.intents_cmd",
+    "govern": "bot.cli.governance_cmd",
+    "policy": "bot.cli.governance_cmd",
+    "usage": "bot.cli.llm_cmd",
+    "deploy": "bot.cli.deploy_cmd",
+    "undeploy": "bot.cli.deploy_cmd",
+    "services": "bot.cli.deploy_cmd",
+    "reconcile": "bot.cli.deploy_cmd",
+    "registry": "bot.cli.deploy_cmd",
+    "docker": "bot.cli.deploy_cmd",
+    "forge": "bot.cli.forge_cmd",
+    "spec": "bot.cli.factory_cmd",
+    "generate": "bot.cli.factory_cmd",
+    "sandbox": "bot.cli.factory_cmd",
+    "wheelhouse": "bot.cli.factory_cmd",
+    "stage": "bot.cli.factory_cmd",
+    "bot": "bot.cli.bot_cmd",
+    "worker": "bot.cli.bot_cmd",
+    "up": "bot.cli.demo_cmd",
+    "demo": "bot.cli.demo_cmd",
+}
+"""Top-level command -> the module that registers it."""
+
+
+def build_app(modules: tuple[str, ...] = COMMAND_MODULES) -> typer.Typer:
     app = typer.Typer(
         name="intentops",
         help="IntentOps: a GitOps assembly line for services, driven by pull requests.",
@@ -34,9 +62,22 @@ def build_app() -> typer.Typer:
         add_completion=False,
         pretty_exceptions_enable=False,
     )
-    for name in COMMAND_MODULES:
+
+    @app.callback()
+    def _root() -> None:
+        """IntentOps: a GitOps assembly line for services, driven by pull requests."""
+        # A callback keeps `intentops COMMAND` a group even when only one module is loaded.
+
+    for name in modules:
         importlib.import_module(name).register(app)
     return app
+
+
+def modules_for(argv: list[str]) -> tuple[str, ...]:
+    """Only the module owning the requested command; all of them for help or an unknown command."""
+    first = next((arg for arg in argv if not arg.startswith("-")), None)
+    owner = COMMAND_OWNERS.get(first or "")
+    return (owner,) if owner and first == (argv[0] if argv else None) else COMMAND_MODULES
 
 
 def _crash_report(exc: BaseException) -> Path | None:
@@ -53,7 +94,7 @@ def _crash_report(exc: BaseException) -> Path | None:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
-    app = build_app()
+    app = build_app(modules_for(sys.argv[1:]))
     try:
         app(standalone_mode=True)
     except SystemExit:
