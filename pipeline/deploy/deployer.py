@@ -58,6 +58,7 @@ CANNOT_PREPARE = "{name} {version} could not be prepared: {error}"
 BAD_MANIFEST = "{path}: not a deployable service: {error}"
 NOT_A_LABEL = "name {name!r} is not a DNS label (lowercase letters, digits, '-')"
 UNDEPLOYED = "{name} stopped and deregistered ({versions})"
+HUNG = "%s %s runs at %s but does not answer its health check: restarting it"
 NOTHING_TO_UNDEPLOY = "{name} is not deployed: nothing to do"
 
 
@@ -70,6 +71,7 @@ class DeployerConfig:
     registry_token: str = ""
     heartbeat_seconds: float = 10.0
     health_timeout: float = 30.0
+    adopt_timeout: float = 5.0  # after a restart, a live instance must answer its health check within this
     drain_seconds: float = 0.5  # requests routed to the old version just before the switch still finish
 
 
@@ -277,14 +279,28 @@ class Deployer:
                         # A candidate or predecessor left behind by a switch that was interrupted.
                         self._discard(instance)
                         actions.append(Recovery(RecoveryAction.CLEANED, instance.name, instance.version, ""))
-                    elif self.runtime.is_alive(instance):
+                    elif self._answers(instance):
                         self._claim_registry(instance)
                         actions.append(
                             Recovery(RecoveryAction.ADOPTED, instance.name, instance.version, instance.url)
                         )
                     else:
+                        if self.runtime.is_alive(instance):  # running but hung: stopped, then started again
+                            log.warning(HUNG, instance.name, instance.version, instance.url)
+                            self.runtime.stop(instance)
                         dead.append(instance)
         return actions + [self._restart(instance) for instance in dead]
+
+    def _answers(self, instance: Instance) -> bool:
+        """Alive is not enough to adopt: a process that is dying, or hung, would be kept serving nothing."""
+        if not self.runtime.is_alive(instance):
+            return False
+        health = wait_healthy(
+            instance.url + instance.health_path,
+            timeout=self.config.adopt_timeout,
+            is_alive=lambda: self.runtime.is_alive(instance),
+        )
+        return health.ok
 
     def _claim_registry(self, instance: Instance) -> None:
         """A switch cut short can leave the registry naming another version: the live instance wins."""

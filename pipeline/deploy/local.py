@@ -142,6 +142,7 @@ class LocalProcessRuntime:
         if not self.is_alive(instance):
             return
         self._signal(pid, signal.SIGTERM)
+        self._signal(pid, signal.SIGCONT)  # a stopped (SIGSTOP) process acts on SIGTERM only once continued
         deadline = time.monotonic() + STOP_GRACE_SECONDS
         while time.monotonic() < deadline:
             if not self.is_alive(instance):

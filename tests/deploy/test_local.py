@@ -178,6 +178,32 @@ def test_a_restarted_bot_adopts_live_processes_and_restarts_dead_ones(
     assert len(restarted_bot.records.for_name("hello-fixture")) == 1
 
 
+def test_a_restarted_bot_restarts_a_live_process_that_no_longer_answers(
+    database: Database,
+    registry: RegistryStore,
+    venvs: object,
+    tmp_path: Path,
+    registry_url: str,
+    deployer: Deployer,
+    make_service: MakeService,
+) -> None:
+    first = deployer.deploy(DeployRequest(make_service("v1"), SHA_1, PROVENANCE))
+    hung = deployer.records.active("hello-fixture")
+    assert hung is not None
+    os.killpg(int(hung.handle), signal.SIGSTOP)  # alive as a process, deaf as a service
+
+    restarted_bot = local_deployer(database, registry, venvs, tmp_path, registry_url)  # type: ignore[arg-type]
+    restarted_bot.config = dataclasses.replace(restarted_bot.config, adopt_timeout=1.0)
+    recovered = restarted_bot.recover()
+
+    assert [(a.action, a.version) for a in recovered] == [(RecoveryAction.RESTARTED, SHA_1)]
+    assert not process_alive(int(hung.handle), hung.started_marker)
+    entry = registry.get("hello-fixture")
+    assert entry is not None and entry.url != first.url
+    assert _hello(entry.url)["version"] == SHA_1
+    assert [i.handle for i in restarted_bot.records.for_name("hello-fixture")] != [hung.handle]
+
+
 def test_recovery_points_the_registry_back_at_the_live_version(
     deployer: Deployer, registry: RegistryStore, make_service: MakeService
 ) -> None:

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import time
 
 import httpx
 import pytest
 
 from bot.server import build_bot
+from pipeline.deploy.local import process_alive
 from pipeline.ledger import IntentState
 from tests.conftest import EXAMPLES
 from tests.fixtures.line import BOT, REPO, Rig
@@ -61,6 +63,9 @@ def test_a_restarted_bot_brings_back_services_that_died_meanwhile(rig: Rig) -> N
     (instance,) = rig.bot.line.deployer.running()
     os.killpg(int(instance.handle), signal.SIGKILL)  # the service dies while the bot is down
     rig.wait_until_idle()
+    deadline = time.monotonic() + 10
+    while process_alive(int(instance.handle), instance.started_marker) and time.monotonic() < deadline:
+        time.sleep(0.05)  # SIGKILL takes effect asynchronously; a loaded machine may take a moment
 
     restarted = build_bot(rig.bot.app.state.context.settings, worker_threads=0)
     try:
