@@ -23,7 +23,9 @@ SERVICES_DIR = "services/{service}"
 POLICIES_DIR = "policies"
 POLICY_SUFFIXES = (".yaml", ".yml", ".json")
 BLUEPRINT = "BLUEPRINT.md"
-DEPLOY_ENVIRONMENT = "intentops"
+# One GitHub environment per service: GitHub marks a deployment inactive when a newer one in the same
+# environment succeeds, which must not happen to one service because another was deployed.
+DEPLOY_ENVIRONMENT = "intentops-{service}"
 
 
 class JobKind(StrEnum):

@@ -51,7 +51,8 @@ def deploy_merge(job: Job, context: BotContext) -> None:
     if record.state is not IntentState.DEPLOYING:
         line.ledger.record(record.id, Stage.MERGED, Outcome.SUCCEEDED, f"merged as {sha[:12]}")
     line.ledger.set_state(record.id, IntentState.DEPLOYING, waiting_for="the deploy", commit_sha=sha)
-    deployment = repo.create_deployment(sha, DEPLOY_ENVIRONMENT, {"service": record.service_name})
+    environment = DEPLOY_ENVIRONMENT.format(service=record.service_name)
+    deployment = repo.start_deployment(sha, environment, {"service": record.service_name})
     repo.deployment_status(
         deployment, DeploymentState.IN_PROGRESS, reports.DEPLOY_STARTED.format(version=sha[:12])
     )

@@ -50,7 +50,10 @@ class RepoClient(Protocol):
 
     def permission(self, login: str) -> str: ...
 
-    def create_deployment(self, ref: str, environment: str, payload: dict[str, Any]) -> int: ...
+    def start_deployment(self, ref: str, environment: str, payload: dict[str, Any]) -> int:
+        """The newest deployment of `ref` with this payload unless it failed, else a new one: a retried
+        deploy job reports on the deployment its first attempt created."""
+        ...
 
     def deployment_status(
         self, deployment_id: int, state: DeploymentState, description: str, environment_url: str | None = None

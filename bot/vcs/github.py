@@ -18,6 +18,9 @@ from bot.vcs.models import DeploymentState, MergeOutcome, PullRequest, Review, R
 GITHUB_API = "https://api.github.com"
 # GitHub caps a commit status description at 140 characters.
 STATUS_DESCRIPTION_LIMIT = 140
+FAILED_DEPLOYMENT_STATES = frozenset(
+    state.value for state in (DeploymentState.FAILURE, DeploymentState.ERROR, DeploymentState.INACTIVE)
+)
 
 
 @dataclass(frozen=True)
@@ -225,7 +228,14 @@ class GithubRepoClient:
         except UnknownObjectException:
             return "none"
 
-    def create_deployment(self, ref: str, environment: str, payload: dict[str, Any]) -> int:
+    def start_deployment(self, ref: str, environment: str, payload: dict[str, Any]) -> int:
+        for existing in self._repo.get_deployments(sha=ref, environment=environment):
+            if existing.payload != payload:
+                continue
+            latest = next(iter(existing.get_statuses()), None)  # newest first
+            if latest is None or latest.state not in FAILED_DEPLOYMENT_STATES:
+                return int(existing.id)
+            break  # the newest attempt for this payload failed: this is a new attempt
         deployment = self._repo.create_deployment(
             ref, environment=environment, payload=payload, auto_merge=False, required_contexts=[]
         )

@@ -38,7 +38,7 @@ def test_pushed_intent_ends_as_a_running_registered_service(rig: Rig) -> None:
     assert entry.provenance.pr_number == record.pr_number
     assert entry.provenance.commit_sha == pull.merge_commit_sha
     (deployment,) = list(repo.get_deployments())
-    assert deployment.sha == pull.merge_commit_sha and deployment.environment == "intentops"
+    assert deployment.sha == pull.merge_commit_sha and deployment.environment == "intentops-hello-world"
     assert [s.state for s in deployment.get_statuses()][::-1] == ["in_progress", "success"]
     comments = [c.body for c in repo.get_issue(record.pr_number).get_comments()]
     assert any(record.service_url in body for body in comments)

@@ -147,6 +147,9 @@ def test_killed_workers_lose_nothing_and_do_nothing_twice(crash_rig, tmp_path: P
     )
     pulls = list(github.get_repo(REPO).get_pulls(state="all"))
     assert sorted(p.head.ref for p in pulls) == sorted(f"intentops/{name}" for name in NAMES), "one PR each"
+    deployments = list(github.get_repo(REPO).get_deployments())
+    assert sorted(d.environment for d in deployments) == sorted(f"intentops-{name}" for name in NAMES)
+    assert all(next(iter(d.get_statuses())).state == "success" for d in deployments), "one deployment each"
     with bot.database.session() as session:
         builds = dict(
             session.execute(
