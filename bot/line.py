@@ -19,6 +19,7 @@ from bot.vcs.workspace import GitIdentity, Workspace, auth_environment
 from pipeline.assembly import FactoryConfig
 from pipeline.deploy import Deployer
 from pipeline.governance import PolicyStore
+from pipeline.governance.kept import PolicyKeeper
 from pipeline.ledger import Ledger
 from pipeline.llm import LLMProvider
 from pipeline.llm.usage import UsageLedger
@@ -75,9 +76,14 @@ class Line:
         return Workspace(self.workdir / "repos" / full_name, remote, env, identity)
 
     def policies(self, full_name: str) -> PolicyStore:
-        """One store per repository: it keeps the last policy set that loaded while newer files are broken."""
+        """One store per repository: it keeps the last policy set that loaded while newer files are broken,
+        in the state database, so a restart or another worker process keeps it too."""
         with self._lock:
-            return self.policy_stores.setdefault(full_name, PolicyStore())
+            store = self.policy_stores.get(full_name)
+            if store is None:
+                keeper = PolicyKeeper(self.ledger.database, full_name)
+                store = self.policy_stores[full_name] = PolicyStore(keeper=keeper)
+            return store
 
     def sandbox_for(self, service_dir: Path) -> Sandbox:
         return sandbox_for(service_dir, wheelhouse=self.wheelhouse, cache_dir=self.venv_cache)

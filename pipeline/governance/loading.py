@@ -7,11 +7,12 @@ set that loaded in force when an update is refused.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from pydantic import ValidationError
 
@@ -198,11 +199,23 @@ class StoreUpdate:
         return not self.problems
 
 
-class PolicyStore:
-    """Holds the policies in force. A refused update leaves the last good set in force (and says so)."""
+class PolicyKeeping(Protocol):
+    """Where a store keeps its last good set's files beyond the process (see `kept.PolicyKeeper`)."""
 
-    def __init__(self, *, limits: RuleLimits = DEFAULT_LIMITS) -> None:
+    def save(self, files: Mapping[str, bytes]) -> None: ...
+
+    def load(self) -> Mapping[str, bytes] | None: ...
+
+
+class PolicyStore:
+    """Holds the policies in force. A refused update leaves the last good set in force (and says so).
+
+    With a keeper, the last good set outlives the process: a refused update falls back to the set the keeper
+    saved last, which another process (or this one before a restart) may have loaded."""
+
+    def __init__(self, *, limits: RuleLimits = DEFAULT_LIMITS, keeper: PolicyKeeping | None = None) -> None:
         self._limits = limits
+        self._keeper = keeper
         self._current: PolicySet | None = None
 
     @property
@@ -213,6 +226,16 @@ class PolicyStore:
         try:
             policies = load_policy_sources(files, limits=self._limits)
         except PolicyLoadError as exc:
-            return StoreUpdate(self._current, exc.problems)
+            return StoreUpdate(self._last_good(), exc.problems)
         self._current = policies
+        if self._keeper is not None:
+            self._keeper.save(files)
         return StoreUpdate(policies, ())
+
+    def _last_good(self) -> PolicySet | None:
+        kept = self._keeper.load() if self._keeper is not None else None
+        # A kept set refused now (e.g. under tighter limits) leaves what this process had.
+        if kept:
+            with contextlib.suppress(PolicyLoadError):
+                self._current = load_policy_sources(kept, limits=self._limits)
+        return self._current

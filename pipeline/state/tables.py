@@ -5,6 +5,7 @@ A feature that adds tables adds one import line here.
 
 import pipeline.deploy.records
 import pipeline.governance.cache
+import pipeline.governance.kept
 import pipeline.ledger.tables
 import pipeline.llm.usage
 import pipeline.registry.store  # noqa: F401

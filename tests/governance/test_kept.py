@@ -1,0 +1,65 @@
+"""The last good policy set survives the process (real SQLite): a restart with broken files keeps it."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from pipeline.governance import PolicyAction, PolicyStore
+from pipeline.governance.kept import PolicyKeeper
+from pipeline.state import Database, default_sqlite_url
+
+GOOD = b"""\
+- name: Auto-approve tier 3
+  rule: tier == 3
+  action: auto_approve
+  reason: Internal tools.
+"""
+STRICTER = GOOD.replace(b"auto_approve", b"requires_approval")
+BROKEN = b"- name: broken\n  rule: tier ==\n  action: blocked\n  reason: x\n"
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Iterator[Database]:
+    database = Database(default_sqlite_url(tmp_path))
+    database.create_all()
+    yield database
+    database.dispose()
+
+
+def _actions(store_update: object) -> list[PolicyAction]:
+    in_force = store_update.in_force  # type: ignore[attr-defined]
+    return [p.policy.action for p in in_force.policies]
+
+
+def test_a_restarted_store_falls_back_to_the_last_set_that_loaded(database: Database) -> None:
+    before_restart = PolicyStore(keeper=PolicyKeeper(database, "acme/intents"))
+    assert before_restart.update({"policies/a.yaml": GOOD}).accepted
+
+    after_restart = PolicyStore(keeper=PolicyKeeper(database, "acme/intents"))
+    refused = after_restart.update({"policies/a.yaml": GOOD, "policies/b.yaml": BROKEN})
+
+    assert not refused.accepted and {p.file for p in refused.problems} == {"policies/b.yaml"}
+    assert _actions(refused) == [PolicyAction.AUTO_APPROVE]
+    assert after_restart.current is refused.in_force
+
+
+def test_the_newest_good_set_of_any_process_wins_and_repositories_stay_apart(database: Database) -> None:
+    worker_one = PolicyStore(keeper=PolicyKeeper(database, "acme/intents"))
+    worker_two = PolicyStore(keeper=PolicyKeeper(database, "acme/intents"))
+    other_repo = PolicyStore(keeper=PolicyKeeper(database, "acme/other"))
+    worker_one.update({"policies/a.yaml": GOOD})
+    worker_two.update({"policies/a.yaml": STRICTER})  # a newer commit, seen by the other process
+
+    refused = worker_one.update({"policies/a.yaml": BROKEN})
+    nothing = other_repo.update({"policies/a.yaml": BROKEN})
+
+    assert _actions(refused) == [PolicyAction.REQUIRES_APPROVAL]
+    assert nothing.in_force is None and not nothing.accepted
+
+
+def test_without_a_keeper_a_new_store_has_nothing_in_force() -> None:
+    PolicyStore().update({"policies/a.yaml": GOOD})
+    assert PolicyStore().update({"policies/a.yaml": BROKEN}).in_force is None
