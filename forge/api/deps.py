@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import base64
 import binascii
+import threading
 from collections.abc import Iterator
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Annotated
 
@@ -58,6 +60,12 @@ class Ctx:
     session: Session
     user: User | None
     r: Renderer
+    held: ExitStack
+
+    def hold(self, lock: threading.Lock) -> None:
+        """Take `lock` until this request's transaction has committed or rolled back, so what was checked
+        under it and what was written under it become visible to the next holder together."""
+        self.held.enter_context(lock)
 
     def me(self) -> User:
         if self.user is None:
@@ -73,11 +81,14 @@ class Ctx:
 def context(request: Request) -> Iterator[Ctx]:
     """One transaction per request; the webhooks it caused are queued only once it has committed."""
     forge = get_forge(request)
-    with forge.db.session() as session:
-        user = authenticate(forge, session, request.headers.get("authorization"))
-        ctx = Ctx(forge, session, user, Renderer(forge, session))
-        yield ctx
-    ctx.r.flush_events()
+    # Locks taken with `ctx.hold` are released once the session has committed and its events are queued,
+    # so the next holder sees the writes and its events come after these.
+    with ExitStack() as held:
+        with forge.db.session() as session:
+            user = authenticate(forge, session, request.headers.get("authorization"))
+            ctx = Ctx(forge, session, user, Renderer(forge, session), held)
+            yield ctx
+        ctx.r.flush_events()
 
 
 # "function" scope: the transaction commits before the response is sent, so a client that reads right

@@ -93,6 +93,8 @@ def create_pull(ctx: CtxDep, owner: str, name: str, body: PullCreate) -> JSONRes
         raise Invalid.field("PullRequest", "base", "invalid")
     if pull_facts(bare.path, base_sha, head_sha).commits == 0:
         raise Invalid.custom("PullRequest", f"No commits between {body.base} and {head_ref}")
+    # Until this PR is committed, so that a concurrent creation for the same head and base sees it.
+    ctx.hold(ctx.forge.repo_lock(repo.id))
     if _open_pull_for(ctx, repo, head_ref, body.base):
         raise Invalid.custom("PullRequest", f"A pull request already exists for {owner}:{head_ref}.")
     me = ctx.me()
@@ -160,6 +162,8 @@ def get_pull(ctx: CtxDep, owner: str, name: str, number: int) -> JSONResponse:
 @router.patch("/{number}")
 def update_pull(ctx: CtxDep, owner: str, name: str, number: int, body: PullUpdate) -> JSONResponse:
     repo = ctx.repo(owner, name, Perm.WRITE)
+    if body.state is not None:  # closing or reopening waits for a merge in progress, and sees it
+        ctx.hold(ctx.forge.repo_lock(repo.id))
     pull, issue = load(ctx, repo, number)
     me = ctx.me()
     changes = _edit_fields(ctx, repo, pull, issue, body)
@@ -240,10 +244,11 @@ def merge_pull(
     repo = ctx.repo(owner, name, Perm.WRITE)
     body = body or MergeBody()
     me = ctx.me()
-    with ctx.forge.repo_lock(repo.id):
-        pull, issue = load(ctx, repo, number)
-        check_mergeable(ctx.session, ctx.r, repo, pull, issue, sha=body.sha, method=body.merge_method)
-        sha = _merge_commit(ctx, repo, pull, issue, body, me)
+    # Check, merge and close as one step: a second merge of the same PR waits, then finds it merged (405).
+    ctx.hold(ctx.forge.repo_lock(repo.id))
+    pull, issue = load(ctx, repo, number)
+    check_mergeable(ctx.session, ctx.r, repo, pull, issue, sha=body.sha, method=body.merge_method)
+    sha = _merge_commit(ctx, repo, pull, issue, body, me)
     pull.merged_at = issue.closed_at = issue.updated_at = utcnow()
     pull.merge_commit_sha, pull.merged_by_id, issue.state = sha, me.id, "closed"
     ctx.session.flush()
