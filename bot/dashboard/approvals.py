@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from bot.dashboard.context import ContextDep, DashboardContext
 from bot.dashboard.eligibility import SIGNOFF_STATES, Eligibility, eligibility
 from bot.dashboard.forgecache import ForgeViewCache, cached_views, forge_cache
+from bot.dashboard.lookup import record_or_404
 from bot.dashboard.merges import ready_to_merge
 from bot.dashboard.rendering import flash, path_for, render
 from bot.dashboard.sessions import CsrfChecked, User, UserDep
@@ -31,12 +32,11 @@ from bot.dashboard.text import (
     REASON_TOO_LONG,
     REJECT_COMMENT,
     REJECTED,
-    UNKNOWN_INTENT,
 )
 from bot.dashboard.views import DecisionView
 from bot.vcs.client import RepoClient
 from bot.vcs.models import PullRequest, ReviewState
-from pipeline.ledger import IntentRecord, UnknownIntent
+from pipeline.ledger import IntentRecord
 
 SPEC_FILE = "SPEC.md"
 SPEC_PREVIEW_CHARS = 60_000
@@ -142,7 +142,7 @@ def approvals(request: Request, user: UserDep, context: ContextDep) -> Response:
 @router.get("/approvals/{intent_id}/spec", name="approval_spec")
 def approval_spec(request: Request, intent_id: int, user: UserDep, context: ContextDep) -> Response:
     """The SPEC of a pending intent in full, with the same buttons for those who may sign off."""
-    item = _pending(context, user, _record(context, intent_id), with_spec=True)
+    item = _pending(context, user, record_or_404(context, intent_id), with_spec=True)
     if item.error:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, item.error)
     if item.pull is None:
@@ -153,13 +153,6 @@ def approval_spec(request: Request, intent_id: int, user: UserDep, context: Cont
         {"title": f"SPEC of {item.record.service_name}", "item": item, "reason_limit": REASON_LIMIT},
         user=user,
     )
-
-
-def _record(context: DashboardContext, intent_id: int) -> IntentRecord:
-    try:
-        return context.ledger.get(intent_id)
-    except UnknownIntent:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, UNKNOWN_INTENT.format(intent_id=intent_id)) from None
 
 
 def _authorize(context: DashboardContext, user: User, record: IntentRecord) -> tuple[RepoClient, PullRequest]:
@@ -186,7 +179,7 @@ def approve(
     context: ContextDep,
     head_sha: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    record = _record(context, intent_id)
+    record = record_or_404(context, intent_id)
     client, pull = _authorize(context, user, record)
     if head_sha != pull.head_sha:
         raise HTTPException(status.HTTP_409_CONFLICT, HEAD_MOVED.format(head=pull.head_sha[:12]))
@@ -220,7 +213,7 @@ def reject(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, REASON_REQUIRED)
     if len(reason) > REASON_LIMIT:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, REASON_TOO_LONG.format(limit=REASON_LIMIT))
-    record = _record(context, intent_id)
+    record = record_or_404(context, intent_id)
     client, pull = _authorize(context, user, record)
     quoted = reason.replace("\n", "\n> ")
     try:

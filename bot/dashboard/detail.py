@@ -5,18 +5,19 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from fastapi import APIRouter, HTTPException, Request, status
+from fastapi import APIRouter, Request
 from github import GithubException
 from starlette.responses import Response
 
 from bot.dashboard.context import ContextDep, DashboardContext
+from bot.dashboard.lookup import record_or_404
 from bot.dashboard.readmodel import intent_cost, timeline_of
 from bot.dashboard.rendering import render
 from bot.dashboard.sessions import User, UserDep
-from bot.dashboard.text import FORGE_UNREACHABLE, UNKNOWN_INTENT
+from bot.dashboard.text import FORGE_UNREACHABLE
 from bot.dashboard.views import DecisionView, ReportView, deploy_history
 from bot.vcs.models import PullRequest, Review
-from pipeline.ledger import IntentRecord, UnknownIntent
+from pipeline.ledger import IntentRecord
 
 router = APIRouter()
 
@@ -41,10 +42,7 @@ def _pull_view(context: DashboardContext, user: User, record: IntentRecord) -> P
 
 @router.get("/intents/{intent_id}", name="intent")
 def intent_detail(request: Request, intent_id: int, user: UserDep, context: ContextDep) -> Response:
-    try:
-        record = context.ledger.get(intent_id)
-    except UnknownIntent:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, UNKNOWN_INTENT.format(intent_id=intent_id)) from None
+    record = record_or_404(context, intent_id)
     history = context.ledger.history(intent_id)
     return render(
         request,

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from bot.dashboard.context import ContextDep, DashboardContext
 from bot.dashboard.eligibility import permission_of
 from bot.dashboard.forgecache import ForgeViewCache, cached_views, forge_cache
+from bot.dashboard.lookup import record_or_404
 from bot.dashboard.rendering import flash, path_for
 from bot.dashboard.sessions import CsrfChecked, User, UserDep
 from bot.dashboard.text import (
@@ -25,11 +26,10 @@ from bot.dashboard.text import (
     NO_WRITE,
     NOT_READY_TO_MERGE,
     PULL_CLOSED,
-    UNKNOWN_INTENT,
 )
 from bot.vcs.client import RepoClient
 from bot.vcs.models import PullRequest
-from pipeline.ledger import IntentRecord, IntentState, UnknownIntent
+from pipeline.ledger import IntentRecord, IntentState
 from pipeline.signoff import WRITE_PERMISSIONS
 
 MAX_READY = 50
@@ -90,10 +90,7 @@ def merge(
     context: ContextDep,
     head_sha: Annotated[str, Form(max_length=64)] = "",
 ) -> Response:
-    try:
-        record = context.ledger.get(intent_id)
-    except UnknownIntent:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, UNKNOWN_INTENT.format(intent_id=intent_id)) from None
+    record = record_or_404(context, intent_id)
     client = context.repo_for_token(user.token, record.repo)
     try:
         check = merge_check(client, record, user.login)

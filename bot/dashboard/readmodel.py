@@ -139,13 +139,14 @@ def count_intents(db: Database, *, state: str | None, priority: str | None) -> i
 def queue_page(
     db: Database, ledger: Ledger, *, state: str | None, priority: str | None, page: int, per_page: int
 ) -> QueuePage:
-    page = max(1, page)
+    """One page of the queue; a page number past the end (or before the start) shows the nearest page."""
+    total = count_intents(db, state=state, priority=priority)
+    page = min(max(1, page), max(1, -(-total // per_page)))
     records = ledger.list_intents(
         state=state, priority=priority, limit=per_page, offset=(page - 1) * per_page
     )
     events = _events_by_intent(db, records) if records else {}
     rows = tuple(QueueRow(r, timeline(events.get(r.id, ()))) for r in records)
-    total = count_intents(db, state=state, priority=priority)
     return QueuePage(rows=rows, total=total, page=page, per_page=per_page)
 
 

@@ -11,7 +11,7 @@ import pytest
 from pipeline.ledger import IntentState, Outcome, Stage
 from pipeline.llm.base import Usage
 from pipeline.registry import Provenance
-from tests.dashboard.rig import Rig, decision
+from tests.dashboard.rig import Rig, csrf_of, decision
 
 
 @pytest.fixture
@@ -210,3 +210,31 @@ def test_a_malformed_address_gets_a_page_not_a_traceback(client: httpx.Client) -
     assert response.status_code == 400 and paged.status_code == 400
     assert "path.intent_id" in response.text and "Traceback" not in response.text
     assert "<html" in paged.text
+
+
+HUGE = "999999999999999999999"
+LARGEST_BIGINT = str(2**63 - 1)
+
+
+@pytest.mark.parametrize("number", [HUGE, LARGEST_BIGINT, "0", "-1"])
+def test_an_intent_id_out_of_range_is_a_404_page(rig: Rig, client: httpx.Client, number: str) -> None:
+    for path in (f"/intents/{number}", f"/approvals/{number}/spec"):
+        response = client.get(path)
+        assert response.status_code == 404, path
+        assert f"There is no intent {number}" in response.text and "<html" in response.text
+    csrf = csrf_of(client.get("/approvals").text)
+    for action in ("approve", "reject", "merge"):
+        posted = client.post(f"/approvals/{number}/{action}", data={"csrf_token": csrf, "reason": "no"})
+        assert posted.status_code == 404, action
+
+
+@pytest.mark.parametrize("number", [HUGE, LARGEST_BIGINT, "0", "-5"])
+def test_a_page_number_out_of_range_shows_the_nearest_page(
+    rig: Rig, client: httpx.Client, number: str
+) -> None:
+    for n in range(3):
+        rig.receive(f"paged-{n}")
+    for path in ("/", "/queue/table"):
+        response = client.get(path, params={"page": number})
+        assert response.status_code == 200, path
+        assert "paged-0" in response.text and "3 intents" in response.text
