@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from github import GithubException
 
-from bot.dashboard.text import NO_PULL_REQUEST, NOT_SIGNOFF_STAGE, PULL_CLOSED
+from bot.dashboard.text import NO_ACCESS, NO_PULL_REQUEST, NOT_SIGNOFF_STAGE, PULL_CLOSED
 from bot.dashboard.views import DecisionView
 from bot.vcs.client import RepoClient
 from bot.vcs.models import PullRequest
@@ -41,13 +41,26 @@ def permission_of(client: RepoClient) -> Callable[[str], str]:
     return permission
 
 
+def visible_pull(client: RepoClient, number: int) -> PullRequest | None:
+    """The pull request, or None when the forge will not show it to this user (a private repository
+    they cannot read answers 404, as if it did not exist)."""
+    try:
+        return client.get_pull(number)
+    except GithubException as exc:
+        if exc.status in (401, 403, 404):
+            return None
+        raise
+
+
 def eligibility(client: RepoClient, record: IntentRecord, *, login: str, bot_login: str) -> Eligibility:
     """Whether an approval by `login` on the pull request's current head would count as a sign-off."""
     if record.pr_number is None:
         return Eligibility(False, NO_PULL_REQUEST, None)
     if record.state not in SIGNOFF_STATES:
         return Eligibility(False, NOT_SIGNOFF_STAGE, None)
-    pull = client.get_pull(record.pr_number)
+    pull = visible_pull(client, record.pr_number)
+    if pull is None:
+        return Eligibility(False, NO_ACCESS.format(login=login, repo=record.repo), None)
     if pull.state != "open" or pull.merged:
         return Eligibility(False, PULL_CLOSED.format(state="merged" if pull.merged else pull.state), pull)
     decision = DecisionView.of(record.decision)

@@ -11,7 +11,7 @@ from github import GithubException
 from starlette.responses import RedirectResponse, Response
 
 from bot.dashboard.context import ContextDep, DashboardContext
-from bot.dashboard.eligibility import permission_of
+from bot.dashboard.eligibility import permission_of, visible_pull
 from bot.dashboard.forgecache import ForgeViewCache, cached_views, forge_cache
 from bot.dashboard.lookup import record_or_404
 from bot.dashboard.rendering import flash, path_for
@@ -23,6 +23,7 @@ from bot.dashboard.text import (
     MERGE_MESSAGE,
     MERGE_REFUSED,
     MERGED,
+    NO_ACCESS,
     NO_WRITE,
     NOT_READY_TO_MERGE,
     PULL_CLOSED,
@@ -54,7 +55,9 @@ def merge_check(client: RepoClient, record: IntentRecord, login: str) -> Mergeab
     """May `login` merge this intent's pull request now? Signed off, still open, and they can write."""
     if record.pr_number is None or record.state is not IntentState.APPROVED:
         return Mergeable(record, False, NOT_READY_TO_MERGE)
-    pull = client.get_pull(record.pr_number)
+    pull = visible_pull(client, record.pr_number)
+    if pull is None:
+        return Mergeable(record, False, NO_ACCESS.format(login=login, repo=record.repo))
     if pull.state != "open" or pull.merged:
         return Mergeable(
             record, False, PULL_CLOSED.format(state="merged" if pull.merged else pull.state), pull

@@ -18,6 +18,7 @@ SIGNED_OUT = "Signed out."
 NO_PULL_REQUEST = "this intent has no pull request yet"
 PULL_CLOSED = "the pull request is {state}"
 NOT_SIGNOFF_STAGE = "this intent is not waiting for a sign-off"
+NO_ACCESS = "{login} cannot read the repository {repo} on the forge"
 CANNOT_SIGN_OFF = "You cannot sign off on this intent: {reason}."
 HEAD_MOVED = (
     "The pull request changed since you looked at it (now at {head}). Review the new commits, then approve."

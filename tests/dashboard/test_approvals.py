@@ -98,8 +98,13 @@ def test_a_reader_sees_no_button_and_a_forged_post_is_refused(rig: Rig) -> None:
 def test_someone_outside_the_repository_gets_403(rig: Rig) -> None:
     pull = rig.open_pull("private-one")
     with signed_in(rig, rig.people.outsider) as client:
+        page = client.get("/approvals").text
+        spec = client.get(f"/approvals/{pull.intent_id}/spec")
         forged = approve(client, pull)
-    assert forged.status_code in (403, 502)
+    assert "Approve private-one" not in page and "oscar cannot read the repository acme/intents" in page
+    assert spec.status_code == 404 and "# SPEC" not in spec.text
+    assert forged.status_code == 403
+    assert "You cannot sign off on this intent: oscar cannot read the repository acme/intents" in forged.text
     assert reviews(rig, pull) == []
 
 
