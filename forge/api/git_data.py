@@ -25,6 +25,7 @@ router = APIRouter(prefix="/repos/{owner}/{name}")
 MAX_COMPARE_COMMITS = 250
 MSG_PROTECTED = "Protected branch update failed for {ref}."
 MSG_THROUGH_PULL = "Changes must be made through a pull request."
+MSG_UNWRITABLE = "path {path} cannot be stored in a git repository"
 
 
 class RefCreate(Body):
@@ -308,12 +309,18 @@ def compare(ctx: CtxDep, owner: str, name: str, basehead: str) -> JSONResponse:
 
 
 def clean_path(path: str) -> str | None:
-    """A repository path, or None when it tries to leave the tree (`..`, absolute, NUL, empty parts)."""
+    """A repository path, or None when it tries to leave the tree (`..`, absolute, NUL, empty parts) or to
+    reach into a `.git` directory, which git never stores (any case, and the names Windows reads as it)."""
     stripped = path.strip("/")
     parts = stripped.split("/") if stripped else []
-    if "\x00" in path or "\\" in path or any(p in {"", ".", ".."} for p in parts):
+    if "\x00" in path or "\\" in path or any(p in {"", ".", ".."} or _is_git_dir(p) for p in parts):
         return None
     return stripped
+
+
+def _is_git_dir(part: str) -> bool:
+    folded = part.casefold()
+    return folded.rstrip(". ") == ".git" or folded == "git~1"
 
 
 def content_json(ctx: Ctx, repo: Repo, ref: str, entry: TreeEntry, content: bytes | None) -> Json:
@@ -373,6 +380,15 @@ def _identity(ident: Identity | None, user: User) -> Person:
     return Person(ident.name, ident.email) if ident else Person(user.login, user.email or "")
 
 
+def _written(bare: BareRepo, tree: str, path: str, content: bytes | None) -> bool:
+    """Whether `tree` holds `content` at `path` (or no `path` for a deletion): git skips paths it refuses
+    without failing, and such a write must not become a commit that changes nothing."""
+    entry = bare.tree_entry(tree, path)
+    if content is None:
+        return entry is None
+    return entry is not None and entry.sha == bare.text("hash-object", "--stdin", input_bytes=content).strip()
+
+
 def commit_file(ctx: Ctx, repo: Repo, path: str, content: bytes | None, body: FileWrite | FileDelete) -> Json:
     """Commit one file change on a branch; refuses with GitHub's 409/422 when `sha` does not match."""
     clean = clean_path(path)
@@ -397,6 +413,8 @@ def commit_file(ctx: Ctx, repo: Repo, path: str, content: bytes | None, body: Fi
         author = _identity(getattr(body, "author", None), me)
         committer = _identity(getattr(body, "committer", None), me)
         tree = bare.write_files(tip, Edit({clean: content}))
+        if not _written(bare, tree, clean, content):
+            raise Invalid.field("Content", "path", message=MSG_UNWRITABLE.format(path=clean))
         sha = bare.commit_tree(tree, [tip], body.message, author, committer)
         move_ref(ctx, repo, bare, f"refs/heads/{branch}", sha, tip)
     info = bare.commit_info(sha)

@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from forge.admin import Account
-from tests.fixtures.forge import ForgeKit
+from tests.fixtures.forge import ForgeKit, HookReceiver
 
 DOCS_KEYS = {"message", "documentation_url"}
 
@@ -152,3 +152,49 @@ def test_merging_a_closed_pull_request_is_405(api: tuple[ForgeKit, httpx.Client,
         "Pull Request is not mergeable"
     )
     assert _state(kit, client) == before
+
+
+GIT_DIR_PATHS = [".git/config", ".GIT/hooks/pre-receive", "x/.git/y", "docs/.Git", ".git./x", "GIT~1/config"]
+
+
+def test_contents_writes_into_a_git_directory_are_422_and_commit_nothing(
+    forge_kit: ForgeKit, hook_receiver: HookReceiver
+) -> None:
+    owner = forge_kit.user("owner")
+    forge_kit.repo("owner/app")
+    forge_kit.admin.add_webhook("owner/app", hook_receiver.url, events_=["push"])
+    refs = forge_kit.server.forge.bare_refs("owner/app")
+    client = httpx.Client(base_url=forge_kit.api_url, headers={"Authorization": f"token {owner.token}"})
+    write = {"message": "sneak", "content": base64.b64encode(b"[core]\n").decode()}
+    for path in GIT_DIR_PATHS:
+        body = _error(client.put(f"/repos/owner/app/contents/{path}", json=write), 422)
+        assert body["errors"] == [
+            {
+                "resource": "Content",
+                "field": "path",
+                "code": "invalid",
+                "message": "path contains a malformed path component",
+            }
+        ], path
+        _error(client.get(f"/repos/owner/app/contents/{path}"), 404)
+    assert forge_kit.server.forge.bare_refs("owner/app") == refs
+
+    # Deliveries go out in order: the push of this write is the first and only one.
+    assert client.put("/repos/owner/app/contents/notes.txt", json=write).status_code == 201
+    assert len(hook_receiver.wait_for("push")) == 1
+    forge_kit.settled_deliveries("owner/app", 2)
+    assert [d.event for d in forge_kit.admin.deliveries("owner/app")] == ["ping", "push"]
+
+
+def test_writing_the_same_content_again_is_a_commit_that_keeps_the_file(forge_kit: ForgeKit) -> None:
+    owner = forge_kit.user("owner")
+    forge_kit.repo("owner/app", files={"a.txt": b"a\n"})
+    client = httpx.Client(base_url=forge_kit.api_url, headers={"Authorization": f"token {owner.token}"})
+    current = client.get("/repos/owner/app/contents/a.txt").json()
+    same = {"message": "again", "content": base64.b64encode(b"a\n").decode(), "sha": current["sha"]}
+    answer = client.put("/repos/owner/app/contents/a.txt", json=same)
+    assert answer.status_code == 200, answer.text
+    # As GitHub does: a commit on top of the tip, with the file (unchanged) in it.
+    assert answer.json()["content"]["sha"] == current["sha"]
+    commit = client.get(f"/repos/owner/app/commits/{answer.json()['commit']['sha']}").json()
+    assert commit["files"] == [] and commit["commit"]["message"] == "again"
