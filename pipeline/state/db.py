@@ -49,10 +49,10 @@ class Database:
         return self.engine.dialect.name == "sqlite"
 
     def create_all(self) -> None:
-        # Import the modules that declare tables so their metadata is complete.
-        import pipeline.state.tables  # noqa: F401
+        """Bring the schema up to date (`pipeline/state/migrations`); safe to call from every process."""
+        from pipeline.state.migrate import upgrade
 
-        Base.metadata.create_all(self.engine)
+        upgrade(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
