@@ -11,11 +11,15 @@ from sqlalchemy import select
 from forge import events
 from forge.api.common import Body, ok, paginate
 from forge.api.deps import Ctx, CtxDep
+from forge.api.statuses import latest_statuses
 from forge.core import Perm
-from forge.errors import Invalid, NotFound
-from forge.models import Deployment, DeploymentStatus, Repo, utcnow
+from forge.errors import Conflict, Invalid, NotFound
+from forge.models import CheckRun, Deployment, DeploymentStatus, Repo, utcnow
 
 router = APIRouter(prefix="/repos/{owner}/{name}/deployments")
+
+MSG_CHECKS_FAILED = "Conflict: Commit status checks failed for {ref}."
+PASSING_CONCLUSIONS = {"success", "neutral", "skipped"}
 
 
 class DeploymentCreate(Body):
@@ -46,6 +50,10 @@ def create_deployment(ctx: CtxDep, owner: str, name: str, body: DeploymentCreate
     sha = ctx.forge.bare(ctx.session, repo).resolve(body.ref)
     if sha is None:
         raise Invalid(f"No ref found for: {body.ref}")
+    failing = _failing_contexts(ctx, repo, sha, body.required_contexts)
+    if failing:
+        error = {"contexts": failing, "resource": "Deployment", "field": "required_contexts"}
+        raise Conflict(MSG_CHECKS_FAILED.format(ref=body.ref), errors=[{**error, "code": "invalid"}])
     me = ctx.me()
     production = body.production_environment
     deployment = Deployment(
@@ -64,6 +72,35 @@ def create_deployment(ctx: CtxDep, owner: str, name: str, body: DeploymentCreate
     ctx.session.flush()
     events.deployment(ctx.r, repo, deployment, me)
     return ok(ctx.r.deployment(deployment), 201)
+
+
+def _failing_contexts(ctx: Ctx, repo: Repo, sha: str, required: list[str] | None) -> list[dict[str, str]]:
+    """The contexts that keep `sha` from deploying, as GitHub lists them: every one reported on the commit
+    when `required` is None, those named otherwise (one never reported is "missing"); [] checks nothing."""
+    states = _context_states(ctx, repo, sha)
+    wanted = list(states) if required is None else required
+    return [
+        {"context": context, "state": states.get(context, "missing")}
+        for context in wanted
+        if states.get(context) != "success"
+    ]
+
+
+def _context_states(ctx: Ctx, repo: Repo, sha: str) -> dict[str, str]:
+    """The latest state of each commit status and check run on `sha`; a status wins over a check of the
+    same name, as branch protection reads them."""
+    runs = ctx.session.scalars(
+        select(CheckRun).where(CheckRun.repo_id == repo.id, CheckRun.head_sha == sha).order_by(CheckRun.id)
+    )
+    states = {run.name: _check_state(run) for run in runs}
+    states.update({status.context: status.state for status in latest_statuses(ctx, repo, sha)})
+    return states
+
+
+def _check_state(run: CheckRun) -> str:
+    if run.status != "completed":
+        return "pending"
+    return "success" if run.conclusion in PASSING_CONCLUSIONS else run.conclusion or "failure"
 
 
 @router.get("")

@@ -165,6 +165,42 @@ def test_deployments_and_their_statuses(setup: ForgeKit) -> None:
     assert [d.id for d in repo.get_deployments(environment="production")] == [deployment.id]
 
 
+def test_deployments_wait_for_their_required_contexts(setup: ForgeKit) -> None:
+    repo = _gh(setup, "helper").get_repo("owner/app")
+    commit = repo.get_commit("main")
+    commit.create_status("success", context="ci")
+    commit.create_status("pending", context="lint")
+    build = repo.create_check_run(name="build", head_sha=commit.sha, status="in_progress")
+
+    def refused(**required: list[str]) -> list[dict[str, str]]:
+        with pytest.raises(GithubException) as conflict:
+            repo.create_deployment(ref="main", auto_merge=False, **required)
+        assert (conflict.value.status, conflict.value.data["message"]) == (
+            409,
+            "Conflict: Commit status checks failed for main.",
+        )
+        [error] = conflict.value.data["errors"]
+        assert (error["resource"], error["field"]) == ("Deployment", "required_contexts")
+        contexts: list[dict[str, str]] = error["contexts"]
+        return contexts
+
+    # Omitted: every context reported on the commit must be success.
+    assert refused() == [{"context": "build", "state": "pending"}, {"context": "lint", "state": "pending"}]
+    assert refused(required_contexts=["ci", "lint"]) == [{"context": "lint", "state": "pending"}]
+    assert refused(required_contexts=["security"]) == [{"context": "security", "state": "missing"}]
+    commit.create_status("failure", context="ci")
+    assert refused(required_contexts=["ci"]) == [{"context": "ci", "state": "failure"}]
+    assert list(repo.get_deployments()) == []
+
+    assert repo.create_deployment(ref="main", auto_merge=False, required_contexts=[]).sha == commit.sha
+    commit.create_status("success", context="ci")
+    commit.create_status("success", context="lint")
+    assert repo.create_deployment(ref="main", required_contexts=["ci", "lint"]).sha == commit.sha
+    build.edit(status="completed", conclusion="success")
+    assert repo.create_deployment(ref="main").sha == commit.sha
+    assert len(list(repo.get_deployments())) == 3
+
+
 def test_collaborator_permission_and_authenticated_user(setup: ForgeKit) -> None:
     gh = _gh(setup, "owner")
     repo = gh.get_repo("owner/app")
