@@ -14,6 +14,26 @@ from pipeline.intents import FieldType, HttpMethod, Storage
 SPEC_FORMAT_VERSION = "1"
 NEEDS_CLARIFICATION = "[NEEDS CLARIFICATION]"
 MAX_OPEN_QUESTIONS = 3
+CRUD_OPERATIONS = frozenset({"create", "list", "get", "update", "delete"})
+OPERATIONS = CRUD_OPERATIONS | {"custom", "health", "metrics"}
+"""What code generation implements; anything else cannot be generated."""
+MISSING_CHECKS = frozenset({"get_missing", "update_missing", "delete_missing", "custom_missing"})
+CHECKS = MISSING_CHECKS | {
+    "create_ok",
+    "create_missing_required",
+    "create_wrong_type",
+    "list_ok",
+    "get_ok",
+    "update_ok",
+    "delete_ok",
+    "custom_ok",
+    "persist",
+    "health_ok",
+    "metrics_ok",
+    "registers",
+    "registry_down",
+}
+"""The scenarios the test generator writes; an empty check means the endpoint operation's default."""
 
 
 class NfrCategory(StrEnum):

@@ -20,6 +20,8 @@ from pipeline.spec.verifier import DEFAULT_GATE, Verification, verify
 
 STAGE = "spec-optimizer"
 DEFAULT_MAX_ROUNDS = 3
+MAX_ROUNDS = 3
+"""Rounds are capped: a spec that three rounds of repairs cannot bring to the gate needs a person."""
 REWRITE_PROMPT = (
     "Rewrite this SPEC so that it fixes the verifier's findings. Keep every id, endpoint and acceptance "
     "criterion that has no finding unchanged. Never weaken or delete an acceptance criterion. Call the "
@@ -80,6 +82,8 @@ def optimize(
 
     `on_round` is told about each round as it ends (for progress displays).
     """
+    if not 1 <= max_rounds <= MAX_ROUNDS:
+        raise ValueError(f"max_rounds must be between 1 and {MAX_ROUNDS}, not {max_rounds}")
     verification = verify(spec)
     rounds = [_round(0, verification)]
     if on_round:
@@ -92,15 +96,21 @@ def optimize(
             candidate, rewritten = _rewrite(candidate, provider, budget_key)
             repairs += rewritten
         checked = verify(candidate)
-        if (
-            checked.score <= verification.score
-            and checked.hard_checks_passed <= verification.hard_checks_passed
-        ):
+        if _standing(checked) <= _standing(verification):
             rounds.append(_round(number, checked, repairs))
             break  # no progress: stop, and keep the better spec
         spec, verification = candidate, checked
         rounds.append(_round(number, verification, repairs))
     return OptimizationReport(spec=spec, verification=verification, gate=gate, rounds=tuple(rounds))
+
+
+def _standing(verification: Verification) -> tuple[bool, int, int]:
+    """How good a verification is: hard checks passed, then fewer hard findings, then the score.
+
+    A round that fixes one of two hard findings is progress even though the capped score stays the same.
+    """
+    hard = sum(f.hard for f in verification.findings)
+    return verification.hard_checks_passed, -hard, verification.score
 
 
 def _round(number: int, verification: Verification, repairs: list[str] | None = None) -> Round:

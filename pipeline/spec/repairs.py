@@ -14,28 +14,15 @@ from pipeline.spec.model import (
     MAX_OPEN_QUESTIONS,
     NEEDS_CLARIFICATION,
     AcceptanceCriterion,
+    BlueprintTrace,
     Endpoint,
     ErrorCase,
     NfrCategory,
     Spec,
 )
 from pipeline.spec.text import OUT_OF_SCOPE
-from pipeline.spec.verifier import Finding
+from pipeline.spec.verifier import MEASURABLE, Finding
 
-# Vague words with a measurable stand-in, tied to the spec's own NFR numbers. Others stay as findings.
-MEASURABLE = {
-    "fast": "within 200 ms at the 95th percentile",
-    "quick": "within 200 ms at the 95th percentile",
-    "quickly": "within 200 ms at the 95th percentile",
-    "efficient": "within 200 ms at the 95th percentile",
-    "efficiently": "within 200 ms at the 95th percentile",
-    "high-performance": "within 200 ms at the 95th percentile",
-    "robust": "available 99.5% of each month",
-    "user-friendly": "with documented request and error schemas",
-    "easy": "with documented request and error schemas",
-    "easily": "with documented request and error schemas",
-    "intuitive": "with documented request and error schemas",
-}
 _MEASURABLE_WORDS = re.compile(
     r"(/\S*)|\b(" + "|".join(re.escape(w) for w in MEASURABLE) + r")\b", re.IGNORECASE
 )
@@ -202,7 +189,25 @@ def _incomplete(spec: Spec, finding: Finding) -> Spec | None:
     return spec.model_copy(update={"acceptance_criteria": items})
 
 
+def _trace(spec: Spec, finding: Finding) -> Spec | None:
+    """A requirement left out of the trace serves the service's goal when every other one serves the same."""
+    goals = {t.goal for t in spec.blueprint_trace if t.goal.strip()}
+    if len(goals) != 1:
+        return None  # several goals (or none): which one this requirement serves is a person's call
+    kept = [t for t in spec.blueprint_trace if t.requirement != finding.subject]
+    trace = [*kept, BlueprintTrace(requirement=finding.subject, goal=goals.pop())]
+    return spec.model_copy(update={"blueprint_trace": trace})
+
+
+def _unknown_trace(spec: Spec, finding: Finding) -> Spec | None:
+    frs = {fr.id for fr in spec.functional_requirements}
+    trace = [t for t in spec.blueprint_trace if t.requirement in frs]
+    return spec.model_copy(update={"blueprint_trace": trace})
+
+
 REPAIRS: dict[str, Repair] = {
+    "fr-not-traced": _trace,
+    "trace-unknown-fr": _unknown_trace,
     "endpoint-no-errors": _endpoint_errors,
     "nfr-no-number": _nfr_number,
     "vague-word": _vague,

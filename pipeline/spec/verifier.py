@@ -13,7 +13,16 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
-from pipeline.spec.model import MAX_OPEN_QUESTIONS, NEEDS_CLARIFICATION, Spec
+from pipeline.spec.model import (
+    CHECKS,
+    CRUD_OPERATIONS,
+    MAX_OPEN_QUESTIONS,
+    MISSING_CHECKS,
+    NEEDS_CLARIFICATION,
+    OPERATIONS,
+    Endpoint,
+    Spec,
+)
 
 RUBRIC_VERSION = "1.0"
 DEFAULT_GATE = 90
@@ -63,6 +72,46 @@ VAGUE_WORDS = (
 _VAGUE = re.compile(r"\b(" + "|".join(re.escape(w) for w in VAGUE_WORDS) + r")\b", re.IGNORECASE)
 _PATH = re.compile(r"/\S*")
 """URL paths are names, not claims: '/quick-note' is not vague."""
+NOT_PROSE = frozenset(
+    {
+        "id",
+        "name",
+        "path",
+        "method",
+        "type",
+        "resource",
+        "operation",
+        "check",
+        "requirement",
+        "endpoint",
+        "category",
+        "unit",
+        "storage",
+        "health_path",
+    }
+)
+"""Fields holding ids, names, paths or enum values: not claims, so not checked for vague words."""
+NOT_SCANNED = frozenset({"blueprint_trace", "open_questions"})
+"""The trace quotes the blueprint's goals (its wording is the blueprint's, not this spec's), and an open
+question is exactly where an unclear word belongs until someone answers it."""
+MEASURABLE = {
+    "fast": "within 200 ms at the 95th percentile",
+    "quick": "within 200 ms at the 95th percentile",
+    "quickly": "within 200 ms at the 95th percentile",
+    "efficient": "within 200 ms at the 95th percentile",
+    "efficiently": "within 200 ms at the 95th percentile",
+    "high-performance": "within 200 ms at the 95th percentile",
+    "robust": "available 99.5% of each month",
+    "user-friendly": "with documented request and error schemas",
+    "easy": "with documented request and error schemas",
+    "easily": "with documented request and error schemas",
+    "intuitive": "with documented request and error schemas",
+}
+"""Vague words with a measurable stand-in tied to the spec's own NFR numbers (see `repairs`)."""
+REWORDED_BY_REPAIR = frozenset({"functional_requirements", "non_functional"})
+"""Where the optimizer puts those stand-ins. A goal, scope or security line is prose whose meaning only a
+person (or a model) can restate: a stand-in there would invent what the author meant."""
+NO_REPAIR = "reword it (or move the claim into a non-functional requirement with a number)"
 _ID_PATTERNS = {"FR": r"FR-\d{3}", "EP": r"EP-\d{3}", "AC": r"AC-\d{3}", "NFR": r"NFR-\d{3}"}
 
 
@@ -152,6 +201,10 @@ def _hard_checks(spec: Spec) -> list[Finding]:
         *_duplicate_routes(spec),
         *_nfr_numbers(spec),
         *_vague_words(spec),
+        *_generatable_endpoints(spec),
+        *_generatable_criteria(spec),
+        *_traced(spec),
+        *_question_count(spec),
     ]
 
 
@@ -164,6 +217,8 @@ def _required_sections(spec: Spec) -> list[Finding]:
         "non_functional": not spec.non_functional,
         "security": not spec.security,
         "observability": not spec.observability,
+        # A spec.json without it would silently get the defaults (port, health path, resources).
+        "deployment": "deployment" not in spec.model_fields_set,
     }
     found = [
         _hard(s, "section-missing", f"the {s.replace('_', ' ')} section is empty")
@@ -260,29 +315,118 @@ def _nfr_numbers(spec: Spec) -> list[Finding]:
     ]
 
 
+def _generatable_endpoints(spec: Spec) -> list[Finding]:
+    """What code generation needs of each endpoint: a known operation, its resource, its id parameter."""
+    found = []
+    for ep in spec.endpoints:
+        where = f"{ep.id} {ep.method.value} {ep.path}"
+        if ep.operation not in OPERATIONS:
+            known = ", ".join(sorted(OPERATIONS))
+            message = f"{where}: unknown operation '{ep.operation}' (one of {known})"
+            found.append(_hard("endpoints", "unknown-operation", message, ep.id))
+        elif ep.operation in CRUD_OPERATIONS and (ep.resource is None or spec.entity(ep.resource) is None):
+            what = f"'{ep.resource}', which the data model does not declare" if ep.resource else "no resource"
+            message = f"{where}: '{ep.operation}' needs a resource of the data model; it names {what}"
+            found.append(_hard("data_model", "unknown-resource", message, ep.id))
+        elif ep.operation in {"get", "update", "delete"} and "{" not in ep.path:
+            message = f"{where}: '{ep.operation}' needs an id parameter in its path"
+            found.append(_hard("endpoints", "no-id-parameter", message, ep.id))
+    found += [
+        _hard("data_model", "entity-no-fields", f"entity '{e.name}' has no fields", e.name)
+        for e in spec.data_model.entities
+        if not e.fields
+    ]
+    if spec.deployment.health_path not in {ep.path for ep in spec.endpoints}:
+        message = f"no endpoint serves the health path {spec.deployment.health_path}"
+        found.append(_hard("deployment", "no-health-endpoint", message))
+    return found
+
+
+def _generatable_criteria(spec: Spec) -> list[Finding]:
+    """Every criterion must become a test: a known scenario, and a way to create what it reads."""
+    endpoints = {ep.id: ep for ep in spec.endpoints}
+    found = []
+    for ac in spec.acceptance_criteria:
+        if ac.check and ac.check not in CHECKS:
+            message = f"{ac.id}: unknown check '{ac.check}' (leave it empty or use a known scenario)"
+            found.append(_hard("acceptance_criteria", "unknown-check", message, ac.id))
+        endpoint = endpoints.get(ac.endpoint)
+        if endpoint is not None and _needs_create(spec, endpoint, ac.check):
+            message = (
+                f"{ac.id}: its endpoint {endpoint.id} works on '{endpoint.resource}', "
+                "which has no create endpoint to make one with"
+            )
+            found.append(_hard("acceptance_criteria", "no-create-endpoint", message, ac.id))
+    return found
+
+
+def _needs_create(spec: Spec, endpoint: Endpoint, check: str) -> bool:
+    if not endpoint.resource or spec.entity(endpoint.resource) is None or check in MISSING_CHECKS:
+        return False
+    return not any(ep.resource == endpoint.resource and ep.operation == "create" for ep in spec.endpoints)
+
+
+def _traced(spec: Spec) -> list[Finding]:
+    """Every requirement names the blueprint goal it serves, and every trace names a requirement."""
+    traced = {t.requirement for t in spec.blueprint_trace if t.goal.strip()}
+    frs = {fr.id for fr in spec.functional_requirements}
+    found = [
+        _hard("blueprint_trace", "fr-not-traced", f"{fr.id} is missing from the blueprint trace", fr.id)
+        for fr in spec.functional_requirements
+        if fr.id not in traced
+    ]
+    found += [
+        _hard(
+            "blueprint_trace", "trace-unknown-fr", f"the trace names unknown {t.requirement}", t.requirement
+        )
+        for t in spec.blueprint_trace
+        if t.requirement not in frs
+    ]
+    return found
+
+
+def _question_count(spec: Spec) -> list[Finding]:
+    count = len(spec.open_questions)
+    if count <= MAX_OPEN_QUESTIONS:
+        return []
+    message = f"{count} open questions; at most {MAX_OPEN_QUESTIONS}"
+    return [_hard("open_questions", "too-many-questions", message)]
+
+
 def _vague_words(spec: Spec) -> list[Finding]:
     found = []
     for section, subject, sentence in _sentences(spec):
-        for match in _VAGUE.finditer(_PATH.sub(" ", sentence)):
-            word = match.group(1).lower()
+        words = dict.fromkeys(m.group(1).lower() for m in _VAGUE.finditer(_PATH.sub(" ", sentence)))
+        for word in words:
+            repairable = section in REWORDED_BY_REPAIR and word in MEASURABLE
+            hint = "" if repairable else f"; {NO_REPAIR}"
             found.append(
-                _hard(
-                    section,
-                    "vague-word",
-                    f"{subject or section}: '{word}' is not measurable",
-                    subject or word,
-                )
+                _hard(section, "vague-word", f"{subject}: '{word}' is not measurable{hint}", subject)
             )
     return found
 
 
 def _sentences(spec: Spec) -> list[tuple[str, str, str]]:
-    rows = [("functional_requirements", fr.id, fr.statement) for fr in spec.functional_requirements]
-    rows += [("non_functional", n.id, n.statement) for n in spec.non_functional]
-    rows += [
-        ("acceptance_criteria", ac.id, f"{ac.given} {ac.when} {ac.then}") for ac in spec.acceptance_criteria
-    ]
-    rows += [("endpoints", ep.id, f"{ep.summary} {ep.response}") for ep in spec.endpoints]
+    """(section, subject, text) for every prose field of the spec, section by section."""
+    rows: list[tuple[str, str, str]] = []
+    for section, value in spec.to_json().items():
+        if section in WEIGHTS and section not in NOT_SCANNED:
+            rows += _prose(section, section, value)
+    return rows
+
+
+def _prose(section: str, where: str, value: object) -> list[tuple[str, str, str]]:
+    if isinstance(value, str):
+        return [(section, where, value)] if value.strip() else []
+    if isinstance(value, list):
+        return [row for i, item in enumerate(value) for row in _prose(section, f"{where}[{i + 1}]", item)]
+    if not isinstance(value, dict):
+        return []
+    owner = value.get("id") if isinstance(value.get("id"), str) else None
+    rows = []
+    for key, item in value.items():
+        if key not in NOT_PROSE:
+            rows += _prose(section, owner or f"{where}.{key}", item)
     return rows
 
 
@@ -317,11 +461,11 @@ def _overview(spec: Spec) -> list[Finding]:
 
 
 def _trace(spec: Spec) -> list[Finding]:
-    traced = {t.requirement: t.goal for t in spec.blueprint_trace}
+    placeholder = {t.requirement for t in spec.blueprint_trace if t.goal.startswith("(")}
     found = [
         _soft("blueprint_trace", Severity.WARNING, "fr-untraced", f"{fr.id} serves no blueprint goal", fr.id)
         for fr in spec.functional_requirements
-        if not traced.get(fr.id, "").strip() or traced[fr.id].startswith("(")
+        if fr.id in placeholder
     ]
     return found[:2]
 
@@ -344,17 +488,6 @@ def _data_model(spec: Spec) -> list[Finding]:
     found = []
     if not spec.data_model.entities:
         found.append(_soft("data_model", Severity.ERROR, "no-entities", "the data model has no entities"))
-    for ep in spec.endpoints:
-        if ep.resource and spec.entity(ep.resource) is None:
-            found.append(
-                _soft(
-                    "data_model",
-                    Severity.ERROR,
-                    "unknown-resource",
-                    f"{ep.id} uses undeclared '{ep.resource}'",
-                    ep.id,
-                )
-            )
     return found
 
 
@@ -383,16 +516,6 @@ def _criteria(spec: Spec) -> list[Finding]:
 
 def _operations(spec: Spec) -> list[Finding]:
     found = []
-    paths = {ep.path for ep in spec.endpoints}
-    if spec.deployment.health_path not in paths:
-        found.append(
-            _soft(
-                "deployment",
-                Severity.ERROR,
-                "no-health-endpoint",
-                f"no endpoint serves {spec.deployment.health_path}",
-            )
-        )
     if not any("metric" in line.lower() for line in spec.observability):
         found.append(_soft("observability", Severity.WARNING, "no-metrics", "observability names no metrics"))
     if not any(c.value == "latency" for c in {n.category for n in spec.non_functional}):
@@ -402,15 +525,6 @@ def _operations(spec: Spec) -> list[Finding]:
 
 def _questions(spec: Spec) -> list[Finding]:
     found = []
-    if len(spec.open_questions) > MAX_OPEN_QUESTIONS:
-        found.append(
-            _soft(
-                "open_questions",
-                Severity.ERROR,
-                "too-many-questions",
-                f"{len(spec.open_questions)} open questions; at most {MAX_OPEN_QUESTIONS}",
-            )
-        )
     for question in spec.open_questions:
         if NEEDS_CLARIFICATION in question:
             found.append(_soft("open_questions", Severity.WARNING, "needs-clarification", question))

@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.codegen.context import CodegenError
+from pipeline.codegen.generator import template_values
 from pipeline.intents import parse_intent_mapping
 from pipeline.spec.builder import build_spec
 from pipeline.spec.model import NEEDS_CLARIFICATION, AcceptanceCriterion, Endpoint, Spec
@@ -166,3 +168,158 @@ def test_the_same_route_twice_is_a_hard_finding(hello_spec: Spec) -> None:
     verification = verify(hello_spec.model_copy(update={"endpoints": [*hello_spec.endpoints, twin]}))
     assert ("duplicate-route", "EP-009") in {(f.code, f.subject) for f in verification.findings}
     assert not verification.passes()
+
+
+VAGUE_PURPOSE = "A fast, user-friendly and robust link store"
+
+
+def test_a_vague_purpose_in_the_goal_is_found_and_left_for_a_person() -> None:
+    intent = parse_intent_mapping(
+        {
+            "service_name": "links",
+            "purpose": VAGUE_PURPOSE,
+            "blueprint_context": "Shared internal tools.",
+            "resources": [{"name": "link", "fields": {"url": "string"}, "required": ["url"]}],
+        },
+        source="api",
+    )
+    report = optimize(build_spec(intent))
+    vague = [f for f in report.verification.findings if f.code == "vague-word"]
+    assert {(f.section, f.subject) for f in vague} == {("overview", "overview.goal")}
+    assert {m for f in vague for m in ("'fast'", "'user-friendly'", "'robust'") if m in f.message} == {
+        "'fast'",
+        "'user-friendly'",
+        "'robust'",
+    }
+    assert all("reword it" in f.message for f in vague)
+    # The optimizer does not put words in the author's mouth: the goal is unchanged, the spec below the gate.
+    assert report.spec.overview.goal == VAGUE_PURPOSE
+    assert not report.reached_gate
+    assert report.verification.score <= HARD_CHECK_CAP
+
+
+def _prose_damage(spec: Spec, section: str) -> Spec:
+    overview = spec.overview
+    if section == "overview.scope":
+        return spec.model_copy(
+            update={"overview": overview.model_copy(update={"scope": [*overview.scope, "An easy API."]})}
+        )
+    if section == "overview.out_of_scope":
+        extra = [*overview.out_of_scope, "Anything beyond a simple store."]
+        return spec.model_copy(update={"overview": overview.model_copy(update={"out_of_scope": extra})})
+    if section == "security":
+        return spec.model_copy(update={"security": [*spec.security, "Secrets are kept in a robust way."]})
+    if section == "observability":
+        return spec.model_copy(update={"observability": ["Logs are user-friendly.", *spec.observability]})
+    errors = [spec.endpoints[0].errors[0].model_copy(update={"when": "the body is not appropriate"})]
+    endpoint = spec.endpoints[0].model_copy(update={"errors": errors})
+    return spec.model_copy(update={"endpoints": [endpoint, *spec.endpoints[1:]]})
+
+
+@pytest.mark.parametrize(
+    ("where", "section", "word"),
+    [
+        ("overview.scope", "overview", "easy"),
+        ("overview.out_of_scope", "overview", "simple"),
+        ("security", "security", "robust"),
+        ("observability", "observability", "user-friendly"),
+        ("endpoint error", "endpoints", "appropriate"),
+    ],
+)
+def test_vague_words_are_found_in_every_prose_section(
+    hello_spec: Spec, where: str, section: str, word: str
+) -> None:
+    verification = verify(_prose_damage(hello_spec, where))
+    vague = [f for f in verification.findings if f.code == "vague-word"]
+    assert [(f.section, f"'{word}'" in f.message) for f in vague] == [(section, True)]
+    assert not verification.passes()
+
+
+def test_an_open_question_may_name_an_unclear_word(hello_spec: Spec) -> None:
+    question = f"{NEEDS_CLARIFICATION} What does 'fast' mean for this service, in ms?"
+    verification = verify(hello_spec.model_copy(update={"open_questions": [question]}))
+    assert "vague-word" not in {f.code for f in verification.findings}
+
+
+def _damage(spec: Spec, kind: str) -> Spec:
+    """A spec with one thing code generation cannot do without taken away."""
+    data = spec.to_json()
+    if kind == "no-entities":
+        data["data_model"]["entities"] = []
+    elif kind == "unknown-operation":
+        data["endpoints"][0]["operation"] = "upsert"
+    elif kind == "get-without-id":
+        data["endpoints"][2]["path"] = "/greeting"
+    elif kind == "no-create-endpoint":
+        data["endpoints"] = [ep for ep in data["endpoints"] if ep["operation"] != "create"]
+        data["acceptance_criteria"] = [ac for ac in data["acceptance_criteria"] if ac["endpoint"] != "EP-001"]
+    elif kind == "unknown-check":
+        data["acceptance_criteria"][0]["check"] = "looks_fine"
+    elif kind == "entity-no-fields":
+        data["data_model"]["entities"][0]["fields"] = []
+    return Spec.model_validate(data)
+
+
+@pytest.mark.parametrize(
+    ("kind", "code"),
+    [
+        ("no-entities", "unknown-resource"),
+        ("unknown-operation", "unknown-operation"),
+        ("get-without-id", "no-id-parameter"),
+        ("no-create-endpoint", "no-create-endpoint"),
+        ("entity-no-fields", "entity-no-fields"),
+    ],
+)
+def test_what_codegen_cannot_generate_fails_a_hard_check(hello_spec: Spec, kind: str, code: str) -> None:
+    damaged = _damage(hello_spec, kind)
+    verification = verify(damaged)
+    assert code in {f.code for f in verification.findings if f.hard}, verification.to_json()
+    assert not optimize(damaged).reached_gate
+    with pytest.raises((CodegenError, IndexError)):
+        template_values(damaged)  # what a passing score would have led to
+
+
+def test_an_unknown_test_scenario_is_a_hard_finding(hello_spec: Spec) -> None:
+    verification = verify(_damage(hello_spec, "unknown-check"))
+    assert ("unknown-check", "AC-001") in {(f.code, f.subject) for f in verification.findings if f.hard}
+
+
+def test_a_spec_json_without_deployment_is_missing_a_section(hello_spec: Spec, tmp_path: Path) -> None:
+    data = hello_spec.to_json()
+    del data["deployment"]
+    (tmp_path / "spec.json").write_text(json.dumps(data), encoding="utf-8")
+    verification = verify(read_spec(tmp_path))
+    assert ("section-missing", "deployment") in {(f.code, f.section) for f in verification.findings}
+    assert not verification.passes()
+
+
+def test_the_health_path_must_be_served(hello_spec: Spec) -> None:
+    deployment = hello_spec.deployment.model_copy(update={"health_path": "/healthz"})
+    verification = verify(hello_spec.model_copy(update={"deployment": deployment}))
+    assert "no-health-endpoint" in {f.code for f in verification.findings if f.hard}
+
+
+def test_every_requirement_is_traced_and_a_single_goal_is_repaired(hello_spec: Spec) -> None:
+    damaged = hello_spec.model_copy(update={"blueprint_trace": hello_spec.blueprint_trace[1:]})
+    verification = verify(damaged)
+    assert ("fr-not-traced", "FR-001") in {(f.code, f.subject) for f in verification.findings if f.hard}
+    report = optimize(damaged)
+    assert report.reached_gate
+    assert {t.requirement for t in report.spec.blueprint_trace} >= {"FR-001"}
+
+
+def test_too_many_open_questions_is_hard_and_trimmed_even_at_full_score(hello_spec: Spec) -> None:
+    questions = [f"{NEEDS_CLARIFICATION} question {n}?" for n in range(4)]
+    damaged = hello_spec.model_copy(update={"open_questions": questions})
+    verification = verify(damaged)
+    assert "too-many-questions" in {f.code for f in verification.findings if f.hard}
+    assert not verification.passes(gate=0)
+    report = optimize(damaged, gate=0)
+    assert report.reached_gate
+    assert report.spec.open_questions == questions[:3]
+
+
+@pytest.mark.parametrize("rounds", [0, 4, 10])
+def test_optimizer_rounds_are_capped_at_three(hello_spec: Spec, rounds: int) -> None:
+    with pytest.raises(ValueError, match="between 1 and 3"):
+        optimize(hello_spec, max_rounds=rounds)
