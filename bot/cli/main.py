@@ -92,6 +92,13 @@ def _crash_report(exc: BaseException) -> Path | None:
         return None
 
 
+def _is_user_error(exc: Exception) -> bool:
+    """Errors the user must act on, not bugs: e.g. a state database written by a newer IntentOps. Looked up
+    in sys.modules: if their module was never imported, they cannot have been raised."""
+    errors = sys.modules.get("pipeline.state.errors")
+    return errors is not None and isinstance(exc, errors.SchemaError)
+
+
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     app = build_app(modules_for(sys.argv[1:]))
@@ -103,6 +110,9 @@ def main() -> None:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
     except Exception as exc:
+        if _is_user_error(exc):
+            sys.stderr.write(f"intentops: {exc}\n")
+            sys.exit(1)
         report = _crash_report(exc)
         where = f" (details in {report})" if report else ""
         sys.stderr.write(f"intentops: internal error: {type(exc).__name__}: {exc}{where}\n")

@@ -19,6 +19,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, Engine, text
 
+from pipeline.state.errors import SchemaError
+
 MIGRATIONS = Path(__file__).with_name("migrations")
 ADVISORY_LOCK_KEY = 0x1A7E_0750  # any fixed number: one lock, held while migrating
 NEWER_DATABASE = (
@@ -26,10 +28,6 @@ NEWER_DATABASE = (
     "(its newest is {head}): it was written by a newer IntentOps; upgrade IntentOps, or use another "
     "database (INTENTOPS_DATA_DIR or DATABASE_URL)"
 )
-
-
-class SchemaError(RuntimeError):
-    """The state database cannot be used by this version of IntentOps."""
 
 
 def _config() -> Config:

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -70,6 +73,23 @@ def test_a_database_from_a_newer_intentops_is_refused_with_a_clear_message(tmp_p
         assert "jobs" in inspect(database.engine).get_table_names()  # nothing dropped
     finally:
         database.dispose()
+
+
+def test_the_cli_says_so_in_one_line_without_a_traceback(tmp_path: Path) -> None:
+    database = Database(default_sqlite_url(tmp_path))
+    database.create_all()
+    with database.engine.begin() as connection:
+        connection.execute(text("UPDATE alembic_version SET version_num = '0042'"))
+    database.dispose()
+
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "INTENTOPS_DATA_DIR": str(tmp_path)}
+    ran = subprocess.run(
+        [str(Path(sys.executable).parent / "intentops"), "usage"], env=env, capture_output=True, text=True
+    )
+
+    assert ran.returncode == 1
+    assert ran.stderr.startswith("intentops: the state database") and "revision 0042" in ran.stderr
+    assert "Traceback" not in ran.stderr and "internal error" not in ran.stderr
 
 
 def _open(url: str) -> None:
