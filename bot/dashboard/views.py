@@ -72,6 +72,18 @@ class RuleView:
 
 
 @dataclass(frozen=True)
+class EvaluatedView:
+    """One policy as governance evaluated it: result is `matched`, `not_matched` or `error`."""
+
+    name: str
+    result: str
+    action: str
+    rule: str
+    reason: str
+    source: str
+
+
+@dataclass(frozen=True)
 class AlignmentView:
     score: float | None
     method: str
@@ -89,6 +101,8 @@ class DecisionView:
     approvers: list[str]
     alignment: AlignmentView
     policy_digest: str
+    evaluated: list[EvaluatedView]
+    """Every policy with its result; empty for decisions written before they were recorded."""
 
     @classmethod
     def of(cls, raw: Any) -> DecisionView | None:
@@ -109,6 +123,7 @@ class DecisionView:
                 model=_str(alignment, "model"),
             ),
             policy_digest=_str(raw, "policy_digest"),
+            evaluated=[_evaluated(e) for e in _maps(raw.get("evaluated"))],
         )
 
 
@@ -120,6 +135,17 @@ def _rule(raw: Mapping[str, Any]) -> RuleView:
         source=_str(raw, "source"),
         approvals=_int(raw, "approvals"),
         approvers=_strs(raw.get("approvers")),
+    )
+
+
+def _evaluated(raw: Mapping[str, Any]) -> EvaluatedView:
+    return EvaluatedView(
+        name=_str(raw, "name"),
+        result=_str(raw, "result"),
+        action=_str(raw, "action"),
+        rule=_str(raw, "rule"),
+        reason=_str(raw, "reason"),
+        source=_str(raw, "source"),
     )
 
 

@@ -1,6 +1,7 @@
 """The governance decision: a versioned, JSON-serializable value, and the function that reaches it.
 
-All matching policies are reported with their reasons; the most restrictive action wins (blocked >
+Every policy evaluated is reported with its result (matched, not matched, error) and why; all matching
+policies are reported with their reasons; the most restrictive action wins (blocked >
 requires_approval > auto_approve); no match means requires_approval. It fails closed: any error (a rule
 that cannot be evaluated, policies that did not load, no alignment score) keeps the action at
 requires_approval or stricter, and the error is listed. The same inputs always give the same decision.
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict
@@ -21,12 +23,15 @@ from pipeline.governance.rules import DEFAULT_LIMITS, RuleLimits
 from pipeline.governance.variables import PushContext, rule_variables
 from pipeline.intents import Intent
 
-DECISION_VERSION: Literal[1] = 1
+DECISION_VERSION: Literal[2] = 2
+"""1: matched policies and errors only. 2 adds `evaluated`: every policy with its result. Readers of version 1
+find `evaluated` empty."""
 
 NO_MATCH = "no policy matched; a person must approve"
 FAIL_CLOSED = "{count} error(s) during governance; auto-approval is withheld until they are fixed"
 NO_SCORE = "the rule reads alignment_score, which could not be computed (see the alignment error)"
 WON = "policy '{name}': {reason}"
+RULE_FALSE = "its rule was false for this intent"
 
 
 class _Frozen(BaseModel):
@@ -41,6 +46,25 @@ class MatchedPolicy(_Frozen):
     approvers: tuple[str, ...]
     source: str
     """file:line where the policy is written."""
+
+
+class RuleResult(StrEnum):
+    MATCHED = "matched"
+    NOT_MATCHED = "not_matched"
+    ERROR = "error"
+
+
+class EvaluatedPolicy(_Frozen):
+    """One policy as evaluated for this intent, whatever the outcome."""
+
+    name: str
+    result: RuleResult
+    action: PolicyAction
+    """The action the policy takes when it matches."""
+    rule: str
+    reason: str
+    """Matched: the policy's reason; not matched: RULE_FALSE; error: what went wrong."""
+    source: str
 
 
 class GovernanceError(_Frozen):
@@ -64,7 +88,7 @@ class AlignmentReport(_Frozen):
 class Decision(_Frozen):
     """What governance decided about one intent, and everything needed to explain it."""
 
-    version: Literal[1] = DECISION_VERSION
+    version: Literal[1, 2] = DECISION_VERSION
     service_name: str
     action: PolicyAction
     summary: str
@@ -74,6 +98,8 @@ class Decision(_Frozen):
     approvers: tuple[str, ...]
     alignment: AlignmentReport
     policy_digest: str
+    evaluated: tuple[EvaluatedPolicy, ...] = ()
+    """Every policy in file order with its result (empty in version 1 decisions)."""
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -102,6 +128,7 @@ def decide(
     )
     matched: list[MatchedPolicy] = []
     errors = list(evaluation.extra_errors)
+    evaluated: list[EvaluatedPolicy] = []
     for loaded in policies.policies if policies else ():
         outcome = loaded.rule.evaluate(variables, limits)
         if outcome.error:
@@ -111,9 +138,24 @@ def decide(
             errors.append(
                 GovernanceError(policy=loaded.policy.name, source=str(loaded.location), message=message)
             )
+            evaluated.append(_evaluated(loaded, RuleResult.ERROR, message))
         elif outcome.matched:
             matched.append(_matched(loaded))
-    return _combine(evaluation, matched, errors, policies.digest if policies else "")
+            evaluated.append(_evaluated(loaded, RuleResult.MATCHED, loaded.policy.reason))
+        else:
+            evaluated.append(_evaluated(loaded, RuleResult.NOT_MATCHED, RULE_FALSE))
+    return _combine(evaluation, matched, errors, evaluated, policies.digest if policies else "")
+
+
+def _evaluated(loaded: LoadedPolicy, result: RuleResult, reason: str) -> EvaluatedPolicy:
+    return EvaluatedPolicy(
+        name=loaded.policy.name,
+        result=result,
+        action=loaded.policy.action,
+        rule=loaded.policy.rule,
+        reason=reason,
+        source=str(loaded.location),
+    )
 
 
 def _matched(loaded: LoadedPolicy) -> MatchedPolicy:
@@ -129,7 +171,11 @@ def _matched(loaded: LoadedPolicy) -> MatchedPolicy:
 
 
 def _combine(
-    evaluation: Evaluation, matched: Sequence[MatchedPolicy], errors: Sequence[GovernanceError], digest: str
+    evaluation: Evaluation,
+    matched: Sequence[MatchedPolicy],
+    errors: Sequence[GovernanceError],
+    evaluated: Sequence[EvaluatedPolicy],
+    digest: str,
 ) -> Decision:
     action, summary = _action(matched, errors)
     deciding = [m for m in matched if m.action is PolicyAction.REQUIRES_APPROVAL]
@@ -151,6 +197,7 @@ def _combine(
             model=alignment.model if alignment else "",
         ),
         policy_digest=digest,
+        evaluated=tuple(evaluated),
     )
 
 

@@ -8,6 +8,9 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from pipeline.governance import GivenScore, govern, load_policy_sources
+from pipeline.governance.decision import RULE_FALSE
+from pipeline.intents import Intent
 from pipeline.ledger import IntentState, Outcome, Stage
 from pipeline.llm.base import Usage
 from pipeline.registry import Provenance
@@ -129,6 +132,28 @@ def test_the_detail_explains_the_decision_spec_tests_deploys_and_cost(rig: Rig, 
         "$0.0123 for 1 model call: 1,000 input and 200 output tokens",
     ):
         assert expected in page, expected
+
+
+POLICIES = b"""\
+- {name: Invoices need finance, rule: "purpose.contains('invoice')", action: requires_approval,
+   reason: Money moves.}
+- {name: No miners, rule: "purpose.contains('mining')", action: blocked, reason: Out of scope.}
+- {name: Broken rule, rule: "size(purpose) > tier.size()", action: blocked, reason: nonsense}
+"""
+
+
+def test_the_detail_shows_every_policy_with_its_result_and_why(rig: Rig, client: httpx.Client) -> None:
+    intent = Intent.model_validate({"service_name": "invoicer", "purpose": "Send an invoice each month"})
+    made = govern(intent, load_policy_sources({"p.yaml": POLICIES}), scorer=GivenScore(0.9), blueprint=None)
+    intent_id = rig.receive("invoicer")
+    rig.ledger.record_decision(intent_id, made.to_json())
+    page = client.get(f"/intents/{intent_id}").text
+    rows = [page[page.index(f'id="policy-{n}"') :].split("</tr>")[0] for n in (1, 2, 3)]
+    assert "Invoices need finance" in rows[0] and "badge-matched" in rows[0] and "Money moves." in rows[0]
+    assert "No miners" in rows[1] and "not matched" in rows[1] and RULE_FALSE in rows[1]
+    assert "purpose.contains(&#39;mining&#39;)" in rows[1] and "p.yaml:3:3" in rows[1]
+    assert "Broken rule" in rows[2] and "badge-error" in rows[2] and "tier" in rows[2]
+    assert "No policy matched" not in page
 
 
 @pytest.mark.parametrize(

@@ -17,6 +17,7 @@ from pipeline.governance import (
     govern,
     load_policy_sources,
 )
+from pipeline.governance.decision import DECISION_VERSION, RULE_FALSE, RuleResult
 from pipeline.governance.loading import PolicyLoadError
 from pipeline.intents import load_intent_file
 from tests.conftest import EXAMPLES
@@ -136,6 +137,47 @@ def test_a_rule_that_errors_never_leads_to_auto_approve() -> None:
     assert "1 error(s) during governance" in decision.summary
 
 
+def test_every_policy_is_reported_with_its_result_and_why() -> None:
+    policies = load_policy_sources(
+        {
+            "p.yaml": APPROVAL_POLICIES
+            + b"""- {name: Size check, rule: "size(purpose) > tier.size()", action: blocked, reason: nonsense}
+"""
+        }
+    )
+    intent = make_intent(purpose="Send an invoice", tier=3)
+    decision = govern(intent, policies, scorer=given(0.9), blueprint=None)
+    results = [(p.name, p.result, p.source) for p in decision.evaluated]
+    assert results == [
+        ("Finance reviews invoices", RuleResult.MATCHED, "p.yaml:1:3"),
+        ("Security reviews auth", RuleResult.NOT_MATCHED, "p.yaml:7:3"),
+        ("Experiments are fine", RuleResult.MATCHED, "p.yaml:13:3"),
+        ("Nobody builds miners", RuleResult.NOT_MATCHED, "p.yaml:17:3"),
+        ("Size check", RuleResult.ERROR, "p.yaml:21:3"),
+    ]
+    finance, security, _, _, size = decision.evaluated
+    assert finance.reason == "Money moves." and finance.rule == "purpose.contains('invoice')"
+    assert security.reason == RULE_FALSE and security.action is PolicyAction.REQUIRES_APPROVAL
+    assert size.reason == decision.errors[0].message
+
+
+def test_a_decision_written_before_every_policy_was_reported_still_reads() -> None:
+    old = {
+        "version": 1,
+        "service_name": "svc",
+        "action": "requires_approval",
+        "summary": "no policy matched; a person must approve",
+        "matched": [],
+        "errors": [],
+        "approvals_required": 1,
+        "approvers": [],
+        "alignment": {"score": 0.8, "method": "lexical", "rationale": "", "model": ""},
+        "policy_digest": "abc",
+    }
+    decision = Decision.model_validate(old)
+    assert decision.version == 1 and decision.evaluated == ()
+
+
 def test_without_a_score_rules_reading_it_error_and_nothing_is_auto_approved(
     seed_policies: PolicySet,
 ) -> None:
@@ -229,7 +271,7 @@ def test_decisions_are_deterministic_and_round_trip_through_json(
     assert text == json.dumps(second.to_json(), sort_keys=True)
     restored = Decision.model_validate(json.loads(text))
     assert restored == first
-    assert first.to_json()["version"] == 1
+    assert first.to_json()["version"] == DECISION_VERSION == 2
     assert {"action", "matched", "errors"} <= set(first.to_json())
     assert first.policy_digest == shipped_policies.digest
 
