@@ -150,6 +150,11 @@ class ForgeAdmin:
         renderer.flush_events()
         return hook_id
 
+    def finish_deliveries(self) -> None:
+        """Wait for the queued deliveries to get an outcome (each within the forge's hook timeout) and stop
+        sending: for a short-lived process, such as one admin command, before it reads the delivery log."""
+        self.forge.hooks.close(timeout_s=self.forge.hooks.timeout_s + 1.0)
+
     def register_app(self, owner: str, slug: str, public_key_pem: str, *, name: str | None = None) -> int:
         """A GitHub App owned by `owner` that signs its JWTs with the key matching `public_key_pem`."""
         return apps.register_app(self.forge, owner, slug, public_key_pem, name=name)

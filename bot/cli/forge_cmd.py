@@ -15,7 +15,7 @@ import typer
 from rich.markup import escape
 
 from bot.cli.output import err, fail, out
-from forge.admin import ForgeAdmin
+from forge.admin import DeliveryRecord, ForgeAdmin
 from forge.core import Forge
 from forge.errors import ForgeError
 from forge.server import ForgeServer
@@ -27,6 +27,13 @@ DataDirOption = Annotated[
 ]
 SERVING = "forge: serving {url} (REST at {url}/api/v3, git at {url}/OWNER/REPO.git); data in {data}"
 TOKEN_NOTE = "keep this token: it is shown once and only its digest is stored"
+# An admin command waits this long at most for a webhook receiver to answer the ping (the hook is saved
+# whatever the answer; the server delivers later events with its own timeout).
+ADMIN_HOOK_TIMEOUT_S = 2.0
+PING_ANSWERED = "ping: {code} {status}"
+PING_KEPT = "the hook is saved; redeliver the ping from its delivery log"
+PING_SILENT = "ping: no answer within {seconds:g} s; " + PING_KEPT
+PING_UNDELIVERED = "ping: not delivered ({status}); " + PING_KEPT
 
 forge_app = typer.Typer(help="The embedded GitHub-compatible forge.", no_args_is_help=True)
 user_app = typer.Typer(help="Users and their tokens.", no_args_is_help=True)
@@ -50,7 +57,9 @@ def admin(data_dir: Path | None) -> Iterator[ForgeAdmin]:
     settings = ForgeSettings()
     directory = data_dir or settings.data_dir
     forge = Forge(
-        directory, base_url=f"http://{settings.host}:{settings.port}", hook_timeout_s=settings.hook_timeout_s
+        directory,
+        base_url=f"http://{settings.host}:{settings.port}",
+        hook_timeout_s=min(settings.hook_timeout_s, ADMIN_HOOK_TIMEOUT_S),
     )
     try:
         yield ForgeAdmin(forge)
@@ -170,7 +179,20 @@ def repo_hook(
         fail(f"webhook URL must start with http:// or https://, got {url!r}")
     with admin(data_dir) as forge_admin:
         hook_id = forge_admin.add_webhook(full_name, url, secret=secret, events_=event or ["*"])
+        forge_admin.finish_deliveries()
+        ping = [d for d in forge_admin.deliveries(full_name) if d.hook_id == hook_id]
+        timeout_s = forge_admin.forge.hooks.timeout_s
     out.print(f"hook {hook_id} on {escape(full_name)} -> {escape(url)}")
+    if ping:
+        err.print(escape(ping_outcome(ping[-1], timeout_s)))
+
+
+def ping_outcome(delivery: DeliveryRecord, timeout_s: float) -> str:
+    if delivery.status_code:
+        return PING_ANSWERED.format(code=delivery.status_code, status=delivery.status)
+    if "Timeout" in delivery.status:
+        return PING_SILENT.format(seconds=timeout_s)
+    return PING_UNDELIVERED.format(status=delivery.status or "no outcome yet")
 
 
 def register(app: typer.Typer) -> None:

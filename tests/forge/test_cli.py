@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
+import socket
 import subprocess
 import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -14,7 +20,7 @@ from typer.testing import CliRunner
 
 from bot.cli.main import build_app
 from tests.conftest import ROOT
-from tests.fixtures.forge import GIT_ENV
+from tests.fixtures.forge import GIT_ENV, HookReceiver
 
 runner = CliRunner()
 # The forge's own commands on a bare Typer app: the same code as `intentops forge serve`, without importing
@@ -87,3 +93,46 @@ def test_serve_runs_the_forge_for_git_and_rest(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         process.wait(timeout=15)
+
+
+@contextmanager
+def silent_receiver() -> Iterator[str]:
+    """A webhook URL whose server accepts connections and reads requests but never answers."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.05)
+        while not stop.is_set():
+            with contextlib.suppress(TimeoutError):
+                held.append(listener.accept()[0])
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{listener.getsockname()[1]}/hooks"
+    finally:
+        stop.set()
+        thread.join(5)
+        for connection in held:
+            connection.close()
+        listener.close()
+
+
+def test_hook_returns_promptly_when_the_receiver_never_answers(
+    tmp_path: Path, hook_receiver: HookReceiver
+) -> None:
+    data = tmp_path / "forge"
+    _run(data, "user", "add", "alice")
+    _run(data, "repo", "create", "alice/app")
+    code, _, note = _run(data, "repo", "hook", "alice/app", hook_receiver.url)
+    assert code == 0 and note.strip() == "ping: 200 OK"
+    assert len(hook_receiver.wait_for("ping")) == 1
+    with silent_receiver() as url:
+        started = time.monotonic()
+        code, printed, note = _run(data, "repo", "hook", "alice/app", url)
+        elapsed = time.monotonic() - started
+    assert code == 0 and printed.strip() == f"hook 2 on alice/app -> {url}"
+    assert elapsed < 4, f"took {elapsed:.1f}s"
+    assert "ping: no answer within" in note
