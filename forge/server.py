@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import socket
 import threading
 import time
@@ -15,6 +16,22 @@ from forge.app import create_app
 from forge.core import Forge
 
 START_TIMEOUT_S = 15.0
+# Where a serving forge writes its URL in its data directory, so the admin commands print real URLs.
+ADDRESS_FILE = "server.url"
+
+
+def recorded_url(data_dir: Path) -> str | None:
+    """The URL of the server that serves `data_dir`, if one recorded it and still accepts connections."""
+    try:
+        url = (data_dir / ADDRESS_FILE).read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    host, _, port = url.removeprefix("http://").rpartition(":")
+    try:
+        with socket.create_connection((host, int(port)), timeout=0.5):
+            return url
+    except (OSError, ValueError):
+        return None
 
 
 class ForgeServer:
@@ -62,8 +79,18 @@ class ForgeServer:
     def api_url(self) -> str:
         return f"{self.url}/api/v3"
 
-    def start(self) -> ForgeServer:
+    def _listen(self) -> None:
         self._socket.listen(128)
+        (self.data_dir / ADDRESS_FILE).write_text(self.url + "\n", encoding="utf-8")
+
+    def _forget_address(self) -> None:
+        path = self.data_dir / ADDRESS_FILE
+        with contextlib.suppress(OSError):
+            if path.read_text(encoding="utf-8").strip() == self.url:
+                path.unlink()
+
+    def start(self) -> ForgeServer:
+        self._listen()
         self._thread = threading.Thread(
             target=self._server.run, kwargs={"sockets": [self._socket]}, name="forge-server", daemon=True
         )
@@ -77,16 +104,18 @@ class ForgeServer:
 
     def serve_forever(self) -> None:
         """Serve in this thread until interrupted (the CLI's `forge serve`)."""
-        self._socket.listen(128)
+        self._listen()
         try:
             self._server.run(sockets=[self._socket])
         finally:
+            self._forget_address()
             self.forge.close()
 
     def stop(self) -> None:
         self._server.should_exit = True
         if self._thread is not None:
             self._thread.join(10)
+        self._forget_address()
         self.forge.close()
         self._socket.close()
 

@@ -18,7 +18,7 @@ from bot.cli.output import err, fail, out
 from forge.admin import DeliveryRecord, ForgeAdmin
 from forge.core import Forge
 from forge.errors import ForgeError
-from forge.server import ForgeServer
+from forge.server import ForgeServer, recorded_url
 from forge.settings import ForgeSettings
 
 DataDirOption = Annotated[
@@ -27,6 +27,10 @@ DataDirOption = Annotated[
 ]
 SERVING = "forge: serving {url} (REST at {url}/api/v3, git at {url}/OWNER/REPO.git); data in {data}"
 TOKEN_NOTE = "keep this token: it is shown once and only its digest is stored"
+URL_FROM_SETTINGS = (
+    "no server is serving this data directory now: the URL uses INTENTOPS_FORGE_HOST and"
+    " INTENTOPS_FORGE_PORT (defaults 127.0.0.1 and 3000)"
+)
 # An admin command waits this long at most for a webhook receiver to answer the ping (the hook is saved
 # whatever the answer; the server delivers later events with its own timeout).
 ADMIN_HOOK_TIMEOUT_S = 2.0
@@ -52,13 +56,18 @@ def describe(exc: ForgeError) -> str:
     return "; ".join([exc.message, *details]) if details else exc.message
 
 
+def server_url(directory: Path, settings: ForgeSettings) -> str:
+    """The URL of the server serving `directory`, else the one the settings give."""
+    return recorded_url(directory) or f"http://{settings.host}:{settings.port}"
+
+
 @contextmanager
 def admin(data_dir: Path | None) -> Iterator[ForgeAdmin]:
     settings = ForgeSettings()
     directory = data_dir or settings.data_dir
     forge = Forge(
         directory,
-        base_url=f"http://{settings.host}:{settings.port}",
+        base_url=server_url(directory, settings),
         hook_timeout_s=min(settings.hook_timeout_s, ADMIN_HOOK_TIMEOUT_S),
     )
     try:
@@ -131,6 +140,8 @@ def repo_create(
     with admin(data_dir) as forge_admin:
         info = forge_admin.create_repo(full_name, private=not public, description=description)
     out.print(info.clone_url)
+    if recorded_url(data_dir or ForgeSettings().data_dir) is None:
+        err.print(URL_FROM_SETTINGS)
 
 
 @repo_app.command("collaborator")

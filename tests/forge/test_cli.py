@@ -16,6 +16,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
+import pytest
 from typer.testing import CliRunner
 
 from bot.cli.main import build_app
@@ -35,13 +36,18 @@ def _run(data: Path, *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_admin_commands_create_and_refuse_with_one_line(tmp_path: Path) -> None:
+def test_admin_commands_create_and_refuse_with_one_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     data = tmp_path / "forge"
+    monkeypatch.setenv("INTENTOPS_FORGE_HOST", "127.0.0.1")
+    monkeypatch.setenv("INTENTOPS_FORGE_PORT", "3999")
     code, token, note = _run(data, "user", "add", "alice", "--admin")
     assert code == 0 and token.strip().startswith("ghp_") and "shown once" in note
     assert _run(data, "user", "add", "bob")[0] == 0
-    code, url, _ = _run(data, "repo", "create", "alice/intents")
-    assert code == 0 and url.strip().endswith("/alice/intents.git")
+    code, url, note = _run(data, "repo", "create", "alice/intents")
+    assert code == 0 and url.strip() == "http://127.0.0.1:3999/alice/intents.git"
+    assert "no server is serving this data directory now" in note
     assert _run(data, "repo", "collaborator", "alice/intents", "bob", "--permission", "write")[0] == 0
     assert _run(data, "repo", "protect", "alice/intents", "--approvals", "1", "--context", "ci")[0] == 0
 
@@ -76,6 +82,7 @@ def test_serve_runs_the_forge_for_git_and_rest(tmp_path: Path) -> None:
         url = match.group(1)
         user = httpx.get(f"{url}/api/v3/user", headers={"Authorization": f"token {token}"}).json()
         assert user["login"] == "alice"
+        assert _run(data, "repo", "create", "alice/other")[1:] == (f"{url}/alice/other.git\n", "")
         clone = subprocess.run(
             [
                 "git",
