@@ -8,6 +8,10 @@ does its whole request path for each delivery: body limit, HMAC-SHA256 verificat
 routing, and the delivery row plus its event job committed to the state database (SQLite by default)
 before answering. Each request is a distinct signed `push` delivery (GitHub's example payload). Worker
 threads are off in the measured server, so the numbers are the acknowledgement alone.
+
+On a small machine the load client competes with the server for the same cores, so throughput and p99
+say as much about the client as about the server. The server's own CPU time per request (user + system,
+read from /proc for the server process) does not: it is the figure to compare, and the ratio printed last.
 """
 
 from __future__ import annotations
@@ -123,6 +127,12 @@ def wait_ready(url: str, process: subprocess.Popen[bytes]) -> None:
     raise RuntimeError("server did not start")
 
 
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def measure(kind: str, args: argparse.Namespace, body: bytes, data_dir: str) -> dict[str, float]:
     port = free_port()
     command = [sys.executable, __file__, "--serve", kind, "--port", str(port), "--data-dir", data_dir]
@@ -133,14 +143,21 @@ def measure(kind: str, args: argparse.Namespace, body: bytes, data_dir: str) -> 
     try:
         wait_ready(url, process)
         asyncio.run(load(url, body, requests=args.warmup, concurrency=args.concurrency))
+        cpu_before = cpu_seconds(process.pid)
         elapsed, latencies = asyncio.run(
             load(url, body, requests=args.requests, concurrency=args.concurrency)
         )
+        cpu = cpu_seconds(process.pid) - cpu_before
     finally:
         process.terminate()
         process.wait(30)
     cuts = statistics.quantiles(latencies, n=100)
-    return {"rps": len(latencies) / elapsed, "p50": cuts[49] * 1000, "p99": cuts[98] * 1000}
+    return {
+        "rps": len(latencies) / elapsed,
+        "p50": cuts[49] * 1000,
+        "p99": cuts[98] * 1000,
+        "cpu_ms": cpu * 1000 / len(latencies),
+    }
 
 
 def main() -> None:
@@ -163,11 +180,12 @@ def main() -> None:
         results = {BARE: measure("bare", args, body, data_dir), BOT: measure("bot", args, body, data_dir)}
     database = "PostgreSQL" if args.database_url else "SQLite"
     print(f"{args.requests} signed push deliveries, {args.concurrency} concurrent clients, bot on {database}")
-    print(f"{'server':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}")
-    for name, result in results.items():
-        print(f"{name:<28}{result['rps']:>10.0f}{result['p50']:>10.1f}{result['p99']:>10.1f}")
+    print(f"{'server':<28}{'req/s':>10}{'p50 ms':>10}{'p99 ms':>10}{'CPU ms/req':>12}")
+    for name, r in results.items():
+        print(f"{name:<28}{r['rps']:>10.0f}{r['p50']:>10.1f}{r['p99']:>10.1f}{r['cpu_ms']:>12.3f}")
     bare, bot = results[BARE], results[BOT]
     print(f"ratio bot/bare: throughput {bot['rps'] / bare['rps']:.2f}x, p99 {bot['p99'] / bare['p99']:.2f}x")
+    print(f"ratio bot/bare: server CPU per acknowledged delivery {bot['cpu_ms'] / bare['cpu_ms']:.2f}x")
 
 
 if __name__ == "__main__":
