@@ -180,7 +180,11 @@ def _combine(
     action, summary = _action(matched, errors)
     deciding = [m for m in matched if m.action is PolicyAction.REQUIRES_APPROVAL]
     approvals = max([1, *(m.approvals for m in deciding)]) if action is PolicyAction.REQUIRES_APPROVAL else 0
-    approvers = sorted({a for m in deciding for a in m.approvers}) if approvals else []
+    # Each matching policy's own requirement (in `matched`) must be met; these two fields only summarize
+    # them: the least number of distinct approvers, and who may approve (anyone with write permission as soon
+    # as one policy names nobody, so that policy's requirement can be met by any maintainer).
+    named_only = all(m.approvers for m in deciding)
+    approvers = sorted({a for m in deciding for a in m.approvers}) if approvals and named_only else []
     alignment = evaluation.alignment
     return Decision(
         service_name=evaluation.intent.service_name,

@@ -294,3 +294,21 @@ def test_author_and_changed_files_reach_the_rules() -> None:
         is PolicyAction.BLOCKED
     )
     assert govern(make_intent(), policies, scorer=given(1), blueprint=None, context=by_person).matched == ()
+
+
+def test_each_matching_policy_keeps_its_own_approval_requirement() -> None:
+    policies = load_policy_sources(
+        {
+            "p.yaml": b"""\
+- {name: Two eyes, rule: tier <= 1, action: requires_approval, approvals: 2, reason: critical}
+- {name: Alice owns billing, rule: purpose.contains('invoice'), action: requires_approval,
+   approvers: [alice], reason: hers}
+"""
+        }
+    )
+    intent = make_intent(purpose="Send an invoice", tier=1)
+    decision = govern(intent, policies, scorer=given(0.9), blueprint=None)
+    requirements = [(m.name, m.approvals, m.approvers) for m in decision.matched]
+    assert requirements == [("Two eyes", 2, ()), ("Alice owns billing", 1, ("alice",))]
+    # Not "2 approvals from alice", which nobody could ever meet: any maintainer may approve for "Two eyes".
+    assert (decision.approvals_required, decision.approvers) == (2, ())
