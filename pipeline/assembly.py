@@ -14,11 +14,13 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.codegen.generator import GeneratedService, generate_service
+from pipeline.codegen.model_path import CodegenRound, generate_with_model
 from pipeline.intents import Intent
 from pipeline.llm import LLMProvider
 from pipeline.sandbox.model import SandboxResult
 from pipeline.sandbox.runner import Sandbox
 from pipeline.spec.builder import build_spec
+from pipeline.spec.judge import judged_report
 from pipeline.spec.optimizer import OptimizationReport, optimize
 from pipeline.spec.verifier import DEFAULT_GATE
 
@@ -40,6 +42,8 @@ class BuildOutcome:
     tests: SandboxResult | None = None
     files: dict[str, bytes] = field(default_factory=dict)
     """Everything under `services/<name>/`, relative to that folder: what the PR commits."""
+    model_rounds: tuple[CodegenRound, ...] = ()
+    """With a model: its write round and repair rounds, accepted or not."""
 
     @property
     def verdict(self) -> BuildVerdict:
@@ -56,6 +60,7 @@ class BuildOutcome:
             "spec": self.spec.to_json(),
             "tests": self.tests.to_json() if self.tests else None,
             "files": sorted(self.files),
+            "model_rounds": [r.to_json() for r in self.model_rounds],
             "version": self.generated.manifest.version if self.generated else None,
         }
 
@@ -78,7 +83,11 @@ def build_service(
     config: FactoryConfig = FactoryConfig(),
     progress: Callable[[str], None] = lambda _stage: None,
 ) -> BuildOutcome:
-    """Run the factory for `intent`. A SPEC below the gate stops before any code is generated."""
+    """Run the factory for `intent`. A SPEC below the gate stops before any code is generated.
+
+    With a model (not the offline provider) the judge reviews the SPEC after the rubric, and the model
+    writes the logic templates cannot and repairs failing tests (at most 3 rounds, tests untouched).
+    """
     progress("spec")
     spec = build_spec(
         intent, blueprint=blueprint, intent_path=intent_path, provider=provider, budget_key=budget_key
@@ -86,18 +95,51 @@ def build_service(
     report = optimize(
         spec, gate=config.gate, max_rounds=config.max_rounds, provider=provider, budget_key=budget_key
     )
+    report = judged_report(report, provider, budget_key=budget_key)
     if not report.reached_gate:
         return BuildOutcome(service_name=intent.service_name, spec=report)
     progress("code")
     directory = workdir / intent.service_name
     clean_workdir(workdir, intent.service_name)  # a crashed earlier attempt may have left half a service
-    generated = generate_service(report.spec, directory, intent_path=intent_path)
-    files = collect_files(directory)  # before the tests run: they must not add anything to the commit
-    progress("tests")
-    tests = sandbox_for(directory).run_tests(directory)
-    return BuildOutcome(
-        service_name=intent.service_name, spec=report, generated=generated, tests=tests, files=files
+    if provider is None or provider.offline:
+        generated = generate_service(report.spec, directory, intent_path=intent_path)
+        files = collect_files(directory)  # before the tests run: they must not add anything to the commit
+        progress("tests")
+        tests = sandbox_for(directory).run_tests(directory)
+        return BuildOutcome(
+            service_name=intent.service_name, spec=report, generated=generated, tests=tests, files=files
+        )
+    progress("tests")  # the model's rounds write and test in turn
+    coded = generate_with_model(
+        report.spec,
+        directory,
+        provider=provider,
+        sandbox=_OnFirstRun(directory, sandbox_for),
+        intent_path=intent_path,
+        budget_key=budget_key,
     )
+    return BuildOutcome(
+        service_name=intent.service_name,
+        spec=report,
+        generated=coded.service,
+        tests=coded.result,
+        files=collect_files(directory),  # the sandbox tests a copy: this folder holds only what was written
+        model_rounds=coded.rounds,
+    )
+
+
+class _OnFirstRun:
+    """The line's sandbox reads the service's requirements file, which exists only once code is written."""
+
+    def __init__(self, directory: Path, sandbox_for: Callable[[Path], Sandbox]) -> None:
+        self._directory = directory
+        self._sandbox_for = sandbox_for
+        self._sandbox: Sandbox | None = None
+
+    def run_tests(self, service_dir: Path) -> SandboxResult:
+        if self._sandbox is None:
+            self._sandbox = self._sandbox_for(self._directory)
+        return self._sandbox.run_tests(service_dir)
 
 
 def collect_files(directory: Path) -> dict[str, bytes]:

@@ -19,8 +19,9 @@ from pipeline.intents import InvalidIntent, load_intent_file
 from pipeline.llm import LLMError, LLMProvider
 from pipeline.sandbox import SandboxLimits, SandboxResult, sandbox_for
 from pipeline.spec.builder import SpecBuildError, build_spec
+from pipeline.spec.judge import judged_report
 from pipeline.spec.model import Spec
-from pipeline.spec.optimizer import DEFAULT_MAX_ROUNDS, OptimizationReport, Round, optimize
+from pipeline.spec.optimizer import DEFAULT_MAX_ROUNDS, MAX_ROUNDS, OptimizationReport, Round, optimize
 from pipeline.spec.render import read_spec, write_spec
 from pipeline.spec.verifier import DEFAULT_GATE
 from pipeline.wheelhouse import WheelhouseError, prepare_wheelhouse
@@ -62,7 +63,9 @@ def spec(
         Path | None, typer.Option("-o", "--output", help="Folder for SPEC.md and spec.json")
     ] = None,
     gate: Annotated[int, typer.Option(min=0, max=100, help="Score the spec must reach")] = DEFAULT_GATE,
-    rounds: Annotated[int, typer.Option(min=1, max=10, help="Optimizer rounds at most")] = DEFAULT_MAX_ROUNDS,
+    rounds: Annotated[
+        int, typer.Option(min=1, max=MAX_ROUNDS, help="Optimizer rounds at most (1-3)")
+    ] = DEFAULT_MAX_ROUNDS,
     blueprint: Annotated[Path | None, typer.Option(help="BLUEPRINT.md to trace requirements to")] = None,
     output_format: FormatOption = OutputFormat.TEXT,
 ) -> None:
@@ -80,6 +83,7 @@ def spec(
         report = _optimize_with_progress(
             built, gate, rounds, provider, quiet=output_format is OutputFormat.JSON
         )
+        report = judged_report(report, provider)  # with a model: its findings on top, never instead
     except (SpecBuildError, LLMError) as exc:
         fail(escape(str(exc)))
     target = output or Path("services") / intent.service_name

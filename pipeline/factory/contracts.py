@@ -11,7 +11,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from pipeline.spec.optimizer import DEFAULT_MAX_ROUNDS
+from pipeline.spec.optimizer import DEFAULT_MAX_ROUNDS, MAX_ROUNDS
 from pipeline.spec.verifier import DEFAULT_GATE
 
 CONTRACT_VERSION = "1"
@@ -43,17 +43,20 @@ class VerifyRequest(_Request):
 
 class VerifyFileRequest(_Request):
     file_path: str = Field(
-        description="A spec.json (or the folder holding it), relative to the stage's root."
+        description=(
+            "A spec.json (or the folder holding it), relative to the stage's root. Given a SPEC.md, the "
+            "spec.json beside it is scored, and a hard finding says so if SPEC.md is not what it renders."
+        )
     )
 
 
 class OptimizeRequest(_Request):
     spec: dict[str, Any]
     gate: int = Field(default=DEFAULT_GATE, ge=0, le=100)
-    max_rounds: int = Field(default=DEFAULT_MAX_ROUNDS, ge=1, le=10)
+    max_rounds: int = Field(default=DEFAULT_MAX_ROUNDS, ge=1, le=MAX_ROUNDS)
 
 
 class OptimizeFileRequest(_Request):
     file_path: str
     gate: int = Field(default=DEFAULT_GATE, ge=0, le=100)
-    max_rounds: int = Field(default=DEFAULT_MAX_ROUNDS, ge=1, le=10)
+    max_rounds: int = Field(default=DEFAULT_MAX_ROUNDS, ge=1, le=MAX_ROUNDS)

@@ -31,7 +31,8 @@ from pipeline.spec.builder import build_spec
 from pipeline.spec.judge import judged_verification
 from pipeline.spec.model import Spec
 from pipeline.spec.optimizer import optimize
-from pipeline.spec.render import SPEC_JSON, read_spec
+from pipeline.spec.render import SPEC_JSON, read_spec, render_markdown
+from pipeline.spec.verifier import Finding, stale_markdown
 
 MAX_BODY_BYTES = 1024 * 1024
 MAX_FILE_BYTES = 1024 * 1024
@@ -72,13 +73,19 @@ def _spec(data: dict[str, Any]) -> Spec:
 
 
 def _spec_file(context: StageContext, file_path: str) -> Spec:
+    return _read_spec_file(context, file_path)[0]
+
+
+def _read_spec_file(context: StageContext, file_path: str) -> tuple[Spec, tuple[Finding, ...]]:
+    """The spec.json at (or beside) `file_path`; given a SPEC.md, also whether it matches spec.json."""
     if context.files_root is None:
         raise HTTPException(status_code=404, detail="this stage serves no files (no root configured)")
     root = context.files_root.resolve()
     target = (root / file_path).resolve()
     if not target.is_relative_to(root):
         raise HTTPException(status_code=403, detail=f"{file_path}: outside the stage's root")
-    if target.suffix == ".md":
+    markdown = target if target.suffix == ".md" else None
+    if markdown is not None:
         target = target.with_name(SPEC_JSON)  # SPEC.md is rendered from spec.json beside it
     if target.is_dir():
         target = target / SPEC_JSON
@@ -87,13 +94,29 @@ def _spec_file(context: StageContext, file_path: str) -> Spec:
     if target.stat().st_size > MAX_FILE_BYTES:
         raise HTTPException(status_code=413, detail=f"{file_path}: larger than {MAX_FILE_BYTES} bytes")
     try:
-        return read_spec(target)
+        spec = read_spec(target)
     except ValueError as exc:
         raise HTTPException(status_code=422, detail=str(exc).replace(str(root) + "/", "")) from None
+    if markdown is None:
+        return spec, ()
+    return spec, stale_markdown(spec, _read_markdown(markdown, file_path), render_markdown(spec))
 
 
-def _verification(spec: Spec, provider: LLMProvider | None) -> dict[str, Any]:
-    verification = judged_verification(spec, provider)
+def _read_markdown(path: Path, file_path: str) -> str:
+    if not path.is_file():
+        raise HTTPException(status_code=404, detail=f"{file_path}: no such file")
+    if path.stat().st_size > MAX_FILE_BYTES:
+        raise HTTPException(status_code=413, detail=f"{file_path}: larger than {MAX_FILE_BYTES} bytes")
+    try:
+        return path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise HTTPException(status_code=422, detail=f"{file_path}: cannot read: {exc}") from None
+
+
+def _verification(
+    spec: Spec, provider: LLMProvider | None, documents: tuple[Finding, ...] = ()
+) -> dict[str, Any]:
+    verification = judged_verification(spec, provider, documents=documents)
     return {"contract_version": CONTRACT_VERSION, "service_name": spec.service_name, **verification.to_json()}
 
 
@@ -127,7 +150,8 @@ def verify_spec(body: VerifyRequest, context: Context) -> dict[str, Any]:
 
 @verifier.post("/verify-file")
 def verify_file(body: VerifyFileRequest, context: Context) -> dict[str, Any]:
-    return _verification(_spec_file(context, body.file_path), context.provider)
+    spec, documents = _read_spec_file(context, body.file_path)
+    return _verification(spec, context.provider, documents)
 
 
 @optimizer.post("/optimize")

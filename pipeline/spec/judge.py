@@ -5,11 +5,13 @@ lower a score but never raise one, and the hard checks stay the rubric's alone.
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 from pydantic import BaseModel, Field, ValidationError
 
 from pipeline.llm import LLMError, LLMProvider, LLMRequest, ToolSpec
 from pipeline.spec.model import Spec
+from pipeline.spec.optimizer import OptimizationReport
 from pipeline.spec.verifier import WEIGHTS, Finding, Severity, Verification, verify
 
 STAGE = "spec-verifier"
@@ -40,12 +42,25 @@ TOOL = ToolSpec(
 
 
 def judged_verification(
-    spec: Spec, provider: LLMProvider | None, *, budget_key: str | None = None
+    spec: Spec,
+    provider: LLMProvider | None,
+    *,
+    budget_key: str | None = None,
+    documents: tuple[Finding, ...] = (),
 ) -> Verification:
     """The rubric's verification, with the judge's findings added when a model is configured."""
     if provider is None or provider.offline:
-        return verify(spec)
-    return verify(spec, extra=judge(spec, provider, budget_key=budget_key))
+        return verify(spec, documents=documents)
+    return verify(spec, extra=judge(spec, provider, budget_key=budget_key), documents=documents)
+
+
+def judged_report(
+    report: OptimizationReport, provider: LLMProvider | None, *, budget_key: str | None = None
+) -> OptimizationReport:
+    """The optimizer's result, judged once at the end when a model is configured (it can only lower)."""
+    if provider is None or provider.offline:
+        return report
+    return replace(report, verification=judged_verification(report.spec, provider, budget_key=budget_key))
 
 
 def judge(spec: Spec, provider: LLMProvider, *, budget_key: str | None = None) -> tuple[Finding, ...]:

@@ -169,12 +169,16 @@ class Verification:
         }
 
 
-def verify(spec: Spec, *, extra: tuple[Finding, ...] = ()) -> Verification:
+def verify(
+    spec: Spec, *, extra: tuple[Finding, ...] = (), documents: tuple[Finding, ...] = ()
+) -> Verification:
     """Score `spec` with rubric RUBRIC_VERSION. Deterministic: the same spec always gets the same score.
 
     `extra` findings (a model judge's, see `pipeline.spec.judge`) are soft: they can only lower the score.
+    `documents` are findings about the files the spec was read from (a stale SPEC.md); hard ones count.
     """
-    findings = [*_hard_checks(spec), *_soft_checks(spec), *(f for f in extra if not f.hard)]
+    judged = (f for f in extra if not f.hard)
+    findings = [*_hard_checks(spec), *documents, *_soft_checks(spec), *judged]
     sections: dict[str, float] = {}
     for section, weight in WEIGHTS.items():
         penalty = sum(PENALTY[f.severity] for f in findings if f.section == section)
@@ -183,6 +187,17 @@ def verify(spec: Spec, *, extra: tuple[Finding, ...] = ()) -> Verification:
     if any(f.hard for f in findings):
         score = min(score, HARD_CHECK_CAP)
     return Verification(score=score, findings=tuple(findings), section_scores=sections)
+
+
+def stale_markdown(spec: Spec, markdown: str, rendered: str) -> tuple[Finding, ...]:
+    """A finding when SPEC.md is not what spec.json renders (edited by hand, or left from an older spec)."""
+    if markdown == rendered:
+        return ()
+    message = (
+        "SPEC.md is not what spec.json renders: it was edited by hand or is stale. spec.json is what code "
+        "is generated from; change that and regenerate SPEC.md (intentops spec)"
+    )
+    return (_hard("overview", "spec-md-stale", message, "SPEC.md"),)
 
 
 # -- hard checks ------------------------------------------------------------------------------------------

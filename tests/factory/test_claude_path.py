@@ -4,10 +4,12 @@ structured spec output, optimizer rewrites, and code generation with repair roun
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
+from pipeline.assembly import BuildVerdict, build_service
 from pipeline.codegen.generator import generate_service
 from pipeline.codegen.model_path import generate_with_model
 from pipeline.intents import parse_intent_mapping
@@ -175,3 +177,75 @@ def test_the_judge_can_lower_a_score_but_never_raise_one(
     assert judged_verification(free_text, claude).score == verify(free_text).score
     anthropic_api.enqueue(anthropic_api.tool_use({"findings": "not a list"}, name="report_findings"))
     assert judged_verification(hello_spec, claude).score == verify(hello_spec).score
+
+
+def _line_sandbox(python: Path) -> Callable[[Path], ProcessSandbox]:
+    def sandbox_for(directory: Path) -> ProcessSandbox:
+        assert (directory / "requirements-test.txt").is_file(), "the sandbox is asked for after generation"
+        return ProcessSandbox(python)
+
+    return sandbox_for
+
+
+def test_the_assembly_line_uses_the_judge_and_the_model_path(
+    claude: AnthropicProvider,
+    anthropic_api: FakeMessagesAPI,
+    hello_spec: Spec,
+    examples_dir: Path,
+    sandbox_python: Path,
+    tmp_path: Path,
+) -> None:
+    routes = (generate_service(hello_spec, tmp_path / "template").directory / "app" / "routes.py").read_text()
+    buggy = routes.replace(HELLO_HANDLER, '    raise RuntimeError("not yet")')
+    fixed = routes.replace(HELLO_HANDLER, MODEL_HANDLER)
+    concern = {"section": "security", "severity": "info", "message": "Consider a rate limit."}
+    anthropic_api.enqueue(
+        anthropic_api.tool_use(hello_spec.to_json(), name="write_spec"),
+        anthropic_api.tool_use({"findings": [concern]}, name="report_findings"),
+        anthropic_api.tool_use({"files": [{"path": "app/routes.py", "content": buggy}]}, name="write_files"),
+        anthropic_api.tool_use({"files": [{"path": "app/routes.py", "content": fixed}]}, name="write_files"),
+    )
+    outcome = build_service(
+        load_example(examples_dir, "hello-world"),
+        intent_path="intents/hello-world.yaml",
+        blueprint="",
+        workdir=tmp_path / "work",
+        sandbox_for=_line_sandbox(sandbox_python),
+        provider=claude,
+    )
+    assert outcome.verdict is BuildVerdict.READY, outcome.to_json()
+    tools = [r.body["tools"][0]["name"] for r in anthropic_api.requests]
+    assert tools == ["write_spec", "report_findings", "write_files", "write_files"]
+    assert any(f.code == "judge" for f in outcome.spec.verification.findings)
+    assert outcome.spec.verification.score < verify(outcome.spec.spec).score  # the judge only lowers
+    assert [(r.kind, r.accepted) for r in outcome.model_rounds] == [("write", True), ("repair", True)]
+    assert "Hello, world" in outcome.files["app/routes.py"].decode()
+    assert not anthropic_api.unexpected
+
+
+def test_a_judge_that_finds_real_problems_keeps_the_line_below_the_gate(
+    claude: AnthropicProvider,
+    anthropic_api: FakeMessagesAPI,
+    hello_spec: Spec,
+    examples_dir: Path,
+    tmp_path: Path,
+) -> None:
+    problems = [
+        {"section": "endpoints", "severity": "error", "message": f"GET /hello contradicts FR-00{n}."}
+        for n in range(1, 4)
+    ]
+    anthropic_api.enqueue(
+        anthropic_api.tool_use(hello_spec.to_json(), name="write_spec"),
+        anthropic_api.tool_use({"findings": problems}, name="report_findings"),
+    )
+    outcome = build_service(
+        load_example(examples_dir, "hello-world"),
+        intent_path="intents/hello-world.yaml",
+        blueprint="",
+        workdir=tmp_path,
+        sandbox_for=lambda _: pytest.fail("no code for a spec the judge put below the gate"),
+        provider=claude,
+    )
+    assert outcome.verdict is BuildVerdict.SPEC_BELOW_GATE
+    assert outcome.spec.verification.score < 90
+    assert not anthropic_api.unexpected

@@ -166,3 +166,36 @@ def test_generate_with_a_model_writes_the_custom_logic(
     assert result.exit_code == 0, result.output
     assert "write round 0: accepted (passed)" in result.stderr
     assert "Hello, world" in (tmp_path / "svc" / "app" / "routes.py").read_text()
+
+
+def test_spec_rounds_are_capped_at_three(cli: typer.Typer) -> None:
+    result = invoke(cli, "spec", str(EXAMPLES / "intents" / "hello-world.yaml"), "--rounds", "10")
+    assert result.exit_code == 2
+    assert "less than or equal to 3" in result.output
+
+
+def test_spec_with_a_model_adds_the_judges_findings(
+    cli: typer.Typer, tmp_path: Path, hello_spec: Spec, anthropic_api: FakeMessagesAPI
+) -> None:
+    concern = {
+        "section": "endpoints",
+        "severity": "error",
+        "message": "GET /hello says nothing of languages.",
+    }
+    anthropic_api.enqueue(
+        anthropic_api.tool_use(hello_spec.to_json(), name="write_spec"),
+        anthropic_api.tool_use({"findings": [concern]}, name="report_findings"),
+    )
+    env = {
+        "ANTHROPIC_API_KEY": CLAUDE_KEY,
+        "ANTHROPIC_BASE_URL": anthropic_api.base_url,
+        "INTENTOPS_MODEL": CLAUDE_MODEL,
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}",
+    }
+    intent = str(EXAMPLES / "intents" / "hello-world.yaml")
+    result = invoke(cli, "spec", intent, "--format", "json", env=env)
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["score"] == 92  # 100 by the rubric, lowered by the judge's error on endpoints
+    assert any(f["code"] == "judge" for f in report["verification"]["findings"])
+    assert not anthropic_api.unexpected

@@ -119,3 +119,29 @@ def test_oversized_bodies_are_refused(client: TestClient) -> None:
 def test_a_stage_needs_a_token() -> None:
     with pytest.raises(ValueError, match="non-empty token"):
         create_stage_app(token=SecretStr(" "))
+
+
+def test_a_spec_md_edited_by_hand_is_a_hard_finding(client: TestClient, files: Path) -> None:
+    (files / "hello-world" / "SPEC.md").write_text("# nothing here\n", encoding="utf-8")
+    response = client.post("/verify-file", json={"file_path": "hello-world/SPEC.md"}, headers=AUTH)
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert body["hard_checks_passed"] is False and body["score"] <= 60
+    stale = [f for f in body["findings"] if f["code"] == "spec-md-stale"]
+    assert len(stale) == 1 and "edited by hand or is stale" in stale[0]["message"]
+    # Asked for spec.json itself, the same folder scores what spec.json says.
+    assert client.post("/verify-file", json={"file_path": "hello-world"}, headers=AUTH).json()["score"] == 100
+
+
+def test_a_missing_spec_md_is_not_found(client: TestClient, files: Path) -> None:
+    (files / "hello-world" / "SPEC.md").unlink()
+    response = client.post("/verify-file", json={"file_path": "hello-world/SPEC.md"}, headers=AUTH)
+    assert response.status_code == 404
+
+
+@pytest.mark.parametrize("route", ["/optimize", "/optimize-file"])
+def test_optimizer_rounds_above_three_are_refused(client: TestClient, hello_spec: Spec, route: str) -> None:
+    source = {"spec": hello_spec.to_json()} if route == "/optimize" else {"file_path": "hello-world"}
+    response = client.post(route, json={**source, "max_rounds": 4}, headers=AUTH)
+    assert response.status_code == 422
+    assert "less than or equal to 3" in response.text
