@@ -4,8 +4,9 @@
 
 Each page is fetched signed in, over real HTTP from a real uvicorn server, with a real embedded forge
 behind the pages that read pull requests (approvals, intent detail). The baseline is the cheapest
-response the same server gives: a static file (no session, no database). Target (issue 8): every page
-under 200 ms median. Exits 1 if a page misses it.
+response the same server gives: a static file (no session, no database). The approvals page is timed
+again with its forge cache cold (every load asks the forge about each pending intent). Target (issue 8):
+every page under 200 ms median. Exits 1 if a page misses it, or if a page shows nothing to measure.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ def fill(rig: Rig, count: int) -> int:
     last = 0
     for number in range(count):
         service = f"bench-{number:04d}"
-        last = rig.receive(service, priority=("low", "normal", "high", "critical")[number % 4])
+        # Priorities cycle independently of states, so every state holds intents of every priority.
+        priority = ("low", "normal", "high", "critical")[(number // len(STATES)) % 4]
+        last = rig.receive(service, priority=priority)
         action = "auto_approve" if number % 10 else "requires_approval"
         rig.ledger.record_decision(last, decision(service, action=action))
         for position, stage in enumerate(STAGES):
@@ -66,14 +69,30 @@ def fill(rig: Rig, count: int) -> int:
     return last
 
 
-def timed(client: httpx.Client, path: str, runs: int) -> list[float]:
-    client.get(path).raise_for_status()  # warm-up: templates compiled, connections open
+def timed(client: httpx.Client, path: str, runs: int, *, expect: str = "") -> list[float]:
+    warm = client.get(path)  # warm-up: templates compiled, connections open
+    warm.raise_for_status()
+    if expect not in warm.text:
+        raise SystemExit(f"{path} does not show {expect!r}: the case measures an empty page")
     samples = []
     for _ in range(runs):
         started = time.perf_counter()
         client.get(path).raise_for_status()
         samples.append((time.perf_counter() - started) * 1000)
     return samples
+
+
+EXPECT = {"queue, filtered": "data-service=", "approvals": "Approve pending-"}
+"""What a page must show for its figure to count (a filter that matches nothing measures nothing)."""
+
+
+def report(name: str, samples: list[float], baseline: float) -> bool:
+    samples = sorted(samples)
+    median = statistics.median(samples)
+    p95 = samples[min(len(samples) - 1, int(len(samples) * 0.95))]
+    verdict = "ok" if median < TARGET_MS else "MISSED"
+    print(f"{name:<30} {median:>10.1f} {p95:>8.1f} {median / baseline:>10.1f}x  {verdict}")
+    return median < TARGET_MS
 
 
 def main() -> int:
@@ -108,7 +127,7 @@ def run(rig: Rig, intents: int, pending: int, runs: int) -> int:
     )
     pages = {
         "queue": "/",
-        "queue, filtered": "/?state=deployed&priority=high",
+        "queue, filtered": "/?state=deployed&priority=high",  # 1/16 of the intents
         "queue table (live refresh)": "/queue/table",
         "intent detail (built)": f"/intents/{last}",
         "intent detail (open PR)": f"/intents/{opened[0].intent_id}",
@@ -125,17 +144,14 @@ def run(rig: Rig, intents: int, pending: int, runs: int) -> int:
         print(f"{'page':<30} {'median ms':>10} {'p95 ms':>8} {'x baseline':>11}  target {TARGET_MS:.0f} ms")
         missed = []
         for name, path in pages.items():
-            samples = sorted(timed(client, path, runs))
-            median = statistics.median(samples)
-            p95 = samples[min(len(samples) - 1, int(len(samples) * 0.95))]
-            verdict = "ok" if median < TARGET_MS else "MISSED"
-            print(f"{name:<30} {median:>10.1f} {p95:>8.1f} {median / baseline:>10.1f}x  {verdict}")
-            if median >= TARGET_MS:
+            if not report(name, timed(client, path, runs, expect=EXPECT.get(name, "")), baseline):
                 missed.append(name)
-        # The approvals page reuses the forge's answers for a few seconds; without that, every load asks.
+        # The approvals page reuses the forge's answers for a few seconds; cold, every load asks the forge
+        # again about each pending intent (the SPEC stays cached: a file at a commit never changes).
         rig.server.app.state.forge_cache = ForgeViewCache[object](ttl_seconds=0)
-        samples = sorted(timed(client, "/approvals", runs))
-        print(f"{'approvals, forge cache off':<30} {statistics.median(samples):>10.1f}  (for information)")
+        cold = "approvals, forge cache cold"
+        if not report(cold, timed(client, "/approvals", runs, expect="Approve pending-"), baseline):
+            missed.append(cold)
     if missed:
         print(f"over {TARGET_MS:.0f} ms median: {', '.join(missed)}")
         return 1

@@ -18,6 +18,7 @@ from bot.dashboard.context import DashboardContext
 from bot.dashboard.forgecache import ForgeViewCache
 from bot.dashboard.rendering import STATIC, build_templates, path_for, render
 from bot.dashboard.sessions import SESSION_COOKIE, SignInRequired, TokenVault, session_secret
+from bot.dashboard.specdoc import SpecCache
 from bot.dashboard.text import BAD_REQUEST
 from bot.settings import Settings
 
@@ -109,6 +110,7 @@ def create_dashboard_app(context: DashboardContext, settings: Settings) -> FastA
     app.state.poll_seconds = settings.dashboard_poll_seconds
     app.state.stream_seconds = live.STREAM_SECONDS
     app.state.forge_cache = ForgeViewCache[Any](ttl_seconds=settings.dashboard_forge_cache_seconds)
+    app.state.spec_cache = SpecCache()
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,

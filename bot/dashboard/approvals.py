@@ -21,6 +21,7 @@ from bot.dashboard.lookup import record_or_404
 from bot.dashboard.merges import ready_to_merge
 from bot.dashboard.rendering import flash, path_for, render
 from bot.dashboard.sessions import CsrfChecked, User, UserDep
+from bot.dashboard.specdoc import SpecCache, SpecDigest, digest
 from bot.dashboard.text import (
     ALREADY_APPROVED,
     APPROVE_REVIEW_BODY,
@@ -39,7 +40,6 @@ from bot.vcs.models import PullRequest, ReviewState
 from pipeline.ledger import IntentRecord
 
 SPEC_FILE = "SPEC.md"
-SPEC_PREVIEW_CHARS = 60_000
 REASON_LIMIT = 2000
 MAX_PENDING = 50
 
@@ -61,6 +61,10 @@ class Pending:
     already_approved: bool = False
     error: str = ""
 
+    @property
+    def spec(self) -> SpecDigest:
+        return digest(self.spec_text)
+
 
 def _approved_head(client: RepoClient, pull: PullRequest, login: str) -> bool:
     mine = (r for r in client.reviews(pull.number) if r.reviewer.lower() == login.lower())
@@ -71,16 +75,12 @@ def _spec_path(files: list[tuple[str, int, int]]) -> str:
     return next((path for path, _, _ in files if posixpath.basename(path) == SPEC_FILE), "")
 
 
-def _spec_text(client: RepoClient, pull: PullRequest, path: str) -> str:
-    data = (client.read_file(path, pull.head_sha) or b"") if path else b""
-    return data.decode("utf-8", errors="replace")[:SPEC_PREVIEW_CHARS]
-
-
 def _pending(
-    context: DashboardContext, user: User, record: IntentRecord, *, with_spec: bool = False
+    context: DashboardContext, user: User, record: IntentRecord, specs: SpecCache, *, with_spec: bool = False
 ) -> Pending:
-    """What one user may do about one intent. The SPEC's text is read only for its own page: the list
-    links to it, which keeps the list to a few forge calls per intent."""
+    """What one user may do about one intent, with the diff and the SPEC for those who may sign off
+    (`with_spec`: for anyone who can read the pull request, on the SPEC's own page). The SPEC is read
+    once per commit (see `SpecCache`)."""
     decision = DecisionView.of(record.decision)
     client = context.repo_for_token(user.token, record.repo)
     try:
@@ -89,7 +89,7 @@ def _pending(
             return Pending(record, decision, False, verdict.reason, verdict.pull)
         files = client.pull_files(verdict.pull.number)
         spec_path = _spec_path(files)
-        spec_text = _spec_text(client, verdict.pull, spec_path) if with_spec else ""
+        spec_text = specs.text(client, verdict.pull.head_sha, spec_path)
         already = verdict.allowed and _approved_head(client, verdict.pull, user.login)
     except (GithubException, OSError) as exc:
         return Pending(record, decision, False, "", error=FORGE_UNREACHABLE.format(error=_why(exc)))
@@ -110,7 +110,9 @@ def _why(exc: Exception) -> str:
     return f"HTTP {exc.status}" if isinstance(exc, GithubException) else type(exc).__name__
 
 
-def pending_for(context: DashboardContext, user: User, cache: ForgeViewCache[Any]) -> list[Pending]:
+def pending_for(
+    context: DashboardContext, user: User, cache: ForgeViewCache[Any], specs: SpecCache
+) -> list[Pending]:
     """Each pending intent as this user may act on it (a few forge calls each; see `cached_views`)."""
     records = [
         r
@@ -118,13 +120,18 @@ def pending_for(context: DashboardContext, user: User, cache: ForgeViewCache[Any
         for r in context.ledger.list_intents(state=state.value, limit=MAX_PENDING)
         if r.pr_number is not None
     ]
-    return cached_views(cache, user, records, lambda record: _pending(context, user, record))
+    return cached_views(cache, user, records, lambda record: _pending(context, user, record, specs))
+
+
+def spec_cache(request: Request) -> SpecCache:
+    specs: SpecCache = request.app.state.spec_cache
+    return specs
 
 
 @router.get("/approvals", name="approvals")
 def approvals(request: Request, user: UserDep, context: ContextDep) -> Response:
     cache = forge_cache(request)
-    items = pending_for(context, user, cache)
+    items = pending_for(context, user, cache, spec_cache(request))
     return render(
         request,
         "approvals.html",
@@ -142,7 +149,8 @@ def approvals(request: Request, user: UserDep, context: ContextDep) -> Response:
 @router.get("/approvals/{intent_id}/spec", name="approval_spec")
 def approval_spec(request: Request, intent_id: int, user: UserDep, context: ContextDep) -> Response:
     """The SPEC of a pending intent in full, with the same buttons for those who may sign off."""
-    item = _pending(context, user, record_or_404(context, intent_id), with_spec=True)
+    record = record_or_404(context, intent_id)
+    item = _pending(context, user, record, spec_cache(request), with_spec=True)
     if item.error:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, item.error)
     if item.pull is None:

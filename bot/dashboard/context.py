@@ -64,7 +64,8 @@ def forge_context(
         return login_of(token_connection(token, base))
 
     def repo_for(token: str, full_name: str) -> RepoClient:
-        return GithubRepoClient(token_connection(token, base), full_name)
+        # Lazy: a page asks several questions about one pull request; each is then one request.
+        return GithubRepoClient(token_connection(token, base), full_name, lazy=True)
 
     return DashboardContext(
         db=db,

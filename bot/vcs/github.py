@@ -32,13 +32,15 @@ class Connection:
     pace: bool = True
     timeout: int = 30
 
-    def client(self) -> Github:
+    def client(self, *, lazy: bool = False) -> Github:
+        """`lazy`: objects are fetched when first read, not when named (see `GithubRepoClient`)."""
         if self.pace:
-            return Github(auth=self.auth, base_url=self.base_url, timeout=self.timeout)
+            return Github(auth=self.auth, base_url=self.base_url, timeout=self.timeout, lazy=lazy)
         return Github(
             auth=self.auth,
             base_url=self.base_url,
             timeout=self.timeout,
+            lazy=lazy,
             retry=None,
             seconds_between_requests=None,
             seconds_between_writes=None,
@@ -102,9 +104,11 @@ def _review_state(value: str) -> ReviewState:
 class GithubRepoClient:
     """`RepoClient` over PyGithub for one repository."""
 
-    def __init__(self, connection: Connection, full_name: str) -> None:
+    def __init__(self, connection: Connection, full_name: str, *, lazy: bool = False) -> None:
+        """`lazy`: one request per question asked (`reviews(n)` fetches the reviews, not the pull request
+        and then its reviews; the repository is never fetched on its own)."""
         self.full_name = full_name
-        self._github = connection.client()
+        self._github = connection.client(lazy=lazy)
         self._repo_cache: Repository | None = None
 
     @property

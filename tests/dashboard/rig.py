@@ -174,7 +174,22 @@ class Rig:
         return OpenedPull(intent_id, pull.number, pull.head.sha, service)
 
 
-SPEC_TEXT = "# SPEC: {service}\n\n## Overview\nA service that greets people.\n"
+SPEC_TEXT = """# SPEC: {service}
+
+## 1. Overview and scope
+
+**Goal.** A service that greets people.
+
+## 3. Functional requirements
+
+- **FR-001** The service MUST serve GET /hello with a greeting.
+
+## 4. Endpoints
+
+### EP-001 `GET /hello`
+
+Response: 200, the greeting.
+"""
 
 
 def decision(

@@ -5,8 +5,11 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import httpx
+import pytest
+import requests
 
 from forge.admin import Account
 from tests.dashboard.rig import REPO, OpenedPull, Rig, csrf_of
@@ -32,15 +35,56 @@ def reviews(rig: Rig, pull: OpenedPull) -> list[tuple[str, str, str]]:
     return [(r.user.login, r.state, r.commit_id) for r in gh_pull.get_reviews()]
 
 
-def test_an_approver_sees_the_diff_and_the_spec_link_before_the_buttons(rig: Rig) -> None:
+def test_an_approver_sees_the_diff_and_the_spec_before_the_buttons(rig: Rig) -> None:
     pull = rig.open_pull("greeter")
     with signed_in(rig, rig.people.approver) as client:
         page = client.get("/approvals").text
     card = page[page.index('id="approval-') :]
-    assert card.index("services/greeter/app.py") < card.index("Approve greeter")
-    assert card.index(f'href="/approvals/{pull.intent_id}/spec"') < card.index("Approve greeter")
+    button = card.index("Approve greeter")
+    assert card.index("services/greeter/app.py") < button
+    for part in (
+        "Goal. A service that greets people.",
+        "FR-001 The service MUST serve GET /hello with a greeting.",
+        "<code>EP-001 GET /hello</code>",
+        f'href="/approvals/{pull.intent_id}/spec"',
+    ):
+        assert card.index(part) < button, part
     assert "+1" in card and "services/greeter/SPEC.md" in card
     assert f'name="head_sha" value="{pull.head_sha}"' in card
+
+
+def forge_requests(monkeypatch: pytest.MonkeyPatch, rig: Rig) -> list[str]:
+    """Every request sent to the forge's API from this process from now on, as `METHOD path`."""
+    seen: list[str] = []
+    send = requests.Session.send
+
+    def counting(session: requests.Session, request: requests.PreparedRequest, **kwargs: Any) -> Any:
+        if str(request.url).startswith(rig.kit.api_url):
+            seen.append(f"{request.method} {str(request.url).removeprefix(rig.kit.api_url)}")
+        return send(session, request, **kwargs)
+
+    monkeypatch.setattr(requests.Session, "send", counting)
+    return seen
+
+
+def test_the_approvals_page_asks_the_forge_each_question_once(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Per pending intent: the pull request, the user's permission, its files, its reviews and, once per
+    commit, its SPEC."""
+    pulls = [rig.open_pull(f"asked-{n}") for n in range(3)]
+    with signed_in(rig, rig.people.approver) as client:
+        seen = forge_requests(monkeypatch, rig)
+        first = client.get("/approvals").text
+        cold = list(seen)
+        for pull in pulls:
+            rig.server.app.state.forge_cache.forget("alice", pull.intent_id)
+        seen.clear()
+        second = client.get("/approvals").text
+    assert all(f"Approve {p.service}" in first and f"Approve {p.service}" in second for p in pulls)
+    assert len(cold) == 5 * len(pulls), cold
+    assert len(seen) == 4 * len(pulls), seen
+    assert not any("contents" in request for request in seen), "the SPEC is read once per commit"
 
 
 def test_the_spec_page_shows_the_spec_of_the_current_head_with_the_buttons(rig: Rig) -> None:
