@@ -7,7 +7,7 @@ synchronous functions:
     def on_closed(event: PullRequestEvent, context: BotContext) -> None:
         context.queue.enqueue("deploy", key=..., payload=...)
 
-    @routes.job("deploy", on_dead=report_deploy_failure)
+    @routes.job("deploy", on_dead=report_deploy_failure)  # default: bot.handlers.common.report_dead
     def deploy(job: Job, context: BotContext) -> None: ...
 
 Event handlers run in a worker, never on the request path: the webhook only records the delivery and
@@ -16,22 +16,28 @@ enqueues one job per matching event route. Matching on event and action uses gid
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from gidgethub import routing, sansio
+from sqlalchemy import select
 
 from bot.events import Event
 from bot.queue import Job, JobQueue
 from bot.settings import Settings
+from pipeline.ledger.tables import IntentRow
 from pipeline.state import Database
 
 if TYPE_CHECKING:
     from bot.line import Line
 
+log = logging.getLogger(__name__)
+
 EventT = TypeVar("EventT", bound=Event)
 MAX_ROUTE_NAME = 300
+NOT_MANAGED = "dropped %s about %s: the bot does not manage that repository (INTENTOPS_REPO is %s)"
 
 
 @dataclass(frozen=True)
@@ -43,6 +49,16 @@ class BotContext:
     queue: JobQueue
     line: Line | None = None
     """The line's services (`bot.line.Line`) for the flow handlers; None in intake-only set-ups."""
+
+    def manages(self, repo: str) -> bool:
+        """Whether events about `repo` concern the bot: INTENTOPS_REPO and the repositories its ledger
+        holds intents from. Without INTENTOPS_REPO every repository its webhooks come from is its own."""
+        configured = self.settings.intents_repo
+        if not configured or not repo or repo.lower() == configured.lower():
+            return True
+        with self.database.session() as session:
+            known = session.scalar(select(IntentRow.id).where(IntentRow.repo == repo).limit(1))
+        return known is not None
 
 
 EventHandler = Callable[[EventT, BotContext], None]
@@ -71,6 +87,20 @@ class JobRoute:
     kind: str
     handler: JobHandler
     on_dead: DeadLetterHandler | None
+    """None: the workers' common report (`bot.handlers.common.report_dead`), so every dead job is told."""
+
+
+def _managed_only(name: str, handler: EventHandler[EventT]) -> EventHandler[EventT]:
+    """Run `handler` only for events about a repository the bot manages; others are dropped with one
+    log line, before they become jobs that would fail against a repository the bot cannot see."""
+
+    def run(event: EventT, context: BotContext) -> None:
+        if context.manages(event.repo):
+            handler(event, context)
+        else:
+            log.info(NOT_MANAGED, name, event.repo, context.settings.intents_repo)
+
+    return run
 
 
 class DuplicateRoute(ValueError):
@@ -95,7 +125,8 @@ class Routes:
             name = f"{handler.__module__}.{handler.__qualname__}:{event_type.name}"
             if action is not None:
                 name += f".{action}"
-            self._add_event(EventRoute(name, event_type.name, action, handler, include_own))
+            scoped = _managed_only(name, handler)
+            self._add_event(EventRoute(name, event_type.name, action, scoped, include_own))
             return handler
 
         return decorator

@@ -12,7 +12,11 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
+from http import HTTPStatus
 
+from github import GithubException
+
+from bot.handlers.common import out_of_sight, report_dead
 from bot.queue import Job, JobState
 from bot.routing import BotContext, PermanentJobError, Routes
 from bot.webhooks import prune_deliveries
@@ -22,12 +26,24 @@ log = logging.getLogger(__name__)
 IDLE_SECONDS = 0.5
 PRUNE_EVERY_SECONDS = 3600.0
 NO_HANDLER = "no handler for job kind {kind!r} in this worker"
+NOTHING_TO_DO = "job %d (%s) has nothing to do: the forge does not show the bot %s (404: %s)"
 
 
 def describe_error(exc: BaseException) -> str:
     """What is kept as a job's last error: the exception's type and message, never a traceback."""
     message = str(exc).strip()
     return f"{type(exc).__name__}: {message}" if message else type(exc).__name__
+
+
+def _subject(job: Job) -> str:
+    payload = job.payload
+    subject = payload.get("path") or (f"#{payload['number']}" if "number" in payload else "")
+    return f"{payload.get('repo', '')} {subject}".strip() or "what it is about"
+
+
+def _github_message(exc: GithubException) -> str:
+    data = exc.data
+    return str(data.get("message", "Not Found")) if isinstance(data, dict) else "Not Found"
 
 
 def worker_name(suffix: str) -> str:
@@ -80,29 +96,35 @@ class Worker:
                 # Not permanent: another worker (a newer version) may know the kind.
                 raise LookupError(NO_HANDLER.format(kind=job.kind))
             route.handler(job, self.context)
+        except GithubException as exc:
+            if exc.status != HTTPStatus.NOT_FOUND or not out_of_sight(job, self.context):
+                return self._failed(job, exc)
+            # The repository or PR is gone, or was never one the bot may see: trying again cannot help.
+            log.info(NOTHING_TO_DO, job.id, job.kind, _subject(job), _github_message(exc))
         except PermanentJobError as exc:
             error = describe_error(exc)
             log.error("job %d (%s) failed for good: %s", job.id, job.kind, error)
             return queue.fail(job, error, permanent=True), error
         except Exception as exc:
-            # The error is kept on the job and the job is retried or dead-lettered: nothing is swallowed.
-            error = describe_error(exc)
-            log.warning(
-                "job %d (%s) attempt %d failed: %s", job.id, job.kind, job.attempts, error, exc_info=True
-            )
-            return queue.fail(job, error), error
+            return self._failed(job, exc)
         if not queue.complete(job):
             log.warning("job %d (%s) finished after its lease was taken over", job.id, job.kind)
         return JobState.SUCCEEDED, None
 
+    def _failed(self, job: Job, exc: Exception) -> tuple[JobState | None, str | None]:
+        # The error is kept on the job and the job is retried or dead-lettered: nothing is swallowed.
+        error = describe_error(exc)
+        log.warning("job %d (%s) attempt %d failed: %s", job.id, job.kind, job.attempts, error, exc_info=True)
+        return self.context.queue.fail(job, error), error
+
     def _report_dead(self, job: Job, error: str | None = None) -> None:
+        """Tell the people concerned, with the kind's own report or, when it has none, the common one."""
         route = self.routes.job_route(job.kind)
-        if route is None or route.on_dead is None:
-            return
+        on_dead = route.on_dead if route is not None and route.on_dead is not None else report_dead
         if error is not None:
             job = Job(**{**job.__dict__, "state": JobState.DEAD, "last_error": error})
         try:
-            route.on_dead(job, self.context)
+            on_dead(job, self.context)
         except Exception:
             # The job is already dead with its error stored; a report that fails must not stop the worker.
             log.exception("could not report dead job %d (%s)", job.id, job.kind)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 
@@ -38,6 +39,9 @@ def test_bad_intents_fail_alone_and_say_why(rig: Rig) -> None:
     assert "priority" in invalid.waiting_for
     blocked_note = issue_about(rig, "intents/miner.yaml")
     assert "Block anything misaligned" in blocked_note and "0.00 (lexical)" in blocked_note
+    assert re.search(r"Block anything misaligned\*\* .*\(`policies/seed\.json:\d+:\d+`\)", blocked_note), (
+        "the note names the file and line of the policy that blocked it"
+    )
 
     repo = rig.github(BOT).get_repo(REPO)
     status = repo.get_commit(sha).get_combined_status()
