@@ -19,6 +19,7 @@ import uvicorn
 
 from bot.server import Bot, build_bot
 from bot.settings import Settings
+from bot.vcs.models import StatusContext
 from forge.server import ForgeServer
 from pipeline.wheelhouse import prepare_wheelhouse
 
@@ -99,6 +100,8 @@ def _people(forge: ForgeServer) -> Credentials:
     admin.create_repo(REPO, files=_repo_files())
     for login in (BOT, AUTHOR, REVIEWER):
         admin.add_collaborator(REPO, login, "write")
+    # Nobody merges an intent's PR before governance is satisfied (pushing intents to main stays open).
+    admin.protect_branch(REPO, "main", required_approvals=0, required_contexts=[StatusContext.GOVERNANCE])
     return Credentials(
         webhook_secret=secrets.token_urlsafe(32), dashboard_secret=secrets.token_urlsafe(32), tokens=tokens
     )
