@@ -173,6 +173,15 @@ def _print_decision(decision: Decision) -> None:
     out.print(
         f"decision: [bold {style}]{decision.action.value}[/bold {style}]{needs}: {escape(decision.summary)}"
     )
+    teams = sorted({a for m in decision.matched for a in m.approvers if a.startswith("@")})
+    if teams:
+        err.print(f"[yellow]warning:[/yellow] {escape(TEAM_WARNING.format(teams=', '.join(teams)))}")
+
+
+TEAM_WARNING = (
+    "team approvers ({teams}) count only where the bot can read team membership (GitHub, with access "
+    "to the organization's teams); the embedded forge has no teams: name approvers by login there"
+)
 
 
 def policy_test(

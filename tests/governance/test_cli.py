@@ -215,3 +215,18 @@ def test_an_unreadable_blueprint_is_one_clear_line(tmp_path: Path) -> None:
     )
     assert code == 1
     assert stderr.strip().splitlines() == [f"error: {blueprint}: the blueprint is not valid UTF-8"]
+
+
+def test_team_approvers_come_with_a_warning_that_they_need_github(tmp_path: Path) -> None:
+    intent = write(tmp_path / "notes.yaml", "service_name: notes\npurpose: Share notes within the team\n")
+    policies = write(
+        tmp_path / "p.yaml",
+        "- {name: Platform, rule: 'true', action: requires_approval, approvers: ['@acme/platform'], "
+        "reason: theirs}\n",
+    )
+    code, stdout, stderr = invoke(
+        "govern", str(intent), "--policies", str(policies), "--alignment-score", "0.9"
+    )
+    assert code == 0 and "requires_approval" in stdout
+    assert "warning: team approvers (@acme/platform)" in " ".join(stderr.split())
+    assert "name approvers by login" in " ".join(stderr.split())
