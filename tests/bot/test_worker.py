@@ -263,3 +263,21 @@ def test_an_idle_worker_prunes_what_is_past_retention(
     assert queue.get(recent) is not None
     with database.session() as session:
         assert session.execute(select(DELIVERIES.c.id)).first() is None
+
+
+def test_a_dead_jobs_reported_error_never_holds_a_secret(
+    context: BotContext, caplog: pytest.LogCaptureFixture
+) -> None:
+    # The common report (kinds without their own) logs the error without the webhook secret in it.
+    routes = Routes()
+
+    def leaks(job: Job, context: BotContext) -> None:
+        secret = context.settings.webhook_secret
+        assert secret is not None
+        raise PermanentJobError(f"the forge refused {secret.get_secret_value()}")
+
+    routes.job("leaky")(leaks)
+    context.queue.enqueue("leaky", key="k", payload={"repo": "acme/intents", "number": 3})
+    drain(Worker(context, bot_routes(routes), name="w"))
+    reported = [r.getMessage() for r in caplog.records if r.name == "bot.handlers.common"]
+    assert reported == ["giving up on leaky for #3: PermanentJobError: the forge refused [redacted]"]
