@@ -17,6 +17,7 @@ from starlette.responses import RedirectResponse, Response
 from bot.dashboard.context import ContextDep, DashboardContext
 from bot.dashboard.eligibility import SIGNOFF_STATES, Eligibility, eligibility
 from bot.dashboard.forgecache import ForgeViewCache, cached_views, forge_cache
+from bot.dashboard.live import markers
 from bot.dashboard.lookup import record_or_404
 from bot.dashboard.merges import ready_to_merge
 from bot.dashboard.rendering import flash, path_for, render
@@ -130,6 +131,7 @@ def spec_cache(request: Request) -> SpecCache:
 
 @router.get("/approvals", name="approvals")
 def approvals(request: Request, user: UserDep, context: ContextDep) -> Response:
+    seen = markers(context.db)
     cache = forge_cache(request)
     items = pending_for(context, user, cache, spec_cache(request))
     return render(
@@ -141,6 +143,7 @@ def approvals(request: Request, user: UserDep, context: ContextDep) -> Response:
             "others": [i for i in items if not i.allowed],
             "ready": ready_to_merge(context, user, cache),
             "reason_limit": REASON_LIMIT,
+            "markers": seen,
         },
         user=user,
     )

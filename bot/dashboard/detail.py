@@ -10,6 +10,7 @@ from github import GithubException
 from starlette.responses import Response
 
 from bot.dashboard.context import ContextDep, DashboardContext
+from bot.dashboard.live import markers
 from bot.dashboard.lookup import record_or_404
 from bot.dashboard.readmodel import intent_cost, timeline_of
 from bot.dashboard.rendering import render
@@ -42,6 +43,7 @@ def _pull_view(context: DashboardContext, user: User, record: IntentRecord) -> P
 
 @router.get("/intents/{intent_id}", name="intent")
 def intent_detail(request: Request, intent_id: int, user: UserDep, context: ContextDep) -> Response:
+    seen = markers(context.db)
     record = record_or_404(context, intent_id)
     history = context.ledger.history(intent_id)
     return render(
@@ -59,6 +61,7 @@ def intent_detail(request: Request, intent_id: int, user: UserDep, context: Cont
             "report": ReportView.of(record.report),
             "pull": _pull_view(context, user, record),
             "versions": context.registry.versions(record.service_name),
+            "markers": seen,
         },
         user=user,
     )

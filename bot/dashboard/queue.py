@@ -6,7 +6,8 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from bot.dashboard.context import ContextDep
-from bot.dashboard.readmodel import TIMELINE, change_marker, queue_page
+from bot.dashboard.live import markers
+from bot.dashboard.readmodel import TIMELINE, queue_page
 from bot.dashboard.rendering import render
 from bot.dashboard.sessions import UserDep
 from pipeline.intents import Priority
@@ -26,6 +27,7 @@ def _filters(state: str, priority: str) -> tuple[str | None, str | None]:
 
 def _context(context: ContextDep, state: str, priority: str, page: int) -> dict[str, object]:
     chosen_state, chosen_priority = _filters(state, priority)
+    seen = markers(context.db)
     result = queue_page(
         context.db,
         context.ledger,
@@ -43,7 +45,7 @@ def _context(context: ContextDep, state: str, priority: str, page: int) -> dict[
         "state": chosen_state or "",
         "priority": chosen_priority or "",
         "counts": context.ledger.counts_by_state(),
-        "marker": change_marker(context.db),
+        "markers": seen,
     }
 
 

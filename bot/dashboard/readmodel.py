@@ -3,6 +3,7 @@ the marker the live stream watches for changes."""
 
 from __future__ import annotations
 
+import hashlib
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -13,6 +14,7 @@ from sqlalchemy import func, select
 from pipeline.ledger import IntentRecord, Ledger, Outcome, Stage
 from pipeline.ledger.tables import DecisionRow, IntentEventRow, IntentRow
 from pipeline.llm.usage import CallStatus, LLMCall
+from pipeline.registry.store import ServiceInstance
 from pipeline.state import Database
 
 TIMELINE: tuple[Stage, ...] = (
@@ -161,6 +163,20 @@ def change_marker(db: Database) -> str:
     with db.session() as session:
         count, updated, event_id, decision_id = session.execute(query).one()
     return f"{count}.{updated.timestamp() if updated else 0}.{event_id or 0}.{decision_id or 0}"
+
+
+def registry_marker(db: Database) -> str:
+    """Changes whenever a service registers, changes health or version, goes, or sends a heartbeat. The
+    registry holds one row per running version, so reading them all stays cheap."""
+    query = select(
+        ServiceInstance.id,
+        ServiceInstance.status,
+        ServiceInstance.active,
+        ServiceInstance.last_heartbeat,
+    ).order_by(ServiceInstance.id)
+    with db.session() as session:
+        rows = session.execute(query).all()
+    return hashlib.sha256(repr([tuple(row) for row in rows]).encode()).hexdigest()[:16]
 
 
 def timeline_of(db: Database, record: IntentRecord) -> tuple[StageCell, ...]:

@@ -105,6 +105,7 @@ def render(
     page = {
         "signed_in_as": user.login if user else None,
         "here": getattr(request.scope.get("route"), "name", ""),
+        "here_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
         "csrf": csrf_token(request),
         "flashes": flashes,
         **context,

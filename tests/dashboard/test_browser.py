@@ -112,3 +112,32 @@ def test_detail_services_and_analytics_pages(page: Page, live_rig: Rig) -> None:
     page.get_by_role("link", name="Analytics").click()
     expect(page.get_by_role("img", name="Median time per stage")).to_be_visible()
     screenshot(page, "analytics")
+
+
+def test_detail_approvals_and_services_update_themselves(page: Page, live_rig: Rig) -> None:
+    rig = live_rig
+    intent = rig.receive("live-detail")
+    sign_in(page, rig, rig.people.approver.token)
+    page.goto(f"{rig.url}/intents/{intent}")
+    page.evaluate("window.__sameDocument = true")
+    rig.ledger.record(intent, Stage.SPEC, Outcome.FAILED, "score 61 under the gate", duration_ms=1200)
+    rig.ledger.set_state(intent, IntentState.NEEDS_HUMAN, waiting_for="a clearer SPEC")
+    expect(page.locator("dd.waiting")).to_have_text("a clearer SPEC")
+    expect(page.get_by_role("cell", name="score 61 under the gate")).to_be_visible()
+    assert page.evaluate("window.__sameDocument") is True, "the detail changed without a page reload"
+    screenshot(page, "intent-detail-live")
+
+    page.get_by_role("link", name="Approvals").click()
+    expect(page.get_by_text("Nothing waits for your sign-off.")).to_be_visible()
+    page.evaluate("window.__sameDocument = true")
+    rig.open_pull("live-approval")
+    expect(page.get_by_role("button", name="Approve live-approval")).to_be_visible()
+    assert page.evaluate("window.__sameDocument") is True, "the approval arrived without a page reload"
+
+    page.get_by_role("link", name="Services").click()
+    expect(page.get_by_text("No services in the registry yet.")).to_be_visible()
+    page.evaluate("window.__sameDocument = true")
+    rig.registry.register(name="live-detail", version="v1-live", url="http://127.0.0.1:9200")
+    expect(page.locator("#service-live-detail")).to_contain_text("v1-live")
+    assert page.evaluate("window.__sameDocument") is True, "the service arrived without a page reload"
+    screenshot(page, "services-live")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import httpx
+import pytest
 
 from pipeline.ledger import Outcome, Stage
 from tests.dashboard.rig import Rig
@@ -28,14 +29,53 @@ def test_the_stream_announces_each_ledger_change(rig: Rig) -> None:
         rig.sign_in(client, rig.people.approver)
         with client.stream("GET", "/live", timeout=httpx.Timeout(10.0)) as response:
             assert response.headers["content-type"].startswith("text/event-stream")
-            stream = events(response.iter_lines())
+            stream = (data for event, data in events(response.iter_lines()) if event == "ledger")
             first = next(stream)
             intent = rig.receive("live-one")
             second = next(stream)
             rig.ledger.record(intent, Stage.GOVERNED, Outcome.STARTED)
             third = next(stream)
-    assert first[0] == second[0] == third[0] == "ledger"
-    assert len({first[1], second[1], third[1]}) == 3
+    assert len({first, second, third}) == 3
+
+
+def test_the_stream_announces_each_registry_change(rig: Rig) -> None:
+    with rig.client() as client:
+        rig.sign_in(client, rig.people.approver)
+        with client.stream("GET", "/live", timeout=httpx.Timeout(10.0)) as response:
+            stream = (data for event, data in events(response.iter_lines()) if event == "registry")
+            first = next(stream)
+            rig.registry.register(name="streamed", version="1", url="http://127.0.0.1:9100")
+            second = next(stream)
+            rig.registry.heartbeat("streamed", "1")
+            third = next(stream)
+    assert len({first, second, third}) == 3
+
+
+@pytest.mark.parametrize(
+    ("path", "follows"),
+    [("/services", ["registry"]), ("/approvals", ["ledger"]), ("/intents/{intent}", ["ledger", "registry"])],
+)
+def test_live_pages_carry_the_markers_they_were_rendered_with(
+    rig: Rig, path: str, follows: list[str]
+) -> None:
+    intent = rig.receive("marked")
+    with rig.client() as client:
+        rig.sign_in(client, rig.people.approver)
+        url = path.format(intent=intent)
+        page = client.get(url).text
+        region = page[page.index('id="live-region"') : page.index(">", page.index('id="live-region"'))]
+        assert f'data-live="{" ".join(follows)}"' in region and f'hx-get="{url}"' in region
+        before = {source: marker_of(region, source) for source in follows}
+        rig.receive("changes-the-ledger")
+        rig.registry.register(name="changes-the-registry", version="1", url="http://127.0.0.1:9101")
+        after = client.get(url).text
+    assert all(marker_of(after, source) != before[source] for source in follows)
+    assert 'data-live-url="/live"' in page
+
+
+def marker_of(html: str, source: str) -> str:
+    attribute = f'data-marker-{source}="'
+    return html.split(attribute)[1].split('"')[0]
 
 
 def test_the_queue_fragment_carries_the_marker_the_page_compares(rig: Rig) -> None:
@@ -46,8 +86,7 @@ def test_the_queue_fragment_carries_the_marker_the_page_compares(rig: Rig) -> No
         after = client.get("/queue/table").text
     assert before.startswith('\n<div id="queue-table"') or before.lstrip().startswith('<div id="queue-table"')
     assert "arrives-later" not in before and "arrives-later" in after
-    marker = 'data-marker="'
-    assert before.split(marker)[1].split('"')[0] != after.split(marker)[1].split('"')[0]
+    assert marker_of(before, "ledger") != marker_of(after, "ledger")
     assert "<html" not in after, "the fragment is the table alone"
 
 

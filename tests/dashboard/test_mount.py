@@ -60,4 +60,5 @@ def test_the_mounted_dashboard_keeps_its_prefix(bot_like: tuple[str, Ledger], pe
         assert signed.headers["location"] == "/dashboard/"
         page = client.get("/dashboard/")
         assert 'href="/dashboard/intents/1"' in page.text and 'data-live-url="/dashboard/live"' in page.text
+        assert 'hx-get="/dashboard/services"' in client.get("/dashboard/services").text
         assert client.get("/dashboard/static/htmx.min.js").status_code == 200

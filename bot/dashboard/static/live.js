@@ -1,18 +1,33 @@
-// Live queue: the server says when the ledger changed; htmx then fetches the fresh table.
+// Live pages: the server says when the ledger or the registry changed; each live region of the page that
+// follows that source then fetches itself again through htmx (see the live_region macro).
 // Without JavaScript the pages still work; they just do not update by themselves.
 (function () {
   "use strict";
-  var latest = null; // the newest marker the server announced
+  var SOURCES = ["ledger", "registry"];
+  var latest = {}; // source -> the newest marker the server announced
 
-  function behind() {
-    var table = document.querySelector("[data-marker]");
-    return table !== null && latest !== null && table.getAttribute("data-marker") !== latest;
+  function behind(region) {
+    return region.getAttribute("data-live").split(" ").some(function (source) {
+      var shown = region.getAttribute("data-marker-" + source);
+      return latest[source] !== undefined && shown !== null && shown !== latest[source];
+    });
+  }
+
+  // Someone writing in a form (a reason to reject) keeps the region as it is until they leave the field
+  // empty or unfocused: a refresh must not throw their words away.
+  function busy(region) {
+    var fields = region.querySelectorAll("input:not([type=hidden]), textarea");
+    return Array.prototype.some.call(fields, function (field) {
+      return field === document.activeElement || field.value !== field.defaultValue;
+    });
   }
 
   function refreshIfBehind() {
-    if (behind()) {
-      document.body.dispatchEvent(new CustomEvent("ledger-changed"));
-    }
+    document.querySelectorAll("[data-live]").forEach(function (region) {
+      if (behind(region) && !busy(region)) {
+        region.dispatchEvent(new CustomEvent("live-changed"));
+      }
+    });
   }
 
   function start() {
@@ -21,13 +36,18 @@
       return;
     }
     var source = new EventSource(anchor.getAttribute("data-live-url"));
-    source.addEventListener("ledger", function (event) {
-      latest = event.data;
-      refreshIfBehind();
+    SOURCES.forEach(function (name) {
+      source.addEventListener(name, function (event) {
+        latest[name] = event.data;
+        refreshIfBehind();
+      });
     });
-    // A change announced while a refresh was in flight is not lost: once the table is swapped in,
-    // it is compared with the newest marker again.
+    // A change announced while a refresh was in flight is not lost: once the region is swapped in, it is
+    // compared with the newest markers again. Leaving a form field may release a region that waited.
     document.body.addEventListener("htmx:afterSwap", refreshIfBehind);
+    document.body.addEventListener("focusout", function () {
+      window.setTimeout(refreshIfBehind, 0);
+    });
   }
 
   if (document.readyState === "loading") {
