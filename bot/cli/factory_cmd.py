@@ -23,10 +23,11 @@ from pipeline.spec.judge import judged_report
 from pipeline.spec.model import Spec
 from pipeline.spec.optimizer import DEFAULT_MAX_ROUNDS, MAX_ROUNDS, OptimizationReport, Round, optimize
 from pipeline.spec.render import read_spec, write_spec
-from pipeline.spec.verifier import DEFAULT_GATE
+from pipeline.spec.verifier import DEFAULT_GATE, verify
 from pipeline.wheelhouse import WheelhouseError, prepare_wheelhouse
 
 BELOW_GATE = "below the gate: a person (or a model) must answer the findings above"
+BELOW_GATE_GENERATE = "run `intentops spec` and answer its findings first, or pass --force"
 NO_TOKEN = "set INTENTOPS_STAGE_TOKEN (or --token-file): every stage route but /health needs it"
 STAGE_NAMES = ("spec-builder", "spec-verifier", "spec-optimizer", "all")
 
@@ -149,17 +150,24 @@ def _print_report(report: OptimizationReport) -> None:
 def generate(
     spec_path: Annotated[Path, typer.Argument(metavar="SPEC", help="spec.json, or the folder holding it")],
     output: Annotated[Path, typer.Option("-o", "--output", help="Folder of the generated service")],
+    gate: Annotated[int, typer.Option(min=0, max=100, help="Score the spec must reach")] = DEFAULT_GATE,
+    force: Annotated[bool, typer.Option("--force", help="Generate from a spec below the gate")] = False,
     output_format: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Generate the service (code, tests, Dockerfile, manifest) from a structured SPEC.
+    """Generate the service (code, tests, Dockerfile, manifest) from a structured SPEC at the gate.
 
-    With a model configured, it also writes the logic templates cannot, and repairs failing tests (at most
-    3 rounds, tests untouched); exit 1 if the tests still fail.
+    A spec below the gate is refused (--force generates it anyway). With a model configured, it also
+    writes the logic templates cannot, and repairs failing tests (at most 3 rounds, tests untouched);
+    exit 1 if the tests still fail.
     """
     settings = _settings()
-    provider = _provider(settings)
     try:
         spec_value = read_spec(spec_path)
+    except ValueError as exc:
+        fail(escape(str(exc)))
+    _check_gate(spec_value, gate, force=force)
+    provider = _provider(settings)
+    try:
         if provider is None:
             service = generate_service(spec_value, output)
         else:
@@ -180,6 +188,20 @@ def generate(
     )
     for name in service.files:
         out.print(f"  {escape(name)}")
+
+
+def _check_gate(spec_value: Spec, gate: int, *, force: bool) -> None:
+    verification = verify(spec_value)
+    if verification.passes(gate):
+        return
+    hard = [f for f in verification.findings if f.hard]
+    summary = f"the spec scores {verification.score} (gate {gate}) with {len(hard)} failed hard check(s)"
+    if force:
+        err.print(f"[yellow]warning[/yellow]: {escape(summary)}; generating anyway (--force)")
+        return
+    for finding in hard[:10]:
+        err.print(f"[red]{escape(finding.section)}[/red] {escape(finding.message)}")
+    fail(escape(f"{summary}: {BELOW_GATE_GENERATE}"))
 
 
 def _generate_with_model(

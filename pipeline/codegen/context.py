@@ -18,6 +18,8 @@ PY_TYPES = {
     FieldType.BOOLEAN: "bool",
     FieldType.DATETIME: "datetime",
 }
+REQUEST_TYPES = {FieldType.DATETIME: "IsoDatetime"}
+"""Request bodies are validated strictly; a date-time is the one type JSON can only send as text."""
 SAMPLE = {
     FieldType.STRING: "sample {name}",
     FieldType.INTEGER: 7,
@@ -39,6 +41,13 @@ WRONG = {
     FieldType.BOOLEAN: "not-a-boolean",
     FieldType.DATETIME: "not-a-date",
 }
+COERCIBLE = {
+    FieldType.INTEGER: "3",
+    FieldType.NUMBER: "1.5",
+    FieldType.BOOLEAN: "yes",
+    FieldType.DATETIME: 1767323045,
+}
+"""Wrong JSON types a lax parser would quietly convert; the SPEC promises 422 for each."""
 MISSING_ID = "999999"
 CRUD = frozenset({"create", "list", "get", "update", "delete"})
 DEFAULT_CHECK = {
@@ -110,6 +119,7 @@ def entity_context(entity: Entity) -> dict[str, Any]:
                 "name": f.name,
                 "attr": attr,
                 "py": PY_TYPES[f.type],
+                "request_py": REQUEST_TYPES.get(f.type, PY_TYPES[f.type]),
                 "required": f.required,
                 "required_default": f" = Field({alias})" if alias else "",
                 "optional_default": f"Field(default=None, {alias})" if alias else "None",
@@ -122,6 +132,20 @@ def entity_context(entity: Entity) -> dict[str, Any]:
         "fields": fields,
         "required_tuple": repr(required) if len(required) != 1 else f"({required[0]!r},)",
     }
+
+
+def model_imports(spec: Spec, *, uses_alias: bool) -> list[str]:
+    """The import lines app/models.py needs, and no others ("" separates the groups)."""
+    if not spec.data_model.entities:
+        return []
+    datetimes = any(f.type is FieldType.DATETIME for e in spec.data_model.entities for f in e.fields)
+    names = ["BaseModel", "ConfigDict", "model_validator"]
+    names += ["Field"] if uses_alias else []
+    names += ["BeforeValidator", "Strict"] if datetimes else []
+    pydantic = f"from pydantic import {', '.join(sorted(names))}"
+    if not datetimes:
+        return [pydantic]
+    return ["from datetime import datetime", "from typing import Annotated", "", pydantic]
 
 
 def endpoint_context(endpoint: Endpoint, spec: Spec) -> dict[str, Any]:
@@ -236,6 +260,7 @@ def _resource_values(endpoint: Endpoint, spec: Spec, check: str) -> dict[str, An
         if check == "create_wrong_type"
         else optional.name,
         "wrong": repr(WRONG[first.type]),
+        "coerced": repr([(f.name, COERCIBLE[f.type]) for f in entity.fields if f.type in COERCIBLE]),
         "changed": repr(_value(CHANGED, optional.type, optional.name)),
         "body": sample if endpoint.operation == "create" else "{}" if endpoint.operation == "update" else "",
     }

@@ -86,11 +86,13 @@ def template_values(spec: Spec) -> dict[str, object]:
     config_imports = ["SERVICE_NAME"] if "health_ok" in checks or {"registers"} & checks else []
     if checks & {"registers", "registry_down", "persist"}:
         config_imports.append("ServiceConfig")
+    uses_alias = any(f["attr"] != f["name"] for e in entities for f in e["fields"])
     return {
         "spec": spec,
         "spec_hash": spec.content_hash(),
         "entities": entities,
-        "uses_alias": any(f["attr"] != f["name"] for e in entities for f in e["fields"]),
+        "uses_alias": uses_alias,
+        "model_imports": context.model_imports(spec, uses_alias=uses_alias),
         "uses_datetime": any(f.type.value == "datetime" for e in spec.data_model.entities for f in e.fields),
         "endpoints": endpoints,
         "imports": context.route_imports(endpoints),

@@ -22,6 +22,7 @@ CHECKS = MISSING_CHECKS | {
     "create_ok",
     "create_missing_required",
     "create_wrong_type",
+    "create_too_large",
     "list_ok",
     "get_ok",
     "update_ok",

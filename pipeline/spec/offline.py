@@ -182,6 +182,7 @@ def _create(draft: _Draft, r: _Resource) -> None:
     if r.hint.required:
         draft.ac(fr, ep, "create_missing_required", *text.ac_missing_required(r.name, r.hint.required[0]))
     draft.ac(fr, ep, "create_wrong_type", *text.ac_wrong_type(r.name, fields[0].name))
+    draft.ac(fr, ep, "create_too_large", *text.ac_too_large(r.name, BODY_LIMIT_KIB))
 
 
 def _list(draft: _Draft, r: _Resource) -> None:

@@ -122,6 +122,14 @@ def ac_wrong_type(name: str, field: str) -> tuple[str, str, str]:
     return (f"a {name} whose '{field}' has the wrong type", "a client POSTs it", "it answers 422")
 
 
+def ac_too_large(name: str, limit_kib: int) -> tuple[str, str, str]:
+    return (
+        f"a {name} body larger than {limit_kib} KiB, streamed in chunks without a Content-Length",
+        "a client POSTs it",
+        "it answers 413 and stores nothing",
+    )
+
+
 def ac_list(many: str) -> tuple[str, str, str]:
     return (f"two {many} were created", f"a client lists {many}", "it answers 200 with both, oldest first")
 

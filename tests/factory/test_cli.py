@@ -199,3 +199,16 @@ def test_spec_with_a_model_adds_the_judges_findings(
     assert report["score"] == 92  # 100 by the rubric, lowered by the judge's error on endpoints
     assert any(f["code"] == "judge" for f in report["verification"]["findings"])
     assert not anthropic_api.unexpected
+
+
+def test_generate_refuses_a_spec_below_the_gate_unless_forced(cli: typer.Typer, tmp_path: Path) -> None:
+    assert invoke(cli, "spec", str(EXAMPLES / "intents" / "spec-analyzer.yaml"), "-o", "spec").exit_code == 1
+    refused = invoke(cli, "generate", "spec", "-o", "svc")
+    assert refused.exit_code == 1
+    assert "(gate 90)" in refused.stderr
+    assert "--force" in refused.stderr and "no endpoint serves the purpose" in refused.stderr
+    assert not (tmp_path / "svc").exists()
+    forced = invoke(cli, "generate", "spec", "-o", "svc", "--force")
+    assert forced.exit_code == 0, forced.output
+    assert "generating anyway" in forced.stderr
+    assert (tmp_path / "svc" / "app" / "main.py").is_file()

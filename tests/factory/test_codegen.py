@@ -21,7 +21,8 @@ from pipeline.sandbox import ProcessSandbox
 from pipeline.spec.builder import build_spec
 from pipeline.spec.optimizer import optimize
 from pipeline.spec.render import read_spec
-from tests.factory.conftest import REGISTRY_TOKEN, STRUCTURED
+from tests.conftest import EXAMPLES
+from tests.factory.conftest import FREE_TEXT, REGISTRY_TOKEN, STRUCTURED, load_example
 from tests.fixtures.servers import free_port
 
 EVERY_KIND = {
@@ -75,10 +76,19 @@ def ruff(*args: str, directory: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-@pytest.mark.parametrize("name", STRUCTURED)
-def test_generated_code_passes_ruff(generated: dict[str, Path], name: str) -> None:
+EXAMPLE_INTENTS = sorted(p.stem for p in (EXAMPLES / "intents").glob("*.yaml"))
+
+
+def test_the_examples_are_the_ones_the_factory_tests_know() -> None:
+    assert set(EXAMPLE_INTENTS) == {*STRUCTURED, *FREE_TEXT}
+
+
+@pytest.mark.parametrize("name", EXAMPLE_INTENTS)
+def test_generated_code_passes_ruff(tmp_path: Path, blueprint: str, name: str) -> None:
+    # Every example, free text included (its spec stays below the gate, yet its code must still lint).
     # Their own tests run in the sandbox (test_sandbox.py), in the pinned venv.
-    directory = generated[name]
+    spec = build_spec(load_example(EXAMPLES, name), blueprint=blueprint)
+    directory = generate_service(spec, tmp_path / name).directory
     lint, fmt = ruff("check", directory=directory), ruff("format", "--check", directory=directory)
     assert lint.returncode == 0, lint.stdout
     assert fmt.returncode == 0, fmt.stdout
@@ -209,6 +219,17 @@ def test_started_service_registers_and_serves_every_spec_endpoint(
         f"{url}/bookmarks", content=b"x" * (65 * 1024), headers={"content-type": "application/json"}
     )
     assert too_big.status_code == 413
+    chunked = httpx.post(
+        f"{url}/bookmarks",
+        content=iter([b'{"url": "', *[b"x" * 8192] * 9, b'", "title": "t"}']),
+        headers={"content-type": "application/json"},
+    )
+    assert chunked.request.headers["transfer-encoding"] == "chunked"
+    assert chunked.status_code == 413, chunked.text[:300]
+    coerced = httpx.post(f"{url}/bookmarks", json={"url": "u", "title": "t", "stars": "3", "archived": "yes"})
+    assert coerced.status_code == 422
+    assert {e["loc"][-1] for e in coerced.json()["detail"]} == {"stars", "archived"}
+    assert len(httpx.get(f"{url}/bookmarks").json()) == 1  # only the one created above and not deleted
 
 
 def test_service_keeps_serving_while_the_registry_is_down(generated: dict[str, Path], tmp_path: Path) -> None:
