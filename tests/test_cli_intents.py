@@ -113,3 +113,45 @@ def test_every_command_is_owned_by_the_module_that_registers_it() -> None:
     assert set(COMMAND_OWNERS.values()) == set(COMMAND_MODULES)
     assert modules_for(["--help"]) == COMMAND_MODULES
     assert modules_for(["no-such-command"]) == COMMAND_MODULES
+
+
+def test_one_file_that_breaks_the_parser_does_not_cost_the_others_their_result(tmp_path: Path) -> None:
+    deep = tmp_path / "deep.yaml"
+    deep.write_text("service_name: deep\npurpose: Nested\nresources: " + "[" * 5000 + "]" * 5000 + "\n")
+    tagged = tmp_path / "tagged.yaml"
+    tagged.write_text("service_name: tagged\npurpose: Tagged tier\ntier: !!int abc\n")
+    good = EXAMPLES / "intents" / "hello-world.yaml"
+
+    result = run("validate", "--format", "json", str(deep), str(tagged), str(good))
+
+    assert result.returncode == 1, result.stderr
+    by_file = {entry["file"]: entry for entry in json.loads(result.stdout)["files"]}
+    assert by_file[str(deep)]["problems"][0]["message"] == "the document nests deeper than 32 levels"
+    assert by_file[str(tagged)]["problems"][0]["message"] == "'!!int abc' is not an integer"
+    assert by_file[str(good)]["valid"] is True
+
+
+def test_an_unexpected_failure_is_reported_for_its_file_only(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from bot.cli import intents_cmd
+    from bot.cli.main import build_app
+
+    real = intents_cmd.load_intent_file
+    broken = tmp_path / "broken.yaml"
+    broken.write_text("service_name: broken\npurpose: Breaks the loader\n")
+
+    def load(path: Path) -> object:
+        if path == broken:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(path)
+
+    monkeypatch.setattr(intents_cmd, "load_intent_file", load)
+    arguments = ["validate", str(broken), str(EXAMPLES / "intents" / "hello-world.yaml")]
+    result = CliRunner().invoke(build_app(), arguments, env={"COLUMNS": "200"})
+
+    assert result.exit_code == 1
+    assert "could not be checked (RecursionError: maximum recursion depth exceeded)" in result.output
+    assert "valid   " in result.output and "1 valid, 1 invalid" in result.output

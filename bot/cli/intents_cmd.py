@@ -12,6 +12,7 @@ from bot.cli.output import FormatOption, OutputFormat, err, out, print_json
 from pipeline.intents import IntentProblem, InvalidIntent, intent_json_schema, load_intent_file
 
 INTENT_SUFFIXES = (".yaml", ".yml")
+UNEXPECTED = "could not be checked ({error}); please report this"
 
 
 def collect_intent_files(paths: list[Path]) -> tuple[list[Path], list[IntentProblem]]:
@@ -28,6 +29,23 @@ def collect_intent_files(paths: list[Path]) -> tuple[list[Path], list[IntentProb
     return files, missing
 
 
+def check_file(path: Path) -> tuple[dict[str, Any], list[IntentProblem]]:
+    """One file's result. Whatever goes wrong reading it is that file's problem; the others get theirs."""
+    try:
+        intent = load_intent_file(path)
+    except InvalidIntent as exc:
+        found = exc.problems
+    except Exception as exc:  # a loader bug must not cost the user the other files' results
+        found = [IntentProblem(str(path), 0, 0, UNEXPECTED.format(error=describe(exc)))]
+    else:
+        return {"file": str(path), "valid": True, "service_name": intent.service_name, "problems": []}, []
+    return {"file": str(path), "valid": False, "problems": [p.to_json() for p in found]}, found
+
+
+def describe(exc: BaseException) -> str:
+    return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
+
+
 def validate(
     paths: Annotated[list[Path], typer.Argument(help="Intent files, or directories to search for *.yaml")],
     output_format: FormatOption = OutputFormat.TEXT,
@@ -36,17 +54,9 @@ def validate(
     files, problems = collect_intent_files(paths)
     results: list[dict[str, Any]] = []
     for path in files:
-        try:
-            intent = load_intent_file(path)
-        except InvalidIntent as exc:
-            problems.extend(exc.problems)
-            results.append(
-                {"file": str(path), "valid": False, "problems": [p.to_json() for p in exc.problems]}
-            )
-        else:
-            results.append(
-                {"file": str(path), "valid": True, "service_name": intent.service_name, "problems": []}
-            )
+        result, found = check_file(path)
+        results.append(result)
+        problems.extend(found)
     for problem in problems:
         if not any(r["file"] == problem.file for r in results):
             results.append({"file": problem.file, "valid": False, "problems": [problem.to_json()]})

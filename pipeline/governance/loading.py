@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from annotated_types import Ge, Le
 from pydantic import ValidationError
 
 from pipeline.governance.policy import LoadedPolicy, Location, Policy, PolicyProblem
@@ -113,11 +114,24 @@ def _validation_problem(error: Any, document: Document, path: PathKey, source: s
     elif error["type"] == "missing":
         message = f"missing required field '{field}'"
     else:
-        text = str(error["msg"]).removeprefix("Value error, ")
+        text = _in_words(error)
         message = f"{field}: {text}" if field else text
     at = document.key_position if error["type"] == "extra_forbidden" else document.position
     line, column = at((*path, *loc))
     return PolicyProblem(source, line, column, message)
+
+
+def _in_words(error: Any) -> str:
+    """pydantic's wording ('Input should be ...') in the words a policy author uses."""
+    kind, ctx, given = error["type"], error.get("ctx", {}), error.get("input")
+    if kind == "enum":
+        return f"must be one of {ctx.get('expected', '')}, got {given!r}"
+    if kind in {"greater_than_equal", "less_than_equal"} and error["loc"]:
+        metadata = Policy.model_fields[str(error["loc"][0])].metadata
+        low = next(item.ge for item in metadata if isinstance(item, Ge))
+        high = next(item.le for item in metadata if isinstance(item, Le))
+        return f"must be a whole number from {low} to {high}, got {given!r}"
+    return str(error["msg"]).removeprefix("Value error, ")
 
 
 def load_policy_sources(files: Mapping[str, bytes], *, limits: RuleLimits = DEFAULT_LIMITS) -> PolicySet:

@@ -7,13 +7,12 @@ this module, remembering the line and column of every value for error messages.
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass
 from typing import Any
 
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
+
+from pipeline.intents.yamlsafe import YamlProblem, compose, scalar_value
 
 MAX_NODES = 20_000
 MAX_DEPTH = 32
@@ -58,23 +57,34 @@ def read_document(data: bytes, *, max_bytes: int) -> Document:
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise DocumentError(line, 0, "the file is not valid UTF-8") from None
-    node = _compose(text)
-    _check(node, 0, [0])
-    positions: dict[PathKey, Position] = {}
-    return Document(_build(node, (), positions), positions)
+        before = data[: exc.start]
+        line, column = before.count(b"\n") + 1, exc.start - (before.rfind(b"\n") + 1) + 1
+        raise DocumentError(
+            line, column, f"the file is not valid UTF-8 (byte 0x{data[exc.start]:02x})"
+        ) from None
+    return _read(text)
+
+
+def _read(text: str) -> Document:
+    """Compose, check and build. Any failure is a DocumentError for this file (the checks exist so that none
+    is expected): one bad file must never stop a caller reading the others."""
+    try:
+        node = _compose(text)
+        _check(node, 0, [0])
+        positions: dict[PathKey, Position] = {}
+        return Document(_build(node, (), positions), positions)
+    except DocumentError:
+        raise
+    except Exception as exc:
+        detail = f"{type(exc).__name__}: {exc}"[:200]
+        raise DocumentError(0, 0, f"the YAML could not be read ({detail})") from exc
 
 
 def _compose(text: str) -> Node:
     try:
-        node = YAML(typ="safe", pure=True).compose(io.StringIO(text))
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        raise DocumentError(line, column, f"syntax error: {exc.problem or exc.context}") from None
-    except YAMLError as exc:
-        raise DocumentError(0, 0, f"syntax error: {exc}") from None
+        node = compose(text, max_depth=MAX_DEPTH)
+    except YamlProblem as exc:
+        raise DocumentError(exc.line, exc.column, exc.message) from None
     if node is None:
         raise DocumentError(1, 1, "the file is empty")
     return node
@@ -116,23 +126,21 @@ def _build(node: Node, path: PathKey, positions: dict[PathKey, Position]) -> Any
         result = {}
         for key, value in node.value:
             positions[(*path, str(key.value), KEY)] = _at(key)
+            if isinstance(value, ScalarNode) and value.value == "" and value.style is None:
+                # An empty value is marked where the next token starts (often the next line): use the key.
+                positions[(*path, str(key.value))] = _at(key)
             result[str(key.value)] = _build(value, (*path, str(key.value)), positions)
         return result
     if isinstance(node, SequenceNode):
         return [_build(item, (*path, index), positions) for index, item in enumerate(node.value)]
-    return _scalar(node)
+    if isinstance(node, ScalarNode):
+        return _scalar(node, path)
+    raise DocumentError(*_at(node), "this YAML node is not a value, a list or a mapping")
 
 
-def _scalar(node: Node) -> Any:
-    tag = str(getattr(node.tag, "value", node.tag)).removeprefix(_YAML)
-    text = str(node.value)
-    if tag == "null":
-        return None
-    if tag == "bool":
-        return text.lower() == "true"
-    if tag == "int":
-        cleaned = text.replace("_", "")
-        return int(cleaned, 0) if cleaned.lstrip("+-")[:2].lower() in {"0x", "0o", "0b"} else int(cleaned)
-    if tag == "float":
-        return float(text.replace("_", "").replace(".inf", "inf").replace(".nan", "nan"))
-    return text
+def _scalar(node: ScalarNode, path: PathKey) -> Any:
+    try:
+        return scalar_value(node)
+    except ValueError as exc:
+        keys = [part for part in path if isinstance(part, str)]
+        raise DocumentError(*_at(node), f"{keys[-1]}: {exc}" if keys else str(exc)) from None

@@ -7,18 +7,16 @@ built from it, by this module, so no YAML tag can ever construct an object.
 
 from __future__ import annotations
 
-import io
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 from pydantic import ValidationError
-from ruamel.yaml import YAML
-from ruamel.yaml.error import MarkedYAMLError, YAMLError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from pipeline.intents.model import Intent
 from pipeline.intents.problems import IntentProblem, InvalidIntent
+from pipeline.intents.yamlsafe import YamlProblem, compose, scalar_value
 
 DEFAULT_MAX_BYTES = 256 * 1024
 # An intent has a few dozen nodes; a document that expands past this is an alias bomb or not an intent.
@@ -29,6 +27,9 @@ _YAML = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {
     f"{_YAML}{name}" for name in ("str", "int", "float", "bool", "null", "seq", "map", "timestamp")
 }
+
+UNREADABLE = "the YAML could not be read ({error})"
+NOT_A_MAPPING = "an intent must be a mapping of fields (service_name: ..., purpose: ...), not {kind}"
 
 Position = tuple[int, int]
 PathKey = tuple[str | int, ...]
@@ -64,21 +65,7 @@ def load_intent(data: bytes | str, *, source: str, max_bytes: int = DEFAULT_MAX_
     if len(raw) > max_bytes:
         raise InvalidIntent([_too_large(source, len(raw), max_bytes)])
     text = _decode(raw, source)
-    root = _compose(text, source)
-    _check_tree(root, source)
-    if not isinstance(root, MappingNode):
-        kind = "a list" if isinstance(root, SequenceNode) else "a single value"
-        raise InvalidIntent(
-            [
-                _at(
-                    source,
-                    root,
-                    f"an intent must be a mapping of fields (service_name: ..., purpose: ...), not {kind}",
-                )
-            ]
-        )
-    positions: dict[PathKey, Position] = {}
-    value = _build(root, (), positions)
+    value, positions = _read_yaml(text, source)
     return parse_intent_mapping(value, source=source, positions=positions)
 
 
@@ -96,6 +83,24 @@ def parse_intent_mapping(
     except ValidationError as exc:
         problems = [_problem_from_error(error, source, positions) for error in exc.errors()]
         raise InvalidIntent(_dedupe(problems)) from None
+
+
+def _read_yaml(text: str, source: str) -> tuple[Any, dict[PathKey, Position]]:
+    """The document's plain value and positions. Any failure is this file's problem, never an exception
+    that escapes to whatever is reading many files (the checks below exist so that none is expected)."""
+    try:
+        root = _compose(text, source)
+        _check_tree(root, source)
+        if not isinstance(root, MappingNode):
+            kind = "a list" if isinstance(root, SequenceNode) else "a single value"
+            raise InvalidIntent([_at(source, root, NOT_A_MAPPING.format(kind=kind))])
+        positions: dict[PathKey, Position] = {}
+        return _build(root, (), positions, source), positions
+    except InvalidIntent:
+        raise
+    except Exception as exc:
+        problem = UNREADABLE.format(error=f"{type(exc).__name__}: {exc}"[:200])
+        raise InvalidIntent([IntentProblem(source, 0, 0, problem)]) from exc
 
 
 # -- decoding and composing -------------------------------------------------------------------------------
@@ -144,18 +149,10 @@ def _decode(raw: bytes, source: str) -> str:
 
 
 def _compose(text: str, source: str) -> Node:
-    yaml = YAML(typ="safe", pure=True)
     try:
-        node = yaml.compose(io.StringIO(text))
-    except MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line, column = (mark.line + 1, mark.column + 1) if mark else (0, 0)
-        message = exc.problem or exc.context or "the YAML does not parse"
-        if "expected a single document" in str(exc):
-            message = "the file holds more than one YAML document; an intent file holds exactly one"
-        raise InvalidIntent([IntentProblem(source, line, column, f"YAML syntax error: {message}")]) from None
-    except YAMLError as exc:
-        raise InvalidIntent([IntentProblem(source, 0, 0, f"YAML error: {exc}")]) from None
+        node = compose(text, max_depth=MAX_DEPTH)
+    except YamlProblem as exc:
+        raise InvalidIntent([IntentProblem(source, exc.line, exc.column, exc.message)]) from None
     if node is None or (isinstance(node, ScalarNode) and _tag(node) == f"{_YAML}null"):
         raise InvalidIntent(
             [
@@ -250,48 +247,35 @@ def _check_duplicate_keys(node: MappingNode, source: str) -> None:
 # -- building plain values, remembering where each came from ----------------------------------------------
 
 
-def _build(node: Node, path: PathKey, positions: dict[PathKey, Position]) -> Any:
+def _build(node: Node, path: PathKey, positions: dict[PathKey, Position], source: str) -> Any:
     positions.setdefault(path, (node.start_mark.line + 1, node.start_mark.column + 1))
     if isinstance(node, MappingNode):
         result: dict[str, Any] = {}
         for key, value in node.value:
             name = str(key.value)
             positions[(*path, name, "__key__")] = (key.start_mark.line + 1, key.start_mark.column + 1)
-            result[name] = _build(value, (*path, name), positions)
+            if _is_empty(value):
+                # An empty value is marked where the next token starts (often the next line): use the key.
+                positions[(*path, name)] = positions[(*path, name, "__key__")]
+            result[name] = _build(value, (*path, name), positions, source)
         return result
     if isinstance(node, SequenceNode):
-        return [_build(item, (*path, index), positions) for index, item in enumerate(node.value)]
-    return _scalar(node)
+        return [_build(item, (*path, index), positions, source) for index, item in enumerate(node.value)]
+    if isinstance(node, ScalarNode):
+        return _scalar(node, path, source)
+    raise InvalidIntent([_at(source, node, "this YAML node is not a value, a list or a mapping")])
 
 
-def _scalar(node: Node) -> Any:
-    tag, text = _tag(node), node.value
-    if tag == f"{_YAML}null":
-        return None
-    if tag == f"{_YAML}bool":
-        return text.lower() == "true"
-    if tag == f"{_YAML}int":
-        return _int(text)
-    if tag == f"{_YAML}float":
-        lowered = text.lower().replace("_", "")
-        if lowered in {".inf", "+.inf"}:
-            return float("inf")
-        if lowered == "-.inf":
-            return float("-inf")
-        if lowered == ".nan":
-            return float("nan")
-        return float(lowered)
-    return str(text)
+def _is_empty(node: Node) -> bool:
+    return isinstance(node, ScalarNode) and node.value == "" and node.style is None
 
 
-def _int(text: str) -> int:
-    cleaned = text.replace("_", "")
-    sign = -1 if cleaned.startswith("-") else 1
-    body = cleaned.lstrip("+-")
-    for prefix, base in (("0x", 16), ("0o", 8), ("0b", 2)):
-        if body.lower().startswith(prefix):
-            return sign * int(body[2:], base)
-    return sign * int(body, 10)
+def _scalar(node: ScalarNode, path: PathKey, source: str) -> Any:
+    try:
+        return scalar_value(node)
+    except ValueError as exc:
+        field = ".".join(str(part) for part in path)
+        raise InvalidIntent([_at(source, node, str(exc), field)]) from None
 
 
 # -- turning pydantic errors into problems a person can act on --------------------------------------------
@@ -327,11 +311,32 @@ def _problem_from_error(error: Any, source: str, positions: dict[PathKey, Positi
         elif kind in {"enum", "literal_error"}:
             expected = error.get("ctx", {}).get("expected", "")
             message = f"must be one of {expected}, got {_describe(error.get('input'))}"
+        elif kind in _BOUND_WORDS:
+            message = _bound_message(loc, kind, error)
         elif message.startswith("Value error, "):
             message = message.removeprefix("Value error, ")
         position = _nearest(loc, positions)
     line, column = position or (0, 0)
     return IntentProblem(source, line, column, message, field)
+
+
+_BOUND_WORDS = {
+    "greater_than_equal": "must be at least {ge}",
+    "less_than_equal": "must be at most {le}",
+    "string_too_short": "must be at least {min_length} characters long",
+    "string_too_long": "must be at most {max_length} characters long",
+    "too_short": "must have at least {min_length} item(s)",
+    "too_long": "must have at most {max_length} item(s)",
+}
+TIER_RANGE = "must be 0, 1, 2 or 3, got {value}"
+
+
+def _bound_message(loc: PathKey, kind: str, error: Any) -> str:
+    """pydantic's range and length errors in the words of the field ('tier must be 0, 1, 2 or 3')."""
+    if loc == ("tier",):
+        return TIER_RANGE.format(value=error.get("input"))
+    message = _BOUND_WORDS[kind].format(**error.get("ctx", {}))
+    return f"{message}, got {_describe(error.get('input'))}" if kind.endswith("_equal") else message
 
 
 def _nearest(loc: PathKey, positions: dict[PathKey, Position]) -> Position | None:

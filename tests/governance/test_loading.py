@@ -80,7 +80,8 @@ policies:
     [
         (
             b"- name: x\n  rule: tier == 0\n  action: approve\n  reason: r\n",
-            "p.yaml:3:11: action: Input should be",
+            "p.yaml:3:11: action: must be one of 'auto_approve', 'requires_approval' or 'blocked', "
+            "got 'approve'",
         ),
         (b"- name: x\n  rule: tier == 0\n  action: blocked\n", "p.yaml:1:3: missing required field 'reason'"),
         (
@@ -97,7 +98,7 @@ policies:
             "p.yaml:2:9: policy 'x': rule: CEL syntax error",
         ),
         (b"- name: x\n  name: y\n", "p.yaml:2:3: duplicate key 'name' (first given on line 1)"),
-        (b"- name: x\n  rule: [a\n", "p.yaml:3:1: syntax error"),
+        (b"- name: x\n  rule: [a\n", "p.yaml:3:1: YAML syntax error"),
         (
             b"- !!python/object:os.system {}\n",
             "p.yaml:1:3: the tag '!!python/object:os.system' is not allowed",
@@ -110,7 +111,20 @@ policies:
             "holding that list (unknown key 'version')",
         ),
         (b"- just text\n", "p.yaml:1:3: a policy must be a mapping"),
-        (b"\xff\xfe", "p.yaml:1:0: the file is not valid UTF-8"),
+        (b"\xff\xfe", "p.yaml:1:1: the file is not valid UTF-8 (byte 0xff)"),
+        (
+            b"- name: x\n  rule: 'true'\n  action: requires_approval\n  reason: r\n  approvals: !!int abc\n",
+            "p.yaml:5:14: approvals: '!!int abc' is not an integer",
+        ),
+        (
+            b"- name: x\n  rule: 'true'\n  action: requires_approval\n  reason: r\n  approvals: 11\n",
+            "p.yaml:5:14: approvals: must be a whole number from 1 to 10, got 11",
+        ),
+        (b"- name: x\n  approvals: " + b"9" * 5000 + b"\n", "p.yaml:2:14: approvals: '99999"),
+        (b"- name: !!bool yes\n", "p.yaml:1:9: name: '!!bool yes' is not true or false"),
+        (b"%YAML 1.1\n---\n- name: x\n", "p.yaml:1:1: YAML 1.1 is not supported; remove the %YAML directive"),
+        (b"- name: x\n  rule: ab\x07c\n", "p.yaml:2:11: the character U+0007 is not allowed in YAML"),
+        (b"- " + b"[" * 5000 + b"]" * 5000 + b"\n", "p.yaml:1:35: the document nests deeper than 32 levels"),
         (
             b"- name: x\n  rule: 'true'\n  action: blocked\n  reason: r\n  approvals: 2\n",
             "p.yaml:1:3: approvals and approvers apply only to requires_approval policies",
@@ -131,7 +145,7 @@ def test_json_errors_have_positions_too() -> None:
                 b' "action": "nope", "reason": "r"}]}'
             }
         )
-    assert str(raised.value).startswith("p.json:2:12: action: Input should be")
+    assert str(raised.value).startswith("p.json:2:12: action: must be one of")
 
 
 def test_an_alias_bomb_is_refused_before_expansion() -> None:
@@ -183,6 +197,17 @@ def test_a_store_keeps_the_last_good_set_in_force_when_an_update_is_refused() ->
     assert refused.problems and {p.file for p in refused.problems} == {"b.yaml"}
 
 
+def test_a_store_keeps_the_last_good_set_when_a_file_would_break_the_parser() -> None:
+    store = PolicyStore()
+    store.update({"a.yaml": GOOD})
+    deep = b"- " + b"[" * 5000 + b"]" * 5000 + b"\n"
+
+    update = store.update({"a.yaml": GOOD, "b.yaml": deep, "c.yaml": b"- name: !!int abc\n"})
+
+    assert [str(problem)[:9] for problem in update.problems] == ["b.yaml:1:", "c.yaml:1:"]
+    assert update.in_force is not None and update.in_force.sources == ("a.yaml",)
+
+
 def test_a_store_that_never_loaded_has_nothing_in_force() -> None:
     update = PolicyStore().update({"a.yaml": b"nope: 1\n"})
     assert update.in_force is None and not update.accepted
@@ -196,9 +221,26 @@ def test_seed_json_is_valid_json_that_python_reads_identically() -> None:
     ] == via_json
 
 
-@settings(max_examples=150, deadline=None)
+def one_policy(directive: str, fields: dict[str, str]) -> str:
+    policy = {"name": "n", "rule": "'true'", "action": "requires_approval", "reason": "r", **fields}
+    return directive + "- " + "\n  ".join(f"{key}: {value}" for key, value in policy.items()) + "\n"
+
+
+@settings(max_examples=300, deadline=None)
 @given(
-    st.binary(max_size=300) | st.text(alphabet="-:[]{}&*!|>'\" \nabcnameruleactionreason#01", max_size=200)
+    st.binary(max_size=300)
+    | st.text(alphabet="-:[]{}&*!|>'\" \nabcnameruleactionreason#01", max_size=200)
+    | st.builds(
+        lambda directive, field, value: one_policy(directive, {field: value}),
+        st.sampled_from(["", "%YAML 1.1\n---\n", "%YAML 1.2\n---\n", "%YAML 9.9\n---\n"]),
+        st.sampled_from(["approvals", "name", "rule", "action"]),
+        st.builds(
+            str.__add__,
+            st.sampled_from(["", "!!int ", "!!float ", "!!bool ", "!!null ", "!!str "]),
+            st.text(alphabet="0123456789abcxo_+-.:eEinfyesNUL~", max_size=10)
+            | st.integers(4300, 5000).map(lambda digits: "9" * digits),
+        ),
+    )
 )
 def test_any_file_either_loads_or_is_refused_with_problems(data: bytes | str) -> None:
     raw = data.encode() if isinstance(data, str) else data

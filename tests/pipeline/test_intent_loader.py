@@ -176,6 +176,72 @@ def test_missing_file_is_a_problem_not_a_crash(tmp_path: Path) -> None:
     assert "cannot read" in caught.value.first.message
 
 
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("!!int abc", "'!!int abc' is not an integer"),
+        ("!!float abc", "'!!float abc' is not a number"),
+        ("!!int 1:00", "'!!int 1:00' is not an integer"),
+        ("!!int '2x'", "'!!int 2x' is not an integer"),
+        ("!!null x", "'!!null x' is not null"),
+        ("-_", "'-_' is not an integer"),
+        ("9" * 5000, "is too long for a number (at most 64 characters)"),
+        ("!!float " + "9" * 5000, "is too long for a number (at most 64 characters)"),
+    ],
+)
+def test_a_value_that_is_not_what_its_tag_says_is_a_positioned_problem(value: str, message: str) -> None:
+    assert only(MINIMAL + f"tier: {value}\n")[:3] == (3, 7, "tier")
+    assert only(MINIMAL + f"tier: {value}\n")[3].endswith(message)
+
+
+@pytest.mark.parametrize(("value", "tier"), [("!!int 3", 3), ("!!int 0x3", 3), ("0o3", 3), ("017", 17)])
+def test_tagged_and_prefixed_integers_mean_what_they_say(value: str, tier: int) -> None:
+    if tier > 3:
+        assert only(MINIMAL + f"tier: {value}\n")[3] == "must be 0, 1, 2 or 3, got 17"
+    else:
+        assert load_intent(MINIMAL + f"tier: {value}\n", source=SOURCE).tier == tier
+
+
+@pytest.mark.parametrize("value", ["!!bool yes", "!!bool maybe", "!!bool on", "!!bool 1", "yes", "on"])
+def test_only_true_or_false_is_a_boolean(value: str) -> None:
+    line, column, field, message = only(MINIMAL + f"auto_build: {value}\n")
+    assert (line, column, field) == (3, 13, "auto_build")
+    assert "true or false" in message
+
+
+@pytest.mark.parametrize("value", ["!!bool true", "True", "FALSE"])
+def test_yaml_12_booleans_load(value: str) -> None:
+    expected = value.split()[-1].lower() == "true"
+    assert load_intent(MINIMAL + f"auto_build: {value}\n", source=SOURCE).auto_build is expected
+
+
+@pytest.mark.parametrize("body", ["tier: 1:00\n", "auto_build: yes\n", "tier: 017\n", "tier: 1\n"])
+def test_yaml_11_is_refused_at_its_directive(body: str) -> None:
+    line, column, _, message = only("%YAML 1.1\n---\n" + MINIMAL + body)
+    assert (line, column) == (1, 1)
+    assert message == "YAML 1.1 is not supported; remove the %YAML directive (files are read as YAML 1.2)"
+
+
+def test_an_explicit_yaml_12_directive_is_fine() -> None:
+    assert load_intent("%YAML 1.2\n---\n" + MINIMAL, source=SOURCE).service_name == "demo"
+
+
+@pytest.mark.parametrize("opening", ["[", "{a: "])
+def test_deep_nesting_is_refused_before_it_is_composed(opening: str) -> None:
+    closing = "]" if opening == "[" else "}"
+    text = MINIMAL + "resources: " + opening * 5000 + closing * 5000 + "\n"
+    line, column, _, message = only(text)
+    assert line == 3 and 12 + 31 * len(opening) <= column <= 12 + 32 * len(opening)
+    assert message == "the document nests deeper than 32 levels"
+
+
+def test_a_control_character_is_one_line_with_its_position() -> None:
+    line, column, _, message = only("service_name: demo\npurpose: ab\x00c\n")
+    assert (line, column) == (2, 12)
+    assert message.startswith("the character U+0000 is not allowed in YAML")
+    assert "\n" not in message
+
+
 # -- model-level problems -----------------------------------------------------------------------------------
 
 

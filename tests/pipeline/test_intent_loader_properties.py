@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from ruamel.yaml import YAML
@@ -104,3 +105,56 @@ def test_any_unknown_field_is_reported_on_its_own_line(data: dict[str, object], 
         assert reported and reported[0].line == text.count("\n")
     else:
         raise AssertionError(f"unknown field {extra!r} was accepted")
+
+
+scalar_texts = st.one_of(
+    st.text(alphabet="0123456789abcdefxob_+-.:eEinfaNyYsStTrRuUlL~", max_size=12),
+    st.sampled_from(["yes", "no", "on", "off", "1:00", "017", "0x1F", "0o7", ".inf", "-.INF", ".NaN"]),
+    st.integers(4300, 5000).map(lambda digits: "9" * digits),
+)
+tags = st.sampled_from(["", "!!int ", "!!float ", "!!bool ", "!!null ", "!!str "])
+directives = st.sampled_from(["", "%YAML 1.2\n---\n", "%YAML 1.1\n---\n", "%YAML 1.0\n---\n"])
+
+
+@settings(max_examples=400, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(directives, st.sampled_from(["tier", "auto_build", "purpose", "priority"]), tags, scalar_texts)
+def test_tagged_scalars_and_directives_load_or_are_refused_with_a_position(
+    directive: str, field: str, tag: str, value: str
+) -> None:
+    base = "service_name: demo\npurpose: Tagged scalars\n"
+    if field == "purpose":
+        base = "service_name: demo\n"
+    text = f"{directive}{base}{field}: {tag}{value}\n"
+    try:
+        intent = load_intent(text, source=SOURCE)
+    except InvalidIntent as exc:
+        lines = text.count("\n")
+        assert all(p.file == SOURCE and 1 <= p.line <= lines and p.column >= 1 for p in exc.problems)
+        assert all("\n" not in p.message for p in exc.problems)
+    else:
+        assert directive in {"", "%YAML 1.2\n---\n"}, "only YAML 1.2 is read"
+        if field == "auto_build":
+            assert value in {"true", "True", "TRUE", "false", "False", "FALSE"}
+            assert intent.auto_build is (value.lower() == "true")
+        if field == "tier":
+            assert tag in {"", "!!int "}
+            assert intent.tier == _as_int(value)
+
+
+def _as_int(text: str) -> int:
+    cleaned = text.replace("_", "")
+    body = cleaned.lstrip("+-")
+    value = int(body, 0) if body[:2] in ("0x", "0o", "0b") else int(body)
+    return -value if cleaned.startswith("-") else value
+
+
+@settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+@given(st.integers(33, 3000), st.sampled_from(["[", "{a: ", "- "]))
+def test_any_nesting_depth_is_refused_or_loaded_never_a_crash(depth: int, opening: str) -> None:
+    if opening == "- ":
+        nested = "".join("  " * level + "-\n" for level in range(min(depth, 300)))
+    else:
+        nested = opening * depth + ("]" if opening == "[" else "}") * depth
+    with pytest.raises(InvalidIntent) as caught:
+        load_intent("service_name: demo\npurpose: Deep\nresources:\n" + nested + "\n", source=SOURCE)
+    assert caught.value.first.line >= 3
