@@ -49,8 +49,7 @@ class Settings(BaseSettings):
     retention_days: float = Field(default=30.0, gt=0, alias="INTENTOPS_RETENTION_DAYS")
     """Finished jobs and webhook deliveries older than this are deleted (dead jobs are kept)."""
 
-    # The approval dashboard (seed port 8214).
-    dashboard_port: int = Field(default=8214, ge=0, le=65535, alias="INTENTOPS_DASHBOARD_PORT")
+    # The approval dashboard, served by the bot under /dashboard/ (on the bot's port, seed 8214).
     dashboard_secret: SecretStr | None = Field(default=None, alias="INTENTOPS_DASHBOARD_SECRET")
     """Signs the session cookie. Required outside development; in development a random one per process."""
     dashboard_https_only: bool = Field(default=False, alias="INTENTOPS_DASHBOARD_HTTPS_ONLY")
