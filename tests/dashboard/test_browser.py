@@ -141,3 +141,19 @@ def test_detail_approvals_and_services_update_themselves(page: Page, live_rig: R
     expect(page.locator("#service-live-detail")).to_contain_text("v1-live")
     assert page.evaluate("window.__sameDocument") is True, "the service arrived without a page reload"
     screenshot(page, "services-live")
+
+
+def test_a_reason_being_written_is_not_swept_away_by_a_live_refresh(page: Page, live_rig: Rig) -> None:
+    rig = live_rig
+    rig.open_pull("first-one")
+    sign_in(page, rig, rig.people.approver.token)
+    page.get_by_role("link", name="Approvals").click()
+    reason = page.get_by_label("Reason to reject").first
+    reason.fill("Duplicates the greeter")
+    rig.open_pull("second-one")
+    page.wait_for_timeout(1500)  # several polls of the stream (0.2 s): a refresh would have come by now
+    expect(page.get_by_role("button", name="Approve second-one")).to_have_count(0)
+    expect(reason).to_have_value("Duplicates the greeter")
+    reason.fill("")
+    page.get_by_role("heading", name="Approvals").click()  # leaves the field: the waiting refresh comes
+    expect(page.get_by_role("button", name="Approve second-one")).to_be_visible()
