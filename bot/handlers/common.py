@@ -97,7 +97,7 @@ def report_dead(job: Job, context: BotContext) -> None:
     if line is None or not payload.get("repo"):
         return  # e.g. an event's dispatch: nobody to tell but the log
     repo = line.repo(payload["repo"])
-    record = _record_of(line, payload)
+    record = _record_of(line, payload) or _record_for_unread_intent(line, job)
     body = reports.render(
         "dead_letter",
         kind=job.kind,
@@ -124,6 +124,24 @@ def _record_of(line: Line, payload: dict[str, Any]) -> IntentRecord | None:
     return line.ledger.find_by_pr(payload["repo"], number) or line.ledger.find_by_issue(
         payload["repo"], number
     )
+
+
+def _record_for_unread_intent(line: Line, job: Job) -> IntentRecord | None:
+    """An intent job that died before its intent was first recorded (e.g. while reading it) still leaves a
+    record, so the failure shows where an invalid intent's does: commit status, issue, dashboard."""
+    payload = job.payload
+    if job.kind not in (JobKind.READ, JobKind.BUILD) or "path" not in payload or not payload.get("sha"):
+        return None
+    path = str(payload["path"])
+    record, _new = line.ledger.receive(
+        repo=payload["repo"],
+        path=path,
+        service_name=path.removeprefix(INTENTS_DIR).rsplit(".", 1)[0].replace("/", "-")[:63],
+        content_hash=str(payload.get("content_hash") or f"unread:{payload['sha']}"),
+        author=str(payload.get("author", "")),
+        commit_sha=str(payload["sha"]),
+    )
+    return record
 
 
 def redact(text: str, context: BotContext) -> str:

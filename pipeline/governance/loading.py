@@ -24,6 +24,7 @@ from pipeline.governance.yamldoc import Document, DocumentError, PathKey, read_d
 
 DEFAULT_MAX_POLICY_BYTES = 256 * 1024
 POLICY_SUFFIXES = (".yaml", ".yml", ".json")
+UNREADABLE = "the file could not be read ({detail}); please report this"
 SHAPE = "a policy file holds a list of policies, or a mapping with one key 'policies' holding that list"
 
 
@@ -51,7 +52,19 @@ def parse_policy_file(
     limits: RuleLimits = DEFAULT_LIMITS,
     max_bytes: int = DEFAULT_MAX_POLICY_BYTES,
 ) -> list[LoadedPolicy]:
-    """Read one policy file. Raises PolicyLoadError with every problem found in it."""
+    """Read one policy file. Raises PolicyLoadError with every problem found in it, and nothing else: whatever
+    breaks while reading one file is that file's problem, so a caller (the bot's store) keeps its last good
+    set and names the file, and never fails as a whole."""
+    try:
+        return _parse_policy_file(data, source=source, limits=limits, max_bytes=max_bytes)
+    except PolicyLoadError:
+        raise
+    except Exception as exc:
+        detail = f"{type(exc).__name__}: {exc}"[:200]
+        raise PolicyLoadError([PolicyProblem(source, 0, 0, UNREADABLE.format(detail=detail))]) from exc
+
+
+def _parse_policy_file(data: bytes, *, source: str, limits: RuleLimits, max_bytes: int) -> list[LoadedPolicy]:
     try:
         document = read_document(data, max_bytes=max_bytes)
     except DocumentError as exc:

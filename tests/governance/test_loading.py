@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -248,3 +249,27 @@ def test_any_file_either_loads_or_is_refused_with_problems(data: bytes | str) ->
         load_policy_sources({"p.yaml": raw})
     except PolicyLoadError as exc:
         assert exc.problems and all(p.file == "p.yaml" and p.message for p in exc.problems)
+
+
+def test_any_failure_reading_one_file_is_that_files_problem(monkeypatch: pytest.MonkeyPatch) -> None:
+    from pipeline.governance import loading
+
+    def compile_rule(text: str, **options: Any) -> object:
+        if "purpose" in text:
+            raise RecursionError("maximum recursion depth exceeded")
+        return real(text, **options)
+
+    real = loading.compile_rule
+    monkeypatch.setattr(loading, "compile_rule", compile_rule)
+    store = PolicyStore()
+    store.update({"a.yaml": GOOD})
+    bad = GOOD.replace(b"tier == 3", b"purpose == ''")
+
+    update = store.update({"a.yaml": GOOD, "b.yaml": bad})
+
+    (problem,) = update.problems
+    assert str(problem) == (
+        "b.yaml: the file could not be read (RecursionError: maximum recursion depth exceeded); "
+        "please report this"
+    )
+    assert update.in_force is not None and update.in_force.sources == ("a.yaml",)
