@@ -60,6 +60,8 @@ class Line:
     wheelhouse: Path
     venv_cache: Path
     public_url: str
+    merge_on_signoff: bool = True
+    """Merge a requires_approval intent's PR once its sign-off is complete and every check passed."""
     factory: FactoryConfig = FactoryConfig()
     usage: UsageLedger | None = None
     """Model calls and their cost (what a PR reports as the intent's cost)."""
@@ -138,4 +140,5 @@ def build_line(
         wheelhouse=data / "wheelhouse",
         venv_cache=data / "venvs",
         public_url=public_url,
+        merge_on_signoff=settings.merge_on_signoff,
     )

@@ -46,6 +46,9 @@ class Settings(BaseSettings):
     job_lease_seconds: float = Field(default=60.0, gt=0, alias="INTENTOPS_JOB_LEASE_SECONDS")
     job_max_attempts: int = Field(default=5, ge=1, alias="INTENTOPS_JOB_MAX_ATTEMPTS")
     job_backoff_seconds: float = Field(default=2.0, gt=0, alias="INTENTOPS_JOB_BACKOFF_SECONDS")
+    merge_on_signoff: bool = Field(default=True, alias="INTENTOPS_MERGE_ON_SIGNOFF")
+    """The bot merges an intent's PR once its sign-off is complete and every check passed (auto-approved
+    intents are always merged so)."""
     retention_days: float = Field(default=30.0, gt=0, alias="INTENTOPS_RETENTION_DAYS")
     """Finished jobs and webhook deliveries older than this are deleted (dead jobs are kept)."""
 

@@ -108,7 +108,13 @@ def _people(forge: ForgeServer) -> Credentials:
 
 
 def _settings(
-    data_dir: Path, forge: ForgeServer, credentials: Credentials, bot_url: str, backend: str
+    data_dir: Path,
+    forge: ForgeServer,
+    credentials: Credentials,
+    bot_url: str,
+    backend: str,
+    *,
+    merge_on_signoff: bool,
 ) -> Settings:
     return Settings(
         INTENTOPS_DATA_DIR=str(data_dir),
@@ -120,13 +126,23 @@ def _settings(
         INTENTOPS_PUBLIC_URL=bot_url,
         INTENTOPS_REPO=REPO,
         INTENTOPS_DEPLOY_BACKEND=backend,
+        INTENTOPS_MERGE_ON_SIGNOFF=merge_on_signoff,
     )
 
 
 def start_stack(
-    data_dir: Path, *, bot_port: int, forge_port: int, backend: str = "local", wheelhouse: Path | None = None
+    data_dir: Path,
+    *,
+    bot_port: int,
+    forge_port: int,
+    backend: str = "local",
+    wheelhouse: Path | None = None,
+    merge_on_signoff: bool = False,
 ) -> Stack:
-    """A fresh forge (with the demo repository and people) and the bot, both serving when it returns."""
+    """A fresh forge (with the demo repository and people) and the bot, both serving when it returns.
+
+    `merge_on_signoff`: the bot merges a signed-off PR itself; off by default because the demo's reviewer
+    merges by hand."""
     data_dir = data_dir.absolute()
     shared_wheelhouse = wheelhouse or ROOT / ".data" / "wheelhouse"
     prepare_wheelhouse(shared_wheelhouse)  # a no-op once set-up has run; needs the network otherwise
@@ -138,7 +154,10 @@ def start_stack(
     credentials = _people(forge)
     credentials.save(data_dir / CREDENTIALS)
     bot_url = f"http://127.0.0.1:{bot_port}"
-    bot = build_bot(_settings(data_dir / "bot", forge, credentials, bot_url, backend))
+    settings = _settings(
+        data_dir / "bot", forge, credentials, bot_url, backend, merge_on_signoff=merge_on_signoff
+    )
+    bot = build_bot(settings)
     bot.line.venv_cache = shared_wheelhouse.parent / "venvs"
     server = uvicorn.Server(uvicorn.Config(bot.app, host="127.0.0.1", port=bot_port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="bot-server", daemon=True)

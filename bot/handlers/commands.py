@@ -1,8 +1,10 @@
 """Comment commands on intent PRs (and on the issue an intent's problems were reported on):
-`/intentops retry | explain | rebuild | approve`.
+`/intentops retry | explain | rebuild | approve | unapprove`.
 
-`approve` counts exactly like an approving review (same rules); the others need write permission.
-Each comment runs once (keyed by its id), and the answer is a comment.
+`approve` counts exactly like an approving review (same rules), also on a merged PR whose deploy waits
+for sign-off; `unapprove` withdraws one's own `approve`; the others need write permission. `retry` also
+deploys a merge again once its sign-off is complete. Each comment runs once (keyed by its id), and the
+answer is a comment.
 """
 
 from __future__ import annotations
@@ -12,19 +14,20 @@ import re
 from bot import reports
 from bot.events import IssueCommentEvent
 from bot.handlers.common import JobKind, require_line
-from bot.handlers.reviews import evaluate_pull, signoff_status
+from bot.handlers.reviews import VIA_COMMAND, evaluate_pull, signoff_status
 from bot.line import Line
 from bot.queue import IdempotencyKey, Job, JobState
 from bot.routing import BotContext, Routes
 from bot.vcs.client import RepoClient
+from bot.vcs.models import PullRequest
 from pipeline.intents.serialize import content_hash
 from pipeline.ledger import IntentRecord, IntentState
-from pipeline.signoff import WRITE_PERMISSIONS, Approval, evaluate_signoff
+from pipeline.signoff import WRITE_PERMISSIONS, Approval, Requirement, evaluate_signoff, requirements_of
 
 routes = Routes()
 
 COMMAND = re.compile(r"^\s*/intentops\s+([a-z-]+)\b", re.MULTILINE)
-KNOWN = ("approve", "explain", "rebuild", "retry")
+KNOWN = ("approve", "explain", "rebuild", "retry", "unapprove")
 
 
 def parse_command(body: str) -> str | None:
@@ -64,27 +67,30 @@ def run_command(job: Job, context: BotContext) -> None:
             repo.comment(number, reports.NO_PULL_YET.format(login=login, path=record.path))
         else:
             _approve(line, repo, record, record.pr_number, login)
+    elif command == "unapprove":
+        _unapprove(line, repo, record, number, login)
     elif repo.permission(login) not in WRITE_PERMISSIONS:
         repo.comment(number, reports.COMMAND_DENIED.format(login=login, command=command))
     elif command == "explain":
         _explain(line, repo, record, number)
     elif command == "retry":
-        _retry(line, context, repo, record, number)
+        _retry(line, context, repo, record, number, job.id)
     else:
         _rebuild(context, repo, record, number, job.id)
 
 
 def _approve(line: Line, repo: RepoClient, record: IntentRecord, number: int, login: str) -> None:
     pull = repo.get_pull(number)
-    decision = record.decision or {}
     verdict = evaluate_signoff(
-        required=1,
-        approvers=decision.get("approvers", ()),
+        required=0,
+        approvers=(),
+        requirements=requirements_of(record.decision or {}) or (Requirement(1),),
         authors=(pull.author, record.author),
         bot=line.bot_login,
         head_sha=pull.head_sha,
-        approvals=[Approval(login, pull.head_sha, "comment")],
+        approvals=[Approval(login, pull.head_sha, VIA_COMMAND)],
         permission_of=repo.permission,
+        team_member=repo.team_member,
     )
     if verdict.refused:
         repo.comment(
@@ -92,9 +98,40 @@ def _approve(line: Line, repo: RepoClient, record: IntentRecord, number: int, lo
         )
         return
     line.ledger.add_signoff(
-        record.id, pr_number=number, reviewer=login, head_sha=pull.head_sha, via="comment"
+        record.id, pr_number=number, reviewer=login, head_sha=pull.head_sha, via=VIA_COMMAND
     )
-    evaluate_pull(line, repo, number)
+    if pull.merged:
+        _answer_after_merge(line, repo, line.ledger.get(record.id), pull, login)
+    else:
+        evaluate_pull(line, repo, number)
+
+
+def _answer_after_merge(
+    line: Line, repo: RepoClient, record: IntentRecord, pull: PullRequest, login: str
+) -> None:
+    """A merged PR whose deploy waited for sign-off: say whether it may deploy now."""
+    if record.state is not IntentState.MERGED:
+        return  # deployed (or deploying) already: nothing waits for this sign-off
+    status = signoff_status(line, repo, record, pull)
+    service = record.service_name
+    if status.satisfied:
+        repo.comment(pull.number, reports.SIGNED_AFTER_MERGE.format(login=login, service=service))
+    else:
+        waiting = status.waiting_for()
+        repo.comment(
+            pull.number,
+            reports.STILL_UNSIGNED_AFTER_MERGE.format(login=login, service=service, waiting=waiting),
+        )
+
+
+def _unapprove(line: Line, repo: RepoClient, record: IntentRecord, number: int, login: str) -> None:
+    """Withdraw one's own `/intentops approve` (an approving review is withdrawn on the review itself)."""
+    if not line.ledger.withdraw_signoff(record.id, reviewer=login, via=VIA_COMMAND):
+        repo.comment(number, reports.NOTHING_TO_UNAPPROVE.format(login=login))
+        return
+    repo.comment(number, reports.UNAPPROVED.format(login=login))
+    if record.pr_number is not None:
+        evaluate_pull(line, repo, record.pr_number)
 
 
 def _explain(line: Line, repo: RepoClient, record: IntentRecord, number: int) -> None:
@@ -114,8 +151,13 @@ def _explain(line: Line, repo: RepoClient, record: IntentRecord, number: int) ->
     repo.comment(number, body)
 
 
-def _retry(line: Line, context: BotContext, repo: RepoClient, record: IntentRecord, number: int) -> None:
-    """Put the intent's dead jobs back in the queue."""
+def _retry(
+    line: Line, context: BotContext, repo: RepoClient, record: IntentRecord, number: int, job_id: int
+) -> None:
+    """Put the intent's dead jobs back in the queue; deploy a merge whose deploy waited for sign-off."""
+    if record.state is IntentState.MERGED and record.commit_sha and record.pr_number is not None:
+        _deploy_again(context, repo, record, record.pr_number, record.commit_sha, job_id)
+        return
     keys = [str(IdempotencyKey(record.repo, record.path, record.content_hash, "build"))]
     if record.commit_sha and record.pr_number is not None:
         keys.append(f"deploy:{record.repo}:{record.pr_number}:{record.commit_sha}")
@@ -127,6 +169,19 @@ def _retry(line: Line, context: BotContext, repo: RepoClient, record: IntentReco
     if retried:
         line.ledger.set_state(record.id, IntentState.RECEIVED, waiting_for=reports.WAITING_RETRY)
     repo.comment(number, reports.RETRY_QUEUED if retried else reports.NOTHING_TO_RETRY)
+
+
+def _deploy_again(
+    context: BotContext, repo: RepoClient, record: IntentRecord, number: int, sha: str, job_id: int
+) -> None:
+    """A new deploy job for the merge (the first one finished by refusing); it checks sign-off again."""
+    context.queue.enqueue(
+        JobKind.DEPLOY,
+        key=f"deploy:{record.repo}:{number}:{sha}:retry:{job_id}",
+        payload={"repo": record.repo, "number": number, "sha": sha},
+        priority=10,
+    )
+    repo.comment(number, reports.DEPLOY_QUEUED.format(service=record.service_name, version=sha[:12]))
 
 
 def _rebuild(context: BotContext, repo: RepoClient, record: IntentRecord, number: int, job_id: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot import reports
 from bot.events import PullRequestEvent
 from bot.handlers.common import DEPLOY_ENVIRONMENT, SERVICES_DIR, JobKind, report_dead, require_line
+from bot.handlers.reviews import signoff_status
 from bot.line import Line
 from bot.queue import Job
 from bot.routing import BotContext, Routes
@@ -13,8 +14,11 @@ from bot.vcs.models import DeploymentState
 from pipeline.deploy import DeployRequest, DeployResult
 from pipeline.ledger import IntentRecord, IntentState, Outcome, Stage
 from pipeline.registry import Provenance
+from pipeline.signoff import SignoffStatus
 
 routes = Routes()
+
+BLOCKED = "blocked"
 
 
 @routes.on(PullRequestEvent, action="closed", include_own=True)
@@ -48,8 +52,12 @@ def deploy_merge(job: Job, context: BotContext) -> None:
     record = line.ledger.find_by_pr(repo.full_name, number)
     if record is None:
         return  # not an intent's PR (e.g. one adding an intent from an issue)
-    if record.state is not IntentState.DEPLOYING:
+    if record.state not in (IntentState.DEPLOYING, IntentState.MERGED):
         line.ledger.record(record.id, Stage.MERGED, Outcome.SUCCEEDED, f"merged as {sha[:12]}")
+    signoff, refusal = signoff_at_merge(line, repo, record, number)
+    if refusal:
+        _refuse(line, repo, record, number, sha, refusal, unsigned=signoff is not None)
+        return
     line.ledger.set_state(record.id, IntentState.DEPLOYING, waiting_for="the deploy", commit_sha=sha)
     environment = DEPLOY_ENVIRONMENT.format(service=record.service_name)
     deployment = repo.start_deployment(sha, environment, {"service": record.service_name})
@@ -57,19 +65,49 @@ def deploy_merge(job: Job, context: BotContext) -> None:
         deployment, DeploymentState.IN_PROGRESS, reports.DEPLOY_STARTED.format(version=sha[:12])
     )
     with line.ledger.stage(record.id, Stage.DEPLOYED) as run:
-        result = _deploy(line, record, sha, number)
+        result = _deploy(line, record, sha, number, signoff.counted if signoff else ())
         run.message = f"version {sha[:12]} is serving" if result.ok else result.message
         run.failed = not result.ok
         run.detail = {"version": sha, "url": result.url, "log_tail": result.log_tail[-2000:]}
-    _report(line, repo, record, number, deployment, result)
+    _report(line, repo, record, number, deployment, result, signoff.counted if signoff else ())
 
 
-def _deploy(line: Line, record: IntentRecord, sha: str, number: int) -> DeployResult:
+def signoff_at_merge(
+    line: Line, repo: RepoClient, record: IntentRecord, number: int
+) -> tuple[SignoffStatus | None, str]:
+    """The sign-off of the merged head as it stands, and why it does not allow a deploy ("" when it does).
+    A merge that skipped governance (no branch protection, or an admin's override) deploys nothing."""
+    decision = record.decision
+    if decision is None:
+        return None, reports.DEPLOY_NO_DECISION
+    if decision.get("action") == BLOCKED:
+        return None, reports.DEPLOY_BLOCKED.format(summary=decision.get("summary", ""))
+    status = signoff_status(line, repo, record, repo.get_pull(number))
+    if not status.satisfied:
+        return status, reports.DEPLOY_UNSIGNED.format(waiting=status.waiting_for())
+    return status, ""
+
+
+def _refuse(
+    line: Line, repo: RepoClient, record: IntentRecord, number: int, sha: str, why: str, *, unsigned: bool
+) -> None:
+    """No deployment: the ledger and the PR say why, and what lets it deploy (sign-off, then a retry)."""
+    line.ledger.record(record.id, Stage.DEPLOYED, Outcome.FAILED, why)
+    waiting = reports.WAITING_SIGNOFF_RETRY.format(why=why) if unsigned else why
+    line.ledger.set_state(record.id, IntentState.MERGED, waiting_for=reports.short(waiting), commit_sha=sha)
+    body = reports.render(
+        "deploy_refused", service=record.service_name, version=sha, why=why, unsigned=unsigned
+    )
+    repo.comment(number, body)
+
+
+def _deploy(
+    line: Line, record: IntentRecord, sha: str, number: int, approvers: tuple[str, ...]
+) -> DeployResult:
     folder = SERVICES_DIR.format(service=record.service_name)
     source = line.workspace(record.repo).export(
         sha, folder, line.workdir / "deploy-src" / record.service_name / sha
     )
-    approvers = tuple(line.ledger.signoffs(record.id, head_sha=record.head_sha))
     provenance = Provenance(
         intent_path=record.path,
         spec_hash=str((record.report or {}).get("version") or ""),
@@ -81,7 +119,13 @@ def _deploy(line: Line, record: IntentRecord, sha: str, number: int) -> DeployRe
 
 
 def _report(
-    line: Line, repo: RepoClient, record: IntentRecord, number: int, deployment: int, result: DeployResult
+    line: Line,
+    repo: RepoClient,
+    record: IntentRecord,
+    number: int,
+    deployment: int,
+    result: DeployResult,
+    approvers: tuple[str, ...],
 ) -> None:
     if result.ok:
         repo.deployment_status(
@@ -96,7 +140,7 @@ def _report(
             url=result.url,
             version=result.version,
             backend=line.deployer.runtime.backend.value,
-            approvers=line.ledger.signoffs(record.id, head_sha=record.head_sha),
+            approvers=approvers,
             message=result.message,
         )
         line.ledger.set_state(record.id, IntentState.DEPLOYED, service_url=result.url)

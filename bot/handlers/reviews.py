@@ -15,11 +15,14 @@ from bot.routing import BotContext, Routes
 from bot.vcs.client import RepoClient
 from bot.vcs.models import PullRequest, Review, ReviewState, StatusContext, StatusState
 from pipeline.ledger import IntentRecord, IntentState, Outcome, Stage
-from pipeline.signoff import Approval, SignoffStatus, evaluate_signoff
+from pipeline.signoff import Approval, SignoffStatus, evaluate_signoff, requirements_of
 
 routes = Routes()
 
 AUTO_APPROVE = "auto_approve"
+REQUIRES_APPROVAL = "requires_approval"
+VIA_COMMAND = "comment"
+"""How `/intentops approve` sign-offs are recorded in the ledger (reviews are read from the forge)."""
 MERGE_MESSAGE = "Merge {service}: {summary}"
 
 
@@ -57,39 +60,47 @@ def latest_approvals(reviews: list[Review]) -> list[Approval]:
 
 
 def signoff_status(line: Line, repo: RepoClient, record: IntentRecord, pull: PullRequest) -> SignoffStatus:
+    """The sign-off of `pull`'s head as it stands now: reviews as the forge reports them (a withdrawn
+    approval no longer counts) plus `/intentops approve` commands, which only the ledger knows."""
     decision = record.decision or {}
     approvals = latest_approvals(repo.reviews(pull.number))
     approvals += [
-        Approval(login, pull.head_sha, "comment")
-        for login in line.ledger.signoffs(record.id, head_sha=pull.head_sha)
+        Approval(login, pull.head_sha, VIA_COMMAND)
+        for login in line.ledger.signoffs(record.id, head_sha=pull.head_sha, via=VIA_COMMAND)
     ]
     return evaluate_signoff(
-        required=0 if decision.get("action") == AUTO_APPROVE else int(decision.get("approvals_required", 1)),
-        approvers=decision.get("approvers", ()),
+        required=0,
+        approvers=(),
+        requirements=requirements_of(decision),
         authors=(pull.author, record.author),
         bot=line.bot_login,
         head_sha=pull.head_sha,
         approvals=approvals,
         permission_of=repo.permission,
+        team_member=repo.team_member,
     )
 
 
 def evaluate_pull(line: Line, repo: RepoClient, number: int) -> SignoffStatus | None:
-    """Bring an intent PR's governance status and ledger state up to date; merge it when the policy
-    auto-approves and every check passed. None when the PR is not an open intent PR."""
+    """Bring an intent PR's governance status and ledger state up to date; merge it once every check
+    passed when the policy auto-approves, or when sign-off is complete and the line merges on sign-off.
+    None when the PR is not an open intent PR."""
     record = line.ledger.find_by_pr(repo.full_name, number)
     pull = repo.get_pull(number)
     if record is None or pull.state != "open" or record.decision is None:
         return None
     status = signoff_status(line, repo, record, pull)
-    for login in status.counted:
-        line.ledger.add_signoff(
-            record.id, pr_number=number, reviewer=login, head_sha=pull.head_sha, via="review"
-        )
     _publish_governance(line, repo, record, pull, status)
-    if status.satisfied and (record.decision or {}).get("action") == AUTO_APPROVE:
+    if status.satisfied and _merges_itself(line, record):
         _auto_merge(line, repo, record, pull)
     return status
+
+
+def _merges_itself(line: Line, record: IntentRecord) -> bool:
+    """auto_approve intents always; requires_approval ones once signed off, unless the line leaves that
+    merge to a person (INTENTOPS_MERGE_ON_SIGNOFF=false)."""
+    action = (record.decision or {}).get("action")
+    return action == AUTO_APPROVE or (action == REQUIRES_APPROVAL and line.merge_on_signoff)
 
 
 def _publish_governance(

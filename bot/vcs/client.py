@@ -50,6 +50,11 @@ class RepoClient(Protocol):
 
     def permission(self, login: str) -> str: ...
 
+    def team_member(self, team: str, login: str) -> bool | None:
+        """Whether `login` is an active member of `team` (`@org/team-slug`); None when the forge cannot
+        tell (no organizations, or a team the bot cannot see)."""
+        ...
+
     def start_deployment(self, ref: str, environment: str, payload: dict[str, Any]) -> int:
         """The newest deployment of `ref` with this payload unless it failed, else a new one: a retried
         deploy job reports on the deployment its first attempt created."""

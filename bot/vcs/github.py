@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 from github import Auth, Github, GithubException, GithubIntegration, UnknownObjectException
 from github.GithubObject import NotSet
@@ -231,6 +232,21 @@ class GithubRepoClient:
             return self._repo.get_collaborator_permission(login)
         except UnknownObjectException:
             return "none"
+
+    def team_member(self, team: str, login: str) -> bool | None:
+        org, _, slug = team.removeprefix("@").partition("/")
+        path = f"/orgs/{quote(org, safe='')}/teams/{quote(slug, safe='')}"
+        requester = self._github.requester
+        try:
+            requester.requestJsonAndCheck("GET", path)
+        except GithubException:
+            return None  # no such team in sight (or no organizations on this forge): cannot tell
+        try:
+            member = f"{path}/memberships/{quote(login, safe='')}"
+            _, membership = requester.requestJsonAndCheck("GET", member)
+        except UnknownObjectException:
+            return False
+        return (membership or {}).get("state") == "active"
 
     def start_deployment(self, ref: str, environment: str, payload: dict[str, Any]) -> int:
         for existing in self._repo.get_deployments(sha=ref, environment=environment):

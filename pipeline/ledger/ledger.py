@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
 from pipeline.ledger.tables import DecisionRow, IntentEventRow, IntentRow, SignoffRow
@@ -365,12 +365,27 @@ class Ledger:
             return False
         return True
 
-    def signoffs(self, intent_id: int, *, head_sha: str) -> list[str]:
-        """Reviewers who signed off on exactly this head: sign-offs on older heads are stale."""
+    def signoffs(self, intent_id: int, *, head_sha: str, via: str | None = None) -> list[str]:
+        """Reviewers who signed off on exactly this head (sign-offs on older heads are stale); `via`: only
+        those given that way (e.g. "comment")."""
         query = (
             select(SignoffRow.reviewer)
             .where(SignoffRow.intent_id == intent_id, SignoffRow.head_sha == head_sha)
             .order_by(SignoffRow.id)
         )
+        if via is not None:
+            query = query.where(SignoffRow.via == via)
         with self._db.session() as session:
             return list(session.scalars(query))
+
+    def withdraw_signoff(self, intent_id: int, *, reviewer: str, via: str) -> int:
+        """Remove a reviewer's sign-offs given `via` (on any head); how many there were."""
+        mine = (
+            SignoffRow.intent_id == intent_id,
+            func.lower(SignoffRow.reviewer) == reviewer.lower(),
+            SignoffRow.via == via,
+        )
+        with self._db.session() as session:
+            count = session.scalar(select(func.count()).select_from(SignoffRow).where(*mine)) or 0
+            session.execute(delete(SignoffRow).where(*mine))
+            return int(count)

@@ -42,6 +42,7 @@ def governance_status(rig: Rig, sha: str) -> tuple[str, str]:
 
 
 def test_only_a_valid_approval_on_the_current_head_signs_off(rig: Rig) -> None:
+    rig.bot.line.merge_on_signoff = False  # a person merges (INTENTOPS_MERGE_ON_SIGNOFF=false)
     rig.push({PATH: NOTES}, "Add notes")
     first = rig.wait_for(PATH, IntentState.AWAITING_SIGNOFF)
     assert first.pr_number is not None
@@ -86,3 +87,68 @@ def test_a_pull_request_closed_without_merging_rejects_the_intent(rig: Rig) -> N
     rig.github("bob").get_repo(REPO).get_pull(record.pr_number).edit(state="closed")
     rejected = rig.wait_for(PATH, IntentState.REJECTED)
     assert rejected.service_url == "" and rig.bot.line.registry.get("notes") is None
+
+
+def review(rig: Rig, login: str, number: int, sha: str, event: str) -> None:
+    repo = rig.github(login).get_repo(REPO)
+    repo.get_pull(number).create_review(commit=repo.get_commit(sha), event=event, body="see inline")
+
+
+def test_a_withdrawn_approval_stops_counting(rig: Rig) -> None:
+    rig.bot.line.merge_on_signoff = False
+    rig.push({PATH: NOTES}, "Add notes")
+    record = rig.wait_for(PATH, IntentState.AWAITING_SIGNOFF)
+    assert record.pr_number is not None
+    approve(rig, "bob", record.pr_number, record.head_sha)
+    rig.wait_for(PATH, IntentState.APPROVED)
+    assert governance_status(rig, record.head_sha) == ("success", "signed off by bob")
+
+    review(rig, "bob", record.pr_number, record.head_sha, "REQUEST_CHANGES")
+    waiting = rig.wait_for(PATH, IntentState.AWAITING_SIGNOFF)
+    assert waiting.waiting_for == "1 more approval from someone with write permission"
+    assert governance_status(rig, record.head_sha)[0] == "pending"
+
+    # A command approval is withdrawn by its own command.
+    comment(rig, "bob", record.pr_number, "/intentops approve")
+    rig.wait_for(PATH, IntentState.APPROVED)
+    comment(rig, "bob", record.pr_number, "/intentops unapprove")
+    wait_for_reply(rig, record.pr_number, "@bob: your `/intentops approve` is withdrawn")
+    rig.wait_for(PATH, IntentState.AWAITING_SIGNOFF)
+    assert governance_status(rig, record.head_sha)[0] == "pending"
+
+
+def test_a_signed_off_intent_is_merged_and_deployed_by_the_bot(rig: Rig) -> None:
+    rig.push({PATH: NOTES}, "Add notes")
+    record = rig.wait_for(PATH, IntentState.AWAITING_SIGNOFF)
+    assert record.pr_number is not None
+    approve(rig, "bob", record.pr_number, record.head_sha)
+    deployed = rig.wait_for(PATH, IntentState.DEPLOYED, IntentState.DEPLOY_FAILED)
+    assert deployed.state is IntentState.DEPLOYED
+    pull = rig.github(BOT).get_repo(REPO).get_pull(record.pr_number)
+    assert pull.merged and pull.merged_by.login == BOT
+    entry = rig.bot.line.registry.get("notes")
+    assert entry is not None and entry.provenance.approvers == ("bob",)
+
+
+def test_a_merge_without_sign_off_deploys_nothing_until_signed_off_and_retried(rig: Rig) -> None:
+    rig.push({PATH: NOTES}, "Add notes")
+    record = rig.wait_for(PATH, IntentState.AWAITING_SIGNOFF)
+    assert record.pr_number is not None
+    # The intent's author merges her own PR while governance is pending (no branch protection here).
+    assert rig.github("alice").get_repo(REPO).get_pull(record.pr_number).merge(merge_method="merge").merged
+    why = wait_for_reply(rig, record.pr_number, "was not deployed")
+    assert "without a complete sign-off" in why and "/intentops retry" in why
+    merged = rig.wait_for(PATH, IntentState.MERGED)
+    assert "sign-off" in merged.waiting_for and "/intentops retry" in merged.waiting_for
+    assert rig.bot.line.registry.get("notes") is None
+    assert list(rig.github(BOT).get_repo(REPO).get_deployments()) == []
+
+    comment(rig, "alice", record.pr_number, "/intentops approve")
+    assert "alice asked for this change" in wait_for_reply(rig, record.pr_number, "@alice: your approval")
+    comment(rig, "bob", record.pr_number, "/intentops approve")
+    assert "/intentops retry" in wait_for_reply(rig, record.pr_number, "@bob: your sign-off counts")
+    comment(rig, "bob", record.pr_number, "/intentops retry")
+    deployed = rig.wait_for(PATH, IntentState.DEPLOYED, IntentState.DEPLOY_FAILED)
+    assert deployed.state is IntentState.DEPLOYED
+    entry = rig.bot.line.registry.get("notes")
+    assert entry is not None and entry.provenance.approvers == ("bob",)

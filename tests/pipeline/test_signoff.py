@@ -2,20 +2,37 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 import pytest
 
-from pipeline.signoff import Approval, NotCounted, SignoffStatus, evaluate_signoff
+from pipeline.signoff import (
+    Approval,
+    NotCounted,
+    Requirement,
+    SignoffStatus,
+    evaluate_signoff,
+    requirements_of,
+)
 
 HEAD = "a" * 40
 PERMISSIONS = {"alice": "write", "bob": "admin", "carol": "read", "dave": "maintain", "mallory": "none"}
 
 
 def evaluate(
-    approvals: list[Approval], *, required: int = 1, approvers: tuple[str, ...] = ()
+    approvals: list[Approval],
+    *,
+    required: int = 1,
+    approvers: tuple[str, ...] = (),
+    requirements: tuple[Requirement, ...] | None = None,
+    team_member: Callable[[str, str], bool | None] | None = None,
 ) -> SignoffStatus:
     return evaluate_signoff(
         required=required,
         approvers=approvers,
+        requirements=requirements,
+        team_member=team_member,
         authors=("intentops-bot", "erin"),
         bot="intentops-bot",
         head_sha=HEAD,
@@ -71,3 +88,76 @@ def test_two_approvals_needed_and_one_reviewer_twice_counts_once() -> None:
 
 def test_nothing_required_is_satisfied_without_approvals() -> None:
     assert evaluate([], required=0).satisfied
+
+
+# -- several policies: each one's requirement is met on its own -------------------------------------------
+
+TWO_FROM_ANYONE = Requirement(2, (), "Two eyes")
+ONE_FROM_BOB = Requirement(1, ("bob",), "Bob owns billing")
+
+
+def test_each_policy_must_be_met_and_one_person_counts_for_several() -> None:
+    both = (TWO_FROM_ANYONE, ONE_FROM_BOB)
+    status = evaluate([Approval("alice", HEAD), Approval("bob", HEAD)], requirements=both)
+    assert status.satisfied and status.counted == ("alice", "bob")
+
+    only_writers = evaluate([Approval("alice", HEAD), Approval("dave", HEAD)], requirements=both)
+    assert not only_writers.satisfied
+    assert only_writers.waiting_for() == "1 more approval from bob (policy Bob owns billing)"
+
+    nobody = evaluate([], requirements=both)
+    assert nobody.waiting_for() == (
+        "2 more approvals from someone with write permission (policy Two eyes); "
+        "1 more approval from bob (policy Bob owns billing)"
+    )
+
+
+def test_an_approval_that_meets_no_policy_says_why() -> None:
+    status = evaluate([Approval("carol", HEAD)], requirements=(ONE_FROM_BOB,))
+    assert status.refused == (("carol", NotCounted.NOT_APPROVER),)
+    mixed = evaluate([Approval("carol", HEAD)], requirements=(TWO_FROM_ANYONE, ONE_FROM_BOB))
+    assert mixed.refused == (("carol", NotCounted.NO_WRITE),)
+
+
+def decision(**fields: Any) -> dict[str, Any]:
+    base: dict[str, Any] = {"action": "requires_approval", "matched": [], "approvals_required": 1}
+    return {**base, **fields}
+
+
+def test_requirements_come_from_each_matching_policy_of_any_decision_version() -> None:
+    matched = [
+        {"name": "Two eyes", "action": "requires_approval", "approvals": 2, "approvers": []},
+        {"name": "Bob owns billing", "action": "requires_approval", "approvals": 1, "approvers": ["bob"]},
+        {"name": "Experiments", "action": "auto_approve", "approvals": 0, "approvers": []},
+    ]
+    old = decision(version=1, matched=matched, approvals_required=2, approvers=["bob"])
+    assert requirements_of(old) == (TWO_FROM_ANYONE, ONE_FROM_BOB)
+    assert requirements_of(decision()) == (Requirement(1, ()),), "no match: one maintainer"
+    assert requirements_of(decision(action="auto_approve")) == ()
+
+
+# -- team approvers ------------------------------------------------------------------------------------------
+
+PLATFORM = Requirement(1, ("@acme/platform",), "Platform reviews")
+
+
+def test_a_team_member_counts_for_a_team_approver() -> None:
+    members = {("@acme/platform", "dave"): True}
+    status = evaluate(
+        [Approval("alice", HEAD), Approval("dave", HEAD)],
+        requirements=(PLATFORM,),
+        team_member=lambda team, login: members.get((team, login), False),
+    )
+    assert status.satisfied and status.counted == ("dave",)
+    assert status.refused == (("alice", NotCounted.NOT_APPROVER),)
+
+
+def test_a_team_the_forge_cannot_resolve_is_named_in_what_sign_off_waits_for() -> None:
+    status = evaluate(
+        [Approval("dave", HEAD)], requirements=(PLATFORM,), team_member=lambda team, login: None
+    )
+    assert not status.satisfied
+    assert status.waiting_for() == (
+        "1 more approval from @acme/platform (policy Platform reviews; team @acme/platform cannot be "
+        "resolved on this forge: name its members by login in the policy)"
+    )
