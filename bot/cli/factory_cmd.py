@@ -41,6 +41,9 @@ def _settings() -> Settings:
 
 def _provider(settings: Settings) -> LLMProvider | None:
     if settings.offline_llm:
+        from pipeline.llm.factory import OFFLINE
+
+        OFFLINE.say()
         return None
     # Imported here: the SDK and the database layer are slow to import, and offline runs need neither.
     from pipeline.llm.factory import build_provider

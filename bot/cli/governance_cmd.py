@@ -29,7 +29,7 @@ from pipeline.intents import InvalidIntent, load_intent_file
 
 BLUEPRINT_NAME = "BLUEPRINT.md"
 NO_POLICIES = "{path}: no such file or directory; pass --policies with a policy file or directory"
-OFFLINE_SCORING = "no ANTHROPIC_API_KEY: alignment is scored lexically (offline)"
+OFFLINE_SCORING = "alignment is scored lexically (offline)"
 DEFAULT_POLICIES = Path("policies")
 ACTION_STYLE = {
     PolicyAction.AUTO_APPROVE: "green",
@@ -117,6 +117,9 @@ def _scorer(alignment_score: float | None, *, budget_key: str) -> AlignmentScore
     except ValidationError as exc:
         fail(escape(f"configuration: {exc.errors()[0]['msg']}"))
     if settings.offline_llm:
+        from pipeline.llm.factory import OFFLINE
+
+        OFFLINE.say()
         err.print(f"[dim]{OFFLINE_SCORING}[/dim]")
         return LexicalScorer()
     # Imported here: the SDK and the database layer take seconds to import, and offline runs need neither.

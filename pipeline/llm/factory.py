@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from typing import TYPE_CHECKING
 
@@ -9,11 +10,11 @@ from pydantic import SecretStr
 
 from pipeline.llm.base import LLMProvider
 from pipeline.llm.offline import OfflineProvider
-from pipeline.llm.usage import Budgets, UsageLedger
-from pipeline.state import Database
 
 if TYPE_CHECKING:
     from pipeline.llm.anthropic import RetryPolicy, Timeouts
+    from pipeline.llm.usage import Budgets
+    from pipeline.state import Database
 
 OFFLINE_NOTICE = "no ANTHROPIC_API_KEY: using the offline provider"
 
@@ -33,9 +34,12 @@ def build_provider(
     Raises `pricing.UnknownModel` for a model without a price: its spend could not be held to a budget.
     """
     if api_key is None or not api_key.get_secret_value().strip():
-        return OfflineProvider()
-    # Imported here: the SDK takes a second or more to import, and offline runs never need it.
+        provider = OfflineProvider()
+        OFFLINE(provider)
+        return provider
+    # Imported here: the SDK and the database layer are slow to import, and offline runs never need them.
     from pipeline.llm.anthropic import AnthropicProvider
+    from pipeline.llm.usage import UsageLedger
 
     database.create_all()
     ledger = UsageLedger(database, budgets)
@@ -52,6 +56,20 @@ class OfflineNotice:
         self._said = False
 
     def __call__(self, provider: LLMProvider) -> None:
-        if provider.offline and not self._said:
+        if provider.offline:
+            self.say()
+
+    def say(self) -> None:
+        """For a caller that chose to run without a model before building any provider."""
+        if not self._said:
             self._said = True
             self._emit(OFFLINE_NOTICE)
+
+
+def _to_stderr(text: str) -> None:
+    sys.stderr.write(text + "\n")
+    sys.stderr.flush()
+
+
+OFFLINE = OfflineNotice(_to_stderr)
+"""The process's notice: whatever runs without a model says so once, on stderr ("the CLI says so once")."""

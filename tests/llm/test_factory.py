@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 from pydantic import SecretStr
 
@@ -12,8 +17,11 @@ from pipeline.llm.offline import OfflineProvider
 from pipeline.llm.pricing import UnknownModel
 from pipeline.llm.usage import Budgets, UsageLedger
 from pipeline.state import Database
+from tests.conftest import EXAMPLES, ROOT
 from tests.fixtures.anthropic_api import FakeMessagesAPI
 from tests.llm.conftest import API_KEY, GENEROUS, MODEL, ProviderFactory
+
+INTENTOPS = Path(sys.executable).parent / "intentops"
 
 
 @pytest.mark.parametrize("key", [None, SecretStr(""), SecretStr("   ")])
@@ -64,3 +72,38 @@ def test_the_offline_notice_is_said_once_and_only_when_offline(make_provider: Pr
 
     assert said == [OFFLINE_NOTICE]
     assert OFFLINE_NOTICE == "no ANTHROPIC_API_KEY: using the offline provider"
+
+
+def run_offline(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    env = {
+        name: value for name, value in os.environ.items() if not name.startswith(("ANTHROPIC_", "INTENTOPS_"))
+    }
+    return subprocess.run(
+        [str(INTENTOPS), *args], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+    )
+
+
+def test_every_command_that_needs_a_model_says_once_that_it_runs_offline(tmp_path: Path) -> None:
+    intent = str(EXAMPLES / "intents" / "hello-world.yaml")
+    policies = str(ROOT / "policies")
+
+    runs = {
+        "spec": run_offline(tmp_path, "spec", intent, "-o", "svc"),
+        "generate": run_offline(tmp_path, "generate", "svc/spec.json", "-o", "out"),
+        "govern": run_offline(tmp_path, "govern", intent, "--policies", policies),
+        # The bot builds its provider first, then refuses to start without a forge: the notice is said.
+        "bot serve": run_offline(tmp_path, "bot", "serve", "--port", "1"),
+    }
+
+    for command, result in runs.items():
+        assert result.stderr.count(OFFLINE_NOTICE) == 1, (command, result.stderr)
+        assert OFFLINE_NOTICE not in result.stdout, command
+    assert runs["spec"].returncode == runs["generate"].returncode == runs["govern"].returncode == 0
+
+
+def test_a_given_score_needs_no_model_and_says_nothing(tmp_path: Path) -> None:
+    intent = str(EXAMPLES / "intents" / "hello-world.yaml")
+    result = run_offline(
+        tmp_path, "govern", intent, "--policies", str(ROOT / "policies"), "--alignment-score", "0.9"
+    )
+    assert result.returncode == 0 and OFFLINE_NOTICE not in result.stderr
