@@ -8,10 +8,12 @@ each stage as it happens, then a timeline, and exits 0 only if the deployed serv
 from __future__ import annotations
 
 import shutil
+import signal
 import subprocess
 import sys
 import time
-from datetime import datetime
+from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
 
@@ -43,6 +45,20 @@ endpoints:
   - method: GET
     path: /hello
     summary: Return the default greeting.
+"""
+SECOND_PATH = "intents/notes.yaml"
+# Tier 1 as well: it waits for the person running the demo to sign it off on the dashboard.
+SECOND_INTENT = """\
+# Committed by the IntentOps demo, for you to approve on the dashboard.
+service_name: notes
+purpose: Keep short team notes with a title and a body, so the team shares knowledge.
+priority: normal
+tier: 1
+blueprint_context: Small internal services delivered fast and reliably, as the blueprint asks.
+resources:
+  - name: note
+    fields: {title: string, body: string}
+    required: [title]
 """
 STAGE_TIMEOUT_S = 300.0
 DONE = (IntentState.DEPLOYED,)
@@ -109,9 +125,10 @@ def _git(args: list[str], cwd: Path, env: dict[str, str]) -> None:
         fail(f"git {args[0]} failed: {detail}")
 
 
-def _commit_intent(stack: Stack) -> None:
+def _commit_intent(stack: Stack, path: str, text: str) -> None:
     """What the author does: clone, write the intent, commit, push."""
-    clone = stack.data_dir / "author-clone"
+    service = Path(path).stem
+    clone = stack.data_dir / f"author-clone-{service}"
     env = {
         "PATH": "/usr/local/bin:/usr/bin:/bin",
         "HOME": str(stack.data_dir),
@@ -121,40 +138,29 @@ def _commit_intent(stack: Stack) -> None:
     }
     _git(["clone", "--quiet", f"{stack.forge.url}/{REPO}.git", str(clone)], stack.data_dir, env)
     (clone / "intents").mkdir(exist_ok=True)
-    (clone / INTENT_PATH).write_text(DEMO_INTENT, encoding="utf-8")
-    _git(["add", INTENT_PATH], clone, env)
-    _git(
-        [
-            "-c",
-            f"user.name={AUTHOR}",
-            "-c",
-            f"user.email={AUTHOR}@example.invalid",
-            "commit",
-            "--quiet",
-            "-m",
-            "Add the hello-world intent",
-        ],
-        clone,
-        env,
-    )
+    (clone / path).write_text(text, encoding="utf-8")
+    _git(["add", path], clone, env)
+    identity = ["-c", f"user.name={AUTHOR}", "-c", f"user.email={AUTHOR}@example.invalid"]
+    _git([*identity, "commit", "--quiet", "-m", f"Add the {service} intent"], clone, env)
     _git(["push", "--quiet", "origin", "HEAD:main"], clone, env)
 
 
 class _Watcher:
     """Prints each stage event of the intent once, as the ledger records it."""
 
-    def __init__(self, stack: Stack, started: float) -> None:
+    def __init__(self, stack: Stack, started: float, path: str = INTENT_PATH) -> None:
         self.stack = stack
         self.started = started
+        self.path = path
         self.seen = 0
+        self.announce = False
+        """Say once that the intent is running (the hand-over's intent)."""
 
     def wait(self, *states: IntentState) -> IntentRecord:
-        ledger = self.stack.bot.line.ledger
         deadline = time.monotonic() + STAGE_TIMEOUT_S
         while time.monotonic() < deadline:
-            record = ledger.find(REPO, INTENT_PATH)
+            record = self.poll()
             if record is not None:
-                self._print_new(ledger.history(record.id))
                 if record.state in states:
                     return record
                 if record.state in STUCK:
@@ -162,12 +168,22 @@ class _Watcher:
             time.sleep(0.2)
         fail(f"no progress within {STAGE_TIMEOUT_S:.0f}s (waiting for {', '.join(s.value for s in states)})")
 
+    def poll(self) -> IntentRecord | None:
+        """The intent as it stands, after printing the stages it finished since the last look."""
+        ledger = self.stack.bot.line.ledger
+        record = ledger.find(REPO, self.path)
+        if record is not None:
+            self._print_new(ledger.history(record.id))
+        return record
+
     def _print_new(self, events: list[StageEvent]) -> None:
         for event in events[self.seen :]:
             if event.outcome is not Outcome.STARTED:
                 elapsed = time.monotonic() - self.started
+                name = Path(self.path).stem
                 out.print(
-                    f"  [{elapsed:6.1f}s] {event.stage.value:<10} {event.outcome.value:<9} {event.message}"
+                    f"  [{elapsed:6.1f}s] {name} {event.stage.value:<10} {event.outcome.value:<9} "
+                    f"{event.message}"
                 )
         self.seen = len(events)
 
@@ -203,22 +219,51 @@ def _merge(stack: Stack, record: IntentRecord) -> None:
     out.print(f"  {REVIEWER} merges it ({result.sha[:12]})")
 
 
-def _timeline(stack: Stack, record: IntentRecord) -> Table:
-    events = stack.bot.line.ledger.history(record.id)
-    first = events[0].at if events else datetime.now()
-    table = Table(title="hello-world, from commit to running service", title_justify="left")
-    for column in ("stage", "result", "took", "at", "detail"):
-        table.add_column(column)
+@dataclass(frozen=True)
+class TimelineRow:
+    stage: str
+    result: str
+    took_s: float
+    at_s: float
+    """Seconds since the intent was pushed."""
+    detail: str
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
+
+
+def timeline_rows(events: list[StageEvent], pushed_at: datetime) -> list[TimelineRow]:
+    """One row per finished stage. A stage the ledger recorded without a duration took the time since
+    the stage before it ended: received (the webhook and the queue after the push), sign-off (the wait
+    for a person after the PR opened), merged (from the sign-off to the merge)."""
+    rows: list[TimelineRow] = []
+    previous = _utc(pushed_at)
     for event in events:
         if event.outcome is Outcome.STARTED:
             continue
-        took = f"{event.duration_ms / 1000:.1f}s" if event.duration_ms is not None else ""
-        at = f"+{(event.at - first).total_seconds():.1f}s"
-        table.add_row(event.stage.value, event.outcome.value, took, at, event.message[:70])
+        at = _utc(event.at)
+        took = event.duration_ms / 1000 if event.duration_ms is not None else (at - previous).total_seconds()
+        elapsed = (at - _utc(pushed_at)).total_seconds()
+        rows.append(
+            TimelineRow(event.stage.value, event.outcome.value, max(took, 0.0), elapsed, event.message)
+        )
+        previous = max(previous, at)
+    return rows
+
+
+def _timeline(rows: list[TimelineRow]) -> Table:
+    table = Table(title="hello-world, from commit to running service", title_justify="left")
+    for column in ("stage", "result", "took", "at", "detail"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(row.stage, row.result, f"{row.took_s:.1f}s", f"+{row.at_s:.1f}s", row.detail[:70])
     return table
 
 
-def _check_service(url: str) -> None:
+def _check_service(url: str, pushed_at: datetime) -> TimelineRow:
+    """GET /health and /hello on the deployed service: the timeline's last row, or exit 1."""
+    started = datetime.now(UTC)
     try:
         health = httpx.get(f"{url}/health", timeout=10)
         hello = httpx.get(f"{url}/hello", timeout=10)
@@ -229,15 +274,48 @@ def _check_service(url: str) -> None:
             f"the service at {url} answered {health.status_code} on /health and {hello.status_code} on /hello"
         )
     out.print(f"  GET {url}/hello -> {hello.status_code} {hello.text[:80]}")
+    done = datetime.now(UTC)
+    took, at = (done - started).total_seconds(), (done - pushed_at).total_seconds()
+    return TimelineRow("health", "succeeded", took, at, f"{url}/health and /hello answer 200")
 
 
-def _wait_for_interrupt(stack: Stack) -> None:
+def _wait_for_interrupt(stack: Stack, watcher: _Watcher | None = None) -> None:
+    """Until Ctrl-C (SIGINT), printing what happens to the watched intent; a second Ctrl-C while the line
+    stops is ignored, so nothing is left half-stopped."""
     out.print("The line keeps running (Ctrl-C stops it and the services it deployed).")
     try:
         while True:
-            time.sleep(3600)
+            if watcher is not None:
+                record = watcher.poll()
+                if record is not None and record.state is IntentState.DEPLOYED and watcher.announce:
+                    out.print(f"[bold green]{Path(watcher.path).stem} is running at {record.service_url}[/]")
+                    watcher.announce = False
+            time.sleep(0.5 if watcher is not None else 3600)
     except KeyboardInterrupt:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
         out.print("stopping ...")
+
+
+def _sign_in_hint(stack: Stack) -> str:
+    """How to sign in as the reviewer: the token itself only on a terminal, else where it is kept."""
+    if sys.stdout.isatty():
+        return f"with {REVIEWER}'s token (a secret, shown once): {stack.credentials.tokens[REVIEWER]}"
+    return f"with {REVIEWER}'s token from {stack.data_dir / CREDENTIALS} (tokens → {REVIEWER})"
+
+
+def _hand_over(stack: Stack) -> _Watcher:
+    """The second intent is the person's: it needs their sign-off on the dashboard."""
+    out.print(f"{AUTHOR} commits {SECOND_PATH}, which needs a person's sign-off: yours.")
+    _commit_intent(stack, SECOND_PATH, SECOND_INTENT)
+    out.print(f"[bold]Your turn[/]: open {stack.dashboard_url} and sign in as {REVIEWER} (the reviewer)")
+    out.print(f"  {_sign_in_hint(stack)}")
+    out.print(
+        "  On Approvals, once notes' pull request is open, read its SPEC and changes, press Approve, then "
+        "Merge; follow it to deployed on Queue and Services."
+    )
+    watcher = _Watcher(stack, time.monotonic(), SECOND_PATH)
+    watcher.announce = True
+    return watcher
 
 
 DataOption = Annotated[
@@ -253,12 +331,17 @@ def demo(
     port: BotPort = 8214,
     forge_port: ForgePort = 3000,
     backend: Backend = "local",
-    keep_running: Annotated[
+    stay: Annotated[
         bool | None,
-        typer.Option("--keep-running/--exit", help="Stay up afterwards (default: when run from a terminal)"),
+        typer.Option(
+            "--stay/--exit",
+            help="Afterwards, commit a second intent for you to approve on the dashboard and stay up until "
+            "Ctrl-C (default: when run from a terminal)",
+        ),
     ] = None,
 ) -> None:
-    """Drive the hello-world intent from commit to a running, registered service, and print a timeline."""
+    """Drive the hello-world intent from commit to a running, registered service, and print a timeline;
+    then (from a terminal, or with --stay) hand a second intent over to you on the dashboard."""
     stack = _start(data_dir, port, forge_port, backend)
     succeeded = False
     try:
@@ -266,22 +349,24 @@ def demo(
         started = time.monotonic()
         watcher = _Watcher(stack, started)
         out.print(f"{AUTHOR} commits {INTENT_PATH} and pushes it to main")
-        _commit_intent(stack)
+        pushed_at = datetime.now(UTC)
+        _commit_intent(stack, INTENT_PATH, DEMO_INTENT)
         record = watcher.wait(IntentState.AWAITING_SIGNOFF, IntentState.APPROVED)
         out.print(f"  pull request: {record.pr_url} (waiting for {record.waiting_for or 'merge'})")
         _approve(stack, record)
         record = watcher.wait(IntentState.APPROVED)
         _merge(stack, record)
         record = watcher.wait(*DONE)
-        _check_service(record.service_url)
-        out.print(_timeline(stack, record))
+        health = _check_service(record.service_url, pushed_at)
+        rows = timeline_rows(stack.bot.line.ledger.history(record.id), pushed_at)
+        out.print(_timeline([*rows, health]))
         out.print(
             f"[bold green]hello-world is running at {record.service_url}[/bold green] "
             f"({time.monotonic() - started:.1f}s from commit); dashboard: {stack.dashboard_url}"
         )
         succeeded = True
-        if keep_running if keep_running is not None else sys.stdin.isatty():
-            _wait_for_interrupt(stack)
+        if stay if stay is not None else sys.stdin.isatty():
+            _wait_for_interrupt(stack, _hand_over(stack))
     finally:
         stack.stop(undeploy=True)
     if not succeeded:

@@ -38,8 +38,10 @@ def test_demo_drives_hello_world_to_a_running_service_and_cleans_up(tmp_path: Pa
     )
     assert result.returncode == 0, result.stdout + result.stderr
     output = result.stdout
-    for stage in ("received", "governed", "spec", "code", "tests", "pr", "signoff", "merged", "deployed"):
-        assert re.search(rf"│ {stage}\s+│ succeeded", output), f"no '{stage}' row in the timeline:\n{output}"
+    stages = ("received", "governed", "spec", "code", "tests", "pr", "signoff", "merged", "deployed")
+    for stage in (*stages, "health"):
+        row = rf"│ {stage}\s+│ succeeded\s+│ \d+\.\ds\s+│ \+\d+\.\ds"
+        assert re.search(row, output), f"no '{stage}' row with its duration in the timeline:\n{output}"
     url = re.search(r"hello-world is running at (http://127\.0\.0\.1:\d+)", output)
     assert url, output
     assert "bob approves" in output and "bob merges" in output
