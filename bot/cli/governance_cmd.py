@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, NoReturn
 
@@ -31,6 +32,7 @@ BLUEPRINT_NAME = "BLUEPRINT.md"
 NO_POLICIES = "{path}: no such file or directory; pass --policies with a policy file or directory"
 OFFLINE_SCORING = "alignment is scored lexically (offline)"
 DEFAULT_POLICIES = Path("policies")
+SCORE_RANGE = "must be a number between 0 and 1, got '{text}'"
 ACTION_STYLE = {
     PolicyAction.AUTO_APPROVE: "green",
     PolicyAction.REQUIRES_APPROVAL: "yellow",
@@ -40,6 +42,17 @@ ACTION_STYLE = {
 PoliciesOption = Annotated[
     Path, typer.Option("--policies", help="A policy file, or a directory of *.yaml / *.json policy files")
 ]
+
+
+def parse_score(text: str) -> float:
+    """A score from the command line: a finite number from 0 to 1 ('nan' compares false with everything)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise typer.BadParameter(SCORE_RANGE.format(text=text)) from None
+    if not math.isfinite(value) or not 0.0 <= value <= 1.0:
+        raise typer.BadParameter(SCORE_RANGE.format(text=text))
+    return value
 
 
 def find_blueprint(start: Path) -> Path | None:
@@ -61,7 +74,12 @@ def govern_command(
     ] = None,
     alignment_score: Annotated[
         float | None,
-        typer.Option("--alignment-score", min=0.0, max=1.0, help="Evaluate as if alignment were this score"),
+        typer.Option(
+            "--alignment-score",
+            parser=parse_score,
+            metavar="FLOAT",
+            help="Evaluate as if alignment were this score (0 to 1)",
+        ),
     ] = None,
     author: Annotated[
         str, typer.Option("--author", help="Who pushed the intent (the rules see `author`)")

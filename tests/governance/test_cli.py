@@ -168,10 +168,12 @@ def test_a_bad_policy_is_one_clear_line_no_traceback_and_exit_1(tmp_path: Path) 
     ]
 
 
-def test_an_out_of_range_score_is_refused() -> None:
-    code, _, stderr = invoke("govern", str(SPEC_BUILDER), "--alignment-score", "1.5")
+@pytest.mark.parametrize("score", ["1.5", "-0.1", "nan", "inf", "abc"])
+def test_a_score_that_is_not_a_number_from_0_to_1_is_refused(score: str) -> None:
+    code, _, stderr = invoke("govern", str(SPEC_BUILDER), "--alignment-score", score)
     assert code == 2
     assert "Invalid value for '--alignment-score'" in stderr
+    assert f"must be a number between 0 and 1, got '{score}'" in stderr
 
 
 def test_policy_test_passes_on_the_shipped_policies() -> None:
