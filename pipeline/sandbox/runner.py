@@ -1,6 +1,8 @@
 """Running a generated service's tests in a sandbox: a copy of the folder, a subprocess in a cached venv,
 time and memory limits, no network (its own network namespace when one can be made), an unprivileged user
-when we are root, and a structured result read from pytest's JUnit report.
+when we are root, and a structured result pytest reports as the tests run, over a pipe of the runner's own
+(see `channel`: the JUnit file a run leaves can be rewritten by the code under test; the Docker runner
+still reads one).
 
 The filesystem is not isolated by this runner; a Docker engine (network_mode none) is the way to get that.
 """
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Protocol
 from xml.etree import ElementTree
 
+from pipeline.sandbox.channel import PLUGIN_MODULE, Channel, ChannelReport, read_channel
 from pipeline.sandbox.model import Isolation, SandboxLimits, SandboxResult, TestFailure
 from pipeline.wheelhouse import cached_venv, venv_python
 
@@ -76,11 +79,13 @@ class ProcessSandbox:
             user = _drop_to(self.python)
             if user is not None:
                 _chown_tree(root, user.pw_uid, user.pw_gid)
+            channel = Channel(root / "channel")
             started = time.monotonic()
-            timed_out, output = self._execute(work, root, user)
+            timed_out, output, returncode = self._execute(work, root, user, channel)
             duration = time.monotonic() - started
             name = user.pw_name if user else _current_user()
-            return result_from(root / REPORT, output, duration, timed_out, self.isolation, name)
+            report = read_channel(channel.finish(), channel.token, returncode, timed_out)
+            return result_from_channel(report, output, duration, timed_out, self.isolation, name)
 
     def _command(self, root: Path, user: pwd.struct_passwd | None) -> list[str]:
         command = [
@@ -90,9 +95,8 @@ class ProcessSandbox:
             "-q",
             "-p",
             "no:cacheprovider",
-            f"--junitxml={root / REPORT}",
-            "-o",
-            "junit_family=xunit2",
+            "-p",
+            PLUGIN_MODULE,
         ]
         if user is not None:
             # Dropped after the namespace is made (that needs root), right before pytest starts.
@@ -102,8 +106,11 @@ class ProcessSandbox:
             command = [*_unshare(), "--", "sh", "-c", _NETNS_SHELL, "sh", *command]
         return command
 
-    def _execute(self, work: Path, root: Path, user: pwd.struct_passwd | None) -> tuple[bool, str]:
+    def _execute(
+        self, work: Path, root: Path, user: pwd.struct_passwd | None, channel: Channel
+    ) -> tuple[bool, str, int | None]:
         env = {
+            **channel.environment(),
             "PATH": "/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
             "HOME": str(root),
             "TMPDIR": str(root / "tmp"),
@@ -111,23 +118,27 @@ class ProcessSandbox:
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONHASHSEED": "0",
         }
-        process = subprocess.Popen(
-            self._command(root, user),
-            cwd=work,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-            preexec_fn=_limiter(self.limits),
-        )
+        try:
+            process = subprocess.Popen(
+                self._command(root, user),
+                cwd=work,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+                preexec_fn=_limiter(self.limits),
+                pass_fds=channel.child_fds,
+            )
+        finally:
+            channel.started()  # the child holds its ends (or never will): ours close either way
         try:
             output, _ = process.communicate(timeout=self.limits.timeout_s)
-            return False, output
+            return False, output, process.returncode
         except subprocess.TimeoutExpired:
             os.killpg(process.pid, signal.SIGKILL)
             output, _ = process.communicate()
-            return True, output
+            return True, output, None
 
 
 def _drop_to(python: Path) -> pwd.struct_passwd | None:
@@ -177,6 +188,31 @@ def result_from(
         # pytest could not even start (collection crash, broken venv): one error with its output.
         failures = [TestFailure(test="(session)", message=output[-FAILURE_TEXT:])]
         counts["errors"] = max(counts["errors"], 1)
+    return SandboxResult(
+        passed=counts["passed"],
+        failed=counts["failed"],
+        errors=counts["errors"],
+        skipped=counts["skipped"],
+        duration_s=duration,
+        isolation=isolation,
+        user=user,
+        timed_out=timed_out,
+        failures=tuple(failures),
+        output=output[-OUTPUT_TAIL:],
+    )
+
+
+def result_from_channel(
+    report: ChannelReport, output: str, duration: float, timed_out: bool, isolation: Isolation, user: str
+) -> SandboxResult:
+    """The structured result of a run, from what pytest reported over the sandbox's channel."""
+    counts, failures = dict(report.counts), list(report.failures)
+    if not report.reported and not timed_out:
+        # pytest could not even start (collection crash, broken venv): one error with its output.
+        failures.append(TestFailure(test="(session)", message=output[-FAILURE_TEXT:]))
+        counts["errors"] += 1
+    failures += [TestFailure(test="(sandbox)", message=problem) for problem in report.problems]
+    counts["errors"] += len(report.problems)
     return SandboxResult(
         passed=counts["passed"],
         failed=counts["failed"],

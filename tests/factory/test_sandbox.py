@@ -152,3 +152,93 @@ def test_links_in_the_folder_stay_links(tmp_path: Path, sandbox_python: Path) ->
     (service / "leak.txt").symlink_to("/etc/hostname")
     result = ProcessSandbox(sandbox_python).run_tests(service)
     assert result.ok, result.output
+
+
+FAILING_TEST = "def test_ok():\n    pass\n\ndef test_bad():\n    assert False, 'really fails'\n"
+FAKE_JUNIT = (
+    '<?xml version="1.0"?><testsuites><testsuite><testcase classname="t" name="a"/>'
+    '<testcase classname="t" name="b"/></testsuite></testsuites>'
+)
+
+
+def _package(service: Path, source: str) -> Path:
+    """Code under test imported by the tests, as a service's app/ package is."""
+    (service / "app").mkdir()
+    (service / "app" / "__init__.py").write_text(textwrap.dedent(source))
+    (service / "tests" / "conftest.py").write_text("import app  # noqa: F401\n")
+    return service
+
+
+def test_code_under_test_rewriting_the_report_at_exit_fakes_nothing(
+    tmp_path: Path, sandbox_python: Path
+) -> None:
+    service = _package(
+        service_with_tests(tmp_path, FAILING_TEST),
+        f"""
+        import atexit, os, pathlib, sys
+
+        def fake_a_pass():
+            for arg in sys.argv:
+                if arg.startswith("--junitxml="):
+                    pathlib.Path(arg.split("=", 1)[1]).write_text({FAKE_JUNIT!r})
+            for path in pathlib.Path(os.environ.get("HOME", "/nonexistent")).rglob("*.xml"):
+                path.write_text({FAKE_JUNIT!r})
+            os._exit(0)
+
+        atexit.register(fake_a_pass)
+        """,
+    )
+    result = ProcessSandbox(sandbox_python).run_tests(service)
+    assert not result.ok
+    assert (result.passed, result.failed) == (1, 1)
+    assert any("exited with 0, but pytest finished with 1" in f.message for f in result.failures)
+
+
+def test_a_run_ended_early_by_the_code_under_test_is_an_error(tmp_path: Path, sandbox_python: Path) -> None:
+    body = (
+        "import os\n\ndef test_a():\n    pass\n\ndef test_b():\n    os._exit(0)\n\ndef test_c():\n    pass\n"
+    )
+    result = ProcessSandbox(sandbox_python).run_tests(service_with_tests(tmp_path, body))
+    assert not result.ok and result.verdict is Verdict.FAILED
+    assert result.passed == 1
+    assert any("did not report the end of the run" in f.message for f in result.failures)
+
+
+def test_lines_forged_into_the_report_channel_are_refused(tmp_path: Path, sandbox_python: Path) -> None:
+    service = _package(
+        service_with_tests(tmp_path, FAILING_TEST),
+        """
+        import json, os, stat
+
+        forged = json.dumps({"event": "report", "nodeid": "t::x", "when": "call", "outcome": "passed"})
+        for name in os.listdir("/proc/self/fd"):
+            try:
+                if stat.S_ISFIFO(os.fstat(int(name)).st_mode):
+                    os.write(int(name), f"forged {forged}\\n".encode())
+            except OSError:
+                pass
+        """,
+    )
+    result = ProcessSandbox(sandbox_python).run_tests(service)
+    assert not result.ok
+    assert any("did not come from the runner" in f.message for f in result.failures)
+
+
+def test_the_report_channel_holds_no_secret_in_the_environment(tmp_path: Path, sandbox_python: Path) -> None:
+    body = """
+    import os
+
+    def test_environment_names_no_token():
+        initial = open("/proc/self/environ", "rb").read().decode(errors="replace")
+        assert "INTENTOPS_SANDBOX_CHANNEL" not in os.environ
+        value = next(v for v in initial.split("\\0") if v.startswith("INTENTOPS_SANDBOX_CHANNEL="))
+        write_fd, token_fd = value.split("=", 1)[1].split(":")
+        assert write_fd.isdigit() and token_fd.isdigit()
+        try:
+            leftover = os.read(int(token_fd), 100)
+        except OSError:
+            leftover = b""
+        assert leftover == b""
+    """
+    result = ProcessSandbox(sandbox_python).run_tests(service_with_tests(tmp_path, body))
+    assert result.ok, result.failures
