@@ -1,7 +1,9 @@
 """Policy rules: CEL (cel-python), compiled once and cached, with bounded size and bounded evaluation.
 
-Evaluation is bounded by a step budget (CEL syntax nodes visited, counted across macros such as `map` and
-`exists`), like cel-go's cost limit: a deterministic bound, so the same rule on the same input always
+A rule's shape is bounded when it is loaded (length, nesting, number and nesting of comprehensions), so
+evaluation can neither recurse too deeply nor multiply without bound. Evaluation is bounded by a step budget
+(CEL syntax nodes visited, counted across macros such as `map` and `exists`, and concatenations charged for
+what they build), like cel-go's cost limit: a deterministic bound, so the same rule on the same input always
 either finishes or runs out, whatever the machine's load. A generous wall-clock deadline backs it up.
 Every failure (unknown variable, type mismatch, non-boolean result, budget) comes back as a value:
 `RuleOutcome.error`, never an exception, and never a match.
@@ -33,6 +35,13 @@ NOT_BOOLEAN = "the rule gave {value}, not true or false"
 OUT_OF_STEPS = "the rule ran out of its evaluation budget ({steps} steps); simplify it"
 OUT_OF_TIME = "the rule took longer than {seconds:g} s to evaluate; simplify it"
 TOO_LONG = "the rule is {length} characters long; rules may be at most {limit}"
+TOO_NESTED = "the rule nests too deeply (brackets, or chains of '!', '-' or '.field'); simplify it"
+TOO_MANY_COMPREHENSIONS = (
+    "the rule uses {count} comprehensions (exists, all, exists_one, map, filter); at most {limit}"
+)
+COMPREHENSIONS_TOO_NESTED = (
+    "the rule nests comprehensions (exists, all, map, ...) {depth} deep; at most {limit}"
+)
 UNKNOWN_NAMES = "unknown variable{s} {names} (known: {known})"
 SYNTAX = "CEL syntax error at column {column} of the rule, near '{near}'"
 
@@ -47,6 +56,12 @@ class RuleLimits:
     max_depth: int = 32
     max_steps: int = 200_000
     timeout_seconds: float = 15.0
+    max_tree_depth: int = 250
+    """Parse-tree levels (a bracket costs ~10, a `!`, `-` or `.field` 1-2): the interpreter recurses once per
+    level, so this keeps evaluation far from Python's recursion limit."""
+    max_comprehensions: int = 8
+    max_comprehension_nesting: int = 3
+    """Comprehensions (exists, all, map, ...) multiply work and values with each level they nest."""
 
 
 DEFAULT_LIMITS = RuleLimits()
@@ -103,6 +118,7 @@ def compile_rule(
     except RuleSyntaxError as exc:
         raise RuleError(str(exc)) from None
     ast = _parse(cel)
+    check_shape(ast, limits)
     names = free_names(ast)
     unknown = sorted(names - known_names - CEL_BUILTIN_NAMES)
     if unknown:
@@ -129,6 +145,32 @@ def _parse(cel: str) -> lark.Tree:
         raise RuleError("the rule nests too deeply to parse") from None
 
 
+def check_shape(ast: lark.Tree, limits: RuleLimits) -> None:
+    """Refuse, before anything runs, rules whose evaluation would recurse too deeply or multiply without
+    bound inside the step budget (nested comprehensions doubling a string allocate before they step)."""
+    comprehensions = 0
+    stack = [(ast, 1, 0)]
+    while stack:  # iterative: the tree may be deeper than Python's recursion limit
+        tree, depth, nesting = stack.pop()
+        if depth > limits.max_tree_depth:
+            raise RuleError(TOO_NESTED)
+        if _is_comprehension(tree):
+            comprehensions, nesting = comprehensions + 1, nesting + 1
+            if comprehensions > limits.max_comprehensions:
+                raise RuleError(
+                    TOO_MANY_COMPREHENSIONS.format(count=comprehensions, limit=limits.max_comprehensions)
+                )
+            if nesting > limits.max_comprehension_nesting:
+                raise RuleError(
+                    COMPREHENSIONS_TOO_NESTED.format(depth=nesting, limit=limits.max_comprehension_nesting)
+                )
+        stack.extend((child, depth + 1, nesting) for child in tree.children if isinstance(child, lark.Tree))
+
+
+def _is_comprehension(tree: lark.Tree) -> bool:
+    return tree.data == "member_dot_arg" and str(tree.children[1]) in MACROS
+
+
 @functools.cache
 def cel_environment() -> celpy.Environment:
     """The one CEL environment, built on first use (building it raises the recursion limit CEL needs)."""
@@ -150,7 +192,7 @@ def _free(tree: lark.Tree, bound: frozenset[str]) -> Iterator[str]:
         if name not in bound:
             yield name
         return
-    if tree.data == "member_dot_arg" and str(tree.children[1]) in MACROS:
+    if _is_comprehension(tree):
         target, _method, arguments = tree.children
         yield from _free(target, bound)
         variable_tree, *bodies = arguments.children
@@ -241,6 +283,16 @@ class _BoundedEvaluator(celpy.Evaluator):
         # lark visits children without going through `visit`, so they are charged here.
         self._budget.spend(sum(isinstance(child, lark.Tree) for child in tree.children))
         return super().visit_children(tree)
+
+    def addition(self, tree: lark.Tree) -> Any:
+        # Steps bound work, not memory: `p + p` doubles a string in one step. A concatenation is charged
+        # for what it builds (a step per list item or per 16 characters): memory is bounded by the budget too.
+        result = super().addition(tree)
+        if isinstance(result, str | bytes):
+            self._budget.spend(len(result) // 16)
+        elif isinstance(result, list):
+            self._budget.spend(len(result))
+        return result
 
     def sub_evaluator(self, ast: lark.Tree) -> celpy.Evaluator:
         return _BoundedEvaluator(ast, self.activation, self._budget)

@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from pipeline.governance import PolicySet
+from pipeline.governance import PolicyLoadError, PolicySet, load_policy_sources
 from pipeline.governance.rules import RuleError, RuleLimits, RuleOutcome, compile_rule
 from pipeline.governance.variables import known_variables
 
@@ -95,7 +95,7 @@ def test_a_variable_missing_at_evaluation_is_an_error() -> None:
 def test_evaluation_is_bounded_by_a_deterministic_step_budget() -> None:
     thirty = "[" + ",".join(["1"] * 30) + "]"
     explosive = f"{thirty}.map(a, {thirty}.map(b, {thirty}.map(c, {thirty}.map(d, 1)))).size() > 0"
-    rule = compile_rule(explosive, known_names=KNOWN)
+    rule = compile_rule(explosive, known_names=KNOWN, limits=RuleLimits(max_comprehension_nesting=4))
     started = time.monotonic()
     outcomes = {rule.evaluate(VALUES, RuleLimits(max_steps=20_000)) for _ in range(3)}
     assert time.monotonic() - started < 30  # a sanity bound only: 30**4 inner evaluations would take minutes
@@ -119,6 +119,62 @@ def test_budget_is_enough_for_a_large_push(shipped_policies: PolicySet) -> None:
     files = [f"services/x/file{i}.py" for i in range(2000)]
     assert loaded.rule.evaluate({**VALUES, "changed_files": files}) == RuleOutcome(False)
     assert loaded.rule.evaluate({**VALUES, "changed_files": [*files, "policies/p.yaml"]}) == RuleOutcome(True)
+
+
+def doubling(levels: int) -> str:
+    """`purpose` doubled inside `levels` nested comprehensions: 2**levels copies in a few steps per level."""
+    names = ["purpose", *(f"v{level}" for level in range(1, levels + 1))]
+    rule = f"{names[-1]}.size() > 0"
+    for outer, inner in reversed(list(zip(names, names[1:], strict=False))):
+        rule = f"[{outer} + {outer}].exists({inner}, {rule})"
+    return rule
+
+
+@pytest.mark.parametrize(
+    ("rule", "message"),
+    [
+        ("!" * 1500 + "true", "the rule nests too deeply"),
+        ("-" * 1500 + "1 == 1", "the rule nests too deeply"),
+        ("{'x': {}}" + ".x" * 700 + " == 1", "the rule nests too deeply"),
+        (doubling(24), "the rule nests comprehensions (exists, all, map, ...) 4 deep; at most 3"),
+        (
+            " && ".join(["changed_files.exists(f, f == 'x')"] * 9),
+            "the rule uses 9 comprehensions (exists, all, exists_one, map, filter); at most 8",
+        ),
+    ],
+)
+def test_rules_that_would_recurse_or_multiply_without_bound_are_refused_when_loaded(
+    rule: str, message: str
+) -> None:
+    with pytest.raises(RuleError) as raised:
+        compile_rule(rule, known_names=KNOWN)
+    assert message in str(raised.value)
+
+
+def test_a_policy_with_such_a_rule_is_refused_with_its_file_and_line() -> None:
+    text = f'- name: x\n  action: blocked\n  reason: r\n  rule: "{"!" * 1500}true"\n'.encode()
+    with pytest.raises(PolicyLoadError) as raised:
+        load_policy_sources({"p.yaml": text})
+    assert str(raised.value).startswith("p.yaml:4:9: policy 'x': rule: the rule nests too deeply")
+
+
+def test_concatenation_is_charged_for_what_it_builds() -> None:
+    limits = RuleLimits(max_comprehension_nesting=10, max_comprehensions=10)
+    rule = compile_rule(doubling(10), known_names=KNOWN, limits=limits)
+    # 2**10 copies of a 4 000-character purpose would be 4 MB in about a hundred steps; charged, it stops.
+    outcome = rule.evaluate({**VALUES, "purpose": "x" * 4000}, RuleLimits(max_steps=20_000))
+    assert outcome == RuleOutcome(
+        False, "the rule ran out of its evaluation budget (20000 steps); simplify it"
+    )
+    # The same rule on a short purpose stays well inside the budget.
+    assert rule.evaluate({**VALUES, "purpose": "ab"}, RuleLimits(max_steps=20_000)) == RuleOutcome(True)
+
+
+def test_the_deepest_nesting_allowed_still_evaluates() -> None:
+    deepest = "(" * 22 + "tier == 0" + ")" * 22
+    assert compile_rule(deepest, known_names=KNOWN).evaluate(VALUES) == RuleOutcome(True)
+    unary = "!" * 230 + "true"
+    assert compile_rule(unary, known_names=KNOWN).evaluate(VALUES) == RuleOutcome(True)
 
 
 def test_compiling_the_same_rule_twice_parses_it_once() -> None:
