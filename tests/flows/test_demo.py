@@ -6,12 +6,18 @@ import json
 import re
 import subprocess
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
 import pytest
+import typer
+from fastapi import FastAPI
+from fastapi.responses import PlainTextResponse
 
+from bot.cli.demo_cmd import _check_service
 from tests.conftest import ROOT
+from tests.fixtures.servers import free_port, serve_app
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]
 
@@ -52,3 +58,26 @@ def test_demo_drives_hello_world_to_a_running_service_and_cleans_up(tmp_path: Pa
         assert token not in output + result.stderr, "no token is ever printed"
     with pytest.raises(httpx.TransportError):
         httpx.get(f"{url.group(1)}/health", timeout=3)  # --exit stops what the demo deployed
+
+
+def test_the_demo_fails_when_the_service_does_not_answer(capfd: pytest.CaptureFixture[str]) -> None:
+    unhealthy = FastAPI()
+
+    @unhealthy.get("/health")
+    def health() -> PlainTextResponse:
+        return PlainTextResponse("starting", status_code=503)
+
+    @unhealthy.get("/hello")
+    def hello() -> dict[str, str]:
+        return {"hello": "world"}
+
+    pushed_at = datetime.now(UTC)
+    with serve_app(unhealthy) as url, pytest.raises(typer.Exit) as answered_503:
+        _check_service(url, pushed_at)
+    assert answered_503.value.exit_code == 1
+    assert "answered 503 on /health and 200 on /hello" in capfd.readouterr().err
+
+    with pytest.raises(typer.Exit) as silent:
+        _check_service(f"http://127.0.0.1:{free_port()}", pushed_at)
+    assert silent.value.exit_code == 1
+    assert "does not answer" in capfd.readouterr().err
