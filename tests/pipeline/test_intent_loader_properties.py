@@ -150,7 +150,7 @@ def _as_int(text: str) -> int:
 
 @settings(max_examples=60, suppress_health_check=[HealthCheck.too_slow], deadline=None)
 @given(st.integers(33, 3000), st.sampled_from(["[", "{a: ", "- "]))
-def test_any_nesting_depth_is_refused_or_loaded_never_a_crash(depth: int, opening: str) -> None:
+def test_any_nesting_past_the_limit_is_refused_never_a_crash(depth: int, opening: str) -> None:
     if opening == "- ":
         nested = "".join("  " * level + "-\n" for level in range(min(depth, 300)))
     else:
