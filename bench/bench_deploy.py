@@ -30,7 +30,7 @@ from docker.errors import DockerException  # noqa: E402
 
 from pipeline.codegen.generator import generate_service  # noqa: E402
 from pipeline.deploy import Backend, Deployer, DeployRequest  # noqa: E402
-from pipeline.deploy.docker import LABEL_SERVICE, DockerRuntime  # noqa: E402
+from pipeline.deploy.docker import DockerRuntime  # noqa: E402
 from pipeline.deploy.health import wait_healthy  # noqa: E402
 from pipeline.deploy.local import free_port  # noqa: E402
 from pipeline.deploy.wiring import DeploySetup, build_deployer  # noqa: E402
@@ -76,7 +76,7 @@ def bare_docker_run(deployer: Deployer, runs: int) -> list[float]:
     """The baseline: `docker run` of the last built image and wait for /health, nothing else."""
     assert isinstance(deployer.runtime, DockerRuntime)
     client = deployer.runtime.client
-    image = client.images.list(filters={"label": f"{LABEL_SERVICE}={NAME}"})[0]
+    image = deployer.runtime.images_of(NAME)[0]  # the bench's own, newest first
     times = []
     for _ in range(runs):
         port = free_port()
@@ -95,10 +95,10 @@ def bare_docker_run(deployer: Deployer, runs: int) -> list[float]:
 def remove_images(deployer: Deployer) -> None:
     assert isinstance(deployer.runtime, DockerRuntime)
     client = deployer.runtime.client
-    for image in client.images.list(filters={"label": f"{LABEL_SERVICE}={NAME}"}):
+    for image in deployer.runtime.images_of(NAME):  # only the images this run built (its owner label)
         client.images.remove(image.id, force=True)
     with contextlib.suppress(DockerException):
-        client.volumes.get(f"intentops-{NAME}-data").remove(force=True)
+        client.volumes.get(deployer.runtime.volume_name(NAME)).remove(force=True)
 
 
 def report(label: str, times: list[float], baseline: float | None, target: float | None) -> None:

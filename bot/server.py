@@ -70,6 +70,7 @@ def _deployer(settings: Settings, database: Database, registry: RegistryStore, r
         registry_url=registry_url,
         registry_token=load_or_create_token(data, settings.registry_token).get_secret_value(),
         health_timeout=settings.deploy_health_timeout_seconds,
+        registry_ttl=settings.registry_ttl_seconds,
         base_image=settings.docker_base_image,
         keep_images=settings.docker_keep_images,
     )

@@ -8,7 +8,9 @@
 #   scripts/docker.sh base-image       build the base image only (the engine must be running)
 #
 # Environment: INTENTOPS_BASE_IMAGE (default intentops-base:bookworm), DEBIAN_MIRROR (default: the first
-# URI in apt's sources, else deb.debian.org), INTENTOPS_DOCKER_CACHE (default /var/cache/intentops).
+# URI in apt's sources, else deb.debian.org), INTENTOPS_DOCKER_CACHE (default /var/cache/intentops),
+# DOCKER_HOST (the engine to use) and the proxy variables (http_proxy, HTTPS_PROXY, no_proxy, ...), which
+# `intentops docker base-image` passes through.
 set -euo pipefail
 
 BASE_IMAGE=${INTENTOPS_BASE_IMAGE:-intentops-base:bookworm}

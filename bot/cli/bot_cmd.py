@@ -21,9 +21,10 @@ from bot.app import BotConfigurationError
 from bot.cli.output import err, fail, out
 from bot.dashboard.sessions import DashboardConfigError
 from bot.line import LineConfigurationError
-from bot.server import Bot, build_bot
+from bot.server import REGISTRY_PATH, Bot, build_bot
 from bot.settings import Settings
 from bot.worker import WorkerPool
+from pipeline.deploy.bridge import listen
 
 DEFAULT_PORT = 8212
 """The seed's intent-queue port: the bot is where intents and events arrive."""
@@ -83,7 +84,12 @@ def serve(
     settings = _settings()
     _log_bot_at_info()
     bot = _build(settings, threads=settings.worker_threads if threads is None else threads)
-    uvicorn.run(bot.app, host=host, port=port, log_level="info")
+    try:  # on a loopback host, Docker-deployed services reach the registry through the bridge gateway
+        listeners = listen(bot.app, host, port, registry_prefix=REGISTRY_PATH)
+    except OSError as exc:
+        fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
+    config = uvicorn.Config(listeners.app, host=host, port=listeners.port, log_level="info")
+    uvicorn.Server(config).run(sockets=listeners.sockets)
 
 
 def worker(

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+import os
 import re
-import socket
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
@@ -20,6 +20,8 @@ from rich.table import Column, Table
 from bot.cli.output import FormatOption, OutputFormat, err, fail, out, print_json
 from bot.settings import Settings
 from pipeline.deploy import Backend, Deployer, DeployOutcome, DeployRequest, UndeployOutcome
+from pipeline.deploy.bridge import listen
+from pipeline.deploy.locks import InvalidServiceName, check_service_name
 from pipeline.deploy.reconcile import FIXABLE, desired_from_checkout, reconcile
 from pipeline.deploy.wiring import DeploySetup, build_deployer
 from pipeline.manifest import MANIFEST_FILE, ServiceManifest
@@ -37,7 +39,12 @@ NO_DOCKER = "no Docker engine answers ({error}); install and start one with `int
 PORT_TAKEN = "cannot listen on {host}:{port}: {error}"
 COMMIT_SHA = re.compile(r"[0-9a-f]{40}")
 SCRIPT_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+# What scripts/docker.sh may need from the caller's environment: mirrors, caches, the engine, proxies.
+SCRIPT_PASSTHROUGH = ("DEBIAN_MIRROR", "INTENTOPS_DOCKER_CACHE", "DOCKER_HOST")
+PROXY_SUFFIX = "_proxy"
+SHORT = 12
 TOKEN_NOTE = "registry token: {where} (services get it as REGISTRY_TOKEN)"
+BRIDGE_NOTE = "also listening on the Docker bridge at {address}, for containers"
 
 BackendOption = Annotated[
     Backend | None,
@@ -72,6 +79,7 @@ def _deployer(context: Context, backend: Backend | None) -> Deployer:
         registry_url=settings.registry_url,
         registry_token=token.get_secret_value(),
         health_timeout=settings.deploy_health_timeout_seconds,
+        registry_ttl=settings.registry_ttl_seconds,
         base_image=settings.docker_base_image,
         keep_images=settings.docker_keep_images,
     )
@@ -128,9 +136,17 @@ def undeploy(
     name: Annotated[str, typer.Argument(help="Service name")],
     backend: BackendOption = None,
 ) -> None:
-    """Stop and remove a service and deregister it. Undeploying what is not deployed does nothing."""
+    """Stop and remove a service on whatever backend runs it, and deregister it. Undeploying what is not
+    deployed does nothing."""
+    try:
+        check_service_name(name)
+    except InvalidServiceName as exc:
+        fail(str(exc))
     with _context() as context:
         result = _deployer(context, backend).undeploy(name)
+    if not result.ok:
+        err.print(f"[red]{result.outcome}[/red] {escape(result.message)}")
+        raise typer.Exit(1)
     colour = "green" if result.outcome is UndeployOutcome.REMOVED else "yellow"
     out.print(f"[{colour}]{result.outcome}[/{colour}] {escape(result.message)}")
 
@@ -149,7 +165,14 @@ def services(output_format: FormatOption = OutputFormat.TEXT) -> None:
 
 
 def _services_table(entries: list[RegistryEntry]) -> Table:
-    table = Table("version", "status", "url", "heartbeat", "provenance")
+    # Folded, never cut: a URL or a hash with an ellipsis in the middle is of no use.
+    table = Table(
+        Column("version", no_wrap=True, min_width=SHORT),
+        "status",
+        Column("url", overflow="fold"),
+        "heartbeat",
+        Column("provenance", overflow="fold"),
+    )
     table.columns.insert(0, Column("name", no_wrap=True))
     colours = {"healthy": "green", "starting": "cyan", "unhealthy": "red", "gone": "dim"}
     for entry in entries:
@@ -167,10 +190,24 @@ def _services_table(entries: list[RegistryEntry]) -> Table:
 
 
 def _provenance_text(provenance: Provenance) -> str:
+    """One cell, an item a line: PR, approvers, intent, commit, spec hash and image digest (short forms)."""
     parts = [f"PR #{provenance.pr_number}"] if provenance.pr_number is not None else []
     if provenance.approvers:
         parts.append("approved by " + ", ".join(provenance.approvers))
-    return "; ".join(parts) or provenance.intent_path or "-"
+    if provenance.intent_path:
+        parts.append(provenance.intent_path)
+    if provenance.commit_sha:
+        parts.append(f"commit {provenance.commit_sha[:SHORT]}")
+    if provenance.spec_hash:
+        parts.append(f"spec {_short_hash(provenance.spec_hash)}")
+    if provenance.image_digest:
+        parts.append(f"image {_short_hash(provenance.image_digest)}")
+    return "\n".join(parts) or "-"  # one item a line keeps the column narrow
+
+
+def _short_hash(value: str) -> str:
+    """`sha256:abc...` or `abc...` as its first hex digits, the way `docker images` shows ids."""
+    return value.rpartition(":")[2][:SHORT]
 
 
 def reconcile_command(
@@ -214,26 +251,23 @@ def registry_serve(
     """Serve the registry's HTTP API; every call needs `Authorization: Bearer <token>`."""
     import uvicorn
 
-    _check_port(host, port)
     with _context() as context:
         settings = context.settings
         token = load_or_create_token(settings.data_dir, settings.registry_token)
+        try:
+            listeners = listen(create_registry_app(context.registry, token), host, port)
+        except OSError as exc:
+            fail(PORT_TAKEN.format(host=host, port=port, error=exc.strerror or exc))
         where = (
             "INTENTOPS_REGISTRY_TOKEN"
             if settings.registry_token
             else str(settings.data_dir / "registry-token")
         )
         err.print(TOKEN_NOTE.format(where=escape(where)))
-        uvicorn.run(create_registry_app(context.registry, token), host=host, port=port, log_level="info")
-
-
-def _check_port(host: str, port: int) -> None:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            sock.bind((host, port))
-        except OSError as exc:
-            fail(PORT_TAKEN.format(host=host, port=port, error=exc.strerror or exc))
+        if listeners.gateway:
+            err.print(BRIDGE_NOTE.format(address=f"{listeners.gateway}:{listeners.port}"))
+        config = uvicorn.Config(listeners.app, host=host, port=listeners.port, log_level="info")
+        uvicorn.Server(config).run(sockets=listeners.sockets)
 
 
 @docker_app.command("base-image")
@@ -242,14 +276,21 @@ def docker_base_image() -> None:
     settings = Settings()
     if not DOCKER_SCRIPT.is_file():
         fail(f"{DOCKER_SCRIPT} not found (run this from a checkout of IntentOps)")
-    done = subprocess.run(
-        [str(DOCKER_SCRIPT)],
-        env={"INTENTOPS_BASE_IMAGE": settings.docker_base_image, "PATH": SCRIPT_PATH},
-        check=False,
-    )
+    environment = {**_script_environment(os.environ), "INTENTOPS_BASE_IMAGE": settings.docker_base_image}
+    done = subprocess.run([str(DOCKER_SCRIPT)], env=environment, check=False)
     if done.returncode != 0:
         fail(f"building the base image failed (exit {done.returncode})")
     out.print(f"[green]ready[/green] base image {escape(settings.docker_base_image)}")
+
+
+def _script_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """A clean environment for scripts/docker.sh, with the mirror, cache, engine and proxy settings kept."""
+    kept = {
+        key: value
+        for key, value in environ.items()
+        if key in SCRIPT_PASSTHROUGH or key.lower().endswith(PROXY_SUFFIX)
+    }
+    return {**kept, "PATH": SCRIPT_PATH}
 
 
 def register(app: typer.Typer) -> None:

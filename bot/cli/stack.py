@@ -17,10 +17,11 @@ from pathlib import Path
 
 import uvicorn
 
-from bot.server import Bot, build_bot
+from bot.server import REGISTRY_PATH, Bot, build_bot
 from bot.settings import Settings
 from bot.vcs.models import StatusContext
 from forge.server import ForgeServer
+from pipeline.deploy.bridge import listen
 from pipeline.wheelhouse import prepare_wheelhouse
 
 REPO = "demo/intents"
@@ -159,8 +160,15 @@ def start_stack(
     )
     bot = build_bot(settings)
     bot.line.venv_cache = shared_wheelhouse.parent / "venvs"
-    server = uvicorn.Server(uvicorn.Config(bot.app, host="127.0.0.1", port=bot_port, log_level="warning"))
-    thread = threading.Thread(target=server.run, name="bot-server", daemon=True)
+    # Containers reach the registry through the Docker bridge; that address serves nothing else.
+    try:
+        listeners = listen(bot.app, "127.0.0.1", bot_port, registry_prefix=REGISTRY_PATH)
+    except OSError as exc:
+        forge.stop()
+        raise RuntimeError(f"the bot cannot listen on {bot_url}: {exc.strerror or exc}") from None
+    config = uvicorn.Config(listeners.app, host="127.0.0.1", port=bot_port, log_level="warning")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, args=(listeners.sockets,), name="bot-server", daemon=True)
     thread.start()
     deadline = time.monotonic() + START_TIMEOUT_S
     while not server.started:

@@ -6,15 +6,17 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from pipeline.deploy.health import wait_healthy
-from pipeline.deploy.locks import service_lock
+from pipeline.deploy.locks import check_service_name, service_lock
 from pipeline.deploy.model import (
     Artifact,
+    Backend,
     DeployOutcome,
     DeployRequest,
     DeployResult,
@@ -60,6 +62,13 @@ NOT_A_LABEL = "name {name!r} is not a DNS label (lowercase letters, digits, '-')
 UNDEPLOYED = "{name} stopped and deregistered ({versions})"
 HUNG = "%s %s runs at %s but does not answer its health check: restarting it"
 NOTHING_TO_UNDEPLOY = "{name} is not deployed: nothing to do"
+LEFT_RUNNING = "{version} on {backend} was not stopped ({error})"
+NO_PEER = "the {backend} backend is not available here"
+NO_PEER_DETAIL = "the {backend} backend is not available: {error}"
+
+
+class BackendUnavailable(RuntimeError):
+    """Another backend's instance must be stopped or checked, and that backend cannot be reached."""
 
 
 @dataclass(frozen=True)
@@ -79,12 +88,34 @@ class Deployer:
     """One deploy flow for every backend; the Runtime does the starting and stopping."""
 
     def __init__(
-        self, runtime: Runtime, records: DeploymentRecords, registry: RegistryStore, config: DeployerConfig
+        self,
+        runtime: Runtime,
+        records: DeploymentRecords,
+        registry: RegistryStore,
+        config: DeployerConfig,
+        *,
+        peers: Mapping[Backend, Callable[[], Runtime]] | None = None,
     ) -> None:
         self.runtime = runtime
         self.records = records
         self.registry = registry
         self.config = config
+        # The other backends, built only when one of their instances must be checked or stopped.
+        self._peer_factories = dict(peers or {})
+        self._peers: dict[Backend, Runtime] = {runtime.backend: runtime}
+
+    def runtime_for(self, backend: Backend) -> Runtime:
+        """The runtime that started instances of `backend`; raises when it cannot be reached (no engine)."""
+        if backend not in self._peers:
+            factory = self._peer_factories.get(backend)
+            if factory is None:
+                raise BackendUnavailable(NO_PEER.format(backend=backend))
+            try:
+                self._peers[backend] = factory()
+            except Exception as exc:  # e.g. no Docker engine answers: the caller reports it
+                detail = NO_PEER_DETAIL.format(backend=backend, error=_one_line(exc))
+                raise BackendUnavailable(detail) from exc
+        return self._peers[backend]
 
     @property
     def _locks(self) -> Path:
@@ -142,12 +173,15 @@ class Deployer:
         )
         if not health.ok:
             return self._roll_back(candidate, current, health.detail)
+        replaced = current or self._serving_elsewhere(manifest.name)
         self.records.activate(candidate)
         self.registry.activate(manifest.name, request.version)
         if current is not None:
             self._drain(current, keep_registry=current.version == request.version)
+        for other in self.records.elsewhere(manifest.name):  # the same service on another backend
+            self._drain(other, keep_registry=other.version == request.version)
+        previous = self._describe(replaced) if replaced is not None else None
         log.info("%s %s is serving at %s", manifest.name, request.version, candidate.url)
-        previous = f"{current.name} {current.version}" if current is not None else None
         template = REPLACED if previous else DEPLOYED
         message = template.format(
             name=manifest.name, version=request.version, url=candidate.url, previous=previous
@@ -158,14 +192,23 @@ class Deployer:
             request.version,
             message,
             candidate.url,
-            previous_version=current.version if current else None,
+            previous_version=_version(replaced),
         )
+
+    def _serving_elsewhere(self, name: str) -> Instance | None:
+        return next((i for i in self.records.elsewhere(name) if i.active), None)
+
+    def _describe(self, instance: Instance) -> str:
+        """`name version`, with the backend when it is not this deployer's."""
+        where = f" ({instance.backend})" if instance.backend is not self.runtime.backend else ""
+        return f"{instance.name} {instance.version}{where}"
 
     def _roll_back(self, candidate: Instance, current: Instance | None, detail: str) -> DeployResult:
         """The candidate never turned healthy: stop it and keep whatever served before."""
         logs = self.runtime.log_tail(candidate, LOG_TAIL_LINES)
         self._discard(candidate)
-        kept = KEPT_PREVIOUS.format(previous=f"{current.name} {current.version}") if current else KEPT_NOTHING
+        kept_serving = current or self._serving_elsewhere(candidate.name)
+        kept = KEPT_PREVIOUS.format(previous=self._describe(kept_serving)) if kept_serving else KEPT_NOTHING
         message = NOT_HEALTHY.format(name=candidate.name, version=candidate.version, detail=detail, kept=kept)
         log.warning("%s", message)
         return DeployResult(
@@ -173,7 +216,7 @@ class Deployer:
             candidate.name,
             candidate.version,
             message,
-            previous_version=current.version if current else None,
+            previous_version=_version(kept_serving),
             log_tail=logs,
         )
 
@@ -234,30 +277,53 @@ class Deployer:
 
     def _drain(self, old: Instance, *, keep_registry: bool) -> None:
         time.sleep(self.config.drain_seconds)
-        self.runtime.stop(old)
+        try:
+            self.runtime_for(old.backend).stop(old)
+        except BackendUnavailable as exc:  # its record stays: a later undeploy or deploy stops it
+            log.warning("%s %s on %s was not stopped: %s", old.name, old.version, old.backend, exc)
+            return
         self.records.remove(old)
         if not keep_registry:
             self.registry.retire(old.name, old.version)
 
     def undeploy(self, name: str) -> UndeployResult:
+        """Stop every instance of `name`, on any backend, and deregister it. InvalidServiceName for a name
+        that is not a DNS label."""
+        check_service_name(name)
         with service_lock(self._locks, name):
             return self._undeploy(name)
 
     def _undeploy(self, name: str) -> UndeployResult:
-        instances = self.records.for_name(name)
+        instances = self.records.for_name(name) + self.records.elsewhere(name)  # on whatever backend
         entry = self.registry.get(name)
         if not instances and (entry is None or entry.status is ServiceStatus.GONE):
             return UndeployResult(UndeployOutcome.ABSENT, name, NOTHING_TO_UNDEPLOY.format(name=name))
+        stopped, left = [], []
         for instance in instances:
-            self.runtime.stop(instance)
+            try:
+                self.runtime_for(instance.backend).stop(instance)
+            except BackendUnavailable as exc:  # keep its record: undeploying again retries it
+                kept = LEFT_RUNNING.format(version=instance.version, backend=instance.backend, error=exc)
+                left.append(kept)
+                continue
             self.records.remove(instance)
+            stopped.append(f"{instance.version} ({instance.backend})")
+        if left:
+            return UndeployResult(UndeployOutcome.INCOMPLETE, name, f"{name}: " + "; ".join(left))
         self.registry.deregister(name)
-        versions = ", ".join(sorted({i.version for i in instances})) or "registry entry only"
+        versions = ", ".join(sorted(set(stopped))) or "registry entry only"
         return UndeployResult(UndeployOutcome.REMOVED, name, UNDEPLOYED.format(name=name, versions=versions))
 
     def running(self) -> list[Instance]:
-        """The actual set: active instances of this backend that are alive."""
-        return [i for i in self.records.all() if i.active and self.runtime.is_alive(i)]
+        """The actual set: active instances that are alive, on this backend and on the others."""
+        here = [i for i in self.records.all() if i.active and self.runtime.is_alive(i)]
+        return here + [i for i in self.records.active_elsewhere() if self._alive_elsewhere(i)]
+
+    def _alive_elsewhere(self, instance: Instance) -> bool:
+        try:
+            return self.runtime_for(instance.backend).is_alive(instance)
+        except BackendUnavailable:
+            return True  # cannot be checked: counted as running, so it is not started twice
 
     def strays(self) -> list[Instance]:
         """Instances the runtime sees that no record knows (e.g. after the state database was lost)."""
@@ -325,6 +391,10 @@ class Deployer:
         result = self.deploy(DeployRequest(instance.service_dir, instance.version, provenance))
         action = RecoveryAction.RESTARTED if result.ok else RecoveryAction.FAILED
         return Recovery(action, instance.name, instance.version, result.url or result.message)
+
+
+def _version(instance: Instance | None) -> str | None:
+    return instance.version if instance is not None else None
 
 
 def _one_line(exc: BaseException) -> str:

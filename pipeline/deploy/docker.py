@@ -84,6 +84,17 @@ class DockerRuntime:
     def client(self) -> docker.DockerClient:
         return self._client
 
+    @property
+    def owner(self) -> str:
+        return self._owner
+
+    def images_of(self, name: str) -> list[Any]:
+        """This installation's images of a service, newest first (never another installation's)."""
+        mine = [f"{LABEL_SERVICE}={name}", f"{LABEL_OWNER}={self._owner}"]
+        images = list(self._client.images.list(filters={"label": mine}))
+        images.sort(key=lambda image: str(image.attrs.get("Created", "")), reverse=True)
+        return images
+
     def prepare(self, service_dir: Path, manifest: ServiceManifest, version: str) -> Artifact:
         tag = f"{manifest.name}:{version}"
         try:
@@ -102,7 +113,12 @@ class DockerRuntime:
             ) from None
         if not self._wheelhouse.is_dir():
             raise ImageBuildError(f"wheelhouse {self._wheelhouse} does not exist; prepare it at set-up time")
-        labels = {LABEL_SERVICE: manifest.name, LABEL_VERSION: version, LABEL_INTENT: manifest.intent_path}
+        labels = {
+            LABEL_SERVICE: manifest.name,
+            LABEL_VERSION: version,
+            LABEL_INTENT: manifest.intent_path,
+            LABEL_OWNER: self._owner,
+        }
         with tempfile.TemporaryDirectory(prefix="intentops-build-") as scratch:
             context = Path(scratch) / "context"
             shutil.copytree(service_dir, context, ignore=CONTEXT_IGNORE)
@@ -125,14 +141,16 @@ class DockerRuntime:
         return image
 
     def _prune(self, name: str) -> None:
-        """Remove all but the newest images of a service; one still used by a container is kept."""
-        images = self._client.images.list(filters={"label": f"{LABEL_SERVICE}={name}"})
-        images.sort(key=lambda image: str(image.attrs.get("Created", "")), reverse=True)
-        for image in images[self._keep_images :]:
+        """Remove all but the newest images of a service built by this installation; one still used by a
+        container is kept. Another installation's images on the same engine are never touched."""
+        for image in self.images_of(name)[self._keep_images :]:
             try:
                 self._client.images.remove(image.id, force=False)
             except APIError:  # in use by a running container (the serving version): keep it
                 continue
+
+    def volume_name(self, name: str) -> str:
+        return f"intentops-{self._owner}-{name}-data"
 
     def allocate_port(self) -> int:
         return free_port()
@@ -162,8 +180,9 @@ class DockerRuntime:
             nano_cpus=self._limits.nano_cpus,
             restart_policy={"Name": self._limits.restart_policy},
             extra_hosts={HOST_ALIAS: "host-gateway"},
-            # One named volume per service: its data outlives versions, as DATA_DIR does for local processes.
-            volumes={f"intentops-{plan.name}-data": {"bind": CONTAINER_DATA_DIR, "mode": "rw"}},
+            # One named volume per service and installation: its data outlives versions, as DATA_DIR does
+            # for local processes, and two installations on one engine never share it.
+            volumes={self.volume_name(plan.name): {"bind": CONTAINER_DATA_DIR, "mode": "rw"}},
         )
         return Instance(
             name=plan.name,

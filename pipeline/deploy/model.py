@@ -31,6 +31,7 @@ class DeployOutcome(StrEnum):
 class UndeployOutcome(StrEnum):
     REMOVED = "removed"
     ABSENT = "absent"  # nothing was deployed under that name: nothing done
+    INCOMPLETE = "incomplete"  # an instance on an unreachable backend is still there: undeploy again
 
 
 class RecoveryAction(StrEnum):
@@ -77,6 +78,10 @@ class UndeployResult:
     outcome: UndeployOutcome
     name: str
     message: str
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is not UndeployOutcome.INCOMPLETE
 
 
 @dataclass(frozen=True)

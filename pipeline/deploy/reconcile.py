@@ -12,7 +12,7 @@ from enum import StrEnum
 from pathlib import Path
 
 from pipeline.deploy.deployer import Deployer
-from pipeline.deploy.model import DeployRequest, DeployResult, Instance, UndeployResult
+from pipeline.deploy.model import Backend, DeployRequest, DeployResult, Instance, UndeployResult
 from pipeline.intents import InvalidIntent, load_intent_file
 from pipeline.manifest import MANIFEST_FILE
 from pipeline.registry import Provenance, RegistryEntry, ServiceStatus
@@ -61,7 +61,7 @@ class ReconcileReport:
 
     @property
     def ok(self) -> bool:
-        return all(r.ok if isinstance(r, DeployResult) else True for r in self.results)
+        return all(r.ok for r in self.results)
 
 
 def desired_from_checkout(
@@ -90,10 +90,19 @@ def desired_from_checkout(
 
 
 def plan_drift(
-    desired: Sequence[DesiredService], running: Iterable[Instance], entries: Iterable[RegistryEntry]
+    desired: Sequence[DesiredService],
+    running: Iterable[Instance],
+    entries: Iterable[RegistryEntry],
+    *,
+    backend: Backend | None = None,
 ) -> list[Drift]:
-    """What differs between the wanted and the actual set, one item per service, sorted by name."""
-    live = {i.name: i for i in running}
+    """What differs between the wanted and the actual set, one item per service, sorted by name.
+
+    With `backend`, a service running the wanted version on another backend is outdated too: deploying it
+    here replaces it there."""
+    live: dict[str, Instance] = {}
+    for seen in running:  # the deployer's own backend comes first and wins
+        live.setdefault(seen.name, seen)
     registered = {e.name for e in entries if e.status is not ServiceStatus.GONE}
     wanted = {d.name: d for d in desired}
     drift: list[Drift] = []
@@ -103,6 +112,9 @@ def plan_drift(
             drift.append(Drift(DriftKind.MISSING, name, f"{name} is not running", wanted=want.version))
         elif instance.version != want.version:
             detail = f"{name} runs {instance.version}, the default branch wants {want.version}"
+            drift.append(Drift(DriftKind.OUTDATED, name, detail, want.version, instance.version))
+        elif backend is not None and instance.backend is not backend:
+            detail = f"{name} runs on {instance.backend}, this deployer uses {backend}"
             drift.append(Drift(DriftKind.OUTDATED, name, detail, want.version, instance.version))
     for name in sorted((live.keys() | registered) - wanted.keys()):
         running_version = live[name].version if name in live else ""
@@ -115,7 +127,8 @@ def reconcile(
 ) -> ReconcileReport:
     """Report drift and, when `apply`, fix it: deploy what is missing or outdated, undeploy the unwanted."""
     strays = deployer.strays()
-    drift = plan_drift(desired, deployer.running(), deployer.registry.entries())
+    backend = deployer.runtime.backend
+    drift = plan_drift(desired, deployer.running(), deployer.registry.entries(), backend=backend)
     drift += [Drift(DriftKind.STRAY, s.name, STRAY_DETAIL.format(s=s), running=s.version) for s in strays]
     results: list[DeployResult | UndeployResult] = []
     if apply:

@@ -50,7 +50,8 @@ class DeployedInstance(Base):
 
 
 class DeploymentRecords:
-    """The instances one backend started, active (serving its name) or not (being started or drained)."""
+    """The instances one backend started, active (serving its name) or not (being started or drained);
+    `elsewhere` and `active_elsewhere` show what the other backends run."""
 
     def __init__(self, db: Database, backend: Backend) -> None:
         self._db = db
@@ -93,6 +94,26 @@ class DeploymentRecords:
         """Every instance under a name, the active one first."""
         with self._db.session() as session:
             rows = sorted(self._rows(session, name), key=lambda r: (not r.active, r.id))
+            return [row.to_instance() for row in rows]
+
+    def elsewhere(self, name: str) -> list[Instance]:
+        """Instances under a name that another backend started (a deploy here replaces them)."""
+        with self._db.session() as session:
+            rows = session.scalars(
+                select(DeployedInstance)
+                .where(DeployedInstance.name == name, DeployedInstance.backend != self._backend)
+                .order_by(DeployedInstance.id)
+            ).all()
+            return [row.to_instance() for row in rows]
+
+    def active_elsewhere(self) -> list[Instance]:
+        """The active instances of every other backend."""
+        with self._db.session() as session:
+            rows = session.scalars(
+                select(DeployedInstance)
+                .where(DeployedInstance.backend != self._backend, DeployedInstance.active.is_(True))
+                .order_by(DeployedInstance.name, DeployedInstance.id)
+            ).all()
             return [row.to_instance() for row in rows]
 
     def active(self, name: str) -> Instance | None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 
 from pipeline.deploy.deployer import Deployer, DeployerConfig
@@ -16,6 +17,10 @@ from pipeline.deploy.venvs import WheelhouseVenvs
 from pipeline.registry import RegistryStore
 from pipeline.state import Database
 
+BEATS_PER_TTL = 3
+MIN_HEARTBEAT_SECONDS = 0.5
+MAX_HEARTBEAT_SECONDS = 10.0
+
 
 @dataclass(frozen=True)
 class DeploySetup:
@@ -23,6 +28,7 @@ class DeploySetup:
     registry_url: str
     registry_token: str
     health_timeout: float = 30.0
+    registry_ttl: float = 30.0  # INTENTOPS_REGISTRY_TTL_SECONDS: services heartbeat well within it
     base_image: str = "intentops-base:bookworm"
     keep_images: int = 3
 
@@ -38,6 +44,11 @@ class DeploySetup:
     @property
     def deploy_dir(self) -> Path:
         return self.data_dir / "deploy"
+
+
+def heartbeat_for_ttl(ttl: float) -> float:
+    """Three heartbeats per TTL, so one lost beat does not turn a healthy service unhealthy; bounded."""
+    return min(MAX_HEARTBEAT_SECONDS, max(MIN_HEARTBEAT_SECONDS, ttl / BEATS_PER_TTL))
 
 
 def build_runtime(backend: Backend, setup: DeploySetup) -> Runtime:
@@ -60,5 +71,10 @@ def build_deployer(backend: Backend, setup: DeploySetup, db: Database, registry:
         registry_url=setup.registry_url,
         registry_token=setup.registry_token,
         health_timeout=setup.health_timeout,
+        heartbeat_seconds=heartbeat_for_ttl(setup.registry_ttl),
     )
-    return Deployer(build_runtime(backend, setup), DeploymentRecords(db, backend), registry, config)
+    # The other backends are built on demand, to stop or check what they run under the same names.
+    peers = {other: partial(build_runtime, other, setup) for other in Backend if other is not backend}
+    return Deployer(
+        build_runtime(backend, setup), DeploymentRecords(db, backend), registry, config, peers=peers
+    )

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
+import time
 import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import timedelta
 from pathlib import Path
 from typing import NoReturn
 
 import pytest
+import uvicorn
 from docker import DockerClient
 from docker.errors import DockerException, ImageNotFound
 from pydantic import SecretStr
@@ -23,12 +27,12 @@ from pipeline.deploy import (
     LocalProcessRuntime,
     WheelhouseVenvs,
 )
+from pipeline.deploy.bridge import Listeners, listen
 from pipeline.deploy.docker import DockerRuntime, docker_client
 from pipeline.registry import RegistryStore, create_registry_app
 from pipeline.state import Database, default_sqlite_url
 from pipeline.wheelhouse import WheelhouseError, prepare_wheelhouse, service_requirements
 from tests.conftest import ROOT
-from tests.fixtures.servers import serve_app
 
 TEMPLATE = Path(__file__).parent / "service_template"
 CACHE = ROOT / ".data" / "test-cache"
@@ -101,10 +105,29 @@ def registry(database: Database) -> RegistryStore:
 
 @pytest.fixture
 def registry_url(registry: RegistryStore) -> Iterator[str]:
-    """The registry's HTTP API served for real by uvicorn on a free loopback port."""
+    """The registry's HTTP API served for real by uvicorn on a free loopback port, the way `intentops
+    registry serve` serves it (with a Docker engine: on the bridge gateway too, for containers)."""
     app = create_registry_app(registry, SecretStr(REGISTRY_TOKEN))
-    with serve_app(app) as url:
+    with serve_listeners(listen(app, "127.0.0.1", 0)) as url:
         yield url
+
+
+@contextmanager
+def serve_listeners(listeners: Listeners) -> Iterator[str]:
+    """Serve bound listeners in a thread until the block ends; yields the loopback URL."""
+    config = uvicorn.Config(listeners.app, port=listeners.port, log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, args=(listeners.sockets,), daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 15
+    while not server.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the registry did not start"
+        time.sleep(0.02)
+    try:
+        yield f"http://127.0.0.1:{listeners.port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=15)
 
 
 def local_deployer(

@@ -15,8 +15,11 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
+from bot.cli import deploy_cmd
 from bot.cli.main import build_app
 from pipeline.deploy.local import free_port
+from pipeline.registry import Provenance, RegistryStore
+from pipeline.state import Database
 from tests.deploy.conftest import CACHE, MakeService
 
 SHA = "f" * 40
@@ -159,3 +162,72 @@ def test_docker_base_image_is_idempotent_when_the_image_exists(docker_engine: ob
 
     assert result.exit_code == 0, result.output
     assert "ready" in result.output and "intentops-base" in result.output
+
+
+def test_undeploy_refuses_a_name_that_is_not_a_dns_label(cli_env: dict[str, str], tmp_path: Path) -> None:
+    result = _run(cli_env, "undeploy", "../../etc")
+
+    assert result.exit_code == 1
+    assert (
+        len(result.output.strip().splitlines()) == 1 and "'../../etc' is not a service name" in result.output
+    )
+    assert "Traceback" not in result.output
+    assert not list(tmp_path.rglob("*.lock"))
+
+
+def test_the_services_table_shows_commit_spec_and_image(
+    cli_env: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    data = Path(cli_env["INTENTOPS_DATA_DIR"])
+    db = Database(f"sqlite:///{(data / 'state.db').resolve()}")
+    db.create_all()
+    store = RegistryStore(db)
+    provenance = Provenance(
+        intent_path="intents/hello-world.yaml",
+        commit_sha="0123456789abcdef" * 2 + "01234567",
+        spec_hash="fedcba9876543210" * 4,
+        image_digest="sha256:" + "a1b2c3d4e5f6" * 5 + "abcd",
+        pr_number=7,
+        approvers=("bob",),
+    )
+    store.announce(
+        name="hello-world",
+        version=SHA,
+        url="http://127.0.0.1:9",
+        health_path="/health",
+        provenance=provenance,
+    )
+    store.activate("hello-world", SHA)
+    db.dispose()
+
+    monkeypatch.setattr(deploy_cmd.out, "width", 160)  # a wide terminal; a narrow one folds the cells
+    table = _run(cli_env, "services")
+
+    assert table.exit_code == 0, table.output
+    for shown in ("PR #7", "bob", "commit 0123456789ab", "spec fedcba987654", "image a1b2c3d4e5f6"):
+        assert shown in table.output
+
+
+def test_docker_base_image_passes_mirror_cache_engine_and_proxies(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    dump = tmp_path / "env.txt"
+    script = tmp_path / "docker.sh"
+    script.write_text(f"#!/bin/sh\nenv > {dump}\n")
+    script.chmod(0o755)
+    monkeypatch.setattr(deploy_cmd, "DOCKER_SCRIPT", script)
+    passed = {
+        "DEBIAN_MIRROR": "http://mirror.example/debian",
+        "INTENTOPS_DOCKER_CACHE": str(tmp_path / "cache"),
+        "DOCKER_HOST": "unix:///run/other.sock",
+        "http_proxy": "http://proxy:3128",
+        "HTTPS_PROXY": "http://proxy:3129",
+        "no_proxy": "localhost",
+    }
+
+    result = CliRunner().invoke(build_app(), ["docker", "base-image"], env={**passed, "SOME_SECRET": "x"})
+
+    assert result.exit_code == 0, result.output
+    seen = dict(line.split("=", 1) for line in dump.read_text().splitlines() if "=" in line)
+    assert {key: seen.get(key) for key in passed} == passed
+    assert "SOME_SECRET" not in seen and seen["INTENTOPS_BASE_IMAGE"] == "intentops-base:bookworm"

@@ -46,8 +46,11 @@ def service_name(docker_engine: DockerClient) -> Iterator[str]:
         container.remove(force=True)
     for image in docker_engine.images.list(filters={"label": f"{LABEL_SERVICE}={name}"}):
         docker_engine.images.remove(image.id, force=True)
-    with contextlib.suppress(NotFound):
-        docker_engine.volumes.get(f"intentops-{name}-data").remove(force=True)
+    for volume in docker_engine.volumes.list(
+        filters={"name": f"-{name}-data"}
+    ):  # intentops-<owner>-<name>-data
+        with contextlib.suppress(NotFound):
+            volume.remove(force=True)
 
 
 def test_docker_blue_green_rollback_and_undeploy(

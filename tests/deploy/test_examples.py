@@ -4,31 +4,26 @@ themselves over HTTP, keep heartbeating, and go away on undeploy."""
 from __future__ import annotations
 
 import contextlib
-import dataclasses
-import ipaddress
-import threading
+import shutil
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
-import uvicorn
 from docker import DockerClient
 from docker.errors import NotFound
-from pydantic import SecretStr
 
 from pipeline.codegen.generator import generate_service
 from pipeline.deploy import Deployer, DeployOutcome, DeployRequest, UndeployOutcome
-from pipeline.deploy.docker import LABEL_SERVICE
-from pipeline.deploy.local import free_port
+from pipeline.deploy.docker import LABEL_SERVICE, DockerRuntime
 from pipeline.intents import load_intent_file
-from pipeline.registry import Provenance, RegistryStore, ServiceStatus, create_registry_app
+from pipeline.registry import Provenance, RegistryStore, ServiceStatus
 from pipeline.spec.builder import build_spec
-from tests.deploy.conftest import REGISTRY_TOKEN
 
 EXAMPLES = ("hello-world", "bookmarks")
+BROKEN = '\nraise RuntimeError("this build is broken")\n'
 
 
 @pytest.fixture(scope="session")
@@ -75,46 +70,80 @@ def test_local_backend_runs_an_example_service(
 
 
 @pytest.fixture
-def bridge_registry_url(registry: RegistryStore, docker_engine: DockerClient) -> Iterator[str]:
-    """The registry served on the Docker bridge's gateway, the host address containers can reach."""
-    config = docker_engine.networks.get("bridge").attrs["IPAM"]["Config"][0]
-    # Some engines leave the gateway out of the bridge's IPAM config: it is the subnet's first address.
-    gateway = config.get("Gateway") or str(next(ipaddress.ip_network(config["Subnet"]).hosts()))
-    port = free_port()
-    app = create_registry_app(registry, SecretStr(REGISTRY_TOKEN))
-    server = uvicorn.Server(uvicorn.Config(app, host=gateway, port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 10
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the registry did not start"
-        time.sleep(0.02)
-    yield f"http://{gateway}:{port}"
-    server.should_exit = True
-    thread.join(timeout=10)
+def broken_hello_world(example_services: dict[str, Path], tmp_path: Path) -> Path:
+    """hello-world with a bug that stops it at start-up: a deploy of it must roll back."""
+    broken = tmp_path / "hello-world-broken"
+    shutil.copytree(example_services["hello-world"], broken)
+    main = broken / "app" / "main.py"
+    main.write_text(main.read_text(encoding="utf-8") + BROKEN, encoding="utf-8")
+    return broken
+
+
+def _switch_and_roll_back(
+    deployer: Deployer, registry: RegistryStore, service: Path, broken: Path
+) -> tuple[str, str]:
+    """Deploy v1, switch to v2, then fail v3: v2 keeps serving. Returns v2 and its URL."""
+    v1, v2, v3 = (uuid.uuid4().hex for _ in range(3))
+    first = deployer.deploy(DeployRequest(service, v1))
+    assert first.outcome is DeployOutcome.DEPLOYED, f"{first.message}\n{first.log_tail}"
+
+    second = deployer.deploy(DeployRequest(service, v2))
+
+    assert second.outcome is DeployOutcome.DEPLOYED and second.previous_version == v1, second.message
+    assert httpx.get(f"{second.url}/hello").is_success
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{first.url}/health", timeout=2)
+    assert [i.version for i in deployer.records.for_name("hello-world")] == [v2]
+
+    third = deployer.deploy(DeployRequest(broken, v3))
+
+    assert third.outcome is DeployOutcome.FAILED and third.previous_version == v2
+    assert f"hello-world {v2} keeps serving" in third.message
+    assert "this build is broken" in third.log_tail
+    assert httpx.get(f"{second.url}/hello").is_success
+    assert registry.get("hello-world").version == v2  # type: ignore[union-attr]
+    return v2, second.url
+
+
+def test_local_backend_switches_and_rolls_back_hello_world(
+    deployer: Deployer, registry: RegistryStore, example_services: dict[str, Path], broken_hello_world: Path
+) -> None:
+    _switch_and_roll_back(deployer, registry, example_services["hello-world"], broken_hello_world)
+
+    assert deployer.undeploy("hello-world").outcome is UndeployOutcome.REMOVED
 
 
 @pytest.mark.docker
 @pytest.mark.xdist_group("docker")
-def test_docker_backend_runs_the_hello_world_example(
+def test_docker_backend_runs_switches_and_rolls_back_hello_world(
     docker_deployer: Deployer,
     docker_engine: DockerClient,
     registry: RegistryStore,
     example_services: dict[str, Path],
-    bridge_registry_url: str,
+    broken_hello_world: Path,
+    registry_url: str,
 ) -> None:
-    docker_deployer.config = dataclasses.replace(docker_deployer.config, registry_url=bridge_registry_url)
-    version = uuid.uuid4().hex
+    """The registry is served the default way (127.0.0.1): the containers still reach it."""
+    assert urlsplit(registry_url).hostname == "127.0.0.1"
+    runtime = docker_deployer.runtime
+    assert isinstance(runtime, DockerRuntime)
     try:
-        result = docker_deployer.deploy(DeployRequest(example_services["hello-world"], version))
+        version, url = _switch_and_roll_back(
+            docker_deployer, registry, example_services["hello-world"], broken_hello_world
+        )
         switched_at = time.time()
 
-        assert result.outcome is DeployOutcome.DEPLOYED, f"{result.message}\n{result.log_tail}"
-        assert httpx.get(f"{result.url}/hello").is_success
         _self_registered(registry, "hello-world", version, switched_at)
+        _self_registered(registry, "hello-world", version, time.time())  # and it keeps heartbeating
+        [container] = docker_engine.containers.list(filters={"label": f"{LABEL_SERVICE}=hello-world"})
+        assert [m["Name"] for m in container.attrs["Mounts"]] == [runtime.volume_name("hello-world")]
         assert docker_deployer.undeploy("hello-world").outcome is UndeployOutcome.REMOVED
+        with pytest.raises(httpx.TransportError):
+            httpx.get(f"{url}/health", timeout=2)
     finally:
-        for image in docker_engine.images.list(filters={"label": f"{LABEL_SERVICE}=hello-world"}):
+        for instance in docker_deployer.records.all():  # a failed assertion may leave one running
+            runtime.stop(instance)
+        for image in runtime.images_of("hello-world"):  # only this test's images (its owner label)
             docker_engine.images.remove(image.id, force=True)
         with contextlib.suppress(NotFound):
-            docker_engine.volumes.get("intentops-hello-world-data").remove(force=True)
+            docker_engine.volumes.get(runtime.volume_name("hello-world")).remove(force=True)
