@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pipeline.deploy import Deployer, DeployRequest
-from pipeline.deploy.reconcile import DriftKind, desired_from_checkout, plan_drift, reconcile
+from pipeline.deploy import Backend, Deployer, DeployRequest, Instance
+from pipeline.deploy.reconcile import DesiredService, DriftKind, desired_from_checkout, plan_drift, reconcile
 from pipeline.registry import RegistryStore, ServiceStatus
 from tests.deploy.conftest import MakeService
 
@@ -75,3 +75,18 @@ def test_a_registry_entry_nobody_runs_or_wants_is_unwanted(registry: RegistrySto
     drift = plan_drift([], [], registry.entries())
 
     assert [(d.kind, d.name) for d in drift] == [(DriftKind.UNWANTED, "ghost")]
+
+
+def test_a_service_on_the_other_backend_is_drift_for_this_one(tmp_path: Path) -> None:
+    wanted = DesiredService("alpha", tmp_path, MERGE_SHA)
+    on_docker = Instance(
+        "alpha", MERGE_SHA, Backend.DOCKER, "c0ffee", "http://127.0.0.1:9", 9, "/health", tmp_path
+    )
+
+    here = plan_drift([wanted], [on_docker], [], backend=Backend.DOCKER)
+    elsewhere = plan_drift([wanted], [on_docker], [], backend=Backend.LOCAL)
+
+    assert here == []
+    assert [(d.kind, d.detail) for d in elsewhere] == [
+        (DriftKind.OUTDATED, "alpha runs on docker, this deployer uses local")
+    ]

@@ -11,7 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.deploy import Backend, Deployer, DeployOutcome, DeployRequest
+from pipeline.deploy import (
+    Backend,
+    Deployer,
+    DeploymentRecords,
+    DeployOutcome,
+    DeployRequest,
+    Instance,
+    UndeployOutcome,
+)
 from pipeline.deploy.locks import InvalidServiceName, service_lock
 from pipeline.deploy.wiring import DeploySetup, build_deployer, heartbeat_for_ttl
 from pipeline.registry import RegistryStore, ServiceStatus
@@ -75,3 +83,26 @@ def test_names_that_are_not_dns_labels_are_refused(wired: Deployer, tmp_path: Pa
         pass
 
     assert not list(tmp_path.rglob("*.lock"))
+
+
+def test_undeploy_says_what_it_could_not_stop_when_docker_is_gone(
+    wired: Deployer,
+    database: Database,
+    registry: RegistryStore,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A container recorded by the Docker backend, and no engine answering any more: nothing is forgotten."""
+    monkeypatch.setenv("DOCKER_HOST", f"unix://{tmp_path}/no-engine.sock")
+    registry.register(name="boxed", version="v1", url="http://127.0.0.1:9")
+    recorded = DeploymentRecords(database, Backend.DOCKER)
+    recorded.add(
+        Instance("boxed", "v1", Backend.DOCKER, "c0ffee", "http://127.0.0.1:9", 9, "/health", tmp_path)
+    )
+
+    result = wired.undeploy("boxed")
+
+    assert result.outcome is UndeployOutcome.INCOMPLETE and not result.ok
+    assert "v1 on docker was not stopped" in result.message
+    assert [i.handle for i in recorded.for_name("boxed")] == ["c0ffee"]  # undeploying again retries it
+    assert registry.get("boxed").status is not ServiceStatus.GONE  # type: ignore[union-attr]
