@@ -34,6 +34,17 @@ def test_workflow_runs_the_same_command_with_no_default_permissions() -> None:
     assert any(readme_test_command() in step.get("run", "") for step in steps)
 
 
+def test_ci_reaches_the_tests_through_sudo() -> None:
+    """sudo resets the environment: without CI=true the tests would skip what CI must run (Docker,
+    PostgreSQL, Chromium) instead of failing when it is missing."""
+    workflow = YAML(typ="safe").load((ROOT / ".github" / "workflows" / "ci.yml").read_text())
+    for step in workflow["jobs"]["test"]["steps"]:
+        run = step.get("run", "")
+        if run.startswith("sudo"):
+            kept = re.search(r"--preserve-env=(\S+)", run)
+            assert kept and "CI" in kept.group(1).split(","), run
+
+
 def test_workflows_pass_actionlint() -> None:
     assert ACTIONLINT.exists() or shutil.which("actionlint"), "actionlint is a locked dev dependency"
     files = sorted(str(p) for p in (ROOT / ".github" / "workflows").glob("*.y*ml"))
