@@ -18,7 +18,7 @@ WRITE_PERMISSIONS = frozenset({"write", "maintain", "admin"})
 REQUIRES_APPROVAL = "requires_approval"
 AUTO_APPROVE = "auto_approve"
 ANYONE = "someone with write permission"
-TEAM_UNRESOLVED = "team {teams} cannot be resolved on this forge: name its members by login in the policy"
+TEAM_UNRESOLVED = "the forge cannot say who is in {teams}: name approvers by login"
 
 TeamMembership = Callable[[str, str], bool | None]
 """(`@org/team`, login) -> member or not; None when the forge cannot tell (no such team visible)."""

@@ -152,3 +152,27 @@ def test_a_merge_without_sign_off_deploys_nothing_until_signed_off_and_retried(r
     assert deployed.state is IntentState.DEPLOYED
     entry = rig.bot.line.registry.get("notes")
     assert entry is not None and entry.provenance.approvers == ("bob",)
+
+
+PLATFORM_POLICY = """\
+- name: Platform reviews notes
+  rule: service_name == 'notes'
+  action: requires_approval
+  approvers: ["@acme/platform"]
+  reason: The platform team owns shared services.
+"""
+
+
+def test_team_approvers_the_forge_cannot_resolve_are_said_so(rig: Rig) -> None:
+    rig.push({"policies/platform.yaml": PLATFORM_POLICY}, "Platform reviews notes")
+    rig.push({PATH: NOTES}, "Add notes")
+    record = rig.wait_for(PATH, IntentState.AWAITING_SIGNOFF)
+    assert record.pr_number is not None
+    approve(rig, "bob", record.pr_number, record.head_sha)  # a writer, but not in the team's sight
+    rig.wait_until_idle()
+    waiting = rig.ledger.get(record.id)
+    assert waiting.state is IntentState.AWAITING_SIGNOFF
+    assert "1 more approval from @acme/platform (policy Platform reviews" in waiting.waiting_for
+    assert "the forge cannot say who is in @acme/platform: name approvers by login" in waiting.waiting_for
+    state, description = governance_status(rig, record.head_sha)
+    assert state == "pending" and "@acme/platform" in description

@@ -153,11 +153,10 @@ def test_a_team_member_counts_for_a_team_approver() -> None:
 
 
 def test_a_team_the_forge_cannot_resolve_is_named_in_what_sign_off_waits_for() -> None:
-    status = evaluate(
-        [Approval("dave", HEAD)], requirements=(PLATFORM,), team_member=lambda team, login: None
-    )
+    unknown = lambda team, login: None  # noqa: E731
+    status = evaluate([Approval("dave", HEAD)], requirements=(PLATFORM,), team_member=unknown)
     assert not status.satisfied
     assert status.waiting_for() == (
-        "1 more approval from @acme/platform (policy Platform reviews; team @acme/platform cannot be "
-        "resolved on this forge: name its members by login in the policy)"
+        "1 more approval from @acme/platform (policy Platform reviews; the forge cannot say who is in "
+        "@acme/platform: name approvers by login)"
     )
