@@ -244,8 +244,12 @@ class GithubRepoClient:
         try:
             member = f"{path}/memberships/{quote(login, safe='')}"
             _, membership = requester.requestJsonAndCheck("GET", member)
-        except UnknownObjectException:
-            return False
+        except GithubException as exc:
+            if exc.status == 404:
+                return False  # the team is in sight, so 404 means not a member
+            if exc.status == 403:
+                return None  # the bot may not read this team's members
+            raise
         return (membership or {}).get("state") == "active"
 
     def start_deployment(self, ref: str, environment: str, payload: dict[str, Any]) -> int:
