@@ -59,7 +59,9 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as scratch:
         data = Path(scratch)
-        stack = start_stack(data / "line", bot_port=port_or_free(0), forge_port=port_or_free(0))
+        stack = start_stack(
+            data / "line", bot_port=port_or_free(0), forge_port=port_or_free(0), merge_on_signoff=False
+        )
         try:
             measure(stack, data, args.runs)
         finally:

@@ -1,7 +1,7 @@
 """`intentops up` (the line on one machine) and `intentops demo` (an intent from commit to running service).
 
 The demo is what a person would do, done by the program: the author commits an intent with git, the
-bot answers with a PR, the reviewer approves it, the reviewer merges it, the bot deploys it. It prints
+bot answers with a PR, the reviewer approves it, the bot merges and deploys it. It prints
 each stage as it happens, then a timeline, and exits 0 only if the deployed service answers.
 """
 
@@ -204,21 +204,6 @@ def _approve(stack: Stack, record: IntentRecord) -> None:
     pull.create_review(commit=repo.get_commit(pull.head.sha), event="APPROVE", body="Looks good.")
 
 
-def _merge(stack: Stack, record: IntentRecord) -> None:
-    github = Github(
-        auth=Auth.Token(stack.credentials.tokens[REVIEWER]),
-        base_url=stack.forge.api_url,
-        retry=None,
-        seconds_between_requests=None,
-        seconds_between_writes=None,
-    )
-    assert record.pr_number is not None
-    result = github.get_repo(REPO).get_pull(record.pr_number).merge(merge_method="merge")
-    if not result.merged:
-        fail(f"the merge was refused: {result.message}")
-    out.print(f"  {REVIEWER} merges it ({result.sha[:12]})")
-
-
 @dataclass(frozen=True)
 class TimelineRow:
     stage: str
@@ -310,8 +295,8 @@ def _hand_over(stack: Stack) -> _Watcher:
     out.print(f"[bold]Your turn[/]: open {stack.dashboard_url} and sign in as {REVIEWER} (the reviewer)")
     out.print(f"  {_sign_in_hint(stack)}")
     out.print(
-        "  On Approvals, once notes' pull request is open, read its SPEC and changes, press Approve, then "
-        "Merge; follow it to deployed on Queue and Services."
+        "  On Approvals, once notes' pull request is open, read its SPEC and changes and press Approve: "
+        "the bot merges it; follow it to deployed on Queue and Services."
     )
     watcher = _Watcher(stack, time.monotonic(), SECOND_PATH)
     watcher.announce = True
@@ -354,8 +339,10 @@ def demo(
         record = watcher.wait(IntentState.AWAITING_SIGNOFF, IntentState.APPROVED)
         out.print(f"  pull request: {record.pr_url} (waiting for {record.waiting_for or 'merge'})")
         _approve(stack, record)
-        record = watcher.wait(IntentState.APPROVED)
-        _merge(stack, record)
+        record = watcher.wait(IntentState.MERGED, IntentState.DEPLOYING, *DONE)
+        if record.state is IntentState.MERGED:  # merged, but the bot refused to deploy it
+            fail(f"hello-world was merged but not deployed: {record.waiting_for}")
+        out.print(f"  the bot merges it ({record.commit_sha[:12]}): signed off, every check green")
         record = watcher.wait(*DONE)
         health = _check_service(record.service_url, pushed_at)
         rows = timeline_rows(stack.bot.line.ledger.history(record.id), pushed_at)

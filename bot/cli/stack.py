@@ -138,12 +138,12 @@ def start_stack(
     forge_port: int,
     backend: str = "local",
     wheelhouse: Path | None = None,
-    merge_on_signoff: bool = False,
+    merge_on_signoff: bool = True,
 ) -> Stack:
     """A fresh forge (with the demo repository and people) and the bot, both serving when it returns.
 
-    `merge_on_signoff`: the bot merges a signed-off PR itself; off by default because the demo's reviewer
-    merges by hand."""
+    `merge_on_signoff`: the bot merges a signed-off PR whose checks pass (as the bot's default settings do);
+    off, the reviewer merges by hand."""
     data_dir = data_dir.absolute()
     shared_wheelhouse = wheelhouse or ROOT / ".data" / "wheelhouse"
     prepare_wheelhouse(shared_wheelhouse)  # a no-op once set-up has run; needs the network otherwise

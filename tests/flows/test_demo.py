@@ -50,7 +50,7 @@ def test_demo_drives_hello_world_to_a_running_service_and_cleans_up(tmp_path: Pa
         assert re.search(row, output), f"no '{stage}' row with its duration in the timeline:\n{output}"
     url = re.search(r"hello-world is running at (http://127\.0\.0\.1:\d+)", output)
     assert url, output
-    assert "bob approves" in output and "bob merges" in output
+    assert "bob approves" in output and "the bot merges it" in output
     assert "Traceback" not in result.stderr
     credentials = tmp_path / "demo" / "credentials.json"
     assert credentials.stat().st_mode & 0o077 == 0, "the demo's tokens are readable by their owner only"
