@@ -13,10 +13,10 @@ import re
 
 from bot import reports
 from bot.events import IssueCommentEvent
-from bot.handlers.common import JobKind, require_line
+from bot.handlers.common import JobKind, dead_jobs_of, require_line
 from bot.handlers.reviews import VIA_COMMAND, evaluate_pull, signoff_status
 from bot.line import Line
-from bot.queue import IdempotencyKey, Job, JobState
+from bot.queue import IdempotencyKey, Job
 from bot.routing import BotContext, Routes
 from bot.vcs.client import RepoClient
 from bot.vcs.models import PullRequest
@@ -158,14 +158,7 @@ def _retry(
     if record.state is IntentState.MERGED and record.commit_sha and record.pr_number is not None:
         _deploy_again(context, repo, record, record.pr_number, record.commit_sha, job_id)
         return
-    keys = [str(IdempotencyKey(record.repo, record.path, record.content_hash, "build"))]
-    if record.commit_sha and record.pr_number is not None:
-        keys.append(f"deploy:{record.repo}:{record.pr_number}:{record.commit_sha}")
-    retried = 0
-    for key in keys:
-        job = context.queue.find(key)
-        if job is not None and job.state is JobState.DEAD and context.queue.retry(job.id):
-            retried += 1
+    retried = sum(1 for job in dead_jobs_of(context, record) if context.queue.retry(job.id))
     if retried:
         line.ledger.set_state(record.id, IntentState.RECEIVED, waiting_for=reports.WAITING_RETRY)
     repo.comment(number, reports.RETRY_QUEUED if retried else reports.NOTHING_TO_RETRY)

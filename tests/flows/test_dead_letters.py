@@ -8,7 +8,7 @@ from bot.handlers.common import JobKind, dead_jobs_of, report_dead
 from bot.queue import Job, JobState
 from pipeline.ledger import IntentState
 from tests.fixtures.line import BOT, NOTES_INTENT, REPO, Rig
-from tests.flows.test_signoff import approve, wait_for_reply
+from tests.flows.test_signoff import approve, comment, wait_for_reply
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]
 
@@ -32,6 +32,12 @@ def test_a_signoff_that_keeps_failing_is_reported_on_its_pull_request(rig: Rig) 
     assert not any(token in note for token in tokens)
     # What `/intentops retry` on that PR finds to queue again.
     assert [job.kind for job in dead_jobs_of(rig.bot.app.state.context, failed)] == ["pr.signoff"]
+
+    rig.ledger.record_decision(record.id, record.decision)  # repaired: the retried job can count
+    comment(rig, "bob", record.pr_number, "/intentops retry")
+    wait_for_reply(rig, record.pr_number, "queued again")
+    assert rig.wait_for(PATH, IntentState.DEPLOYED, timeout=120).pr_number == record.pr_number
+    assert dead_jobs_of(rig.bot.app.state.context, failed) == []
 
 
 def test_an_intent_job_that_dies_before_the_intent_is_recorded_still_shows_on_its_commit(rig: Rig) -> None:
