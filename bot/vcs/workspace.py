@@ -8,15 +8,18 @@ error messages nor a copied checkout can leak them.
 from __future__ import annotations
 
 import base64
+import fcntl
 import shutil
 import tarfile
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from git import Actor, GitCommandError, Repo
+from git.exc import GitError
 
 
 class WorkspaceError(RuntimeError):
@@ -47,7 +50,13 @@ def _check_relative(path: str) -> PurePosixPath:
 
 
 class Workspace:
-    """Clone once, then fetch; `publish` replaces a folder on a branch and pushes one commit."""
+    """Clone once, then fetch; `publish` replaces a folder on a branch and pushes one commit.
+
+    One operation at a time per working copy, across threads and worker processes (a file lock beside it).
+    A worker killed in the middle of a git command leaves git's own lock files behind (`index.lock`, ...);
+    whoever holds our lock next knows no git of ours is running there, so it removes them, and a checkout
+    that still fails means a damaged copy: it is cloned afresh, since it is only a cache of the remote.
+    """
 
     _locks: dict[Path, threading.Lock] = {}
     _locks_guard = threading.Lock()
@@ -102,13 +111,39 @@ class Workspace:
         placed = {str(_check_relative(name)): content for name, content in files.items()}
         return self._commit(branch=branch, base=base, files=placed, message=message, replace=None)
 
+    @contextmanager
+    def _exclusive(self) -> Iterator[None]:
+        self.directory.parent.mkdir(parents=True, exist_ok=True)
+        lock_path = self.directory.parent / f".{self.directory.name}.lock"
+        with self._lock, lock_path.open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                self._remove_stale_git_locks()
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+    def _remove_stale_git_locks(self) -> None:
+        git_dir = self.directory / ".git"
+        if not git_dir.is_dir():
+            return
+        for stale in [*git_dir.glob("*.lock"), *(git_dir / "refs").rglob("*.lock")]:
+            stale.unlink(missing_ok=True)
+
+    def _fresh(self, prepare: Callable[[], Repo]) -> Repo:
+        """Run `prepare` (fetch, checkout); if it fails, the copy may be damaged (a torn index, a half-done
+        checkout): clone afresh and run it once more. A remote that is down fails both times, as it should."""
+        try:
+            return prepare()
+        except (WorkspaceError, GitError):
+            shutil.rmtree(self.directory, ignore_errors=True)
+            return prepare()
+
     def export(self, ref: str, folder: str, destination: Path) -> Path:
         """Copy `folder` as it is at commit `ref` into `destination` (replaced); returns the copy."""
         folder_path = _check_relative(folder)
-        with self._lock:
-            repo = self._repo()
-            self._run("fetch", repo.git.fetch, "--prune", "origin")
-            self._run("fetch", repo.git.fetch, "origin", ref)
+        with self._exclusive():
+            repo = self._fresh(lambda: self._fetched(ref))
             if not self._run("ls-tree", repo.git.ls_tree, "-d", ref, str(folder_path)).strip():
                 raise WorkspaceError(f"{folder} does not exist at {ref[:12]}")
             if destination.exists():
@@ -133,13 +168,8 @@ class Workspace:
         message: str,
         replace: PurePosixPath | None,
     ) -> str | None:
-        with self._lock:
-            repo = self._repo()
-            self._run("fetch", repo.git.fetch, "--prune", "origin")
-            remote_refs = {ref.remote_head for ref in repo.remotes.origin.refs}
-            start = f"origin/{branch}" if branch in remote_refs else f"origin/{base}"
-            self._run("checkout", repo.git.checkout, "-B", branch, start)
-            self._run("clean", repo.git.clean, "-fdx")
+        with self._exclusive():
+            repo = self._fresh(lambda: self._checked_out(branch, base))
             if replace is not None and (self.directory / replace).exists():
                 shutil.rmtree(self.directory / replace)
             for relative, content in files.items():
@@ -151,6 +181,22 @@ class Workspace:
             commit = repo.index.commit(message, author=actor, committer=actor)
             self._run("push", repo.git.push, "origin", f"HEAD:refs/heads/{branch}")
             return str(commit.hexsha)
+
+    def _fetched(self, ref: str) -> Repo:
+        repo = self._repo()
+        self._run("fetch", repo.git.fetch, "--prune", "origin")
+        self._run("fetch", repo.git.fetch, "origin", ref)
+        return repo
+
+    def _checked_out(self, branch: str, base: str) -> Repo:
+        """`branch` as the remote has it (or new from `base`), with a clean tree whatever was left in it."""
+        repo = self._repo()
+        self._run("fetch", repo.git.fetch, "--prune", "origin")
+        remote_refs = {ref.remote_head for ref in repo.remotes.origin.refs}
+        start = f"origin/{branch}" if branch in remote_refs else f"origin/{base}"
+        self._run("checkout", repo.git.checkout, "--force", "-B", branch, start)
+        self._run("clean", repo.git.clean, "-fdx")
+        return repo
 
     @staticmethod
     def _write(path: Path, content: bytes) -> None:

@@ -131,3 +131,44 @@ def test_export_copies_a_folder_as_it_was_at_a_commit(origin: Path, tmp_path: Pa
     assert sorted(p.name for p in again.iterdir()) == ["app.py"]
     with pytest.raises(WorkspaceError, match="does not exist"):
         workspace.export(first, "services/other", tmp_path / "out2")
+
+
+def test_a_worker_killed_mid_git_leaves_nothing_that_blocks_the_next_publish(
+    origin: Path, tmp_path: Path
+) -> None:
+    workspace = Workspace(tmp_path / "ws", f"file://{origin}", {}, BOT)
+    args = {"branch": "intentops/hello", "base": "main", "folder": "services/hello", "message": "Build"}
+    workspace.publish(files={"a.txt": b"1\n"}, **args)  # type: ignore[arg-type]
+    # What SIGKILL during `git checkout` / `git add` leaves: git's lock files and a half-written tree.
+    (tmp_path / "ws" / ".git" / "index.lock").write_bytes(b"")
+    (tmp_path / "ws" / ".git" / "HEAD.lock").write_bytes(b"")
+    (tmp_path / "ws" / "services" / "hello" / "a.txt").write_text("half written")
+    (tmp_path / "ws" / "stray.tmp").write_text("left over")
+
+    sha = Workspace(tmp_path / "ws", f"file://{origin}", {}, BOT).publish(files={"a.txt": b"2\n"}, **args)  # type: ignore[arg-type]
+
+    assert sha == git("rev-parse", "intentops/hello", cwd=origin)
+    assert git("show", "intentops/hello:services/hello/a.txt", cwd=origin) == "2"
+    assert files_on(origin, "intentops/hello") == ["intents/hello.yaml", "services/hello/a.txt"]
+
+
+def test_a_damaged_working_copy_is_cloned_again(origin: Path, tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "ws", f"file://{origin}", {}, BOT)
+    args = {"branch": "intentops/hello", "base": "main", "folder": "services/hello", "message": "Build"}
+    workspace.publish(files={"a.txt": b"1\n"}, **args)  # type: ignore[arg-type]
+    (tmp_path / "ws" / ".git" / "index").write_bytes(b"DIRC garbage")  # a torn index file
+
+    sha = workspace.publish(files={"a.txt": b"3\n"}, **args)  # type: ignore[arg-type]
+
+    assert sha == git("rev-parse", "intentops/hello", cwd=origin)
+    assert git("show", "intentops/hello:services/hello/a.txt", cwd=origin) == "3"
+
+
+def test_a_working_copy_that_is_no_repository_any_more_is_cloned_again(origin: Path, tmp_path: Path) -> None:
+    workspace = Workspace(tmp_path / "ws", f"file://{origin}", {}, BOT)
+    args = {"branch": "intentops/hello", "base": "main", "folder": "services/hello", "message": "Build"}
+    workspace.publish(files={"a.txt": b"1\n"}, **args)  # type: ignore[arg-type]
+    (tmp_path / "ws" / ".git" / "HEAD").unlink()  # killed while git rewrote HEAD
+
+    assert workspace.publish(files={"a.txt": b"4\n"}, **args) is not None  # type: ignore[arg-type]
+    assert git("show", "intentops/hello:services/hello/a.txt", cwd=origin) == "4"
