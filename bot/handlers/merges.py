@@ -53,7 +53,10 @@ def deploy_merge(job: Job, context: BotContext) -> None:
     if record is None:
         return  # not an intent's PR (e.g. one adding an intent from an issue)
     if record.state not in (IntentState.DEPLOYING, IntentState.MERGED):
-        line.ledger.record(record.id, Stage.MERGED, Outcome.SUCCEEDED, f"merged as {sha[:12]}")
+        waited = line.ledger.waited_ms(record.id, since=Stage.SIGNOFF)  # sign-off to merge
+        line.ledger.record(
+            record.id, Stage.MERGED, Outcome.SUCCEEDED, f"merged as {sha[:12]}", duration_ms=waited
+        )
     signoff, refusal = signoff_at_merge(line, repo, record, number)
     if refusal:
         _refuse(line, repo, record, number, sha, refusal, unsigned=signoff is not None)

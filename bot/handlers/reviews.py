@@ -127,7 +127,8 @@ def _publish_governance(
             pull.head_sha, StatusContext.GOVERNANCE, StatusState.SUCCESS, reports.short(description), url
         )
         if record.state is not IntentState.APPROVED:
-            line.ledger.record(record.id, Stage.SIGNOFF, Outcome.SUCCEEDED, description)
+            waited = line.ledger.waited_ms(record.id, since=Stage.PR)  # the wait for people, PR to sign-off
+            line.ledger.record(record.id, Stage.SIGNOFF, Outcome.SUCCEEDED, description, duration_ms=waited)
     if not tests_ok:
         line.ledger.set_state(record.id, IntentState.NEEDS_HUMAN, waiting_for=reports.WAITING_TESTS)
     elif not status.satisfied:

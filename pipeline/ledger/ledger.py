@@ -305,6 +305,26 @@ class Ledger:
         outcome = Outcome.FAILED if run.failed else Outcome.SUCCEEDED
         self.record(intent_id, stage, outcome, run.message, detail=run.detail or None, duration_ms=elapsed)
 
+    def waited_ms(self, intent_id: int, since: Stage) -> int | None:
+        """Milliseconds from the last success of stage `since` until now: how long a stage recorded at its
+        end (a sign-off, a merge) was waited for. None when `since` never succeeded."""
+        query = (
+            select(IntentEventRow.at)
+            .where(
+                IntentEventRow.intent_id == intent_id,
+                IntentEventRow.stage == since.value,
+                IntentEventRow.outcome == Outcome.SUCCEEDED.value,
+            )
+            .order_by(IntentEventRow.id.desc())
+            .limit(1)
+        )
+        with self._db.session() as session:
+            started = session.scalar(query)
+        if started is None:
+            return None
+        started = started if started.tzinfo is not None else started.replace(tzinfo=UTC)
+        return max(0, int((self._clock() - started).total_seconds() * 1000))
+
     def history(self, intent_id: int) -> list[StageEvent]:
         query = (
             select(IntentEventRow).where(IntentEventRow.intent_id == intent_id).order_by(IntentEventRow.id)

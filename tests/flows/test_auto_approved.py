@@ -47,6 +47,8 @@ def test_pushed_intent_ends_as_a_running_registered_service(rig: Rig) -> None:
     for stage in (Stage.GOVERNED, Stage.SPEC, Stage.CODE, Stage.TESTS, Stage.PR, Stage.SIGNOFF, Stage.MERGED):
         assert (stage, Outcome.SUCCEEDED) in ended, stage
     assert (Stage.DEPLOYED, Outcome.SUCCEEDED) in ended
+    timed = {e.stage for e in rig.ledger.history(record.id) if e.duration_ms is not None}
+    assert {Stage.SIGNOFF, Stage.MERGED} <= timed, "the waits for sign-off and merge are measured too"
 
     rig.push({PATH: None}, "Remove hello-world")
     rig.wait_for(PATH, IntentState.UNDEPLOYED)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -139,3 +140,17 @@ def test_an_event_known_late_keeps_the_time_it_happened(ledger: Ledger) -> None:
     event = ledger.history(intent_id)[-1]
     assert abs((event.at.replace(tzinfo=UTC) - earlier).total_seconds()) < 0.01
     assert ledger.get(intent_id).updated_at.replace(tzinfo=UTC) > earlier, "the intent itself changed now"
+
+
+def test_a_wait_is_measured_from_the_last_success_of_the_stage_it_waited_after(tmp_path: Path) -> None:
+    db = Database(f"sqlite:///{tmp_path / 'state.db'}")
+    db.create_all()
+    now = [datetime(2026, 11, 24, 9, 0, tzinfo=UTC)]
+    ledger = Ledger(db, clock=lambda: now[0])
+    intent_id, _ = receive(ledger)
+    assert ledger.waited_ms(intent_id, since=Stage.PR) is None  # no PR yet: nothing was waited for
+
+    ledger.record(intent_id, Stage.PR, Outcome.SUCCEEDED, "opened #3")
+    now[0] += timedelta(minutes=42, seconds=5)
+
+    assert ledger.waited_ms(intent_id, since=Stage.PR) == (42 * 60 + 5) * 1000
