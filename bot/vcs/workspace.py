@@ -127,7 +127,12 @@ class Workspace:
         git_dir = self.directory / ".git"
         if not git_dir.is_dir():
             return
-        for stale in [*git_dir.glob("*.lock"), *(git_dir / "refs").rglob("*.lock")]:
+        # git's and GitPython's: index.lock, HEAD.lock, refs/**.lock, logs/**.lock (reflogs), config.lock...
+        for stale in [
+            *git_dir.glob("*.lock"),
+            *(git_dir / "refs").rglob("*.lock"),
+            *(git_dir / "logs").rglob("*.lock"),
+        ]:
             stale.unlink(missing_ok=True)
 
     def _fresh(self, prepare: Callable[[], Repo]) -> Repo:

@@ -142,6 +142,7 @@ def test_a_worker_killed_mid_git_leaves_nothing_that_blocks_the_next_publish(
     # What SIGKILL during `git checkout` / `git add` leaves: git's lock files and a half-written tree.
     (tmp_path / "ws" / ".git" / "index.lock").write_bytes(b"")
     (tmp_path / "ws" / ".git" / "HEAD.lock").write_bytes(b"")
+    (tmp_path / "ws" / ".git" / "logs" / "HEAD.lock").write_bytes(b"")  # GitPython's, for the reflog
     (tmp_path / "ws" / "services" / "hello" / "a.txt").write_text("half written")
     (tmp_path / "ws" / "stray.tmp").write_text("left over")
 
