@@ -25,6 +25,7 @@ from pipeline.governance import (
     load_policies,
     scorer_for,
 )
+from pipeline.governance.decision import EvaluatedPolicy, RuleResult
 from pipeline.governance.policytest import CaseResult, PolicyTestReport, run_policy_tests
 from pipeline.intents import InvalidIntent, load_intent_file
 
@@ -165,19 +166,38 @@ def _scorer(alignment_score: float | None, *, budget_key: str) -> AlignmentScore
     )
 
 
+RESULT_TEXT = {
+    RuleResult.MATCHED: "[bold]matched[/bold]",
+    RuleResult.NOT_MATCHED: "[dim]not matched[/dim]",
+    RuleResult.ERROR: "[red]error[/red]",
+}
+
+
 def _print_decision(decision: Decision) -> None:
+    """Every policy evaluated, with its result and why (decisions before version 2: the matched ones)."""
     table = Table(title=f"Governance: {escape(decision.service_name)}", title_justify="left")
-    for column in ("policy", "action", "reason"):
+    for column in ("policy", "result", "action", "why"):
         table.add_column(column)
     table.add_column("source", no_wrap=True)
-    for match in decision.matched:
-        style = ACTION_STYLE[match.action]
-        table.add_row(
-            escape(match.name), f"[{style}]{match.action.value}[/{style}]", escape(match.reason), match.source
+    rows = decision.evaluated or [
+        EvaluatedPolicy(
+            name=m.name, result=RuleResult.MATCHED, action=m.action, rule="", reason=m.reason, source=m.source
         )
-    if decision.matched:
+        for m in decision.matched
+    ]
+    for policy in rows:
+        style = ACTION_STYLE[policy.action]
+        action = f"[{style}]{policy.action.value}[/{style}]" if policy.result is RuleResult.MATCHED else ""
+        result = RESULT_TEXT[policy.result]
+        why = (
+            f"[dim]false: {escape(policy.rule)}[/dim]"
+            if policy.rule and policy.result is RuleResult.NOT_MATCHED
+            else escape(policy.reason)
+        )
+        table.add_row(escape(policy.name), result, action, why, policy.source)
+    if rows:
         out.print(table)
-    else:
+    if not decision.matched:
         out.print("no policy matched")
     for error in decision.errors:
         err.print(f"[red]error:[/red] {escape(str(error))}")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -87,13 +88,15 @@ def test_seed_policies_block_alignment_below_0_70(optimizer_intent: Path) -> Non
     assert decision["action"] == "blocked"
 
 
-def test_text_output_shows_the_matched_rules_alignment_and_decision(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_text_output_shows_every_rule_the_alignment_and_the_decision(monkeypatch: pytest.MonkeyPatch) -> None:
     # A wide console of our own: the shared one keeps whatever width the first test to import it saw.
     monkeypatch.setattr(governance_cmd, "out", Console(width=200, highlight=False, soft_wrap=True))
     code, stdout, stderr = invoke("govern", str(SPEC_BUILDER), "--policies", str(POLICIES))
     assert code == 0, stderr
     assert "Self-modification needs two approvals" in stdout
     assert "Always require approval for self-modification" in stdout
+    # Every policy is listed, the ones that did not match too, with the rule that was false.
+    assert re.search(r"Block anything misaligned\s+│ not matched .*false: alignment_score < 0\.70", stdout)
     assert "(lexical)" in stdout
     assert "decision: requires_approval (2 approval(s))" in stdout
     assert "alignment is scored lexically (offline)" in stderr
