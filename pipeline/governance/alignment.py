@@ -105,8 +105,16 @@ def stem(word: str) -> str:
 
 
 def terms(text: str) -> set[str]:
-    words = re.findall(r"[a-z][a-z0-9]+", text.lower())
-    return {stem(word) for word in words if len(word) >= 3 and word not in STOPWORDS}
+    return set(spelled(text))
+
+
+def spelled(text: str) -> dict[str, str]:
+    """Each term of `text` with the first word that gave it, to show people words rather than stems."""
+    found: dict[str, str] = {}
+    for word in re.findall(r"[a-z][a-z0-9]+", text.lower()):
+        if len(word) >= 3 and word not in STOPWORDS:
+            found.setdefault(stem(word), word)
+    return found
 
 
 @dataclass(frozen=True)
@@ -142,9 +150,10 @@ class LexicalScorer:
 
     def score(self, intent: Intent, blueprint: str) -> Alignment:
         parsed = BlueprintTerms.parse(blueprint)
-        words = terms(
+        spelling = spelled(
             " ".join((intent.service_name.replace("-", " "), intent.purpose, intent.blueprint_context))
         )
+        words = set(spelling)
         if not words or not parsed.goals:
             return Alignment(
                 0.0, AlignmentMethod.LEXICAL, LEXICAL_RATIONALE.format(matched=0, total=len(words), detail="")
@@ -152,10 +161,11 @@ class LexicalScorer:
         matched = sorted(words & parsed.goals)
         score = min(1.0, len(matched) / len(words) / self.FULL_COVERAGE)
         hits = [sorted(item & words) for item in parsed.excluded if len(item & words) >= min(2, len(item))]
-        detail = f" ({', '.join(matched)})"
+        detail = f" ({', '.join(sorted(spelling[term] for term in matched))})"
         if hits:
             score = min(score, self.OUT_OF_SCOPE_CAP)
-            detail += "; names out-of-scope work: " + "; ".join(" ".join(hit) for hit in hits)
+            named = (" ".join(sorted(spelling[term] for term in hit)) for hit in hits)
+            detail += "; names out-of-scope work: " + "; ".join(named)
         rationale = LEXICAL_RATIONALE.format(matched=len(matched), total=len(words), detail=detail)
         return Alignment(round(score, 2), AlignmentMethod.LEXICAL, rationale)
 
