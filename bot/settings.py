@@ -54,9 +54,13 @@ class Settings(BaseSettings):
 
     # The approval dashboard, served by the bot under /dashboard/ (on the bot's port, seed 8214).
     dashboard_secret: SecretStr | None = Field(default=None, alias="INTENTOPS_DASHBOARD_SECRET")
-    """Signs the session cookie. Required outside development; in development a random one per process."""
+    """Signs the session cookie and encrypts the forge tokens kept in the state database. Required outside
+    development; in development a random one per process (then a restart signs everyone out)."""
     dashboard_https_only: bool = Field(default=False, alias="INTENTOPS_DASHBOARD_HTTPS_ONLY")
     dashboard_session_hours: float = Field(default=12.0, gt=0, alias="INTENTOPS_DASHBOARD_SESSION_HOURS")
+    """The longest a sign-in lasts, however active."""
+    dashboard_idle_hours: float = Field(default=8.0, gt=0, alias="INTENTOPS_DASHBOARD_IDLE_HOURS")
+    """A sign-in not used for this long ends."""
     dashboard_poll_seconds: float = Field(default=1.0, gt=0, alias="INTENTOPS_DASHBOARD_POLL_SECONDS")
     """How often the live stream looks for ledger changes."""
     dashboard_forge_cache_seconds: float = Field(

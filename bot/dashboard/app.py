@@ -17,7 +17,9 @@ from bot.dashboard import analytics, approvals, auth, detail, live, merges, queu
 from bot.dashboard.context import DashboardContext
 from bot.dashboard.forgecache import ForgeViewCache
 from bot.dashboard.rendering import STATIC, build_templates, path_for, render
-from bot.dashboard.sessions import SESSION_COOKIE, SignInRequired, TokenVault, session_secret
+from bot.dashboard.sessions import SESSION_COOKIE, SignInRequired, session_secret
+from bot.dashboard.sessionstore import SessionStore
+from bot.dashboard.signinlimit import SignInLimiter
 from bot.dashboard.specdoc import SpecCache
 from bot.dashboard.text import BAD_REQUEST
 from bot.settings import Settings
@@ -98,6 +100,16 @@ async def _bad_request(request: Request, exc: Exception) -> Response:
     )
 
 
+def _session_store(context: DashboardContext, settings: Settings, secret: str) -> SessionStore:
+    return SessionStore(
+        context.db,
+        secret=secret,
+        idle_seconds=settings.dashboard_idle_hours * 3600,
+        lifetime_seconds=settings.dashboard_session_hours * 3600,
+        clock=lambda: context.clock().timestamp(),
+    )
+
+
 def create_dashboard_app(context: DashboardContext, settings: Settings) -> FastAPI:
     """The dashboard app. Refuses (DashboardConfigError) a missing or placeholder session secret outside
     development."""
@@ -105,7 +117,8 @@ def create_dashboard_app(context: DashboardContext, settings: Settings) -> FastA
     session_seconds = int(settings.dashboard_session_hours * 3600)
     app = FastAPI(title="IntentOps dashboard", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.dashboard = context
-    app.state.vault = TokenVault(ttl_seconds=session_seconds)
+    app.state.sessions = _session_store(context, settings, secret)
+    app.state.signin_limiter = SignInLimiter(clock=lambda: context.clock().timestamp())
     app.state.templates = build_templates()
     app.state.poll_seconds = settings.dashboard_poll_seconds
     app.state.stream_seconds = live.STREAM_SECONDS

@@ -1,4 +1,5 @@
-"""Sign in with a forge token, sign out. The token is checked against the forge and kept server-side."""
+"""Sign in with a forge token, sign out. The token is checked against the forge and kept server-side;
+refused tokens are counted, and past a few a minute the form answers 429 without asking the forge."""
 
 from __future__ import annotations
 
@@ -11,7 +12,15 @@ from starlette.responses import RedirectResponse, Response
 from bot.dashboard.context import ContextDep
 from bot.dashboard.rendering import flash, path_for, render
 from bot.dashboard.sessions import CsrfChecked, OptionalUserDep, sign_in, sign_out
-from bot.dashboard.text import FORGE_UNREACHABLE, SIGNED_IN, SIGNED_OUT, TOKEN_MISSING, TOKEN_REFUSED
+from bot.dashboard.signinlimit import SignInLimiter, limit_keys
+from bot.dashboard.text import (
+    FORGE_UNREACHABLE,
+    SIGNED_IN,
+    SIGNED_OUT,
+    TOKEN_MISSING,
+    TOKEN_REFUSED,
+    TOO_MANY_ATTEMPTS,
+)
 
 MAX_TOKEN_CHARS = 512
 
@@ -35,6 +44,19 @@ def _page(request: Request, target: str, error: str = "", *, status_code: int = 
     )
 
 
+def limiter_of(request: Request) -> SignInLimiter:
+    limiter: SignInLimiter = request.app.state.signin_limiter
+    return limiter
+
+
+def _too_many(request: Request, target: str, wait: int) -> Response:
+    response = _page(
+        request, target, TOO_MANY_ATTEMPTS.format(seconds=wait), status_code=status.HTTP_429_TOO_MANY_REQUESTS
+    )
+    response.headers["retry-after"] = str(wait)
+    return response
+
+
 @router.get("/signin", name="signin")
 def signin_page(request: Request, user: OptionalUserDep, next: str = "") -> Response:
     target = safe_next(request, next)
@@ -54,12 +76,17 @@ def signin(
     token = token.strip()
     if not token:
         return _page(request, target, TOKEN_MISSING, status_code=status.HTTP_400_BAD_REQUEST)
+    keys = limit_keys(request.client.host if request.client else "", token)
+    wait = limiter_of(request).retry_after(keys)
+    if wait:
+        return _too_many(request, target, wait)
     try:
         login = context.verifier.login(token)
     except (GithubException, OSError) as exc:
         error = FORGE_UNREACHABLE.format(error=type(exc).__name__)
         return _page(request, target, error, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
     if login is None:
+        limiter_of(request).failed(keys)
         return _page(request, target, TOKEN_REFUSED, status_code=status.HTTP_401_UNAUTHORIZED)
     sign_in(request, login, token)
     flash(request, SIGNED_IN.format(login=login))

@@ -106,7 +106,7 @@ def render(
         "signed_in_as": user.login if user else None,
         "here": getattr(request.scope.get("route"), "name", ""),
         "here_url": request.url.path + (f"?{request.url.query}" if request.url.query else ""),
-        "csrf": csrf_token(request),
+        "csrf": csrf_token(request, user),
         "flashes": flashes,
         **context,
     }

@@ -1,23 +1,22 @@
 """Who is signed in, and the CSRF token every form carries.
 
 The session cookie is signed (Starlette's SessionMiddleware, itsdangerous) and holds only a random session
-id, the login and the CSRF token: the user's forge token stays on the server, in `TokenVault`, so it is
-never sent back to a browser, not even inside a cookie. Each request checks the token against the forge
-again (through the cached TokenVerifier), so a revoked token ends the session within a minute.
+id (before sign-in, the sign-in form's CSRF token): the login, the session's CSRF token and the user's
+forge token stay on the server, in the state database (`sessionstore`), so the token is never sent back to
+a browser, not even inside a cookie. Each request checks the token against the forge again (through the
+cached TokenVerifier), so a revoked token ends the session within a minute.
 """
 
 from __future__ import annotations
 
 import secrets
-import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
 from bot.dashboard.context import ContextDep
+from bot.dashboard.sessionstore import SessionStore
 from bot.dashboard.text import CSRF_FAILED, SECRET_MISSING, SECRET_PLACEHOLDER, SECRET_TOO_SHORT
 from bot.settings import PLACEHOLDER_SECRETS, Settings
 
@@ -51,40 +50,10 @@ class User:
 
     login: str
     token: str
-    session_id: str
+    csrf: str
 
     def __repr__(self) -> str:
         return f"User(login={self.login!r})"
-
-
-class TokenVault:
-    """Forge tokens of signed-in users, by session id, for a limited time. In memory: a restart signs
-    everyone out, which is the safe direction."""
-
-    def __init__(self, *, ttl_seconds: float, clock: Callable[[], float] = time.monotonic) -> None:
-        self._ttl = ttl_seconds
-        self._clock = clock
-        self._entries: dict[str, tuple[float, str, str]] = {}
-        self._lock = threading.Lock()
-
-    def open(self, login: str, token: str) -> str:
-        session_id = secrets.token_urlsafe(32)
-        now = self._clock()
-        with self._lock:
-            self._entries = {k: v for k, v in self._entries.items() if v[0] > now}
-            self._entries[session_id] = (now + self._ttl, login, token)
-        return session_id
-
-    def get(self, session_id: str) -> User | None:
-        with self._lock:
-            entry = self._entries.get(session_id)
-        if entry is None or entry[0] <= self._clock():
-            return None
-        return User(login=entry[1], token=entry[2], session_id=session_id)
-
-    def close(self, session_id: str) -> None:
-        with self._lock:
-            self._entries.pop(session_id, None)
 
 
 class SignInRequired(Exception):
@@ -95,48 +64,57 @@ class SignInRequired(Exception):
         self.next_path = next_path
 
 
-def vault_of(request: Request) -> TokenVault:
-    vault: TokenVault = request.app.state.vault
-    return vault
+def store_of(request: Request) -> SessionStore:
+    store: SessionStore = request.app.state.sessions
+    return store
 
 
 def sign_in(request: Request, login: str, token: str) -> None:
     """Start a fresh session (a new id and CSRF token, so a planted cookie is worth nothing)."""
     old = request.session.get("sid")
     if isinstance(old, str):
-        vault_of(request).close(old)
+        store_of(request).close(old)
     request.session.clear()
-    request.session["sid"] = vault_of(request).open(login, token)
-    request.session["login"] = login
-    request.session["csrf"] = secrets.token_urlsafe(32)
+    request.session["sid"] = store_of(request).open(login, token)
 
 
 def sign_out(request: Request) -> None:
     sid = request.session.get("sid")
     if isinstance(sid, str):
-        vault_of(request).close(sid)
+        store_of(request).close(sid)
     request.session.clear()
 
 
 def optional_user(request: Request, context: ContextDep) -> User | None:
     sid = request.session.get("sid")
-    user = vault_of(request).get(sid) if isinstance(sid, str) else None
-    if user is None:
+    if not isinstance(sid, str):
         return None
-    if context.verifier.login(user.token) != user.login:
+    stored = store_of(request).get(sid)
+    if stored is None:
+        # Ended (idle, expired, signed out elsewhere): a form posted now sends the user to sign in again.
+        request.session.pop("sid", None)
+        request.state.session_ended = True
+        return None
+    if context.verifier.login(stored.token) != stored.login:
         sign_out(request)
         return None
-    return user
+    return User(login=stored.login, token=stored.token, csrf=stored.csrf)
+
+
+def _here(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
 
 
 def current_user(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> User:
     if user is None:
-        target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-        raise SignInRequired(target)
+        raise SignInRequired(_here(request))
     return user
 
 
-def csrf_token(request: Request) -> str:
+def csrf_token(request: Request, user: User | None) -> str:
+    """The token forms carry: the session's once signed in, else one kept in the cookie (sign-in form)."""
+    if user is not None:
+        return user.csrf
     token = request.session.get("csrf")
     if not isinstance(token, str):
         token = secrets.token_urlsafe(32)
@@ -144,9 +122,11 @@ def csrf_token(request: Request) -> str:
     return token
 
 
-async def require_csrf(request: Request) -> None:
+async def require_csrf(request: Request, user: Annotated[User | None, Depends(optional_user)]) -> None:
     """Every POST carries the session's CSRF token, as a form field or (htmx) a header."""
-    expected = request.session.get("csrf")
+    if user is None and getattr(request.state, "session_ended", False):
+        raise SignInRequired(_here(request))
+    expected = user.csrf if user is not None else request.session.get("csrf")
     sent: object = request.headers.get(CSRF_HEADER)
     if sent is None:
         sent = (await request.form()).get(CSRF_FIELD)

@@ -12,6 +12,7 @@ SECRET_TOO_SHORT = "INTENTOPS_DASHBOARD_SECRET must be at least {length} charact
 CSRF_FAILED = "This form expired or did not come from the dashboard. Reload the page and try again."
 TOKEN_REFUSED = "The forge did not accept this token. Check it and try again."
 TOKEN_MISSING = "Paste a forge token to sign in."
+TOO_MANY_ATTEMPTS = "Too many refused tokens from here. Try again in {seconds} seconds."
 SIGNED_IN = "Signed in as {login}."
 SIGNED_OUT = "Signed out."
 

@@ -7,8 +7,9 @@ import re
 import socket
 import threading
 import time
-from dataclasses import dataclass, field
-from datetime import timedelta
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +18,7 @@ import uvicorn
 from fastapi import FastAPI
 from github import Github
 
-from bot.dashboard import create_dashboard_app, forge_context
+from bot.dashboard import DashboardContext, create_dashboard_app, forge_context
 from bot.settings import Settings
 from bot.vcs.github import token_connection
 from forge.admin import Account
@@ -29,18 +30,32 @@ from tests.fixtures.forge import ForgeKit
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 REPO = "acme/intents"
+SECRET = "dashboard-test-secret-0123456789-abcdef"
+
+
+class Clock:
+    """A dashboard clock the test moves (`rig.restart(clock=...)`)."""
+
+    def __init__(self) -> None:
+        self.now = datetime.now(UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
 
 
 class AppServer:
     """Any ASGI app on a real socket, in a thread."""
 
-    def __init__(self, app: FastAPI) -> None:
+    def __init__(self, app: FastAPI, *, port: int = 0) -> None:
         self.app = app
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         # Accepted connections inherit it: without it a header write and a body write wait ~40 ms (Nagle).
         self._socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        self._socket.bind(("127.0.0.1", 0))
+        self._socket.bind(("127.0.0.1", port))
         self.port = self._socket.getsockname()[1]
         config = uvicorn.Config(
             app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
@@ -117,14 +132,27 @@ class Rig:
     registry: RegistryStore
     usage: UsageLedger
     server: AppServer
+    context: DashboardContext
+    settings: Settings
     _counter: int = field(default=0)
 
     @property
     def url(self) -> str:
         return self.server.url
 
-    def client(self) -> httpx.Client:
-        return httpx.Client(base_url=self.url, follow_redirects=False, timeout=30)
+    def client(self, *, address: str = "127.0.0.1") -> httpx.Client:
+        """A browser; `address` (any of 127.0.0.0/8) is the client address the dashboard sees."""
+        transport = httpx.HTTPTransport(local_address=address)
+        return httpx.Client(base_url=self.url, follow_redirects=False, timeout=30, transport=transport)
+
+    def restart(self, *, clock: Callable[[], datetime] | None = None, **settings: Any) -> None:
+        """The dashboard stopped and built again on the same database (what a bot restart does)."""
+        port = self.server.port
+        self.server.stop()
+        if clock is not None:
+            self.context = replace(self.context, clock=clock)
+        self.settings = self.settings.model_copy(update=settings)
+        self.server = AppServer(create_dashboard_app(self.context, self.settings), port=port).start()
 
     def sign_in(self, client: httpx.Client, account: Account) -> None:
         page = client.get("/signin")
@@ -239,6 +267,8 @@ def start_rig(kit: ForgeKit, people: People, tmp_path: Path, *, poll_seconds: fl
         bot_login=people.bot.login,
         usage=usage,
     )
-    settings = Settings.model_validate({"INTENTOPS_DASHBOARD_POLL_SECONDS": poll_seconds})
+    settings = Settings.model_validate(
+        {"INTENTOPS_DASHBOARD_POLL_SECONDS": poll_seconds, "INTENTOPS_DASHBOARD_SECRET": SECRET}
+    )
     server = AppServer(create_dashboard_app(context, settings)).start()
-    return Rig(kit, people, db, ledger, registry, usage, server)
+    return Rig(kit, people, db, ledger, registry, usage, server, context, settings)

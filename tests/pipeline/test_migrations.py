@@ -13,13 +13,14 @@ from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
+import bot.dashboard.sessionstore
 import bot.queue
 import bot.webhooks
 import pipeline.state.tables  # noqa: F401  (every model table on Base.metadata)
 from pipeline.state import Base, Database, default_sqlite_url
 from pipeline.state.migrate import SchemaError, head_revision
 
-assert bot.queue and bot.webhooks  # the bot's tables are on the same metadata
+assert bot.queue and bot.webhooks and bot.dashboard.sessionstore  # the bot's tables are on the same metadata
 
 
 def _differences(database: Database) -> list[object]:
