@@ -10,4 +10,4 @@ echo "== ruff"
 echo "== mypy"
 .venv/bin/mypy
 echo "== pytest"
-.venv/bin/pytest -n 2 --dist loadgroup "$@"
+.venv/bin/pytest -n 2 --dist loadgroup --durations=20 "$@"

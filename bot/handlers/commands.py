@@ -199,6 +199,7 @@ def _rebuild(context: BotContext, repo: RepoClient, record: IntentRecord, number
             "author": record.author,
             "changed_files": [record.path],
             "content_hash": digest,
+            "rebuild": True,
         },
     )
     repo.comment(number, reports.REBUILD_QUEUED.format(service=record.service_name))

@@ -122,6 +122,15 @@ def _report_invalid(
         )
 
 
+HANDED_TO_DEPLOY = (
+    IntentState.MERGED,
+    IntentState.DEPLOYING,
+    IntentState.DEPLOYED,
+    IntentState.DEPLOY_FAILED,
+)
+"""States past the merge: the build job of that content has nothing left to do (unless asked to rebuild)."""
+
+
 @routes.job(JobKind.BUILD, on_dead=report_dead)
 def build_intent(job: Job, context: BotContext) -> None:
     """Govern and build one intent's content, then open or update its pull request."""
@@ -141,6 +150,8 @@ def build_intent(job: Job, context: BotContext) -> None:
         author=payload["author"],
         commit_sha=payload["sha"],
     )
+    if record.state in HANDED_TO_DEPLOY and not payload.get("rebuild"):
+        return  # a retried attempt after this content was built and merged: nothing is left to do here
     decision = _govern(line, repo, intent, record, payload)
     if decision.action is PolicyAction.BLOCKED:
         _report_blocked(line, repo, record, decision, payload["sha"])
@@ -152,7 +163,7 @@ def build_intent(job: Job, context: BotContext) -> None:
     if outcome.verdict is BuildVerdict.SPEC_BELOW_GATE:
         _report_below_gate(line, repo, record, outcome, payload["sha"])
         return
-    _open_pull_request(line, repo, record, intent, decision, outcome)
+    _open_pull_request(line, repo, record, intent, decision, outcome, before=record)
 
 
 def _govern(
@@ -301,7 +312,10 @@ def _open_pull_request(
     intent: Intent,
     decision: Decision,
     outcome: BuildOutcome,
+    *,
+    before: IntentRecord,
 ) -> None:
+    """`before`: the record as the job found it, restored when the build turns out to be merged already."""
     default = repo.default_branch()
     current = repo.read_file(record.path, default)
     if current is None or content_hash(current) != record.content_hash:
@@ -320,6 +334,12 @@ def _open_pull_request(
                 service=intent.service_name, path=record.path, content=record.content_hash[:12]
             ),
         )
+        if pushed is None:
+            merged = repo.find_merged_pull(branch, repo.branch_head(branch) or "")
+            if merged is not None:  # a rebuild that changed nothing: the merge's own jobs carry on
+                run.message = f"#{merged.number} is merged already; the build changed nothing"
+                line.ledger.set_state(record.id, before.state, waiting_for=before.waiting_for)
+                return
         pull = _upsert_pull(repo, branch, default, intent, record, decision, outcome, line)
         head = pushed or pull.head_sha
         run.message = f"#{pull.number} at {head[:12]}"

@@ -163,6 +163,13 @@ class GithubRepoClient:
                 return _pull(pr)
         return None
 
+    def find_merged_pull(self, head_branch: str, head_sha: str) -> PullRequest | None:
+        owner = self.full_name.split("/", 1)[0]
+        for pr in self._repo.get_pulls(state="closed", head=f"{owner}:{head_branch}"):
+            if pr.head.ref == head_branch and pr.head.sha == head_sha and pr.merged:
+                return _pull(pr)
+        return None
+
     def get_pull(self, number: int) -> PullRequest:
         return _pull(self._repo.get_pull(number))
 

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import time
 
 import httpx
 import pytest
+from sqlalchemy import select
 
+from bot.handlers.intents import build_intent
+from bot.queue import JOBS
 from bot.server import build_bot
 from pipeline.deploy.local import process_alive
 from pipeline.ledger import IntentState
@@ -74,3 +78,25 @@ def test_a_restarted_bot_brings_back_services_that_died_meanwhile(rig: Rig) -> N
         assert httpx.get(f"{entry.url}/health", timeout=10).status_code == 200
     finally:
         restarted.database.dispose()
+
+
+def test_a_build_retried_after_the_bot_merged_its_pull_request_does_nothing_more(rig: Rig) -> None:
+    """A worker killed after the auto-merge but before acknowledging the build job: its next attempt finds
+    the PR merged and stops, instead of failing to open a PR with no commits."""
+    rig.push({PATH: (EXAMPLES / "intents" / "hello-world.yaml").read_text()}, "Add hello-world")
+    deployed = rig.wait_for(PATH, IntentState.DEPLOYED)
+    rig.wait_until_idle()
+    context = rig.bot.app.state.context
+    with context.database.session() as session:
+        key = session.execute(select(JOBS.c.key).where(JOBS.c.kind == "intent.build")).scalar_one()
+    job = context.queue.find(key)
+    assert job is not None
+
+    build_intent(job, context)  # the same job's next attempt
+    assert rig.ledger.get(deployed.id).state is IntentState.DEPLOYED
+
+    # `/intentops rebuild` of merged content builds again, finds nothing new, and leaves things as they were.
+    build_intent(dataclasses.replace(job, payload={**job.payload, "rebuild": True}), context)
+    assert rig.ledger.get(deployed.id).state is IntentState.DEPLOYED
+    pulls = list(rig.github(BOT).get_repo(REPO).get_pulls(state="all", head="acme:intentops/hello-world"))
+    assert [p.merged for p in pulls] == [True]
