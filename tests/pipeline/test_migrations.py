@@ -105,7 +105,7 @@ def test_processes_starting_together_migrate_once_without_errors(
 ) -> None:
     url = default_sqlite_url(tmp_path) if backend == "sqlite" else request.getfixturevalue("postgres_url")
     context = multiprocessing.get_context("spawn")
-    processes = [context.Process(target=_open, args=(url,)) for _ in range(6)]
+    processes = [context.Process(target=_open, args=(url,)) for _ in range(4)]
     for process in processes:
         process.start()
     for process in processes:
