@@ -109,6 +109,8 @@ class Worker:
             return self._failed(job, exc)
         if not queue.complete(job):
             log.warning("job %d (%s) finished after its lease was taken over", job.id, job.kind)
+        else:
+            log.info("job %d (%s) done, attempt %d", job.id, job.kind, job.attempts)
         return JobState.SUCCEEDED, None
 
     def _failed(self, job: Job, exc: Exception) -> tuple[JobState | None, str | None]:

@@ -52,8 +52,12 @@ def _shown(url: str) -> str:
 
 
 def _log_bot_at_info() -> None:
-    # Refused and ignored deliveries, retries and dead jobs are logged by the `bot` loggers at INFO and up.
+    # Refused and ignored deliveries, retries and dead jobs are logged by the `bot` loggers at INFO and up;
+    # a long-running process's log says when each thing happened.
     logging.getLogger("bot").setLevel(logging.INFO)
+    stamped = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(stamped)
 
 
 def _build(settings: Settings, *, threads: int) -> Bot:
