@@ -4,6 +4,7 @@ go to .artifacts/screenshots/."""
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -157,3 +158,40 @@ def test_a_reason_being_written_is_not_swept_away_by_a_live_refresh(page: Page, 
     reason.fill("")
     page.get_by_role("heading", name="Approvals").click()  # leaves the field: the waiting refresh comes
     expect(page.get_by_role("button", name="Approve second-one")).to_be_visible()
+
+
+HIDE = """() => {
+    Object.defineProperty(document, "visibilityState", {configurable: true, get: () => "hidden"});
+    document.dispatchEvent(new Event("visibilitychange"));
+}"""
+SHOW = """() => {
+    Object.defineProperty(document, "visibilityState", {configurable: true, get: () => "visible"});
+    document.dispatchEvent(new Event("visibilitychange"));
+}"""
+
+
+def test_many_open_tabs_do_not_starve_the_one_in_use(page: Page, live_rig: Rig) -> None:
+    """A browser opens ~6 connections per server and each live stream holds one: tabs in the background
+    let go of theirs, so an eighth tab still loads at once, and a tab shown again catches up."""
+    rig = live_rig
+    intent = rig.receive("tab-watch")
+    sign_in(page, rig, rig.people.approver.token)
+    background = []
+    started = time.monotonic()
+    for _ in range(7):
+        tab = page.context.new_page()
+        tab.goto(f"{rig.url}/intents/{intent}")
+        tab.evaluate(HIDE)
+        background.append(tab)
+
+    page.goto(f"{rig.url}/analytics")
+    expect(page.get_by_role("heading", name="Analytics", exact=True)).to_be_visible()
+    # Holding streams, the 7th tab and this page would each wait for one to end (10 s).
+    assert time.monotonic() - started < 8, "no page waits for background tabs' streams"
+
+    rig.ledger.set_state(intent, IntentState.NEEDS_HUMAN, waiting_for="a clearer purpose")
+    shown = background[0]
+    shown.evaluate("window.__sameDocument = true")
+    shown.evaluate(SHOW)
+    expect(shown.locator("dd.waiting")).to_have_text("a clearer purpose")
+    assert shown.evaluate("window.__sameDocument") is True, "caught up without a reload"

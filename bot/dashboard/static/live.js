@@ -30,18 +30,46 @@
     });
   }
 
-  function start() {
-    var anchor = document.querySelector("[data-live-url]");
-    if (!anchor || !window.EventSource) {
+  // A browser opens about six connections to one server; every open stream holds one. So only a tab someone
+  // can see follows the stream: a hidden tab lets go of it and, when shown again, reconnects and catches up
+  // (the stream starts with the current markers).
+  var source = null;
+
+  function connect(url) {
+    if (source !== null || document.visibilityState === "hidden") {
       return;
     }
-    var source = new EventSource(anchor.getAttribute("data-live-url"));
+    source = new EventSource(url);
     SOURCES.forEach(function (name) {
       source.addEventListener(name, function (event) {
         latest[name] = event.data;
         refreshIfBehind();
       });
     });
+  }
+
+  function disconnect() {
+    if (source !== null) {
+      source.close();
+      source = null;
+    }
+  }
+
+  function start() {
+    var anchor = document.querySelector("[data-live-url]");
+    if (!anchor || !window.EventSource) {
+      return;
+    }
+    var url = anchor.getAttribute("data-live-url");
+    connect(url);
+    document.addEventListener("visibilitychange", function () {
+      if (document.visibilityState === "hidden") {
+        disconnect();
+      } else {
+        connect(url);
+      }
+    });
+    window.addEventListener("pagehide", disconnect);
     // A change announced while a refresh was in flight is not lost: once the region is swapped in, it is
     // compared with the newest markers again. Leaving a form field may release a region that waited.
     document.body.addEventListener("htmx:afterSwap", refreshIfBehind);
