@@ -32,6 +32,9 @@ NO_CREDENTIALS = "the bot needs GITHUB_TOKEN, or GITHUB_APP_ID and GITHUB_PRIVAT
 APP_GIT_USER = "x-access-token"  # what GitHub expects as git's user name with an installation token
 
 
+INTENT_PAGE = "/dashboard/intents/{id}"  # bot.dashboard.app.MOUNT_PATH + the intent detail route
+
+
 class LineConfigurationError(RuntimeError):
     """The bot cannot reach a forge with these settings; the message says what to set."""
 
@@ -91,7 +94,9 @@ class Line:
         return sandbox_for(service_dir, wheelhouse=self.wheelhouse, cache_dir=self.venv_cache)
 
     def intent_url(self, intent_id: int) -> str:
-        return f"{self.public_url.rstrip('/')}/intents/{intent_id}"
+        """The intent's page for people (status "Details" links, PR bodies): the dashboard's, which asks a
+        browser to sign in, rather than the API's, which answers 401 to anyone without a header."""
+        return f"{self.public_url.rstrip('/')}{INTENT_PAGE.format(id=intent_id)}"
 
 
 def _connect(

@@ -7,6 +7,7 @@ from bot.events import IssuesEvent
 from bot.handlers.common import ISSUE_BRANCH, JobKind, require_line
 from bot.queue import Job
 from bot.routing import BotContext, Routes
+from bot.vcs.models import StatusContext, StatusState
 from pipeline.intents import InvalidIntent
 from pipeline.intents.issue_form import form_fields, intent_from_issue
 
@@ -55,5 +56,10 @@ def open_intent_pull(job: Job, context: BotContext) -> None:
         base=default,
         title=reports.ISSUE_PR_TITLE.format(service=form.intent.service_name, issue=number),
         body=reports.ISSUE_PR_BODY.format(path=form.path, issue=number),
+    )
+    # A branch protection requiring intentops/governance must not hold this PR: what it adds is a valid
+    # intent, and the intent itself is governed (and built, and signed off) once it is on the default branch.
+    repo.set_status(
+        pull.head_sha, StatusContext.GOVERNANCE, StatusState.SUCCESS, reports.ISSUE_PR_STATUS, pull.html_url
     )
     repo.comment(number, reports.ISSUE_LINKED.format(number=pull.number, path=form.path))

@@ -23,7 +23,12 @@ def test_pushed_intent_ends_as_a_running_registered_service(rig: Rig) -> None:
     pull = repo.get_pull(record.pr_number)
     assert pull.merged and pull.head.ref == "intentops/hello-world"
     assert "auto_approve" in pull.body and "Auto-approve aligned internal tools" in pull.body
-    statuses = {s.context: s.state for s in repo.get_commit(record.head_sha).get_combined_status().statuses}
+    combined = repo.get_commit(record.head_sha).get_combined_status().statuses
+    statuses = {s.context: s.state for s in combined}
+    details = {s.target_url for s in combined}
+    assert details == {f"{rig.url}/dashboard/intents/{record.id}"}
+    page = httpx.get(details.pop(), timeout=10, follow_redirects=False)
+    assert page.is_redirect and "/signin" in page.headers["location"], "a browser is asked to sign in"
     assert statuses == {
         "intentops/governance": "success",
         "intentops/spec": "success",

@@ -102,6 +102,10 @@ _No response_
 
 
 def test_an_issue_from_the_form_becomes_a_pull_request(rig: Rig) -> None:
+    # As `intentops up` protects main: nothing merges without intentops/governance.
+    rig.kit.admin.protect_branch(
+        REPO, "main", required_approvals=0, required_contexts=["intentops/governance"]
+    )
     repo = rig.github("alice").get_repo(REPO)
     issue = repo.create_issue(title="intent: greeter", body=FORM_BODY, labels=["intent"])
     deadline = time.monotonic() + 60
@@ -116,3 +120,8 @@ def test_an_issue_from_the_form_becomes_a_pull_request(rig: Rig) -> None:
     assert len(pulls) == 1 and f"#{pulls[0].number}" in replies[0]
     files = {f.filename: f for f in pulls[0].get_files()}
     assert list(files) == ["intents/greeter.yaml"]
+    # The PR only adds a valid intent: it can be merged, and then the intent is governed and built.
+    merged = rig.github("bob").get_repo(REPO).get_pull(pulls[0].number).merge(merge_method="merge")
+    assert merged.merged
+    governed = rig.wait_for("intents/greeter.yaml", IntentState.NEEDS_HUMAN, IntentState.AWAITING_SIGNOFF)
+    assert governed.decision is not None  # on main now: governed, then built like any pushed intent
