@@ -264,6 +264,15 @@ def _check_service(url: str, pushed_at: datetime) -> TimelineRow:
     return TimelineRow("health", "succeeded", took, at, f"{url}/health and /hello answer 200")
 
 
+def _stop_on_sigterm() -> None:
+    """SIGTERM (`kill`, a service manager) stops the line like Ctrl-C, services included."""
+
+    def interrupt(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
+
+
 def _wait_for_interrupt(stack: Stack, watcher: _Watcher | None = None) -> None:
     """Until Ctrl-C (SIGINT), printing what happens to the watched intent; a second Ctrl-C while the line
     stops is ignored, so nothing is left half-stopped."""
@@ -278,6 +287,7 @@ def _wait_for_interrupt(stack: Stack, watcher: _Watcher | None = None) -> None:
             time.sleep(0.5 if watcher is not None else 3600)
     except KeyboardInterrupt:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
         out.print("stopping ...")
 
 
@@ -327,6 +337,7 @@ def demo(
 ) -> None:
     """Drive the hello-world intent from commit to a running, registered service, and print a timeline;
     then (from a terminal, or with --stay) hand a second intent over to you on the dashboard."""
+    _stop_on_sigterm()
     stack = _start(data_dir, port, forge_port, backend)
     succeeded = False
     try:
@@ -370,6 +381,7 @@ def up(
     backend: Backend = "local",
 ) -> None:
     """Start the forge (with a demo repository and users), the bot and the dashboard; run until Ctrl-C."""
+    _stop_on_sigterm()
     stack = _start(data_dir, port, forge_port, backend)
     try:
         _describe(stack)

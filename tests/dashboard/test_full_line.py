@@ -138,7 +138,7 @@ def test_a_person_follows_the_demo_and_approves_its_second_intent(page: Page, tm
         expect(page.locator("#service-notes")).to_contain_text("healthy")
         screenshot(page, "demo-services")
     finally:
-        demo.send_signal(signal.SIGINT)
+        demo.send_signal(signal.SIGTERM)  # like Ctrl-C: a service manager or `kill` stops it all the same
         code = demo.wait(timeout=120)
     output = log.read_text(encoding="utf-8", errors="replace")
     assert code == 0, output
