@@ -7,6 +7,7 @@ each stage as it happens, then a timeline, and exits 0 only if the deployed serv
 
 from __future__ import annotations
 
+import logging
 import shutil
 import signal
 import subprocess
@@ -382,6 +383,10 @@ def up(
 ) -> None:
     """Start the forge (with a demo repository and users), the bot and the dashboard; run until Ctrl-C."""
     _stop_on_sigterm()
+    # A server's log: refused and ignored deliveries, retries, dead jobs (INFO and up), with the time.
+    logging.getLogger("bot").setLevel(logging.INFO)
+    for handler in logging.getLogger().handlers:
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
     stack = _start(data_dir, port, forge_port, backend)
     try:
         _describe(stack)

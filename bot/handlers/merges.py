@@ -39,7 +39,7 @@ def mark_rejected(job: Job, context: BotContext) -> None:
     record = line.ledger.find_by_pr(job.payload["repo"], int(job.payload["number"]))
     if record is None or record.state in (IntentState.MERGED, IntentState.DEPLOYED):
         return
-    line.ledger.record(record.id, Stage.MERGED, Outcome.FAILED, "closed without merging")
+    line.ledger.record(record.id, Stage.MERGED, Outcome.SKIPPED, "closed without merging: rejected")
     line.ledger.set_state(record.id, IntentState.REJECTED)
 
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from pipeline.ledger import IntentState
+from pipeline.ledger import IntentState, Outcome, Stage
 from tests.fixtures.line import BOT, REPO, Rig
 from tests.fixtures.line import NOTES_INTENT as NOTES
 
@@ -87,6 +87,8 @@ def test_a_pull_request_closed_without_merging_rejects_the_intent(rig: Rig) -> N
     rig.github("bob").get_repo(REPO).get_pull(record.pr_number).edit(state="closed")
     rejected = rig.wait_for(PATH, IntentState.REJECTED)
     assert rejected.service_url == "" and rig.bot.line.registry.get("notes") is None
+    merged = [e for e in rig.ledger.history(rejected.id) if e.stage is Stage.MERGED]
+    assert [e.outcome for e in merged] == [Outcome.SKIPPED], "a rejection is not a failed merge"
 
 
 def review(rig: Rig, login: str, number: int, sha: str, event: str) -> None:
