@@ -193,6 +193,7 @@ class Deployer:
             message,
             candidate.url,
             previous_version=_version(replaced),
+            log_tail=self.runtime.log_tail(candidate, LOG_TAIL_LINES),  # its start-up, for the history
         )
 
     def _serving_elsewhere(self, name: str) -> Instance | None:

@@ -46,6 +46,7 @@ def test_deploy_serves_the_service_and_records_it(
 
     assert result.outcome is DeployOutcome.DEPLOYED, result.message
     assert result.url.startswith("http://127.0.0.1:")
+    assert "Application startup complete" in result.log_tail, "a good deploy keeps its start-up log too"
     assert _hello(result.url) == {"message": "hello", "version": SHA_1}
     entry = registry.get("hello-fixture")
     assert entry is not None and entry.url == result.url and entry.version == SHA_1
