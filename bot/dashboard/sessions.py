@@ -10,13 +10,12 @@ cached TokenVerifier), so a revoked token ends the session within a minute.
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, HTTPException, Request, status
 
 from bot.dashboard.context import ContextDep
-from bot.dashboard.sessionstore import SessionStore
+from bot.dashboard.sessionstore import SessionStore, User
 from bot.dashboard.text import CSRF_FAILED, SECRET_MISSING, SECRET_PLACEHOLDER, SECRET_TOO_SHORT
 from bot.settings import PLACEHOLDER_SECRETS, Settings
 
@@ -42,18 +41,6 @@ def session_secret(settings: Settings) -> str:
     if len(secret) < MIN_SECRET_LENGTH:
         raise DashboardConfigError(SECRET_TOO_SHORT.format(length=MIN_SECRET_LENGTH))
     return secret
-
-
-@dataclass(frozen=True)
-class User:
-    """The signed-in person. `token` acts on the forge as them; it never goes into a page or a log."""
-
-    login: str
-    token: str
-    csrf: str
-
-    def __repr__(self) -> str:
-        return f"User(login={self.login!r})"
 
 
 class SignInRequired(Exception):
@@ -98,7 +85,7 @@ def optional_user(request: Request, context: ContextDep) -> User | None:
     if context.verifier.login(stored.token) != stored.login:
         sign_out(request)
         return None
-    return User(login=stored.login, token=stored.token, csrf=stored.csrf)
+    return stored
 
 
 def _here(request: Request) -> str:

@@ -43,13 +43,15 @@ class DashboardSessionRow(Base):
 
 
 @dataclass(frozen=True)
-class StoredSession:
+class User:
+    """The signed-in person. `token` acts on the forge as them; it never goes into a page or a log."""
+
     login: str
     token: str
     csrf: str
 
     def __repr__(self) -> str:
-        return f"StoredSession(login={self.login!r})"
+        return f"User(login={self.login!r})"
 
 
 def token_cipher(secret: str) -> Fernet:
@@ -99,7 +101,7 @@ class SessionStore:
             session.add(row)
         return session_id
 
-    def get(self, session_id: str) -> StoredSession | None:
+    def get(self, session_id: str) -> User | None:
         """The live session with this id, its last use noted; None (and the row gone) once it ended."""
         now = self._clock()
         with self._db.session() as session:
@@ -112,7 +114,7 @@ class SessionStore:
                 return None
             if now - row.last_seen_at >= TOUCH_EVERY_SECONDS:
                 row.last_seen_at = now
-            return StoredSession(login=row.login, token=token, csrf=row.csrf_token)
+            return User(login=row.login, token=token, csrf=row.csrf_token)
 
     def close(self, session_id: str) -> None:
         with self._db.session() as session:

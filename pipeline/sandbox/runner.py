@@ -188,18 +188,7 @@ def result_from(
         # pytest could not even start (collection crash, broken venv): one error with its output.
         failures = [TestFailure(test="(session)", message=output[-FAILURE_TEXT:])]
         counts["errors"] = max(counts["errors"], 1)
-    return SandboxResult(
-        passed=counts["passed"],
-        failed=counts["failed"],
-        errors=counts["errors"],
-        skipped=counts["skipped"],
-        duration_s=duration,
-        isolation=isolation,
-        user=user,
-        timed_out=timed_out,
-        failures=tuple(failures),
-        output=output[-OUTPUT_TAIL:],
-    )
+    return _result(counts, failures, output, duration, timed_out, isolation, user)
 
 
 def result_from_channel(
@@ -213,6 +202,18 @@ def result_from_channel(
         counts["errors"] += 1
     failures += [TestFailure(test="(sandbox)", message=problem) for problem in report.problems]
     counts["errors"] += len(report.problems)
+    return _result(counts, failures, output, duration, timed_out, isolation, user)
+
+
+def _result(
+    counts: dict[str, int],
+    failures: list[TestFailure],
+    output: str,
+    duration: float,
+    timed_out: bool,
+    isolation: Isolation,
+    user: str,
+) -> SandboxResult:
     return SandboxResult(
         passed=counts["passed"],
         failed=counts["failed"],
