@@ -139,7 +139,7 @@ def test_an_unexpected_failure_is_reported_for_its_file_only(
     from bot.cli import intents_cmd
     from bot.cli.main import build_app
 
-    real = intents_cmd.load_intent_file
+    real = intents_cmd.load_located_intent_file
     broken = tmp_path / "broken.yaml"
     broken.write_text("service_name: broken\npurpose: Breaks the loader\n")
 
@@ -148,10 +148,56 @@ def test_an_unexpected_failure_is_reported_for_its_file_only(
             raise RecursionError("maximum recursion depth exceeded")
         return real(path)
 
-    monkeypatch.setattr(intents_cmd, "load_intent_file", load)
+    monkeypatch.setattr(intents_cmd, "load_located_intent_file", load)
     arguments = ["validate", str(broken), str(EXAMPLES / "intents" / "hello-world.yaml")]
     result = CliRunner().invoke(build_app(), arguments, env={"COLUMNS": "200"})
 
     assert result.exit_code == 1
     assert "could not be checked (RecursionError: maximum recursion depth exceeded)" in result.output
     assert "valid   " in result.output and "1 valid, 1 invalid" in result.output
+
+
+def write_intent(path: Path, name: str, *, comment: str = "") -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(f"{comment}service_name: {name}\npurpose: Keep the team's notes in one place.\n")
+    return path
+
+
+def test_two_files_with_the_same_service_name_make_the_second_invalid(tmp_path: Path) -> None:
+    owner = write_intent(tmp_path / "intents" / "notes.yaml", "notes")
+    second = write_intent(tmp_path / "intents" / "team" / "notes.yaml", "notes", comment="# mine now\n")
+    write_intent(tmp_path / "intents" / "wiki.yaml", "wiki")
+
+    result = run("validate", str(tmp_path / "intents"))
+
+    assert result.returncode == 1
+    assert (
+        f"invalid {second}:2:15: service_name: the service name 'notes' is already owned by {owner}"
+        in result.stderr
+    )
+    assert f"{owner} (notes)" in result.stdout and "2 valid, 1 invalid" in result.stdout
+
+
+def test_a_taken_service_name_in_json_names_the_owner_and_the_line(tmp_path: Path) -> None:
+    first = write_intent(tmp_path / "a.yaml", "notes")
+    second = write_intent(tmp_path / "b.yaml", "notes")
+
+    # The file given first on the command line does not matter: the first path in sorted order owns it.
+    result = run("validate", "--format", "json", str(second), str(first))
+
+    assert result.returncode == 1
+    report = json.loads(result.stdout)
+    assert report["valid"] is False
+    by_file = {entry["file"]: entry for entry in report["files"]}
+    assert by_file[str(first)] == {"file": str(first), "valid": True, "service_name": "notes", "problems": []}
+    assert by_file[str(second)]["valid"] is False
+    [problem] = by_file[str(second)]["problems"]
+    assert (problem["line"], problem["column"], problem["field"]) == (1, 15, "service_name")
+    assert f"already owned by {first}" in problem["message"]
+
+
+def test_a_file_named_twice_is_not_its_own_duplicate(tmp_path: Path) -> None:
+    notes = write_intent(tmp_path / "notes.yaml", "notes")
+    result = run("validate", str(notes), str(tmp_path))
+    assert result.returncode == 0, result.stderr
+    assert "1 valid, 0 invalid" in result.stdout

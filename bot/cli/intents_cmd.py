@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -9,14 +10,23 @@ import typer
 from rich.markup import escape
 
 from bot.cli.output import FormatOption, OutputFormat, err, out, print_json
-from pipeline.intents import IntentProblem, InvalidIntent, intent_json_schema, load_intent_file
+from pipeline.intents import (
+    IntentProblem,
+    InvalidIntent,
+    LocatedIntent,
+    duplicate_names,
+    intent_json_schema,
+    load_located_intent_file,
+)
 
 INTENT_SUFFIXES = (".yaml", ".yml")
 UNEXPECTED = "could not be checked ({error}); please report this"
+NO_INTENT_FILES = "no intent files found (*.yaml, *.yml)"
 
 
 def collect_intent_files(paths: list[Path]) -> tuple[list[Path], list[IntentProblem]]:
-    """Expand directories to the intent files under them; name paths that do not exist as problems."""
+    """Expand directories to the intent files under them; name paths that do not exist as problems.
+    A file named twice (itself and through its directory) is checked once."""
     files: list[Path] = []
     missing: list[IntentProblem] = []
     for path in paths:
@@ -26,61 +36,91 @@ def collect_intent_files(paths: list[Path]) -> tuple[list[Path], list[IntentProb
             files.append(path)
         else:
             missing.append(IntentProblem(str(path), 0, 0, "no such file or directory"))
-    return files, missing
+    return _once_each(files), missing
 
 
-def check_file(path: Path) -> tuple[dict[str, Any], list[IntentProblem]]:
-    """One file's result. Whatever goes wrong reading it is that file's problem; the others get theirs."""
+def _once_each(files: list[Path]) -> list[Path]:
+    seen: set[Path] = set()
+    unique = []
+    for path in files:
+        if path.resolve() not in seen:
+            seen.add(path.resolve())
+            unique.append(path)
+    return unique
+
+
+def check_file(path: Path) -> tuple[LocatedIntent | None, list[IntentProblem]]:
+    """One file's intent, or its problems. Whatever goes wrong reading it is that file's problem; the
+    others get theirs."""
     try:
-        intent = load_intent_file(path)
+        return load_located_intent_file(path), []
     except InvalidIntent as exc:
-        found = exc.problems
+        return None, exc.problems
     except Exception as exc:  # a loader bug must not cost the user the other files' results
-        found = [IntentProblem(str(path), 0, 0, UNEXPECTED.format(error=describe(exc)))]
-    else:
-        return {"file": str(path), "valid": True, "service_name": intent.service_name, "problems": []}, []
-    return {"file": str(path), "valid": False, "problems": [p.to_json() for p in found]}, found
+        return None, [IntentProblem(str(path), 0, 0, UNEXPECTED.format(error=describe(exc)))]
 
 
 def describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
+def check_files(files: list[Path]) -> dict[str, FileResult]:
+    """Every file's result, the files that say a service name another file owns included (see
+    `pipeline.intents.owners`: among the files given, the first path in sorted order owns a name)."""
+    results: dict[str, FileResult] = {}
+    loaded: dict[str, LocatedIntent] = {}
+    for path in files:
+        located, problems = check_file(path)
+        results[str(path)] = FileResult(str(path), located, problems)
+        if located is not None:
+            loaded[str(path)] = located
+    for problem in duplicate_names(loaded):
+        results[problem.file].problems.append(problem)
+    return results
+
+
+@dataclass
+class FileResult:
+    file: str
+    intent: LocatedIntent | None
+    problems: list[IntentProblem]
+
+    def to_json(self) -> dict[str, Any]:
+        result: dict[str, Any] = {"file": self.file, "valid": not self.problems}
+        if self.intent is not None:
+            result["service_name"] = self.intent.intent.service_name
+        result["problems"] = [p.to_json() for p in self.problems]
+        return result
+
+
 def validate(
     paths: Annotated[list[Path], typer.Argument(help="Intent files, or directories to search for *.yaml")],
     output_format: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Validate intent files; exit 1 if any is invalid."""
-    files, problems = collect_intent_files(paths)
-    results: list[dict[str, Any]] = []
-    for path in files:
-        result, found = check_file(path)
-        results.append(result)
-        problems.extend(found)
-    for problem in problems:
-        if not any(r["file"] == problem.file for r in results):
-            results.append({"file": problem.file, "valid": False, "problems": [problem.to_json()]})
+    """Validate intent files, and that no two of them say the same service_name; exit 1 if any is invalid."""
+    files, missing = collect_intent_files(paths)
+    results = list(check_files(files).values())
+    results += [FileResult(problem.file, None, [problem]) for problem in missing]
     if not results:
-        problems.append(
-            IntentProblem(" ".join(map(str, paths)), 0, 0, "no intent files found (*.yaml, *.yml)")
-        )
-        results.append(
-            {"file": " ".join(map(str, paths)), "valid": False, "problems": [problems[-1].to_json()]}
-        )
+        problem = IntentProblem(" ".join(map(str, paths)), 0, 0, NO_INTENT_FILES)
+        results.append(FileResult(problem.file, None, [problem]))
+    problems = [problem for result in results for problem in result.problems]
     if output_format is OutputFormat.JSON:
-        print_json({"valid": not problems, "files": results})
+        print_json({"valid": not problems, "files": [result.to_json() for result in results]})
     else:
-        for result in results:
-            if result["valid"]:
-                out.print(
-                    f"[green]valid[/green]   {escape(result['file'])} ({escape(result['service_name'])})"
-                )
-        for problem in problems:
-            err.print(f"[red]invalid[/red] {escape(str(problem))}")
-        count = sum(1 for r in results if r["valid"])
-        out.print(f"{count} valid, {len(results) - count} invalid")
+        _print_text(results, problems)
     if problems:
         raise typer.Exit(1)
+
+
+def _print_text(results: list[FileResult], problems: list[IntentProblem]) -> None:
+    valid = [result for result in results if not result.problems]
+    for result in valid:
+        name = result.intent.intent.service_name if result.intent else ""
+        out.print(f"[green]valid[/green]   {escape(result.file)} ({escape(name)})")
+    for problem in problems:
+        err.print(f"[red]invalid[/red] {escape(str(problem))}")
+    out.print(f"{len(valid)} valid, {len(results) - len(valid)} invalid")
 
 
 def schema() -> None:

@@ -1,6 +1,14 @@
 """Intents: the YAML files that ask the line for a service."""
 
-from pipeline.intents.loader import DEFAULT_MAX_BYTES, load_intent, load_intent_file, parse_intent_mapping
+from pipeline.intents.loader import (
+    DEFAULT_MAX_BYTES,
+    LocatedIntent,
+    load_intent,
+    load_intent_file,
+    load_located_intent,
+    load_located_intent_file,
+    parse_intent_mapping,
+)
 from pipeline.intents.model import (
     EndpointHint,
     FieldType,
@@ -11,6 +19,7 @@ from pipeline.intents.model import (
     Storage,
     intent_json_schema,
 )
+from pipeline.intents.owners import NameClaim, duplicate_names, name_claims, name_owners, owner_of
 from pipeline.intents.problems import IntentProblem, InvalidIntent
 
 __all__ = [
@@ -21,11 +30,19 @@ __all__ = [
     "Intent",
     "IntentProblem",
     "InvalidIntent",
+    "LocatedIntent",
+    "NameClaim",
     "Priority",
     "ResourceHint",
     "Storage",
+    "duplicate_names",
     "intent_json_schema",
     "load_intent",
     "load_intent_file",
+    "load_located_intent",
+    "load_located_intent_file",
+    "name_claims",
+    "name_owners",
+    "owner_of",
     "parse_intent_mapping",
 ]

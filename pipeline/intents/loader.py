@@ -7,8 +7,10 @@ built from it, by this module, so no YAML tag can ever construct an object.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
+from types import MappingProxyType
 from typing import Any
 
 from pydantic import ValidationError
@@ -35,10 +37,30 @@ Position = tuple[int, int]
 PathKey = tuple[str | int, ...]
 
 
+@dataclass(frozen=True)
+class LocatedIntent:
+    """A valid intent and where, in its file, each field's value starts (1-based line and column)."""
+
+    intent: Intent
+    source: str
+    positions: Mapping[PathKey, Position]
+
+    def position_of(self, *field: str | int) -> Position:
+        """Where the field's value starts; (0, 0) when the intent did not come from YAML."""
+        return self.positions.get(tuple(field), (0, 0))
+
+
 def load_intent_file(
     path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, display: str | None = None
 ) -> Intent:
     """Read and validate one intent file. Raises InvalidIntent with every problem found."""
+    return load_located_intent_file(path, max_bytes=max_bytes, display=display).intent
+
+
+def load_located_intent_file(
+    path: str | Path, *, max_bytes: int = DEFAULT_MAX_BYTES, display: str | None = None
+) -> LocatedIntent:
+    """Like `load_intent_file`, keeping where each field was written."""
     name = display or str(path)
     path = Path(path)
     try:
@@ -56,17 +78,26 @@ def load_intent_file(
         raise InvalidIntent(
             [IntentProblem(name, 0, 0, f"cannot read the file: {exc.strerror or exc}")]
         ) from None
-    return load_intent(data, source=name, max_bytes=max_bytes)
+    return load_located_intent(data, source=name, max_bytes=max_bytes)
 
 
 def load_intent(data: bytes | str, *, source: str, max_bytes: int = DEFAULT_MAX_BYTES) -> Intent:
     """Validate an intent from raw bytes (as committed) or text. Raises InvalidIntent."""
+    return load_located_intent(data, source=source, max_bytes=max_bytes).intent
+
+
+def load_located_intent(
+    data: bytes | str, *, source: str, max_bytes: int = DEFAULT_MAX_BYTES
+) -> LocatedIntent:
+    """Like `load_intent`, keeping where each field was written (to point at a field that is valid on its
+    own but wrong next to other files, such as a service name another file already owns)."""
     raw = data.encode("utf-8") if isinstance(data, str) else data
     if len(raw) > max_bytes:
         raise InvalidIntent([_too_large(source, len(raw), max_bytes)])
     text = _decode(raw, source)
     value, positions = _read_yaml(text, source)
-    return parse_intent_mapping(value, source=source, positions=positions)
+    intent = parse_intent_mapping(value, source=source, positions=positions)
+    return LocatedIntent(intent=intent, source=source, positions=MappingProxyType(positions))
 
 
 def parse_intent_mapping(
