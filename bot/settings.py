@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import ipaddress
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field, SecretStr, model_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 PLACEHOLDER_SECRETS = {"changeme", "change-me", "secret", "password", "xxx", "todo"}
+TRUSTED_PROXY_INVALID = (
+    "INTENTOPS_TRUSTED_PROXIES: {entry!r} is not an IP address or network; name your proxies' addresses "
+    "(e.g. 10.0.0.5,10.1.0.0/16), never '*'"
+)
 
 
 class Settings(BaseSettings):
@@ -67,6 +73,28 @@ class Settings(BaseSettings):
         default=10.0, ge=0, alias="INTENTOPS_DASHBOARD_FORGE_CACHE_SECONDS"
     )
     """How long the approvals page reuses what the forge said about an intent (0: ask every time)."""
+
+    # The edges: whose forwarded headers the bot believes, and what it serves without a sign-in.
+    trusted_proxies: Annotated[tuple[str, ...], NoDecode] = Field(
+        default=(), alias="INTENTOPS_TRUSTED_PROXIES"
+    )
+    """Addresses or networks (comma-separated) of the reverse proxies in front of the bot: only requests
+    from them have their X-Forwarded-For / X-Forwarded-Proto believed. Empty (default): nobody's are."""
+    api_docs: bool = Field(default=False, alias="INTENTOPS_API_DOCS")
+    """Serve /docs, /redoc and /openapi.json (the bot's and the registry's); off by default."""
+
+    @field_validator("trusted_proxies", mode="before")
+    @classmethod
+    def _proxy_networks(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        entries = tuple(part.strip() for part in value.split(",") if part.strip())
+        for entry in entries:
+            try:
+                ipaddress.ip_network(entry, strict=False)
+            except ValueError:
+                raise ValueError(TRUSTED_PROXY_INVALID.format(entry=entry)) from None
+        return entries
 
     # Deploy and the service registry (seed port 8000).
     registry_url: str = Field(default="http://127.0.0.1:8000", alias="INTENTOPS_REGISTRY_URL")

@@ -118,7 +118,7 @@ def create_dashboard_app(context: DashboardContext, settings: Settings) -> FastA
     app = FastAPI(title="IntentOps dashboard", docs_url=None, redoc_url=None, openapi_url=None)
     app.state.dashboard = context
     app.state.sessions = _session_store(context, settings, secret)
-    app.state.signin_limiter = SignInLimiter(clock=lambda: context.clock().timestamp())
+    app.state.signin_limiter = SignInLimiter(context.db, clock=lambda: context.clock().timestamp())
     app.state.templates = build_templates()
     app.state.poll_seconds = settings.dashboard_poll_seconds
     app.state.stream_seconds = live.STREAM_SECONDS

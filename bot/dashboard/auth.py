@@ -1,5 +1,6 @@
 """Sign in with a forge token, sign out. The token is checked against the forge and kept server-side;
-refused tokens are counted, and past a few a minute the form answers 429 without asking the forge."""
+refused tokens are counted (in the state database, per client address and token prefix), and past a few a
+minute the form answers 429 without asking the forge."""
 
 from __future__ import annotations
 
@@ -76,18 +77,19 @@ def signin(
     token = token.strip()
     if not token:
         return _page(request, target, TOKEN_MISSING, status_code=status.HTTP_400_BAD_REQUEST)
-    keys = limit_keys(request.client.host if request.client else "", token)
-    wait = limiter_of(request).retry_after(keys)
-    if wait:
-        return _too_many(request, target, wait)
+    limiter = limiter_of(request)
+    attempt = limiter.attempt(limit_keys(request.client.host if request.client else "", token))
+    if attempt.wait:
+        return _too_many(request, target, attempt.wait)
     try:
         login = context.verifier.login(token)
     except (GithubException, OSError) as exc:
+        limiter.settle(attempt)
         error = FORGE_UNREACHABLE.format(error=type(exc).__name__)
         return _page(request, target, error, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)
-    if login is None:
-        limiter_of(request).failed(keys)
+    if login is None:  # the attempt stays on record: a refused token
         return _page(request, target, TOKEN_REFUSED, status_code=status.HTTP_401_UNAUTHORIZED)
+    limiter.settle(attempt)
     sign_in(request, login, token)
     flash(request, SIGNED_IN.format(login=login))
     return RedirectResponse(target, status.HTTP_303_SEE_OTHER)

@@ -14,13 +14,14 @@ from alembic.runtime.migration import MigrationContext
 from sqlalchemy import create_engine, inspect, text
 
 import bot.dashboard.sessionstore
+import bot.dashboard.signinlimit
 import bot.queue
 import bot.webhooks
 import pipeline.state.tables  # noqa: F401  (every model table on Base.metadata)
 from pipeline.state import Base, Database, default_sqlite_url
 from pipeline.state.migrate import SchemaError, head_revision
 
-assert bot.queue and bot.webhooks and bot.dashboard.sessionstore  # the bot's tables are on the same metadata
+assert bot.queue and bot.webhooks and bot.dashboard.sessionstore and bot.dashboard.signinlimit  # bot tables
 
 
 def _differences(database: Database) -> list[object]:
