@@ -16,12 +16,15 @@ from bot.settings import Settings
 from pipeline.governance import (
     AlignmentScorer,
     Decision,
+    FloorLoadError,
     GivenScore,
     LexicalScorer,
     PolicyAction,
     PolicyLoadError,
+    PolicySet,
     PushContext,
     govern,
+    load_floor,
     load_policies,
     scorer_for,
 )
@@ -43,6 +46,18 @@ ACTION_STYLE = {
 PoliciesOption = Annotated[
     Path, typer.Option("--policies", help="A policy file, or a directory of *.yaml / *.json policy files")
 ]
+FloorOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--floor",
+        help="The server-side floor: a policy file or directory applied beside --policies, which they cannot "
+        "weaken (default: the shipped policies/floor/floor.yaml, as the bot applies it)",
+    ),
+]
+NoFloorOption = Annotated[
+    bool, typer.Option("--no-floor", help="Apply no floor (to see what the repository's policies alone do)")
+]
+NO_FLOOR_AND_FLOOR = "--floor and --no-floor exclude each other"
 
 
 def parse_score(text: str) -> float:
@@ -89,9 +104,11 @@ def govern_command(
         list[str] | None,
         typer.Option("--changed-file", help="A file the push changed (repeatable; default: the intent path)"),
     ] = None,
+    floor: FloorOption = None,
+    no_floor: NoFloorOption = False,
     output_format: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Run governance on one intent: print the matching policies and the decision."""
+    """Run governance on one intent: print every policy's result, the findings and the decision."""
     try:
         intent = load_intent_file(path)
     except InvalidIntent as exc:
@@ -102,15 +119,30 @@ def govern_command(
         policy_set = load_policies(policies)
     except PolicyLoadError as exc:
         _fail_lines([str(problem) for problem in exc.problems])
+    floor_set = _floor(floor, no_floor=no_floor)
     blueprint_path = blueprint or find_blueprint(path)
     blueprint_text = _read_blueprint(blueprint_path) if blueprint_path else None
     context = PushContext.of(author=author, changed_files=changed_files or [path.as_posix()])
     scorer = _scorer(alignment_score, budget_key=f"cli:{path.as_posix()}")
-    decision = govern(intent, policy_set, scorer=scorer, blueprint=blueprint_text, context=context)
+    decision = govern(
+        intent, policy_set, scorer=scorer, blueprint=blueprint_text, context=context, floor=floor_set
+    )
     if output_format is OutputFormat.JSON:
         print_json(decision.to_json())
     else:
         _print_decision(decision)
+
+
+def _floor(path: Path | None, *, no_floor: bool) -> PolicySet | None:
+    """The floor to apply: none with --no-floor, the file or directory given, else the shipped one."""
+    if no_floor:
+        if path is not None:
+            raise typer.BadParameter(NO_FLOOR_AND_FLOOR)
+        return None
+    try:
+        return load_floor(path)
+    except FloorLoadError as exc:
+        _fail_lines(str(exc).splitlines())
 
 
 def _fail_lines(lines: list[str]) -> NoReturn:
@@ -171,6 +203,8 @@ RESULT_TEXT = {
     RuleResult.NOT_MATCHED: "[dim]not matched[/dim]",
     RuleResult.ERROR: "[red]error[/red]",
 }
+WITHHELD_TEXT = "[bold]matched[/bold], [yellow]withheld[/yellow]"
+FINDING_LINE = '[yellow]finding:[/yellow] {field}: "{text}": {message}'
 
 
 def _print_decision(decision: Decision) -> None:
@@ -186,19 +220,17 @@ def _print_decision(decision: Decision) -> None:
         for m in decision.matched
     ]
     for policy in rows:
-        style = ACTION_STYLE[policy.action]
-        action = f"[{style}]{policy.action.value}[/{style}]" if policy.result is RuleResult.MATCHED else ""
-        result = RESULT_TEXT[policy.result]
-        why = (
-            f"[dim]false: {escape(policy.rule)}[/dim]"
-            if policy.rule and policy.result is RuleResult.NOT_MATCHED
-            else escape(policy.reason)
-        )
-        table.add_row(escape(policy.name), result, action, why, policy.source)
+        table.add_row(*_row(policy))
     if rows:
         out.print(table)
     if not decision.matched:
         out.print("no policy matched")
+    for finding in decision.findings:
+        out.print(
+            FINDING_LINE.format(
+                field=escape(finding.field), text=escape(finding.text), message=escape(finding.message)
+            )
+        )
     for error in decision.errors:
         err.print(f"[red]error:[/red] {escape(str(error))}")
     alignment = decision.alignment
@@ -219,6 +251,21 @@ def _print_decision(decision: Decision) -> None:
         err.print(f"[yellow]warning:[/yellow] {escape(TEAM_WARNING.format(teams=', '.join(teams)))}")
 
 
+def _row(policy: EvaluatedPolicy) -> tuple[str, str, str, str, str]:
+    """policy, result, action, why, source: a withheld match says so and why; a floor policy's source
+    starts with `floor:`."""
+    style = ACTION_STYLE[policy.action]
+    action = f"[{style}]{policy.action.value}[/{style}]" if policy.result is RuleResult.MATCHED else ""
+    result = WITHHELD_TEXT if policy.withheld else RESULT_TEXT[policy.result]
+    if policy.rule and policy.result is RuleResult.NOT_MATCHED:
+        why = f"[dim]false: {escape(policy.rule)}[/dim]"
+    elif policy.withheld:
+        why = f"{escape(policy.reason)} [yellow]({escape(policy.withheld)})[/yellow]"
+    else:
+        why = escape(policy.reason)
+    return escape(policy.name), result, action, why, escape(policy.source)
+
+
 TEAM_WARNING = (
     "team approvers ({teams}) count only where the bot can read team membership (GitHub, with access "
     "to the organization's teams); the embedded forge has no teams: name approvers by login there"
@@ -230,10 +277,13 @@ def policy_test(
         Path, typer.Argument(help="Policy directory; its tests/*.yaml hold the cases")
     ] = DEFAULT_POLICIES,
     verbose: Annotated[bool, typer.Option("--verbose", "-v", help="List passing cases too")] = False,
+    floor: FloorOption = None,
+    no_floor: NoFloorOption = False,
     output_format: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Run the policy unit tests (intent + expected action), like `opa test`; exit 1 on any failure."""
-    report = run_policy_tests(directory)
+    """Run the policy unit tests (intent + expected action), like `opa test`, with the floor applied as the
+    bot applies it; exit 1 on any failure."""
+    report = run_policy_tests(directory, floor=_floor(floor, no_floor=no_floor))
     if output_format is OutputFormat.JSON:
         print_json(_report_json(report))
     else:

@@ -12,12 +12,16 @@ from pipeline.governance.alignment import (
 )
 from pipeline.governance.decision import (
     DECISION_VERSION,
+    FINDINGS_FORCE_APPROVAL,
+    LEXICAL_ONLY_INFORMS,
     AlignmentReport,
     Decision,
     GovernanceError,
     MatchedPolicy,
 )
 from pipeline.governance.engine import govern
+from pipeline.governance.findings import ADDRESSED_PHRASES, Finding, find_addressed_text
+from pipeline.governance.floor import FloorLoadError, load_floor
 from pipeline.governance.loading import (
     PolicyLoadError,
     PolicySet,
@@ -32,7 +36,10 @@ from pipeline.governance.rules import RuleLimits
 from pipeline.governance.variables import LINE_STAGES, PushContext, is_self_modification
 
 __all__ = [
+    "ADDRESSED_PHRASES",
     "DECISION_VERSION",
+    "FINDINGS_FORCE_APPROVAL",
+    "LEXICAL_ONLY_INFORMS",
     "LINE_STAGES",
     "Alignment",
     "AlignmentMethod",
@@ -41,6 +48,8 @@ __all__ = [
     "AlignmentUnavailable",
     "ClaudeScorer",
     "Decision",
+    "Finding",
+    "FloorLoadError",
     "GivenScore",
     "GovernanceError",
     "LexicalScorer",
@@ -54,8 +63,10 @@ __all__ = [
     "PushContext",
     "RuleLimits",
     "StoreUpdate",
+    "find_addressed_text",
     "govern",
     "is_self_modification",
+    "load_floor",
     "load_policies",
     "load_policy_sources",
     "read_policy_path",

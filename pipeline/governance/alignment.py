@@ -22,9 +22,25 @@ from pipeline.llm.base import LLMError, LLMProvider, LLMRequest, ToolSpec
 
 class AlignmentMethod(StrEnum):
     LEXICAL = "lexical"
+    """The offline scorer: counts words, so padding a purpose with the blueprint's words moves it."""
     CLAUDE = "claude"
     GIVEN = "given"
-    """Supplied by the caller (`--alignment-score`, policy tests), not computed."""
+    """Supplied by the caller (`--alignment-score`, policy unit tests), not computed."""
+
+    @property
+    def can_grant_auto_approval(self) -> bool:
+        """Whether an auto_approve policy whose rule reads `alignment_score` may win on this method's score.
+
+        Only a scorer that judges meaning may be the reason for auto-approval: Claude. A heuristic (the
+        lexical scorer, and any method added later until it has been shown to resist padding and injected
+        text) only informs: such a policy shows as matched but withheld, and a person approves. `given` is
+        the caller's own what-if (`intentops govern --alignment-score`, policy unit tests): nobody's words
+        produced it, and a policy test must be able to show what a policy does at a score, so it may grant.
+        """
+        return self in _GRANTING
+
+
+_GRANTING = frozenset({AlignmentMethod.CLAUDE, AlignmentMethod.GIVEN})
 
 
 @dataclass(frozen=True)
@@ -51,13 +67,15 @@ def clamp(score: float) -> float:
 
 @dataclass(frozen=True)
 class GivenScore:
-    """A score fixed by the caller; evaluates 'as if alignment were X'."""
+    """A score fixed by the caller; evaluates 'as if alignment were X' (and, with `method`, as if that method
+    had scored it: a policy test shows what a policy does with a lexical score)."""
 
     value: float
     rationale: str = "alignment given by the caller, not computed"
+    method: AlignmentMethod = AlignmentMethod.GIVEN
 
     def score(self, intent: Intent, blueprint: str) -> Alignment:
-        return Alignment(clamp(self.value), AlignmentMethod.GIVEN, self.rationale)
+        return Alignment(clamp(self.value), self.method, self.rationale)
 
 
 # -- lexical --------------------------------------------------------------------------------------------

@@ -5,6 +5,13 @@ policies are reported with their reasons; the most restrictive action wins (bloc
 requires_approval > auto_approve); no match means requires_approval. It fails closed: any error (a rule
 that cannot be evaluated, policies that did not load, no alignment score) keeps the action at
 requires_approval or stricter, and the error is listed. The same inputs always give the same decision.
+
+Words cannot buy auto-approval. An auto_approve policy whose rule reads `alignment_score` matches but is
+*withheld* when the score comes from a method that cannot grant auto-approval (the lexical scorer): a
+heuristic score informs, never decides. Text in the intent addressed to the scorer or the reviewer is a
+finding, and any finding forces requires_approval (blocked stays blocked). The server-side floor's policies
+are evaluated before the repository's, always, and marked as floor: the strictest action wins and each
+requires_approval policy's own requirement must be met, so a repository can add to the floor, never weaken it.
 """
 
 from __future__ import annotations
@@ -17,21 +24,31 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict
 
 from pipeline.governance.alignment import Alignment, AlignmentMethod
+from pipeline.governance.findings import Finding, find_addressed_text
 from pipeline.governance.loading import PolicySet
 from pipeline.governance.policy import LoadedPolicy, Location, PolicyAction, PolicyProblem
 from pipeline.governance.rules import DEFAULT_LIMITS, RuleLimits
 from pipeline.governance.variables import PushContext, rule_variables
 from pipeline.intents import Intent
 
-DECISION_VERSION: Literal[2] = 2
-"""1: matched policies and errors only. 2 adds `evaluated`: every policy with its result. Readers of version 1
-find `evaluated` empty."""
+DECISION_VERSION: Literal[3] = 3
+"""1: matched policies and errors only. 2 adds `evaluated`: every policy with its result. 3 adds `findings`,
+`floor_digest`, and `withheld` and `floor` on each policy. Older decisions read with these empty."""
 
 NO_MATCH = "no policy matched; a person must approve"
 FAIL_CLOSED = "{count} error(s) during governance; auto-approval is withheld until they are fixed"
 NO_SCORE = "the rule reads alignment_score, which could not be computed (see the alignment error)"
 WON = "policy '{name}': {reason}"
 RULE_FALSE = "its rule was false for this intent"
+LEXICAL_ONLY_INFORMS = "auto-approval needs a model's alignment; lexical scores only inform"
+"""Why a matching auto_approve policy that reads `alignment_score` did not decide (and, when nothing else
+did, the decision's summary)."""
+FINDINGS_FORCE_APPROVAL = (
+    "{count} finding(s): the intent holds text addressed to the scorer or the reviewer; a person must approve"
+)
+FLOOR_SOURCE = "floor:{location}"
+"""How a floor policy's source reads in a decision: `floor:policies/floor/floor.yaml:8:5`."""
+ALIGNMENT_SCORE = "alignment_score"
 
 
 class _Frozen(BaseModel):
@@ -45,7 +62,11 @@ class MatchedPolicy(_Frozen):
     approvals: int
     approvers: tuple[str, ...]
     source: str
-    """file:line where the policy is written."""
+    """file:line where the policy is written; `floor:file:line` for a policy of the server-side floor."""
+    withheld: str = ""
+    """Why this matching auto_approve policy did not decide (LEXICAL_ONLY_INFORMS); empty when it counts."""
+    floor: bool = False
+    """A policy of the server-side floor (shipped with or configured on the bot), not the repository's."""
 
 
 class RuleResult(StrEnum):
@@ -65,6 +86,9 @@ class EvaluatedPolicy(_Frozen):
     reason: str
     """Matched: the policy's reason; not matched: RULE_FALSE; error: what went wrong."""
     source: str
+    withheld: str = ""
+    """Matched, but not allowed to decide: why (see MatchedPolicy.withheld)."""
+    floor: bool = False
 
 
 class GovernanceError(_Frozen):
@@ -88,7 +112,7 @@ class AlignmentReport(_Frozen):
 class Decision(_Frozen):
     """What governance decided about one intent, and everything needed to explain it."""
 
-    version: Literal[1, 2] = DECISION_VERSION
+    version: Literal[1, 2, 3] = DECISION_VERSION
     service_name: str
     action: PolicyAction
     summary: str
@@ -99,7 +123,12 @@ class Decision(_Frozen):
     alignment: AlignmentReport
     policy_digest: str
     evaluated: tuple[EvaluatedPolicy, ...] = ()
-    """Every policy in file order with its result (empty in version 1 decisions)."""
+    """Every policy with its result: the floor's first, then the repository's in file order (empty in
+    version 1 decisions)."""
+    findings: tuple[Finding, ...] = ()
+    """Text in the intent addressed to the scorer or the reviewer; any one forces requires_approval."""
+    floor_digest: str = ""
+    """Digest of the server-side floor's policy files; empty when no floor applied."""
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
@@ -116,9 +145,14 @@ class Evaluation:
 
 
 def decide(
-    policies: PolicySet | None, evaluation: Evaluation, *, limits: RuleLimits = DEFAULT_LIMITS
+    policies: PolicySet | None,
+    evaluation: Evaluation,
+    *,
+    limits: RuleLimits = DEFAULT_LIMITS,
+    floor: PolicySet | None = None,
 ) -> Decision:
-    """Evaluate every policy and combine the outcomes. Never raises for a rule's sake."""
+    """Evaluate the floor's policies, then the repository's, and combine the outcomes. Never raises for a
+    rule's sake."""
     alignment = evaluation.alignment
     variables = rule_variables(
         evaluation.intent,
@@ -129,36 +163,87 @@ def decide(
     matched: list[MatchedPolicy] = []
     errors = list(evaluation.extra_errors)
     evaluated: list[EvaluatedPolicy] = []
-    for loaded in policies.policies if policies else ():
+    sets = ((floor, True), (policies, False))
+    for loaded, is_floor in ((item, is_floor) for chosen, is_floor in sets for item in _policies(chosen)):
+        source = FLOOR_SOURCE.format(location=loaded.location) if is_floor else str(loaded.location)
         outcome = loaded.rule.evaluate(variables, limits)
         if outcome.error:
             message = outcome.error
-            if alignment is None and "alignment_score" in loaded.rule.names:
+            if alignment is None and ALIGNMENT_SCORE in loaded.rule.names:
                 message = NO_SCORE
-            errors.append(
-                GovernanceError(policy=loaded.policy.name, source=str(loaded.location), message=message)
-            )
-            evaluated.append(_evaluated(loaded, RuleResult.ERROR, message))
+            errors.append(GovernanceError(policy=loaded.policy.name, source=source, message=message))
+            evaluated.append(_evaluated(loaded, RuleResult.ERROR, message, source, floor=is_floor))
         elif outcome.matched:
-            matched.append(_matched(loaded))
-            evaluated.append(_evaluated(loaded, RuleResult.MATCHED, loaded.policy.reason))
+            withheld = _withheld(loaded, alignment)
+            matched.append(_matched(loaded, source, withheld=withheld, floor=is_floor))
+            evaluated.append(
+                _evaluated(
+                    loaded,
+                    RuleResult.MATCHED,
+                    loaded.policy.reason,
+                    source,
+                    withheld=withheld,
+                    floor=is_floor,
+                )
+            )
         else:
-            evaluated.append(_evaluated(loaded, RuleResult.NOT_MATCHED, RULE_FALSE))
-    return _combine(evaluation, matched, errors, evaluated, policies.digest if policies else "")
+            evaluated.append(_evaluated(loaded, RuleResult.NOT_MATCHED, RULE_FALSE, source, floor=is_floor))
+    outcome_parts = _Outcome(
+        matched=tuple(matched),
+        errors=tuple(errors),
+        evaluated=tuple(evaluated),
+        findings=find_addressed_text(evaluation.intent),
+    )
+    return _combine(
+        evaluation,
+        outcome_parts,
+        digest=policies.digest if policies else "",
+        floor_digest=floor.digest if floor else "",
+    )
 
 
-def _evaluated(loaded: LoadedPolicy, result: RuleResult, reason: str) -> EvaluatedPolicy:
+def _policies(chosen: PolicySet | None) -> tuple[LoadedPolicy, ...]:
+    return chosen.policies if chosen else ()
+
+
+def _withheld(loaded: LoadedPolicy, alignment: Alignment | None) -> str:
+    """An auto_approve policy whose rule reads the score may not win on a score that cannot grant."""
+    reads_score = ALIGNMENT_SCORE in loaded.rule.names
+    if loaded.policy.action is not PolicyAction.AUTO_APPROVE or not reads_score or alignment is None:
+        return ""
+    return "" if alignment.method.can_grant_auto_approval else LEXICAL_ONLY_INFORMS
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    matched: tuple[MatchedPolicy, ...]
+    errors: tuple[GovernanceError, ...]
+    evaluated: tuple[EvaluatedPolicy, ...]
+    findings: tuple[Finding, ...]
+
+
+def _evaluated(
+    loaded: LoadedPolicy,
+    result: RuleResult,
+    reason: str,
+    source: str,
+    *,
+    withheld: str = "",
+    floor: bool = False,
+) -> EvaluatedPolicy:
     return EvaluatedPolicy(
         name=loaded.policy.name,
         result=result,
         action=loaded.policy.action,
         rule=loaded.policy.rule,
         reason=reason,
-        source=str(loaded.location),
+        source=source,
+        withheld=withheld,
+        floor=floor,
     )
 
 
-def _matched(loaded: LoadedPolicy) -> MatchedPolicy:
+def _matched(loaded: LoadedPolicy, source: str, *, withheld: str, floor: bool) -> MatchedPolicy:
     policy = loaded.policy
     return MatchedPolicy(
         name=policy.name,
@@ -166,19 +251,15 @@ def _matched(loaded: LoadedPolicy) -> MatchedPolicy:
         reason=policy.reason,
         approvals=policy.required_approvals(),
         approvers=policy.approvers,
-        source=str(loaded.location),
+        source=source,
+        withheld=withheld,
+        floor=floor,
     )
 
 
-def _combine(
-    evaluation: Evaluation,
-    matched: Sequence[MatchedPolicy],
-    errors: Sequence[GovernanceError],
-    evaluated: Sequence[EvaluatedPolicy],
-    digest: str,
-) -> Decision:
-    action, summary = _action(matched, errors)
-    deciding = [m for m in matched if m.action is PolicyAction.REQUIRES_APPROVAL]
+def _combine(evaluation: Evaluation, outcome: _Outcome, *, digest: str, floor_digest: str) -> Decision:
+    action, summary = _action(outcome)
+    deciding = [m for m in outcome.matched if m.action is PolicyAction.REQUIRES_APPROVAL]
     approvals = max([1, *(m.approvals for m in deciding)]) if action is PolicyAction.REQUIRES_APPROVAL else 0
     # Each matching policy's own requirement (in `matched`) must be met; these two fields only summarize
     # them: the least number of distinct approvers, and who may approve (anyone with write permission as soon
@@ -190,8 +271,8 @@ def _combine(
         service_name=evaluation.intent.service_name,
         action=action,
         summary=summary,
-        matched=tuple(matched),
-        errors=tuple(errors),
+        matched=outcome.matched,
+        errors=outcome.errors,
         approvals_required=approvals,
         approvers=tuple(approvers),
         alignment=AlignmentReport(
@@ -201,23 +282,28 @@ def _combine(
             model=alignment.model if alignment else "",
         ),
         policy_digest=digest,
-        evaluated=tuple(evaluated),
+        evaluated=outcome.evaluated,
+        findings=outcome.findings,
+        floor_digest=floor_digest,
     )
 
 
-def _action(matched: Sequence[MatchedPolicy], errors: Sequence[GovernanceError]) -> tuple[PolicyAction, str]:
-    if matched:
-        # The first policy (in file order) with the strictest action explains the decision.
-        strictest = max(matched, key=lambda m: m.action.severity)
-        action, summary = (
-            strictest.action,
-            WON.format(name=strictest.name, reason=strictest.reason),
-        )
-    else:
-        action, summary = PolicyAction.REQUIRES_APPROVAL, NO_MATCH
-    if errors and action is PolicyAction.AUTO_APPROVE:
-        return PolicyAction.REQUIRES_APPROVAL, FAIL_CLOSED.format(count=len(errors))
-    return action, summary
+def _action(outcome: _Outcome) -> tuple[PolicyAction, str]:
+    """The strictest policy that may decide wins; an auto_approve still gives way to findings and errors, and
+    withheld policies alone leave the decision to a person."""
+    deciding = [m for m in outcome.matched if not m.withheld]
+    # The first policy (floor first, then file order) with the strictest action explains the decision.
+    strictest = max(deciding, key=lambda m: m.action.severity) if deciding else None
+    if strictest is not None and strictest.action is not PolicyAction.AUTO_APPROVE:
+        return strictest.action, WON.format(name=strictest.name, reason=strictest.reason)
+    if outcome.findings:
+        return PolicyAction.REQUIRES_APPROVAL, FINDINGS_FORCE_APPROVAL.format(count=len(outcome.findings))
+    if strictest is None:
+        withheld = any(m.withheld for m in outcome.matched)
+        return PolicyAction.REQUIRES_APPROVAL, LEXICAL_ONLY_INFORMS if withheld else NO_MATCH
+    if outcome.errors:
+        return PolicyAction.REQUIRES_APPROVAL, FAIL_CLOSED.format(count=len(outcome.errors))
+    return PolicyAction.AUTO_APPROVE, WON.format(name=strictest.name, reason=strictest.reason)
 
 
 def load_errors(problems: Sequence[PolicyProblem]) -> tuple[GovernanceError, ...]:

@@ -1,4 +1,5 @@
-"""Governing one intent: score its alignment, evaluate the policies, decide. The entry point callers use."""
+"""Governing one intent: score its alignment, evaluate the floor's and the repository's policies, decide.
+The entry point callers use."""
 
 from __future__ import annotations
 
@@ -25,9 +26,12 @@ def govern(
     context: PushContext = NO_CONTEXT,
     policy_problems: Sequence[PolicyProblem] = (),
     limits: RuleLimits = DEFAULT_LIMITS,
+    floor: PolicySet | None = None,
 ) -> Decision:
     """Decide on `intent` under `policies` (None: no set has ever loaded, so nothing can approve).
 
+    `floor`: the server-side floor (`load_floor`), evaluated before `policies` and always, also when
+    `policies` is None; None means no floor (experiments, policy tests that opt out).
     `policy_problems` are load errors of the newest policy files when an older set stays in force; they
     are listed in the decision and withhold auto-approval. Alignment errors do the same.
     """
@@ -36,7 +40,7 @@ def govern(
     if alignment_error:
         errors.append(GovernanceError(policy="", source="alignment", message=alignment_error))
     evaluation = Evaluation(intent=intent, alignment=alignment, context=context, extra_errors=tuple(errors))
-    return decide(policies, evaluation, limits=limits)
+    return decide(policies, evaluation, limits=limits, floor=floor)
 
 
 def _score(intent: Intent, scorer: AlignmentScorer, blueprint: str | None) -> tuple[Alignment | None, str]:

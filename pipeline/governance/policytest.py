@@ -8,11 +8,15 @@ A case file:
       - name: a new spec-builder version needs a person
         intent: {service_name: spec-builder-v2, purpose: Better SPEC templates, tier: 0}
         alignment_score: 0.95      # given, so a case never depends on a scorer
+        alignment_method: lexical  # optional: as if this method scored it (given, lexical, claude)
         author: alice              # optional
         changed_files: [intents/spec-builder-v2.yaml]   # optional; this is the default
         expect: requires_approval
         matched: [Always require approval for self-modification]   # optional, in any order
         approvals: 1               # optional
+
+Cases run with the server-side floor (`policies/floor/floor.yaml` unless told otherwise) applied, as the bot
+applies it, so they show what the bot would decide.
 """
 
 from __future__ import annotations
@@ -24,7 +28,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, StrictFloat, StrictInt, StrictStr, ValidationError
 
-from pipeline.governance.alignment import GivenScore
+from pipeline.governance.alignment import AlignmentMethod, GivenScore
 from pipeline.governance.decision import Decision
 from pipeline.governance.engine import govern
 from pipeline.governance.loading import (
@@ -50,6 +54,7 @@ class _CaseSpec(BaseModel):
     name: StrictStr = Field(min_length=1)
     intent: dict[str, Any]
     alignment_score: StrictFloat | StrictInt = Field(ge=0, le=1)
+    alignment_method: AlignmentMethod = AlignmentMethod.GIVEN
     author: StrictStr = ""
     changed_files: list[StrictStr] | None = None
     expect: PolicyAction
@@ -70,6 +75,7 @@ class PolicyCase:
     location: Location
     intent: Intent
     alignment_score: float
+    alignment_method: AlignmentMethod
     context: PushContext
     expect: PolicyAction
     matched: frozenset[str] | None
@@ -155,6 +161,7 @@ def _case(case: _CaseSpec, spec: _CaseFile, document: Document, path: PathKey, s
         location=Location(source, *document.position(path)),
         intent=intent,
         alignment_score=float(case.alignment_score),
+        alignment_method=case.alignment_method,
         context=PushContext.of(author=case.author, changed_files=changed),
         expect=case.expect,
         matched=frozenset(case.matched) if case.matched is not None else None,
@@ -163,13 +170,14 @@ def _case(case: _CaseSpec, spec: _CaseFile, document: Document, path: PathKey, s
     )
 
 
-def run_case(case: PolicyCase, policies: PolicySet) -> CaseResult:
+def run_case(case: PolicyCase, policies: PolicySet, *, floor: PolicySet | None = None) -> CaseResult:
     decision = govern(
         case.intent,
         policies,
-        scorer=GivenScore(case.alignment_score, CASE_RATIONALE),
+        scorer=GivenScore(case.alignment_score, CASE_RATIONALE, method=case.alignment_method),
         blueprint=None,
         context=case.context,
+        floor=floor,
     )
     failures = [str(error) for error in decision.errors]
     if decision.action is not case.expect:
@@ -182,8 +190,9 @@ def run_case(case: PolicyCase, policies: PolicySet) -> CaseResult:
     return CaseResult(case, decision, tuple(failures))
 
 
-def run_policy_tests(directory: Path) -> PolicyTestReport:
-    """Run every case under `directory/tests` against the policies in `directory`."""
+def run_policy_tests(directory: Path, *, floor: PolicySet | None) -> PolicyTestReport:
+    """Run every case under `directory/tests` against the policies in `directory`, with `floor` (the
+    server-side floor, see `load_floor`; None: without one) applied as the bot applies it."""
     try:
         files = read_policy_path(directory)
     except PolicyLoadError as exc:
@@ -203,7 +212,7 @@ def run_policy_tests(directory: Path) -> PolicyTestReport:
         except PolicyLoadError as exc:
             problems.extend(p for p in exc.problems if p not in problems)
             continue
-        results.append(run_case(case, policies))
+        results.append(run_case(case, policies, floor=floor))
     return PolicyTestReport(tuple(results), tuple(problems))
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from pipeline.governance import PolicySet, load_policies
+from pipeline.governance import PolicySet, load_floor, load_policies
 from pipeline.governance.rules import cel_environment
 from pipeline.intents import Intent
 from tests.conftest import EXAMPLES, ROOT
@@ -32,6 +32,11 @@ def seed_policies() -> PolicySet:
 @pytest.fixture(scope="session")
 def shipped_policies() -> PolicySet:
     return load_policies(POLICIES)
+
+
+@pytest.fixture(scope="session")
+def shipped_floor() -> PolicySet:
+    return load_floor(None)
 
 
 @pytest.fixture(scope="session")

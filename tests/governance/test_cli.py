@@ -69,7 +69,13 @@ def optimizer_intent(tmp_path: Path) -> Path:
 def test_seed_policies_require_approval_for_spec_builder_v2() -> None:
     decision = govern_json(str(SPEC_BUILDER), "--policies", str(SEED_POLICIES))
     assert decision["action"] == "requires_approval"
-    assert [m["name"] for m in decision["matched"]] == ["Always require approval for self-modification"]  # type: ignore[attr-defined, index]
+    # The shipped floor applies beside the repository's policies, first, and says it is the floor.
+    matched = [(m["name"], m["floor"], m["source"].split(":")[0]) for m in decision["matched"]]  # type: ignore[attr-defined, index]
+    assert matched == [
+        ("Self-modification needs two approvals", True, "floor"),
+        ("Always require approval for self-modification", False, str(SEED_POLICIES)),
+    ]
+    assert decision["approvals_required"] == 2
     assert decision["errors"] == []
     assert decision["alignment"]["method"] == "lexical"  # type: ignore[index]
 

@@ -271,7 +271,7 @@ def test_decisions_are_deterministic_and_round_trip_through_json(
     assert text == json.dumps(second.to_json(), sort_keys=True)
     restored = Decision.model_validate(json.loads(text))
     assert restored == first
-    assert first.to_json()["version"] == DECISION_VERSION == 2
+    assert first.to_json()["version"] == DECISION_VERSION == 3
     assert {"action", "matched", "errors"} <= set(first.to_json())
     assert first.policy_digest == shipped_policies.digest
 

@@ -46,11 +46,11 @@ def test_the_seed_json_loads_with_positions(shared_dir: Path) -> None:
     )
 
 
-def test_a_directory_loads_its_files_in_name_order_and_skips_tests() -> None:
+def test_a_directory_loads_its_files_in_name_order_and_skips_tests_and_the_floor() -> None:
     policies = load_policies(POLICIES)
     assert policies.sources == (str(POLICIES / "defaults.yaml"), str(POLICIES / "seed.json"))
-    assert len(policies.policies) == 7
-    assert len({p.policy.name for p in policies.policies}) == 7
+    assert len(policies.policies) == 5
+    assert len({p.policy.name for p in policies.policies}) == 5
 
 
 def test_a_list_and_a_mapping_with_policies_are_both_accepted() -> None:

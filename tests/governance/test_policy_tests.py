@@ -6,11 +6,11 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.governance import PolicyAction, PolicyLoadError
+from pipeline.governance import PolicyAction, PolicyLoadError, load_floor
 from pipeline.governance.policytest import load_cases, run_policy_tests
 from tests.governance.conftest import POLICIES, SEED_POLICIES, write
 
-SHIPPED = run_policy_tests(POLICIES)
+SHIPPED = run_policy_tests(POLICIES, floor=load_floor(None))
 
 
 def test_the_shipped_policy_files_and_cases_load() -> None:
@@ -72,7 +72,7 @@ def test_a_broken_policy_file_fails_the_run_even_when_no_case_selects_it(tmp_pat
         "policies: [seed.json]\ncases:\n  - name: c\n    intent: {service_name: notes, purpose: Notes}\n"
         "    alignment_score: 0.5\n    expect: blocked\n",
     )
-    report = run_policy_tests(tmp_path)
+    report = run_policy_tests(tmp_path, floor=None)
     assert [result.passed for result in report.results] == [True]
     assert not report.passed
     assert [p.file for p in report.problems] == [str(tmp_path / "draft.yaml")]
@@ -85,7 +85,7 @@ def test_a_case_naming_a_missing_policy_file_is_a_problem(tmp_path: Path) -> Non
         "policies: [other.yaml]\ncases:\n  - name: c\n    intent: {service_name: notes, purpose: Notes}\n"
         "    alignment_score: 0.5\n    expect: blocked\n",
     )
-    report = run_policy_tests(tmp_path)
+    report = run_policy_tests(tmp_path, floor=None)
     assert report.results == ()
     assert [p.message for p in report.problems] == [
         f"policies: no such policy file {tmp_path / 'other.yaml'}"
@@ -94,6 +94,6 @@ def test_a_case_naming_a_missing_policy_file_is_a_problem(tmp_path: Path) -> Non
 
 def test_a_directory_without_cases_fails(tmp_path: Path) -> None:
     write(tmp_path / "seed.json", SEED_POLICIES.read_text(encoding="utf-8"))
-    report = run_policy_tests(tmp_path)
+    report = run_policy_tests(tmp_path, floor=None)
     assert not report.passed
     assert report.problems[0].message == "no policy test files (*.yaml)"

@@ -112,9 +112,9 @@ def test_the_wall_clock_deadline_backs_up_the_budget() -> None:
     assert outcome.error == "the rule took longer than 0 s to evaluate; simplify it"
 
 
-def test_budget_is_enough_for_a_large_push(shipped_policies: PolicySet) -> None:
+def test_budget_is_enough_for_a_large_push(shipped_floor: PolicySet) -> None:
     (loaded,) = [
-        p for p in shipped_policies.policies if p.policy.name == "Policy and blueprint changes need approval"
+        p for p in shipped_floor.policies if p.policy.name == "Policy and blueprint changes need approval"
     ]
     files = [f"services/x/file{i}.py" for i in range(2000)]
     assert loaded.rule.evaluate({**VALUES, "changed_files": files}) == RuleOutcome(False)
