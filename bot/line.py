@@ -19,8 +19,10 @@ from bot.vcs.workspace import GitIdentity, Workspace, auth_environment
 from pipeline.assembly import FactoryConfig
 from pipeline.deploy import Deployer
 from pipeline.governance import PolicyStore
+from pipeline.governance.floor import FloorLoadError, load_floor
 from pipeline.governance.kept import PolicyKeeper
-from pipeline.ledger import Ledger
+from pipeline.governance.loading import PolicySet
+from pipeline.ledger import Checks, Ledger
 from pipeline.llm import LLMProvider
 from pipeline.llm.usage import UsageLedger
 from pipeline.registry import RegistryStore
@@ -68,8 +70,16 @@ class Line:
     factory: FactoryConfig = FactoryConfig()
     usage: UsageLedger | None = None
     """Model calls and their cost (what a PR reports as the intent's cost)."""
+    floor: PolicySet | None = None
+    """The bot's floor policies (INTENTOPS_POLICY_FLOOR): evaluated with every repository's own, which may
+    add to them but never weaken them."""
     policy_stores: dict[str, PolicyStore] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
+
+    @property
+    def checks(self) -> Checks:
+        """What the line tested per pull request head, and the governed policy changes."""
+        return Checks(self.ledger.database)
 
     def repo(self, full_name: str) -> RepoClient:
         return GithubRepoClient(self.connection, full_name)
@@ -129,6 +139,10 @@ def build_line(
     public_url: str,
     login_for: Callable[[Connection], str | None],
 ) -> Line:
+    try:
+        floor = load_floor(settings.policy_floor)
+    except FloorLoadError as exc:  # never run with a floor that cannot be read: say where it breaks
+        raise LineConfigurationError(f"INTENTOPS_POLICY_FLOOR: {exc}") from None
     base_url = (settings.github_base_url or GITHUB_API).rstrip("/")
     connection, login, git_user = _connect(settings, base_url, login_for)
     data = settings.data_dir.absolute()
@@ -146,4 +160,5 @@ def build_line(
         venv_cache=data / "venvs",
         public_url=public_url,
         merge_on_signoff=settings.merge_on_signoff,
+        floor=floor,
     )

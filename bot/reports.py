@@ -22,6 +22,21 @@ DEPLOY_DONE = "deployed at {url}"
 DEPLOY_UNSIGNED = "it was merged without a complete sign-off: it waits for {waiting}"
 DEPLOY_BLOCKED = "governance blocked this intent: {summary}"
 DEPLOY_NO_DECISION = "it has no governance decision"
+DEPLOY_UNTESTED = "its head {head} was not tested green by the line{why}"
+DEPLOY_NOT_AS_TESTED = (
+    "the merge's {folder} is not what the line tested at {head} (the default branch changed it too)"
+)
+TESTS_RUNNING = "testing {head}: a commit the line did not make"
+SPEC_CHECKING = "verifying the SPEC at {head}"
+WAITING_RETEST = "the line to test {head}, a commit it did not make"
+GOVERNING_FILES = (
+    "this pull request changes {files}: what governs the line changes in a pull request of its own"
+)
+NOT_APPLICABLE = "no service in this pull request"
+POLICY_CHANGE_WAITING = "policy change, waiting for sign-off: {waiting}"
+POLICY_CHANGE_SIGNED = "policy change signed off by {who}"
+POLICY_CHANGE_INVALID = "the changed policies do not load: {problem}"
+POLICY_CHANGE_BLOCKED = "policy change blocked: {summary}"
 
 WAITING_RETRY = "a worker to retry its failed work"
 WAITING_TESTS = "its tests to pass (see the failing tests on the pull request)"

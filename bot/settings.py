@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     intents are always merged so)."""
     retention_days: float = Field(default=30.0, gt=0, alias="INTENTOPS_RETENTION_DAYS")
     """Finished jobs and webhook deliveries older than this are deleted (dead jobs are kept)."""
+    policy_floor: Path | None = Field(default=None, alias="INTENTOPS_POLICY_FLOOR")
+    """The bot's floor policies (a file or folder): evaluated with every repository's own, which may add to
+    them but never weaken them. Unset: the floor shipped with IntentOps (policies/floor/floor.yaml)."""
 
     # The approval dashboard, served by the bot under /dashboard/ (on the bot's port, seed 8214).
     dashboard_secret: SecretStr | None = Field(default=None, alias="INTENTOPS_DASHBOARD_SECRET")

@@ -22,7 +22,8 @@ from pipeline.sandbox.runner import Sandbox
 from pipeline.spec.builder import build_spec
 from pipeline.spec.judge import judged_report
 from pipeline.spec.optimizer import OptimizationReport, optimize
-from pipeline.spec.verifier import DEFAULT_GATE
+from pipeline.spec.render import SPEC_MARKDOWN, read_spec, render_markdown
+from pipeline.spec.verifier import DEFAULT_GATE, Verification, stale_markdown, verify
 
 # Files a test run leaves behind that must never be committed.
 NOT_COMMITTED = {"__pycache__", ".pytest_cache", ".ruff_cache", "data", "report.xml"}
@@ -153,3 +154,41 @@ def collect_files(directory: Path) -> dict[str, bytes]:
 
 def clean_workdir(workdir: Path, service_name: str) -> None:
     shutil.rmtree(workdir / service_name, ignore_errors=True)
+
+
+@dataclass(frozen=True)
+class ServiceCheck:
+    """A service folder someone else changed, checked again: its SPEC against the gate, its tests in the
+    sandbox. What the line requires before it lets a head it did not build be signed off or deployed."""
+
+    gate: int
+    tests: SandboxResult
+    verification: Verification | None
+    spec_problem: str = ""
+    """Why the SPEC could not be read (then `verification` is None)."""
+
+    @property
+    def spec_ok(self) -> bool:
+        return self.verification is not None and self.verification.passes(self.gate)
+
+    @property
+    def ok(self) -> bool:
+        return self.spec_ok and self.tests.ok
+
+
+def check_service(
+    directory: Path, *, sandbox_for: Callable[[Path], Sandbox], gate: int = DEFAULT_GATE
+) -> ServiceCheck:
+    """Verify the SPEC in `directory` (spec.json, and SPEC.md matching it) and run its tests sandboxed."""
+    verification: Verification | None = None
+    problem = ""
+    try:
+        spec = read_spec(directory)
+    except ValueError as exc:
+        problem = str(exc).replace(str(directory) + "/", "")
+    else:
+        markdown = directory / SPEC_MARKDOWN
+        text = markdown.read_text(encoding="utf-8", errors="replace") if markdown.is_file() else ""
+        verification = verify(spec, documents=stale_markdown(spec, text, render_markdown(spec)))
+    tests = sandbox_for(directory).run_tests(directory)
+    return ServiceCheck(gate=gate, tests=tests, verification=verification, spec_problem=problem)

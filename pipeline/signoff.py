@@ -2,7 +2,8 @@
 
 An approval counts only if the approver is authorized (named in the policy's approvers, directly or
 through an `@org/team`, or holding write permission on the repository when the policy names none), is not
-the pull request's author, is not the bot, and approved the pull request's current head. Each matching
+the pull request's author, is not the bot, did not push the head's last commit (GitHub's "require approval
+of the most recent reviewable push"), and approved the pull request's current head. Each matching
 policy's requirement is met on its own (one person may count for several policies, once each). Each
 approval that does not count says why.
 """
@@ -28,6 +29,7 @@ class NotCounted(StrEnum):
     AUTHOR = "asked for this change (the pull request's or the intent's author)"
     BOT = "is the bot"
     STALE = "approved an earlier commit; new commits need a new approval"
+    PUSHER = "pushed the last commit; someone else must approve it"
     NOT_APPROVER = "is not one of the policy's approvers"
     NO_WRITE = "does not have write permission on the repository"
 
@@ -124,12 +126,14 @@ def evaluate_signoff(
     permission_of: Callable[[str], str],
     requirements: Sequence[Requirement] | None = None,
     team_member: TeamMembership | None = None,
+    pusher: str = "",
 ) -> SignoffStatus:
     """Count the approvals that are valid sign-offs for a pull request whose head is `head_sha`.
 
     `authors`: who asked for the change (the PR's author, and the intent's author when it differs); none
     of them may sign off their own change. `requirements` (see `requirements_of`) replaces the single
-    requirement `required` approvals from `approvers`."""
+    requirement `required` approvals from `approvers`. `pusher`: who pushed the head's last commit when it
+    was not the bot; their approval of it does not count."""
     named = tuple(dict.fromkeys(approvers))
     if requirements is None:
         requirements = (Requirement(required, named),) if required > 0 else ()
@@ -138,7 +142,7 @@ def evaluate_signoff(
     valid: list[str] = []
     refused: list[tuple[str, NotCounted]] = []
     for approval in approvals:
-        reason = _refusal(approval.reviewer, approval.commit_id, author_set, bot, head_sha)
+        reason = _refusal(approval.reviewer, approval.commit_id, author_set, bot, head_sha, pusher)
         if reason is not None:
             refused.append((approval.reviewer, reason))
         elif approval.reviewer.lower() not in {v.lower() for v in valid}:
@@ -196,11 +200,15 @@ def _part(
     return RequirementStatus(requirement, tuple(counted), unresolved)
 
 
-def _refusal(login: str, commit_id: str, authors: set[str], bot: str, head_sha: str) -> NotCounted | None:
+def _refusal(
+    login: str, commit_id: str, authors: set[str], bot: str, head_sha: str, pusher: str
+) -> NotCounted | None:
     if login.lower() == bot.lower():
         return NotCounted.BOT
     if login.lower() in authors:
         return NotCounted.AUTHOR
+    if pusher and login.lower() == pusher.lower():
+        return NotCounted.PUSHER
     if commit_id != head_sha:
         return NotCounted.STALE
     return None

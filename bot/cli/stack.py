@@ -18,10 +18,12 @@ from pathlib import Path
 import uvicorn
 
 from bot.server import REGISTRY_PATH, Bot, build_bot
+from bot.serving import server_config
 from bot.settings import Settings
 from bot.vcs.models import StatusContext
 from forge.server import ForgeServer
 from pipeline.deploy.bridge import listen
+from pipeline.state.private import private_dir
 from pipeline.wheelhouse import prepare_wheelhouse
 
 REPO = "demo/intents"
@@ -95,14 +97,18 @@ class Stack:
         self.forge.stop()
 
 
+PROTECTING_CONTEXTS = (StatusContext.GOVERNANCE, StatusContext.SPEC, StatusContext.TESTS)
+
+
 def _people(forge: ForgeServer) -> Credentials:
     admin = forge.admin
     tokens = {login: admin.create_user(login).token for login in (OWNER, BOT, AUTHOR, REVIEWER)}
     admin.create_repo(REPO, files=_repo_files())
     for login in (BOT, AUTHOR, REVIEWER):
         admin.add_collaborator(REPO, login, "write")
-    # Nobody merges an intent's PR before governance is satisfied (pushing intents to main stays open).
-    admin.protect_branch(REPO, "main", required_approvals=0, required_contexts=[StatusContext.GOVERNANCE])
+    # Nobody merges a PR before governance is satisfied and the line has checked its SPEC and tests
+    # (pushing intents to main stays open).
+    admin.protect_branch(REPO, "main", required_approvals=0, required_contexts=list(PROTECTING_CONTEXTS))
     return Credentials(
         webhook_secret=secrets.token_urlsafe(32), dashboard_secret=secrets.token_urlsafe(32), tokens=tokens
     )
@@ -147,7 +153,7 @@ def start_stack(
     data_dir = data_dir.absolute()
     shared_wheelhouse = wheelhouse or ROOT / ".data" / "wheelhouse"
     prepare_wheelhouse(shared_wheelhouse)  # a no-op once set-up has run; needs the network otherwise
-    (data_dir / "bot").mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir / "bot")  # the state database, tokens and credentials are for the owner only
     link = data_dir / "bot" / "wheelhouse"
     if not link.exists():
         link.symlink_to(shared_wheelhouse)
@@ -166,7 +172,7 @@ def start_stack(
     except OSError as exc:
         forge.stop()
         raise RuntimeError(f"the bot cannot listen on {bot_url}: {exc.strerror or exc}") from None
-    config = uvicorn.Config(listeners.app, host="127.0.0.1", port=bot_port, log_level="warning")
+    config = server_config(listeners.app, settings, host="127.0.0.1", port=bot_port, log_level="warning")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, args=(listeners.sockets,), name="bot-server", daemon=True)
     thread.start()

@@ -38,7 +38,7 @@ from bot.dashboard.text import (
 from bot.dashboard.views import DecisionView
 from bot.vcs.client import RepoClient
 from bot.vcs.models import PullRequest, ReviewState
-from pipeline.ledger import IntentRecord
+from pipeline.ledger import Checks, IntentRecord
 
 SPEC_FILE = "SPEC.md"
 REASON_LIMIT = 2000
@@ -85,7 +85,13 @@ def _pending(
     decision = DecisionView.of(record.decision)
     client = context.repo_for_token(user.token, record.repo)
     try:
-        verdict = eligibility(client, record, login=user.login, bot_login=context.bot_login)
+        verdict = eligibility(
+            client,
+            record,
+            login=user.login,
+            bot_login=context.bot_login,
+            pusher_of=Checks(context.ledger.database).pusher_of,
+        )
         if verdict.pull is None or (not verdict.allowed and not with_spec):
             return Pending(record, decision, False, verdict.reason, verdict.pull)
         files = client.pull_files(verdict.pull.number)
@@ -170,7 +176,13 @@ def _authorize(context: DashboardContext, user: User, record: IntentRecord) -> t
     """The server's own check, whatever the page showed: 403 unless this user's approval would count."""
     client = context.repo_for_token(user.token, record.repo)
     try:
-        verdict: Eligibility = eligibility(client, record, login=user.login, bot_login=context.bot_login)
+        verdict: Eligibility = eligibility(
+            client,
+            record,
+            login=user.login,
+            bot_login=context.bot_login,
+            pusher_of=Checks(context.ledger.database).pusher_of,
+        )
     except (GithubException, OSError) as exc:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, FORGE_UNREACHABLE.format(error=_why(exc))) from None
     if not verdict.allowed or verdict.pull is None:

@@ -52,8 +52,16 @@ def visible_pull(client: RepoClient, number: int) -> PullRequest | None:
         raise
 
 
-def eligibility(client: RepoClient, record: IntentRecord, *, login: str, bot_login: str) -> Eligibility:
-    """Whether an approval by `login` on the pull request's current head would count as a sign-off."""
+def eligibility(
+    client: RepoClient,
+    record: IntentRecord,
+    *,
+    login: str,
+    bot_login: str,
+    pusher_of: Callable[[int, str], str] = lambda _intent, _head: "",
+) -> Eligibility:
+    """Whether an approval by `login` on the pull request's current head would count as a sign-off.
+    `pusher_of(intent id, head)`: who pushed a head the line did not build (`Checks.pusher_of`)."""
     if record.pr_number is None:
         return Eligibility(False, NO_PULL_REQUEST, None)
     if record.state not in SIGNOFF_STATES:
@@ -72,6 +80,7 @@ def eligibility(client: RepoClient, record: IntentRecord, *, login: str, bot_log
         head_sha=pull.head_sha,
         approvals=[Approval(reviewer=login, commit_id=pull.head_sha, via="dashboard")],
         permission_of=permission_of(client),
+        pusher=pusher_of(record.id, pull.head_sha),
     )
     if status.counted:
         return Eligibility(True, "", pull)

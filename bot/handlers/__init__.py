@@ -6,4 +6,5 @@ FLOW_MODULES: tuple[str, ...] = (
     "bot.handlers.merges",
     "bot.handlers.commands",
     "bot.handlers.issues",
+    "bot.handlers.changes",
 )

@@ -91,6 +91,7 @@ def _approve(line: Line, repo: RepoClient, record: IntentRecord, number: int, lo
         approvals=[Approval(login, pull.head_sha, VIA_COMMAND)],
         permission_of=repo.permission,
         team_member=repo.team_member,
+        pusher=line.checks.pusher_of(record.id, pull.head_sha),
     )
     if verdict.refused:
         repo.comment(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from enum import StrEnum
 from http import HTTPStatus
 from typing import Any
@@ -17,8 +18,9 @@ from bot.queue import JOBS, Job, JobState
 from bot.routing import BotContext, PermanentJobError
 from bot.settings import Settings
 from bot.vcs.client import RepoClient
-from bot.vcs.models import StatusContext, StatusState
+from bot.vcs.models import Review, ReviewState, StatusContext, StatusState
 from pipeline.ledger import IntentRecord, IntentState
+from pipeline.signoff import Approval
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +46,9 @@ class JobKind(StrEnum):
     CLOSED = "pr.closed"
     COMMAND = "pr.command"
     ISSUE = "issue.intent"
+    CHANGED = "pr.changed"
+    """New commits on a pull request, or a new one: test a head the line did not build, govern a policy
+    change."""
 
 
 def require_line(context: BotContext) -> Line:
@@ -71,7 +76,7 @@ STAGE_JOBS = frozenset(
     {JobKind.READ, JobKind.BUILD, JobKind.UNDEPLOY, JobKind.SIGNOFF, JobKind.DEPLOY, JobKind.CLOSED}
 )
 """Jobs that carry an intent forward: when one dies, the intent is marked failed until retried."""
-PULL_JOBS = frozenset({JobKind.SIGNOFF, JobKind.DEPLOY, JobKind.CLOSED})
+PULL_JOBS = frozenset({JobKind.SIGNOFF, JobKind.DEPLOY, JobKind.CLOSED, JobKind.CHANGED})
 """Jobs whose `number` is a pull request (a command's may be an issue)."""
 JOB_PURPOSE: dict[str, str] = {
     JobKind.READ: "reading the intent",
@@ -82,6 +87,7 @@ JOB_PURPOSE: dict[str, str] = {
     JobKind.CLOSED: "marking the closed pull request's intent rejected",
     JobKind.COMMAND: "answering the command",
     JobKind.ISSUE: "opening a pull request from the issue",
+    JobKind.CHANGED: "testing or governing the pull request's new commits",
 }
 REDACTED = "[redacted]"
 
@@ -188,10 +194,64 @@ def out_of_sight(job: Job, context: BotContext) -> bool:
 
 
 def fail_commit(line: Line, repo: RepoClient, sha: str, description: str, record: IntentRecord) -> None:
+    """A failing status on the default branch's commit for this intent file: one context per file, so
+    every failing file of a push shows on the commit."""
     repo.set_status(
         sha,
-        StatusContext.GOVERNANCE,
+        StatusContext.GOVERNANCE.of_file(record.path),
         StatusState.FAILURE,
         reports.short(description),
         line.intent_url(record.id),
     )
+
+
+@dataclass(frozen=True)
+class GoverningFiles:
+    """The policy files and blueprint of one commit of the default branch."""
+
+    policies: dict[str, bytes]
+    blueprint: bytes | None
+
+    @property
+    def blueprint_text(self) -> str | None:
+        return self.blueprint.decode("utf-8", "replace") if self.blueprint is not None else None
+
+
+def governing_files(repo: RepoClient, ref: str) -> GoverningFiles:
+    """What governs intents pushed on top of `ref` ("": a branch with no history, so nothing yet: the
+    bot's floor policies alone decide, and without a blueprint nothing is auto-approved)."""
+    if not ref:
+        return GoverningFiles({}, None)
+    policies = {
+        path: repo.read_file(path, ref) or b""
+        for path in repo.list_dir(POLICIES_DIR, ref)
+        if path.endswith(POLICY_SUFFIXES)
+    }
+    return GoverningFiles(policies, repo.read_file(BLUEPRINT, ref))
+
+
+GOVERNING_PREFIXES = ("policies/", ".github/")
+GOVERNING_FILES = frozenset({"BLUEPRINT.md"})
+
+
+def governs_the_line(path: str) -> bool:
+    """Files that decide how intents are governed: a change to them is a policy change."""
+    return path in GOVERNING_FILES or path.startswith(GOVERNING_PREFIXES)
+
+
+def governing_changes(repo: RepoClient, number: int) -> list[str]:
+    return sorted(name for name, _added, _removed in repo.pull_files(number) if governs_the_line(name))
+
+
+def latest_approvals(reviews: list[Review]) -> list[Approval]:
+    """Each reviewer's latest decisive review counts, as on GitHub: a later 'changes requested' or a
+    dismissal withdraws an approval; comments change nothing."""
+    latest: dict[str, Review] = {}
+    for review in sorted(reviews, key=lambda r: r.id):
+        if review.state in (ReviewState.APPROVED, ReviewState.CHANGES_REQUESTED, ReviewState.DISMISSED):
+            latest[review.reviewer.lower()] = review
+    return [
+        Approval(r.reviewer, r.commit_id, "review")
+        for r in latest.values()
+        if r.state is ReviewState.APPROVED
+    ]

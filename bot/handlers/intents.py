@@ -16,13 +16,12 @@ from github import GithubException
 from bot import reports
 from bot.events import PushEvent
 from bot.handlers.common import (
-    BLUEPRINT,
-    POLICIES_DIR,
-    POLICY_SUFFIXES,
     SERVICE_BRANCH,
     SERVICES_DIR,
+    GoverningFiles,
     JobKind,
     fail_commit,
+    governing_files,
     is_intent_path,
     notify,
     report_dead,
@@ -39,7 +38,7 @@ from pipeline.governance.alignment import AlignmentScorer, scorer_for
 from pipeline.governance.cache import AlignmentCache, CachingScorer
 from pipeline.intents import Intent, IntentProblem, InvalidIntent, load_intent
 from pipeline.intents.serialize import content_hash
-from pipeline.ledger import IntentRecord, IntentState, Outcome, Stage
+from pipeline.ledger import IntentRecord, IntentState, Outcome, Stage, TestedBy
 
 routes = Routes()
 
@@ -61,11 +60,18 @@ def on_push(event: PushEvent, context: BotContext) -> None:
         )
 
 
+NO_COMMIT = "0" * 40
+"""What a push event's `before` is when the branch did not exist."""
+
+
 def _payload(event: PushEvent, path: str, changed_files: list[str]) -> dict[str, Any]:
     return {
         "repo": event.repo,
         "path": path,
         "sha": event.after,
+        # The default branch as it was before this push: its policies and blueprint govern the push, so a
+        # change to them never decides its own fate.
+        "base": "" if event.before.strip("0") == "" else event.before,
         "author": event.sender,
         "changed_files": changed_files,
     }
@@ -152,40 +158,43 @@ def build_intent(job: Job, context: BotContext) -> None:
     )
     if record.state in HANDED_TO_DEPLOY and not payload.get("rebuild"):
         return  # a retried attempt after this content was built and merged: nothing is left to do here
-    decision = _govern(line, repo, intent, record, payload)
+    rules = governing_files(repo, payload.get("base", ""))
+    decision = _govern(line, repo, intent, record, payload, rules, once=job.key)
     if decision.action is PolicyAction.BLOCKED:
         _report_blocked(line, repo, record, decision, payload["sha"])
         return
     if not intent.auto_build:
         line.ledger.set_state(record.id, IntentState.NEEDS_HUMAN, waiting_for="auto_build is false")
         return
-    outcome = _build(line, record, intent)
+    outcome = _build(line, record, intent, rules.blueprint_text, once=job.key)
     if outcome.verdict is BuildVerdict.SPEC_BELOW_GATE:
         _report_below_gate(line, repo, record, outcome, payload["sha"])
         return
-    _open_pull_request(line, repo, record, intent, decision, outcome, before=record)
+    _open_pull_request(line, repo, record, intent, decision, outcome, before=record, once=job.key)
 
 
 def _govern(
-    line: Line, repo: RepoClient, intent: Intent, record: IntentRecord, payload: dict[str, Any]
+    line: Line,
+    repo: RepoClient,
+    intent: Intent,
+    record: IntentRecord,
+    payload: dict[str, Any],
+    rules: GoverningFiles,
+    *,
+    once: str,
 ) -> Decision:
-    """Decide with the policies and blueprint of the same commit of the default branch."""
-    sha = payload["sha"]
-    with line.ledger.stage(record.id, Stage.GOVERNED) as run:
-        files = {
-            path: repo.read_file(path, sha) or b""
-            for path in repo.list_dir(POLICIES_DIR, sha)
-            if path.endswith(POLICY_SUFFIXES)
-        }
-        update = line.policies(payload["repo"]).update(files)
-        blueprint = repo.read_file(BLUEPRINT, sha)
+    """Decide with the policies and blueprint the default branch had before the push (plus the bot's
+    floor), never with those the push brings."""
+    with line.ledger.stage(record.id, Stage.GOVERNED, once=once) as run:
+        update = line.policies(payload["repo"]).update(rules.policies)
         decision = govern(
             intent,
             update.in_force,
             scorer=_scorer(line, record),
-            blueprint=blueprint.decode("utf-8", "replace") if blueprint is not None else None,
+            blueprint=rules.blueprint_text,
             context=PushContext.of(author=payload["author"], changed_files=payload["changed_files"]),
             policy_problems=update.problems,
+            floor=line.floor,
         )
         run.message = f"{decision.action.value}: {decision.summary}"
         run.detail = {"action": decision.action.value}
@@ -222,6 +231,7 @@ class _StageClock:
 
     line: Line
     intent_id: int
+    once: str
     started: dict[str, datetime] = field(default_factory=dict)
     ended: dict[str, datetime] = field(default_factory=dict)
 
@@ -230,7 +240,7 @@ class _StageClock:
         for previous in self.started:
             self.ended.setdefault(previous, now)
         self.started[stage] = now
-        self.line.ledger.record(self.intent_id, Stage(stage), Outcome.STARTED)
+        self.line.ledger.record(self.intent_id, Stage(stage), Outcome.STARTED, once=self.once)
 
     def finish(
         self, stage: str, outcome: Outcome, message: str, detail: dict[str, Any] | None = None
@@ -240,17 +250,26 @@ class _StageClock:
         end = self.ended.get(stage, datetime.now(UTC))
         elapsed = int((end - self.started[stage]).total_seconds() * 1000)
         self.line.ledger.record(
-            self.intent_id, Stage(stage), outcome, message, detail=detail, duration_ms=elapsed, at=end
+            self.intent_id,
+            Stage(stage),
+            outcome,
+            message,
+            detail=detail,
+            duration_ms=elapsed,
+            at=end,
+            once=self.once,
         )
 
 
-def _build(line: Line, record: IntentRecord, intent: Intent) -> BuildOutcome:
+def _build(
+    line: Line, record: IntentRecord, intent: Intent, blueprint: str | None, *, once: str
+) -> BuildOutcome:
     line.ledger.set_state(record.id, IntentState.BUILDING, waiting_for="the factory")
-    clock = _StageClock(line, record.id)
+    clock = _StageClock(line, record.id, once)
     outcome = build_service(
         intent,
         intent_path=record.path,
-        blueprint=_blueprint_text(line, record),
+        blueprint=blueprint or "",
         workdir=line.workdir / "build" / record.repo,
         sandbox_for=line.sandbox_for,
         provider=line.provider,
@@ -282,12 +301,6 @@ def _build(line: Line, record: IntentRecord, intent: Intent) -> BuildOutcome:
     return outcome
 
 
-def _blueprint_text(line: Line, record: IntentRecord) -> str:
-    repo = line.repo(record.repo)
-    data = repo.read_file(BLUEPRINT, record.commit_sha)
-    return data.decode("utf-8", "replace") if data else ""
-
-
 def _report_below_gate(
     line: Line, repo: RepoClient, record: IntentRecord, outcome: BuildOutcome, sha: str
 ) -> None:
@@ -295,7 +308,11 @@ def _report_below_gate(
     waiting = reports.SPEC_BELOW.format(score=spec.verification.score, gate=spec.gate)
     line.ledger.set_state(record.id, IntentState.NEEDS_HUMAN, waiting_for=waiting)
     repo.set_status(
-        sha, StatusContext.SPEC, StatusState.FAILURE, reports.short(waiting), line.intent_url(record.id)
+        sha,
+        StatusContext.SPEC.of_file(record.path),
+        StatusState.FAILURE,
+        reports.short(waiting),
+        line.intent_url(record.id),
     )
     notify(
         line,
@@ -314,17 +331,22 @@ def _open_pull_request(
     outcome: BuildOutcome,
     *,
     before: IntentRecord,
+    once: str,
 ) -> None:
     """`before`: the record as the job found it, restored when the build turns out to be merged already."""
     default = repo.default_branch()
     current = repo.read_file(record.path, default)
     if current is None or content_hash(current) != record.content_hash:
         line.ledger.record(
-            record.id, Stage.PR, Outcome.SKIPPED, "a newer version of the intent supersedes this one"
+            record.id,
+            Stage.PR,
+            Outcome.SKIPPED,
+            "a newer version of the intent supersedes this one",
+            once=once,
         )
         return
     branch = SERVICE_BRANCH.format(service=intent.service_name)
-    with line.ledger.stage(record.id, Stage.PR) as run:
+    with line.ledger.stage(record.id, Stage.PR, once=once) as run:
         pushed = line.workspace(record.repo).publish(
             branch=branch,
             base=default,
@@ -350,6 +372,15 @@ def _open_pull_request(
         pr_number=pull.number,
         pr_url=pull.html_url,
         head_sha=head,
+    )
+    tests = outcome.tests
+    line.checks.record_tested(
+        record.id,
+        head_sha=head,
+        ok=tests is not None and tests.ok,
+        by=TestedBy.BUILD,
+        pushed_by=line.bot_login,
+        summary=reports.TESTS_PASSED.format(passed=tests.passed) if tests is not None and tests.ok else "",
     )
     _set_build_statuses(line, repo, record, head, outcome)
     from bot.handlers.reviews import evaluate_pull  # the sign-off rules decide the governance status

@@ -62,4 +62,6 @@ def open_intent_pull(job: Job, context: BotContext) -> None:
     repo.set_status(
         pull.head_sha, StatusContext.GOVERNANCE, StatusState.SUCCESS, reports.ISSUE_PR_STATUS, pull.html_url
     )
+    for status in (StatusContext.SPEC, StatusContext.TESTS):  # built and tested once merged
+        repo.set_status(pull.head_sha, status, StatusState.SUCCESS, reports.NOT_APPLICABLE, pull.html_url)
     repo.comment(number, reports.ISSUE_LINKED.format(number=pull.number, path=form.path))

@@ -55,11 +55,20 @@ def deploy_merge(job: Job, context: BotContext) -> None:
     if record.state not in (IntentState.DEPLOYING, IntentState.MERGED):
         waited = line.ledger.waited_ms(record.id, since=Stage.SIGNOFF)  # sign-off to merge
         line.ledger.record(
-            record.id, Stage.MERGED, Outcome.SUCCEEDED, f"merged as {sha[:12]}", duration_ms=waited
+            record.id,
+            Stage.MERGED,
+            Outcome.SUCCEEDED,
+            f"merged as {sha[:12]}",
+            duration_ms=waited,
+            once=f"merged:{sha}",
         )
     signoff, refusal = signoff_at_merge(line, repo, record, number)
     if refusal:
-        _refuse(line, repo, record, number, sha, refusal, unsigned=signoff is not None)
+        _refuse(line, repo, record, number, sha, refusal, unsigned=signoff is not None, once=job.key)
+        return
+    refusal = untested_at_merge(line, repo, record, number, sha)
+    if refusal:
+        _refuse(line, repo, record, number, sha, refusal, unsigned=False, once=job.key)
         return
     line.ledger.set_state(record.id, IntentState.DEPLOYING, waiting_for="the deploy", commit_sha=sha)
     environment = DEPLOY_ENVIRONMENT.format(service=record.service_name)
@@ -67,7 +76,7 @@ def deploy_merge(job: Job, context: BotContext) -> None:
     repo.deployment_status(
         deployment, DeploymentState.IN_PROGRESS, reports.DEPLOY_STARTED.format(version=sha[:12])
     )
-    with line.ledger.stage(record.id, Stage.DEPLOYED) as run:
+    with line.ledger.stage(record.id, Stage.DEPLOYED, once=job.key) as run:
         result = _deploy(line, record, sha, number, signoff.counted if signoff else ())
         run.message = f"version {sha[:12]} is serving" if result.ok else result.message
         run.failed = not result.ok
@@ -91,11 +100,36 @@ def signoff_at_merge(
     return status, ""
 
 
+def untested_at_merge(line: Line, repo: RepoClient, record: IntentRecord, number: int, sha: str) -> str:
+    """Why the merge `sha` may not deploy for want of tests ("" when it may): the merged head must be one
+    the line tested green, and the merge must hold exactly the service folder tested at that head (the
+    default branch may have changed the folder since)."""
+    head = repo.get_pull(number).head_sha
+    tested = line.checks.tested(record.id, head)
+    if tested is None or not tested.ok:
+        why = ": it was never tested" if tested is None else f" ({tested.summary})" if tested.summary else ""
+        return reports.DEPLOY_UNTESTED.format(head=head[:12], why=why)
+    folder = SERVICES_DIR.format(service=record.service_name)
+    trees = line.workspace(record.repo).tree_ids((head, sha), folder)
+    if trees[head] is None or trees[head] != trees[sha]:
+        return reports.DEPLOY_NOT_AS_TESTED.format(folder=f"{folder}/", head=head[:12])
+    return ""
+
+
 def _refuse(
-    line: Line, repo: RepoClient, record: IntentRecord, number: int, sha: str, why: str, *, unsigned: bool
+    line: Line,
+    repo: RepoClient,
+    record: IntentRecord,
+    number: int,
+    sha: str,
+    why: str,
+    *,
+    unsigned: bool,
+    once: str,
 ) -> None:
     """No deployment: the ledger and the PR say why, and what lets it deploy (sign-off, then a retry)."""
-    line.ledger.record(record.id, Stage.DEPLOYED, Outcome.FAILED, why)
+    if not line.ledger.record(record.id, Stage.DEPLOYED, Outcome.FAILED, why, once=once):
+        return  # a retried job: the refusal is recorded and commented already
     waiting = reports.WAITING_SIGNOFF_RETRY.format(why=why) if unsigned else why
     line.ledger.set_state(record.id, IntentState.MERGED, waiting_for=reports.short(waiting), commit_sha=sha)
     body = reports.render(

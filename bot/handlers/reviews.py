@@ -7,13 +7,14 @@ the ledger), so redelivered events and retried jobs reach the same result.
 from __future__ import annotations
 
 from bot import reports
-from bot.events import PullRequestEvent, PullRequestReviewEvent
-from bot.handlers.common import JobKind, require_line
+from bot.events import PullRequestReviewEvent
+from bot.handlers.common import JobKind, governing_changes, latest_approvals, require_line
+from bot.handlers.policy_changes import evaluate_governed_pull
 from bot.line import Line
 from bot.queue import Job
 from bot.routing import BotContext, Routes
 from bot.vcs.client import RepoClient
-from bot.vcs.models import PullRequest, Review, ReviewState, StatusContext, StatusState
+from bot.vcs.models import PullRequest, StatusContext, StatusState
 from pipeline.ledger import IntentRecord, IntentState, Outcome, Stage
 from pipeline.signoff import Approval, SignoffStatus, evaluate_signoff, requirements_of
 
@@ -32,36 +33,18 @@ def on_review(event: PullRequestReviewEvent, context: BotContext) -> None:
     context.queue.enqueue(JobKind.SIGNOFF, key=key, payload={"repo": event.repo, "number": event.number})
 
 
-@routes.on(PullRequestEvent, action="synchronize")
-def on_new_commits(event: PullRequestEvent, context: BotContext) -> None:
-    """Someone else pushed to an intent's branch: earlier approvals are stale, evaluate again."""
-    key = f"signoff:{event.repo}:{event.number}:{event.head_sha}:synchronize"
-    context.queue.enqueue(JobKind.SIGNOFF, key=key, payload={"repo": event.repo, "number": event.number})
-
-
 @routes.job(JobKind.SIGNOFF)
 def check_signoff(job: Job, context: BotContext) -> None:
     line = require_line(context)
-    evaluate_pull(line, line.repo(job.payload["repo"]), int(job.payload["number"]))
-
-
-def latest_approvals(reviews: list[Review]) -> list[Approval]:
-    """Each reviewer's latest decisive review counts, as on GitHub: a later 'changes requested' or a
-    dismissal withdraws an approval; comments change nothing."""
-    latest: dict[str, Review] = {}
-    for review in sorted(reviews, key=lambda r: r.id):
-        if review.state in (ReviewState.APPROVED, ReviewState.CHANGES_REQUESTED, ReviewState.DISMISSED):
-            latest[review.reviewer.lower()] = review
-    return [
-        Approval(r.reviewer, r.commit_id, "review")
-        for r in latest.values()
-        if r.state is ReviewState.APPROVED
-    ]
+    repo, number = line.repo(job.payload["repo"]), int(job.payload["number"])
+    if evaluate_pull(line, repo, number) is None:
+        evaluate_governed_pull(line, repo, number)
 
 
 def signoff_status(line: Line, repo: RepoClient, record: IntentRecord, pull: PullRequest) -> SignoffStatus:
     """The sign-off of `pull`'s head as it stands now: reviews as the forge reports them (a withdrawn
-    approval no longer counts) plus `/intentops approve` commands, which only the ledger knows."""
+    approval no longer counts) plus `/intentops approve` commands, which only the ledger knows. Whoever
+    pushed a head the line did not build cannot approve it."""
     decision = record.decision or {}
     approvals = latest_approvals(repo.reviews(pull.number))
     approvals += [
@@ -78,6 +61,7 @@ def signoff_status(line: Line, repo: RepoClient, record: IntentRecord, pull: Pul
         approvals=approvals,
         permission_of=repo.permission,
         team_member=repo.team_member,
+        pusher=line.checks.pusher_of(record.id, pull.head_sha),
     )
 
 
@@ -90,10 +74,46 @@ def evaluate_pull(line: Line, repo: RepoClient, number: int) -> SignoffStatus | 
     if record is None or pull.state != "open" or record.decision is None:
         return None
     status = signoff_status(line, repo, record, pull)
-    _publish_governance(line, repo, record, pull, status)
-    if status.satisfied and _merges_itself(line, record):
-        _auto_merge(line, repo, record, pull)
+    tested = line.checks.tested(record.id, pull.head_sha)
+    governing = governing_changes(repo, number)
+    if governing:
+        _refuse_governing_changes(line, repo, record, pull, governing)
+    elif tested is None:
+        _wait_for_retest(line, repo, record, pull)
+    else:
+        _publish_governance(line, repo, record, pull, status, tests_ok=tested.ok)
+        if status.satisfied and tested.ok and _merges_itself(line, record):
+            _auto_merge(line, repo, record, pull)
     return status
+
+
+def _refuse_governing_changes(
+    line: Line, repo: RepoClient, record: IntentRecord, pull: PullRequest, files: list[str]
+) -> None:
+    """An intent's pull request that also changes policies or the blueprint would let that change ride on
+    the intent's sign-off: it fails until the change moves to a pull request of its own."""
+    why = reports.GOVERNING_FILES.format(files=", ".join(files[:3]) + ("..." if len(files) > 3 else ""))
+    repo.set_status(
+        pull.head_sha,
+        StatusContext.GOVERNANCE,
+        StatusState.FAILURE,
+        reports.short(why),
+        line.intent_url(record.id),
+    )
+    line.ledger.set_state(record.id, IntentState.NEEDS_HUMAN, waiting_for=why)
+
+
+def _wait_for_retest(line: Line, repo: RepoClient, record: IntentRecord, pull: PullRequest) -> None:
+    """A head the line has not tested: nobody's approval counts on it yet."""
+    waiting = reports.WAITING_RETEST.format(head=pull.head_sha[:12])
+    repo.set_status(
+        pull.head_sha,
+        StatusContext.GOVERNANCE,
+        StatusState.PENDING,
+        reports.short(reports.GOVERNANCE_WAITING.format(waiting=waiting)),
+        line.intent_url(record.id),
+    )
+    line.ledger.set_state(record.id, IntentState.BUILDING, waiting_for=waiting)
 
 
 def _merges_itself(line: Line, record: IntentRecord) -> bool:
@@ -104,10 +124,15 @@ def _merges_itself(line: Line, record: IntentRecord) -> bool:
 
 
 def _publish_governance(
-    line: Line, repo: RepoClient, record: IntentRecord, pull: PullRequest, status: SignoffStatus
+    line: Line,
+    repo: RepoClient,
+    record: IntentRecord,
+    pull: PullRequest,
+    status: SignoffStatus,
+    *,
+    tests_ok: bool,
 ) -> None:
     url = line.intent_url(record.id)
-    tests_ok = (record.report or {}).get("verdict") == "ready"
     if not status.satisfied:
         waiting = status.waiting_for()
         repo.set_status(
@@ -128,7 +153,14 @@ def _publish_governance(
         )
         if record.state is not IntentState.APPROVED:
             waited = line.ledger.waited_ms(record.id, since=Stage.PR)  # the wait for people, PR to sign-off
-            line.ledger.record(record.id, Stage.SIGNOFF, Outcome.SUCCEEDED, description, duration_ms=waited)
+            line.ledger.record(
+                record.id,
+                Stage.SIGNOFF,
+                Outcome.SUCCEEDED,
+                description,
+                duration_ms=waited,
+                once=f"signoff:{pull.head_sha}",
+            )
     if not tests_ok:
         line.ledger.set_state(record.id, IntentState.NEEDS_HUMAN, waiting_for=reports.WAITING_TESTS)
     elif not status.satisfied:
@@ -138,9 +170,7 @@ def _publish_governance(
 
 
 def _auto_merge(line: Line, repo: RepoClient, record: IntentRecord, pull: PullRequest) -> None:
-    report = record.report or {}
-    if report.get("verdict") != "ready":
-        return  # failing tests: a person must look, whatever the policy says
+    """Only called for a head the line tested green: failing tests need a person, whatever the policy."""
     summary = (record.decision or {}).get("summary", "")
     outcome = repo.merge_pull(
         pull.number,

@@ -92,6 +92,7 @@ def _pull(pr: GhPullRequest) -> PullRequest:
         merged=bool(pr.merged),
         merge_commit_sha=pr.merge_commit_sha,
         html_url=pr.html_url,
+        base_sha=pr.base.sha,
     )
 
 

@@ -12,6 +12,11 @@ class StatusContext(StrEnum):
     TESTS = "intentops/tests"
     DEPLOY = "intentops/deploy"
 
+    def of_file(self, path: str) -> str:
+        """The context of one intent file on a default-branch commit (`intentops/governance: intents/a.yaml`),
+        so each failing file of a push shows on the commit, as Atlantis names one per project."""
+        return f"{self.value}: {path}"
+
 
 class StatusState(StrEnum):
     PENDING = "pending"
@@ -49,6 +54,8 @@ class PullRequest:
     merged: bool
     merge_commit_sha: str | None
     html_url: str
+    base_sha: str = ""
+    """The base branch's head as the forge last computed it (what a policy change is compared against)."""
 
 
 @dataclass(frozen=True)

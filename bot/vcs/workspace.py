@@ -164,6 +164,25 @@ class Workspace:
                 archive.unlink(missing_ok=True)
             return destination / folder_path
 
+    def tree_ids(self, refs: tuple[str, ...], folder: str) -> dict[str, str | None]:
+        """The git tree id of `folder` at each commit of `refs` (None where it does not exist): equal ids
+        mean byte-for-byte the same files, which is how a deploy proves it runs what was tested."""
+        folder_path = _check_relative(folder)
+        found: dict[str, str | None] = {}
+        with self._exclusive():
+            repo = self._fresh(lambda: self._fetched_all(refs))
+            for ref in refs:
+                listing = self._run("ls-tree", repo.git.ls_tree, "-d", ref, str(folder_path)).split()
+                found[ref] = listing[2] if len(listing) >= 3 and listing[1] == "tree" else None
+        return found
+
+    def _fetched_all(self, refs: tuple[str, ...]) -> Repo:
+        repo = self._repo()
+        self._run("fetch", repo.git.fetch, "--prune", "origin")
+        for ref in refs:
+            self._run("fetch", repo.git.fetch, "origin", ref)
+        return repo
+
     def _commit(
         self,
         *,

@@ -1,5 +1,6 @@
 """The intent ledger: state, stage history, decisions and sign-offs of every intent."""
 
+from pipeline.ledger.checks import Checks, GovernedPull, TestedBy, TestedHead
 from pipeline.ledger.ledger import (
     IntentRecord,
     IntentState,
@@ -12,6 +13,10 @@ from pipeline.ledger.ledger import (
 )
 
 __all__ = [
+    "Checks",
+    "GovernedPull",
+    "TestedBy",
+    "TestedHead",
     "IntentRecord",
     "IntentState",
     "Ledger",

@@ -17,7 +17,12 @@ from typing import Any
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
-from pipeline.ledger.tables import DecisionRow, IntentEventRow, IntentRow, SignoffRow
+from pipeline.ledger.tables import (
+    DecisionRow,
+    IntentEventRow,
+    IntentRow,
+    SignoffRow,
+)
 from pipeline.state import Database
 
 
@@ -270,22 +275,35 @@ class Ledger:
         detail: dict[str, Any] | None = None,
         duration_ms: int | None = None,
         at: datetime | None = None,
-    ) -> None:
-        """Append a stage event; `at` when it happened earlier than now (a stage whose end is known late)."""
-        with self._db.session() as session:
-            row = session.get(IntentRow, intent_id)
-            if row is None:
-                raise UnknownIntent(intent_id)
-            row.updated_at = self._clock()
-            now = at or row.updated_at
-            session.add(
-                self._event(intent_id, stage, outcome, message, now, row.content_hash, detail, duration_ms)
-            )
+        once: str | None = None,
+    ) -> bool:
+        """Append a stage event; `at` when it happened earlier than now (a stage whose end is known late).
+
+        `once`: a key (e.g. the job's idempotency key) under which this stage and outcome are recorded at
+        most once, so a job retried after a crash does not show its stage twice. False when it was there."""
+        try:
+            with self._db.session() as session:
+                row = session.get(IntentRow, intent_id)
+                if row is None:
+                    raise UnknownIntent(intent_id)
+                row.updated_at = self._clock()
+                now = at or row.updated_at
+                event = self._event(
+                    intent_id, stage, outcome, message, now, row.content_hash, detail, duration_ms
+                )
+                event.once_key = once[:300] if once else None
+                session.add(event)
+        except IntegrityError:
+            if once is None:
+                raise
+            return False
+        return True
 
     @contextmanager
-    def stage(self, intent_id: int, stage: Stage) -> Iterator[StageRun]:
-        """Record a stage's start, then its end with duration: failed if it raised or set `failed`."""
-        self.record(intent_id, stage, Outcome.STARTED)
+    def stage(self, intent_id: int, stage: Stage, *, once: str | None = None) -> Iterator[StageRun]:
+        """Record a stage's start, then its end with duration: failed if it raised or set `failed`.
+        `once`: see `record`; a retried attempt continues the stage its crashed predecessor started."""
+        self.record(intent_id, stage, Outcome.STARTED, once=once)
         run = StageRun()
         started = time.monotonic()
         try:
@@ -299,11 +317,14 @@ class Ledger:
                 run.message or f"{type(exc).__name__}: {exc}",
                 detail=run.detail or None,
                 duration_ms=elapsed,
+                once=f"{once}:{_attempt()}" if once else None,
             )
             raise
         elapsed = int((time.monotonic() - started) * 1000)
         outcome = Outcome.FAILED if run.failed else Outcome.SUCCEEDED
-        self.record(intent_id, stage, outcome, run.message, detail=run.detail or None, duration_ms=elapsed)
+        self.record(
+            intent_id, stage, outcome, run.message, detail=run.detail or None, duration_ms=elapsed, once=once
+        )
 
     def waited_ms(self, intent_id: int, since: Stage) -> int | None:
         """Milliseconds from the last success of stage `since` until now: how long a stage recorded at its
@@ -409,3 +430,8 @@ class Ledger:
             count = session.scalar(select(func.count()).select_from(SignoffRow).where(*mine)) or 0
             session.execute(delete(SignoffRow).where(*mine))
             return int(count)
+
+
+def _attempt() -> str:
+    """A key unique to one failed attempt: each failure of a retried stage is worth showing."""
+    return f"{time.time_ns()}"

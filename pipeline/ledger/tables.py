@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, Boolean, DateTime, ForeignKey, Index, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pipeline.state import Base
@@ -39,7 +39,11 @@ class IntentRow(Base):
 
 class IntentEventRow(Base):
     __tablename__ = "intent_events"
-    __table_args__ = (Index("ix_intent_events_intent_at", "intent_id", "at"),)
+    __table_args__ = (
+        Index("ix_intent_events_intent_at", "intent_id", "at"),
+        # A stage event written with a key is written once: a retried job does not record its stage twice.
+        Index("uq_intent_events_once", "intent_id", "stage", "outcome", "once_key", unique=True),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     intent_id: Mapped[int] = mapped_column(ForeignKey("intents.id", ondelete="CASCADE"))
@@ -50,6 +54,7 @@ class IntentEventRow(Base):
     content_hash: Mapped[str] = mapped_column(String(64), default="")
     duration_ms: Mapped[int | None] = mapped_column(Integer, nullable=True)
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    once_key: Mapped[str | None] = mapped_column(String(300), nullable=True)
 
 
 class DecisionRow(Base):
@@ -78,3 +83,39 @@ class SignoffRow(Base):
     head_sha: Mapped[str] = mapped_column(String(64))
     via: Mapped[str] = mapped_column(String(16))
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class TestedHeadRow(Base):
+    """A head of an intent's pull request whose service the line tested: built by the line, or a commit
+    someone else pushed that the line tested again. Only a head tested green is signed off and deployed."""
+
+    __tablename__ = "tested_heads"
+    __table_args__ = (UniqueConstraint("intent_id", "head_sha", name="uq_tested_heads_once"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    intent_id: Mapped[int] = mapped_column(ForeignKey("intents.id", ondelete="CASCADE"), index=True)
+    head_sha: Mapped[str] = mapped_column(String(64))
+    ok: Mapped[bool] = mapped_column(Boolean)
+    by: Mapped[str] = mapped_column(String(16))
+    """`build`: the line's own commit; `retest`: a commit pushed by someone else, tested again."""
+    pushed_by: Mapped[str] = mapped_column(String(100), default="")
+    summary: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class GovernedPullRow(Base):
+    """A pull request that changes what governs the line (policies, BLUEPRINT.md): its decision under the
+    policies in force and the plan of what it would change, per head."""
+
+    __tablename__ = "governed_pulls"
+    __table_args__ = (UniqueConstraint("repo", "number", name="uq_governed_pulls_once"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo: Mapped[str] = mapped_column(String(200))
+    number: Mapped[int] = mapped_column(Integer)
+    head_sha: Mapped[str] = mapped_column(String(64))
+    author: Mapped[str] = mapped_column(String(100), default="")
+    files: Mapped[list[str]] = mapped_column(JSON)
+    decision: Mapped[dict[str, Any]] = mapped_column(JSON)
+    plan: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -68,7 +68,9 @@ def test_an_intent_job_that_dies_before_the_intent_is_recorded_still_shows_on_it
     assert record.waiting_for.startswith("/intentops retry (OSError: the forge did not answer")
     repo = rig.github(BOT).get_repo(REPO)
     (status,) = [
-        s for s in repo.get_commit(sha).get_combined_status().statuses if s.context == "intentops/governance"
+        s
+        for s in repo.get_commit(sha).get_combined_status().statuses
+        if s.context == f"intentops/governance: {path}"
     ]
     assert status.state == "failure" and "gave up" in status.description
     assert record.issue_number is not None

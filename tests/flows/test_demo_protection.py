@@ -1,5 +1,5 @@
 """The demo repository `intentops up` and `intentops demo` create: nobody merges an intent's PR before
-governance is satisfied, and people still push intents to main."""
+governance is satisfied and the line has passed its SPEC and tests, and people still push intents to main."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from forge.admin import Account
 from tests.fixtures.forge import ForgeKit
 
 
-def test_the_demo_repo_refuses_a_merge_while_governance_is_pending(forge_kit: ForgeKit) -> None:
+def test_the_demo_repo_refuses_a_merge_until_governance_and_tests_pass(forge_kit: ForgeKit) -> None:
     credentials = stack._people(forge_kit.server)
     author = Account(stack.AUTHOR, credentials.tokens[stack.AUTHOR])
     bot = Account(stack.BOT, credentials.tokens[stack.BOT])
@@ -29,7 +29,13 @@ def test_the_demo_repo_refuses_a_merge_while_governance_is_pending(forge_kit: Fo
         pull.merge(merge_method="merge")
     assert refused.value.status == 405 and "intentops/governance" in str(refused.value.data)
 
-    forge_kit.github(bot).get_repo(stack.REPO).get_commit(head).create_status(
-        "success", description="signed off by bob", context="intentops/governance"
-    )
+    commit = forge_kit.github(bot).get_repo(stack.REPO).get_commit(head)
+    commit.create_status("success", description="signed off by bob", context="intentops/governance")
+    commit.create_status("failure", description="1 failed", context="intentops/tests")
+    commit.create_status("success", description="SPEC 100/100", context="intentops/spec")
+    with pytest.raises(GithubException) as failing:
+        pull.merge(merge_method="merge")
+    assert failing.value.status == 405 and "intentops/tests" in str(failing.value.data)
+
+    commit.create_status("success", description="12 tests passed", context="intentops/tests")
     assert pull.merge(merge_method="merge").merged

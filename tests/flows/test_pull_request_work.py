@@ -15,11 +15,17 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]
 
 PATH = "intents/notes.yaml"
 BRANCH = "intentops/notes"
-BROKEN = "raise SystemExit('notes cannot start: broken on purpose')\n"
+# Passes its tests in the sandbox (so the line lets it through), then cannot start when deployed.
+BROKEN = (
+    "\nimport sys as _sys\n\n"
+    "if 'pytest' not in _sys.modules:\n"
+    "    raise SystemExit('notes cannot start: broken on purpose')\n"
+)
 
 
 def break_the_service(rig: Rig) -> str:
-    """The author pushes a change to the PR that stops the service from starting; returns the new head."""
+    """The author pushes a change to the PR that stops the service from starting (its tests still pass);
+    returns the new head."""
     clone = rig.clone
     rig.kit.git(clone, "fetch", "--quiet", "origin")
     rig.kit.git(clone, "checkout", "--quiet", "-B", BRANCH, f"origin/{BRANCH}")

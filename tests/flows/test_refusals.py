@@ -46,8 +46,10 @@ def test_bad_intents_fail_alone_and_say_why(rig: Rig) -> None:
     repo = rig.github(BOT).get_repo(REPO)
     status = repo.get_commit(sha).get_combined_status()
     assert status.state == "failure"
-    descriptions = [s.description for s in status.statuses if s.context == "intentops/governance"]
-    assert descriptions and descriptions[0].startswith(("invalid intent", "blocked"))
+    # One status per intent file: both failures show on the commit, not only the last one reported.
+    by_context = {s.context: s.description for s in status.statuses}
+    assert by_context["intentops/governance: intents/broken.yaml"].startswith("invalid intent")
+    assert by_context["intentops/governance: intents/miner.yaml"].startswith("blocked")
     assert list(repo.get_pulls(state="all")) == [], "nothing was built from either"
     assert blocked.decision is not None and blocked.decision["action"] == "blocked"
 
