@@ -13,7 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request, status
+from fastapi import Depends, HTTPException, Request, Security, status
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 CACHE_SECONDS = 60.0
 
@@ -55,12 +56,22 @@ def bearer_token(request: Request) -> str | None:
     return None
 
 
-def require_caller(request: Request) -> Caller:
+# Declares the scheme in the OpenAPI (clients and schemathesis see how to authenticate). The header is read
+# by `bearer_token`, which also takes GitHub's `token <value>` form; this one never refuses on its own.
+FORGE_TOKEN = HTTPBearer(
+    auto_error=False,
+    scheme_name="forgeToken",
+    description="A forge (or GitHub) token of the caller: `Authorization: Bearer <token>`.",
+)
+UNAUTHORIZED = "send a forge token: 'Authorization: Bearer <token>'"
+
+
+def require_caller(
+    request: Request, _scheme: Annotated[HTTPAuthorizationCredentials | None, Security(FORGE_TOKEN)]
+) -> Caller:
     token = bearer_token(request)
     unauthorized = HTTPException(
-        status.HTTP_401_UNAUTHORIZED,
-        detail="send a forge token: 'Authorization: Bearer <token>'",
-        headers={"WWW-Authenticate": "Bearer"},
+        status.HTTP_401_UNAUTHORIZED, detail=UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"}
     )
     if token is None:
         raise unauthorized
