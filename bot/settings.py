@@ -89,9 +89,10 @@ class Settings(BaseSettings):
     @field_validator("trusted_proxies", mode="before")
     @classmethod
     def _proxy_networks(cls, value: object) -> object:
-        if not isinstance(value, str):
+        parts = value.split(",") if isinstance(value, str) else value
+        if not isinstance(parts, list | tuple):
             return value
-        entries = tuple(part.strip() for part in value.split(",") if part.strip())
+        entries = tuple(str(part).strip() for part in parts if str(part).strip())
         for entry in entries:
             try:
                 ipaddress.ip_network(entry, strict=False)

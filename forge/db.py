@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import stat
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -11,6 +13,9 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import Session, sessionmaker
 
 from forge.models import ForgeBase
+
+PRIVATE_DIR = 0o700
+PRIVATE_FILE = 0o600
 
 
 def _pragmas(dbapi_connection: Any, _record: Any) -> None:
@@ -23,11 +28,22 @@ def _pragmas(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
+def _private(path: Path) -> None:
+    """The database (it holds webhook secrets and token hashes) made 0600 in a 0700 folder before SQLite
+    opens it; SQLite gives its -wal and -shm files the same mode."""
+    path.parent.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
+    folder_mode = stat.S_IMODE(path.parent.stat().st_mode)
+    if folder_mode & ~PRIVATE_DIR:  # created a moment ago by the forge for its repositories
+        path.parent.chmod(folder_mode & PRIVATE_DIR)
+    with suppress(FileExistsError):
+        os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE))
+
+
 class ForgeDB:
     """Owns the engine; `session()` commits on success and rolls back on error."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        _private(path)
         self.engine: Engine = create_engine(
             f"sqlite:///{path.resolve()}", connect_args={"timeout": 30, "check_same_thread": False}
         )

@@ -18,10 +18,12 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.app import BotConfigurationError
+from bot.cli.datamodes import check_data_dir
 from bot.cli.output import err, fail, out
 from bot.dashboard.sessions import DashboardConfigError
 from bot.line import LineConfigurationError
 from bot.server import REGISTRY_PATH, Bot, build_bot
+from bot.serving import server_config
 from bot.settings import Settings
 from bot.worker import WorkerPool
 from pipeline.deploy.bridge import listen
@@ -87,12 +89,13 @@ def serve(
     """Serve the bot (POST /webhook, the intents API, registry, dashboard) and its worker threads."""
     settings = _settings()
     _log_bot_at_info()
+    check_data_dir(settings.data_dir)
     bot = _build(settings, threads=settings.worker_threads if threads is None else threads)
     try:  # on a loopback host, Docker-deployed services reach the registry through the bridge gateway
         listeners = listen(bot.app, host, port, registry_prefix=REGISTRY_PATH)
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-    config = uvicorn.Config(listeners.app, host=host, port=listeners.port, log_level="info")
+    config = server_config(listeners.app, settings, host=host, port=listeners.port, log_level="info")
     uvicorn.Server(config).run(sockets=listeners.sockets)
 
 
@@ -102,6 +105,7 @@ def worker(
     """Run more workers on the state database's job queue until Ctrl-C or SIGTERM."""
     settings = _settings()
     _log_bot_at_info()
+    check_data_dir(settings.data_dir)
     bot = _build(settings, threads=0)
     # The app is built only for its wiring (flows, line, queue); this process serves no HTTP.
     pool = WorkerPool(bot.app.state.context, bot.app.state.routes, threads=threads, prefix="cli")

@@ -23,6 +23,7 @@ import typer
 from github import Auth, Github
 from rich.table import Table
 
+from bot.cli.datamodes import check_data_dir
 from bot.cli.output import fail, out
 from bot.cli.stack import AUTHOR, CREDENTIALS, REPO, REVIEWER, Stack, port_or_free, start_stack
 from bot.vcs.workspace import auth_environment
@@ -101,11 +102,13 @@ def _start(data_dir: Path, bot_port: int, forge_port: int, backend: str) -> Stac
     _fresh(data_dir)
     out.print("Starting the embedded forge and the bot ...")
     try:
-        return start_stack(
+        stack = start_stack(
             data_dir, bot_port=port_or_free(bot_port), forge_port=port_or_free(forge_port), backend=backend
         )
     except Exception as exc:  # set-up failures are the user's to fix: one clear line, no traceback
         fail(f"could not start the line: {exc}")
+    check_data_dir(data_dir)
+    return stack
 
 
 def _describe(stack: Stack) -> None:

@@ -17,6 +17,7 @@ from docker.errors import DockerException
 from rich.markup import escape
 from rich.table import Column, Table
 
+from bot.cli.datamodes import check_data_dir
 from bot.cli.output import FormatOption, OutputFormat, err, fail, out, print_json
 from bot.settings import Settings
 from pipeline.deploy import Backend, Deployer, DeployOutcome, DeployRequest, UndeployOutcome
@@ -251,11 +252,14 @@ def registry_serve(
     """Serve the registry's HTTP API; every call needs `Authorization: Bearer <token>`."""
     import uvicorn
 
+    check_data_dir(Settings().data_dir)
     with _context() as context:
         settings = context.settings
         token = load_or_create_token(settings.data_dir, settings.registry_token)
         try:
-            listeners = listen(create_registry_app(context.registry, token), host, port)
+            listeners = listen(
+                create_registry_app(context.registry, token, docs=settings.api_docs), host, port
+            )
         except OSError as exc:
             fail(PORT_TAKEN.format(host=host, port=port, error=exc.strerror or exc))
         where = (

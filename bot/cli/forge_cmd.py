@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from bot.cli.datamodes import check_data_dir
 from bot.cli.output import err, fail, out
 from forge.admin import DeliveryRecord, ForgeAdmin
 from forge.core import Forge
@@ -89,6 +90,7 @@ def serve(
     """Serve the forge until interrupted."""
     settings = ForgeSettings()
     directory = data_dir or settings.data_dir
+    check_data_dir(directory)
     try:
         server = ForgeServer(
             directory,

@@ -8,6 +8,8 @@ from pathlib import Path
 
 from pydantic import SecretStr
 
+from pipeline.state.private import private_dir
+
 TOKEN_FILE = "registry-token"
 
 
@@ -21,7 +23,7 @@ def load_or_create_token(data_dir: Path, configured: SecretStr | None = None) ->
         existing = path.read_text(encoding="utf-8").strip()
         if existing:
             return SecretStr(existing)
-    data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(data_dir)
     token = secrets.token_urlsafe(32)
     # O_EXCL: if two processes race, one wins and the other reads the winner's token.
     try:

@@ -10,6 +10,8 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 
+from pipeline.state.private import private_file
+
 
 class Base(DeclarativeBase):
     """Every table of the state database."""
@@ -37,7 +39,8 @@ class Database:
         if url.startswith("sqlite"):
             path = url.removeprefix("sqlite:///")
             if path and path != ":memory:":
-                Path(path).parent.mkdir(parents=True, exist_ok=True)
+                # Made 0600 in a 0700 folder before SQLite opens it; its -wal and -shm files take its mode.
+                private_file(Path(path))
             self.engine: Engine = create_engine(url, connect_args={"timeout": 30, "check_same_thread": False})
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:

@@ -19,6 +19,7 @@ from fastapi import FastAPI
 from github import Github
 
 from bot.dashboard import DashboardContext, create_dashboard_app, forge_context
+from bot.serving import proxy_options
 from bot.settings import Settings
 from bot.vcs.github import token_connection
 from forge.admin import Account
@@ -47,9 +48,10 @@ class Clock:
 
 
 class AppServer:
-    """Any ASGI app on a real socket, in a thread."""
+    """Any ASGI app on a real socket, in a thread, believing forwarded headers as the bot does: only from
+    the proxies `settings` names (none by default)."""
 
-    def __init__(self, app: FastAPI, *, port: int = 0) -> None:
+    def __init__(self, app: FastAPI, *, port: int = 0, settings: Settings | None = None) -> None:
         self.app = app
         self._socket = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._socket.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
@@ -58,7 +60,12 @@ class AppServer:
         self._socket.bind(("127.0.0.1", port))
         self.port = self._socket.getsockname()[1]
         config = uvicorn.Config(
-            app, log_level="warning", access_log=False, lifespan="off", timeout_graceful_shutdown=2
+            app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            timeout_graceful_shutdown=2,
+            **proxy_options(settings or Settings()),
         )
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(
@@ -152,7 +159,8 @@ class Rig:
         if clock is not None:
             self.context = replace(self.context, clock=clock)
         self.settings = self.settings.model_copy(update=settings)
-        self.server = AppServer(create_dashboard_app(self.context, self.settings), port=port).start()
+        dashboard = create_dashboard_app(self.context, self.settings)
+        self.server = AppServer(dashboard, port=port, settings=self.settings).start()
 
     def sign_in(self, client: httpx.Client, account: Account) -> None:
         page = client.get("/signin")
@@ -270,5 +278,5 @@ def start_rig(kit: ForgeKit, people: People, tmp_path: Path, *, poll_seconds: fl
     settings = Settings.model_validate(
         {"INTENTOPS_DASHBOARD_POLL_SECONDS": poll_seconds, "INTENTOPS_DASHBOARD_SECRET": SECRET}
     )
-    server = AppServer(create_dashboard_app(context, settings)).start()
+    server = AppServer(create_dashboard_app(context, settings), settings=settings).start()
     return Rig(kit, people, db, ledger, registry, usage, server, context, settings)

@@ -1,12 +1,14 @@
 """Guessing tokens at the sign-in form is slowed down: five refused tokens a minute per client address and
-per token prefix, then 429 with Retry-After, without asking the forge."""
+per token prefix, then 429 with Retry-After, without asking the forge. The address is the connection's, or a
+configured proxy's X-Forwarded-For; the counts are in the state database, shared by every bot process."""
 
 from __future__ import annotations
 
 import httpx
 
+from bot.dashboard import create_dashboard_app
 from bot.dashboard.signinlimit import MAX_FAILURES, PREFIX_CHARS
-from tests.dashboard.rig import Clock, Rig, csrf_of
+from tests.dashboard.rig import AppServer, Clock, Rig, csrf_of
 
 
 def attempt(client: httpx.Client, token: str) -> httpx.Response:
@@ -61,3 +63,66 @@ def test_the_limit_lifts_a_minute_after_the_first_failure(rig: Rig) -> None:
         assert attempt(client, rig.people.approver.token).headers["retry-after"] == "30"
         clock.advance(seconds=31)
         assert attempt(client, rig.people.approver.token).status_code == 303
+
+
+def distinct_guesses(count: int) -> list[str]:
+    """Guesses whose prefixes all differ, so only the address limit can stop them."""
+    return [f"ghp_dist{n:04d}{'x' * 24}" for n in range(count)]
+
+
+def attempt_as(client: httpx.Client, token: str, forwarded_for: str) -> httpx.Response:
+    form = client.get("/signin")
+    return client.post(
+        "/signin",
+        data={"csrf_token": csrf_of(form.text), "token": token},
+        headers={"X-Forwarded-For": forwarded_for},
+    )
+
+
+def test_a_new_x_forwarded_for_on_each_try_does_not_reset_the_count(rig: Rig) -> None:
+    with rig.client() as client:  # 127.0.0.1: uvicorn's default would believe its X-Forwarded-For
+        codes = [
+            attempt_as(client, guess, f"203.0.113.{n}").status_code
+            for n, guess in enumerate(distinct_guesses(MAX_FAILURES + 1))
+        ]
+    assert codes == [401] * MAX_FAILURES + [429]
+
+
+def test_a_configured_proxy_is_believed_and_anyone_else_is_not(rig: Rig) -> None:
+    rig.restart(trusted_proxies=("127.0.0.1",))
+    guesses_left = iter(distinct_guesses(3 * MAX_FAILURES))
+    with rig.client() as proxy:
+        for _ in range(MAX_FAILURES):
+            attempt_as(proxy, next(guesses_left), "198.51.100.1")
+        held = attempt_as(proxy, next(guesses_left), "198.51.100.1")
+        other_client = attempt_as(proxy, next(guesses_left), "198.51.100.2")
+    with rig.client(address="127.0.0.9") as stranger:  # not a proxy: its header is ignored
+        for n in range(MAX_FAILURES):
+            attempt_as(stranger, next(guesses_left), f"192.0.2.{n}")
+        stranger_held = attempt_as(stranger, next(guesses_left), "192.0.2.200")
+    assert held.status_code == 429
+    assert other_client.status_code == 401, "another client behind the proxy is counted apart"
+    assert stranger_held.status_code == 429
+
+
+def test_two_dashboards_on_one_database_share_the_count(rig: Rig) -> None:
+    other = AppServer(create_dashboard_app(rig.context, rig.settings), settings=rig.settings).start()
+    try:
+        tries = iter(guesses("ghp_twoapps0", MAX_FAILURES + 1))
+        with rig.client() as first, httpx.Client(base_url=other.url, timeout=30) as second:
+            codes = [attempt(first, next(tries)).status_code for _ in range(3)]
+            codes += [attempt(second, next(tries)).status_code for _ in range(2)]
+            held = attempt(second, rig.people.approver.token)
+    finally:
+        other.stop()
+    assert codes == [401] * MAX_FAILURES
+    assert held.status_code == 429
+
+
+def test_a_restart_keeps_the_count(rig: Rig) -> None:
+    with rig.client() as client:
+        for guess in guesses("ghp_restarts", MAX_FAILURES):
+            attempt(client, guess)
+    rig.restart()
+    with rig.client() as client:
+        assert attempt(client, rig.people.approver.token).status_code == 429
