@@ -46,10 +46,52 @@ class RegistryEntry(BaseModel):
     provenance: Provenance
 
 
-class RegisterRequest(BaseModel):
-    """`POST /services/register`, sent by a generated service at start-up."""
+class RegistrationOutcome(StrEnum):
+    CREATED = "created"  # a version the registry did not know
+    UPDATED = "updated"  # a version it knew: its URL, health path and heartbeat are the ones just sent
+    REFUSED = "refused"  # a version that was deregistered: only a deploy brings it back
 
-    model_config = ConfigDict(extra="ignore")
+
+class Registration(BaseModel):
+    """What a registration did: the stored entry of that version, and whether it serves the name."""
+
+    model_config = ConfigDict(frozen=True)
+
+    outcome: RegistrationOutcome
+    entry: RegistryEntry
+    serving: RegistryEntry | None
+    """The version that answers for the name now (this one, another, or None)."""
+
+    @property
+    def serves(self) -> bool:
+        return self.serving is not None and self.serving.version == self.entry.version
+
+
+class RegisterAnswer(RegistryEntry):
+    """The answer to `POST /services/register` (201 created, 200 updated): the entry as stored, and what
+    happened to it."""
+
+    outcome: RegistrationOutcome
+    serving: bool
+    """This version answers for the name now (false: another one does, until a deployer switches)."""
+    detail: str
+
+
+class DeregisterAnswer(BaseModel):
+    """The answer to `DELETE /services/{name}` (200): the entries deregistered, as they were before."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str
+    deregistered: list[RegistryEntry]
+    detail: str
+
+
+class RegisterRequest(BaseModel):
+    """`POST /services/register`, sent by a generated service at start-up. Unknown fields are refused (422),
+    not dropped: a misspelt field would otherwise be answered 200 and never stored."""
+
+    model_config = ConfigDict(extra="forbid")
 
     name: str = Field(pattern=SERVICE_NAME_PATTERN)
     version: str = Field(min_length=1, max_length=200)
@@ -60,6 +102,6 @@ class RegisterRequest(BaseModel):
 class HeartbeatRequest(BaseModel):
     """`POST /services/{name}/heartbeat`."""
 
-    model_config = ConfigDict(extra="ignore")
+    model_config = ConfigDict(extra="forbid")
 
     version: str = Field(min_length=1, max_length=200)

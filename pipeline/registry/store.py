@@ -14,7 +14,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import Boolean, DateTime, Integer, String, Text, UniqueConstraint, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 
-from pipeline.registry.model import Provenance, RegistryEntry, ServiceStatus
+from pipeline.registry.model import (
+    Provenance,
+    Registration,
+    RegistrationOutcome,
+    RegistryEntry,
+    ServiceStatus,
+)
 from pipeline.state import Base, Database
 
 Clock = Callable[[], datetime]
@@ -83,11 +89,17 @@ class RegistryStore:
 
     # --- what generated services call (over HTTP) ---
 
-    def register(self, *, name: str, version: str, url: str, health_path: str = "/health") -> RegistryEntry:
-        """A service announces itself. It takes the name over only if no other version holds it."""
+    def register(self, *, name: str, version: str, url: str, health_path: str = "/health") -> Registration:
+        """A service announces itself. It takes the name over only if no other version holds it (during a
+        switch the deployer does that, after the health check). A version that was deregistered stays so
+        (REFUSED) until a deployer announces it again: a service still running after its deregistration
+        does not put itself back."""
         now = self._clock()
         with self._db.session() as session:
             row = self._instance(session, name, version)
+            if row is not None and row.status == ServiceStatus.GONE:
+                return self._registration(session, RegistrationOutcome.REFUSED, row)
+            outcome = RegistrationOutcome.UPDATED if row is not None else RegistrationOutcome.CREATED
             if row is None:
                 row = ServiceInstance(name=name, version=version, registered_at=now)
                 session.add(row)
@@ -97,7 +109,7 @@ class RegistryStore:
             if holder is None or holder is row or holder.status == ServiceStatus.GONE:
                 self._make_active(session, row)
             session.flush()
-            return self._entry(row)
+            return self._registration(session, outcome, row)
 
     def heartbeat(self, name: str, version: str) -> RegistryEntry | None:
         """None when that version is unknown (the service should register again)."""
@@ -108,18 +120,21 @@ class RegistryStore:
             row.status, row.last_heartbeat = ServiceStatus.HEALTHY, self._clock()
             return self._entry(row)
 
-    def deregister(self, name: str, version: str | None = None) -> bool:
-        """Mark a service (or one version of it) gone. False when there was nothing to remove."""
+    def deregister(self, name: str, version: str | None = None) -> list[RegistryEntry]:
+        """Mark a service (or one version of it) gone; the entries deregistered, as they were before (empty:
+        nothing registered matched). Gone entries are kept, so the service's history and provenance stay
+        readable and the version cannot register itself again; a deploy of it announces it anew."""
         with self._db.session() as session:
             rows = self._instances(session, name)
-            targets = [r for r in rows if version is None or r.version == version]
-            live = [r for r in targets if r.status != ServiceStatus.GONE]
-            for row in targets:
-                if row.active:
-                    row.status = ServiceStatus.GONE
-                else:
-                    session.delete(row)
-            return bool(live)
+            live = [
+                r
+                for r in rows
+                if (version is None or r.version == version) and r.status != ServiceStatus.GONE
+            ]
+            removed = [self._entry(row) for row in live]
+            for row in live:
+                row.status = ServiceStatus.GONE
+            return removed
 
     # --- what deployers call (Python API) ---
 
@@ -132,6 +147,7 @@ class RegistryStore:
             if row is None:
                 row = ServiceInstance(name=name, version=version, registered_at=self._clock())
                 session.add(row)
+            if row.status in (None, ServiceStatus.GONE):  # new, or deployed again after its deregistration
                 row.status = ServiceStatus.STARTING
             row.url, row.health_path = url, health_path
             row.set_provenance(provenance)
@@ -219,8 +235,16 @@ class RegistryStore:
 
     def _make_active(self, session: Session, row: ServiceInstance) -> None:
         for other in self._instances(session, row.name):
-            if other is not row and other.active:
-                other.active = False
-                if other.status == ServiceStatus.GONE:
-                    session.delete(other)
+            if other is row:
+                continue
+            if other.status == ServiceStatus.GONE:  # a new version holds the name: old deregistrations go
+                session.delete(other)
+            other.active = False
         row.active = True
+
+    def _registration(
+        self, session: Session, outcome: RegistrationOutcome, row: ServiceInstance
+    ) -> Registration:
+        holder = self._active(session, row.name)
+        serving = self._entry(holder) if holder is not None and holder.status != ServiceStatus.GONE else None
+        return Registration(outcome=outcome, entry=self._entry(row), serving=serving)

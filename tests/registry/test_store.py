@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pipeline.registry import Provenance, RegistryStore, ServiceStatus
+from pipeline.registry.model import RegistrationOutcome
 from pipeline.state import Database
 from tests.registry.conftest import ManualClock
 
@@ -17,11 +18,12 @@ PROVENANCE = Provenance(
 
 
 def test_a_registered_service_is_listed_and_healthy(store: RegistryStore) -> None:
-    entry = store.register(
+    registration = store.register(
         name="hello-world", version="v1", url="http://127.0.0.1:9001", health_path="/health"
     )
 
-    assert entry.status is ServiceStatus.HEALTHY
+    assert registration.outcome is RegistrationOutcome.CREATED and registration.serves
+    assert registration.entry.status is ServiceStatus.HEALTHY
     assert [e.name for e in store.entries()] == ["hello-world"]
     fetched = store.get("hello-world")
     assert fetched is not None and fetched.url == "http://127.0.0.1:9001"
@@ -61,7 +63,9 @@ def test_an_announced_version_does_not_serve_until_activated(store: RegistryStor
         provenance=PROVENANCE,
     )
     # The new version registering itself at start-up must not take the name before its health check.
-    store.register(name="hello-world", version="v2", url="http://127.0.0.1:9002")
+    early = store.register(name="hello-world", version="v2", url="http://127.0.0.1:9002")
+    assert early.outcome is RegistrationOutcome.UPDATED and not early.serves
+    assert early.serving is not None and early.serving.version == "v1"
     assert store.get("hello-world").version == "v1"  # type: ignore[union-attr]
 
     switched = store.activate("hello-world", "v2")
@@ -101,14 +105,34 @@ def test_retiring_a_failed_candidate_leaves_the_serving_version_alone(store: Reg
     assert [e.version for e in store.versions("hello-world")] == ["v1"]
 
 
-def test_deregister_marks_the_service_gone_and_is_idempotent(store: RegistryStore) -> None:
+def test_deregister_marks_the_service_gone_and_says_what_it_removed(store: RegistryStore) -> None:
     store.register(name="hello-world", version="v1", url="http://127.0.0.1:9001")
 
-    assert store.deregister("hello-world") is True
+    assert [(e.version, e.status) for e in store.deregister("hello-world")] == [("v1", ServiceStatus.HEALTHY)]
     assert store.get("hello-world").status is ServiceStatus.GONE  # type: ignore[union-attr]
-    assert store.deregister("hello-world") is False
+    assert store.deregister("hello-world") == []
     assert store.entries(include_gone=False) == []
     assert store.heartbeat("hello-world", "v1") is None
+
+
+def test_a_deregistered_version_does_not_register_itself_again_until_deployed_again(
+    store: RegistryStore,
+) -> None:
+    store.register(name="hello-world", version="v1", url="http://127.0.0.1:9001")
+    store.deregister("hello-world")
+
+    refused = store.register(name="hello-world", version="v1", url="http://127.0.0.1:9001")
+    assert refused.outcome is RegistrationOutcome.REFUSED and refused.serving is None
+
+    store.announce(
+        name="hello-world",
+        version="v1",
+        url="http://127.0.0.1:9005",
+        health_path="/health",
+        provenance=PROVENANCE,
+    )
+    assert store.register(name="hello-world", version="v1", url="http://127.0.0.1:9005").serves
+    assert store.get("hello-world").url == "http://127.0.0.1:9005"  # type: ignore[union-attr]
 
 
 def test_a_gone_name_is_taken_over_by_the_next_registration(store: RegistryStore) -> None:
@@ -133,7 +157,7 @@ def test_deregistering_one_version_keeps_the_serving_one(store: RegistryStore) -
     )
     store.activate("hello-world", "v2")
 
-    assert store.deregister("hello-world", "v1") is True
+    assert [e.version for e in store.deregister("hello-world", "v1")] == ["v1"]
 
     entry = store.get("hello-world")
     assert entry is not None and entry.version == "v2" and entry.status is ServiceStatus.HEALTHY
