@@ -270,6 +270,15 @@ def _records_for_service(ledger: Ledger, repo: str, name: str) -> list[IntentRec
         return [IntentRecord.of(row) for row in session.scalars(query)]
 
 
+def _known_owner(records: list[IntentRecord]) -> dict[str, str]:
+    """The file the line has known longest as the name's owner: its oldest record that was a valid intent
+    (an invalid file is recorded under a name taken from its path, which it may not say at all)."""
+    for record in records:
+        if record.state is not IntentState.INVALID:
+            return {record.service_name: record.path}
+    return {}
+
+
 def _current(repo: RepoClient, ledger: Ledger, name: str, branch: str) -> Current:
     """Where the service lives on the default branch: the file owning the name among the ones the ledger
     knows for it and `intents/<name>.yaml`, by the rules of `pipeline.intents.owners`; else the
@@ -277,8 +286,7 @@ def _current(repo: RepoClient, ledger: Ledger, name: str, branch: str) -> Curren
     records = _records_for_service(ledger, repo.full_name, name)
     candidates = sorted({record.path for record in records} | {intent_path(name)})
     files = {path: data for path in candidates if (data := repo.read_file(path, branch)) is not None}
-    known = {name: records[0].path} if records else {}
-    owner = name_owners(files, known_owners=known).get(name, intent_path(name))
+    owner = name_owners(files, known_owners=_known_owner(records)).get(name, intent_path(name))
     return Current(path=owner, data=files.get(owner))
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from pipeline.intents.serialize import content_hash
+from pipeline.ledger import IntentState
 from tests.fixtures.api import ApiRig
 
 SUBMIT = "/intents/submit"
@@ -85,6 +86,17 @@ def test_a_service_living_in_another_file_is_changed_there(api: ApiRig) -> None:
     accepted = api.submit("bob", intent("handbook"), if_match=f'"{current}"')
     assert accepted.status_code == 202 and accepted.json()["path"] == "intents/team/handbook.yaml"
     assert api.read("intents/handbook.yaml") is None, "no second file for the same service"
+
+
+def test_the_owner_is_the_oldest_file_the_line_took_as_valid(api: ApiRig) -> None:
+    earlier = api.push("alice", "intents/a-gizmo.yaml", pushed("gizmo"))
+    api.bot.line.ledger.set_state(earlier.id, IntentState.INVALID, waiting_for="a fix")
+    api.push("bob", "intents/gizmo.yaml", pushed("gizmo", "Bob's gizmo, built and running."))
+
+    refused = api.submit("alice", intent("gizmo"))
+
+    assert refused.status_code == 409
+    assert refused.json()["detail"]["path"] == "intents/gizmo.yaml"
 
 
 def test_the_usual_path_holding_another_services_file_needs_its_hash_too(api: ApiRig) -> None:
