@@ -7,7 +7,7 @@ drives the line exactly as a hand-made commit would.
 One service name has one intent file (`pipeline.intents.owners`). A submission for a service the default
 branch already holds changes that service's file (wherever it lives) and only with the precondition
 `If-Match: "<content hash>"`: the SHA-256 of the file as it is now, which `GET /intents/{id}` shows as
-`content_hash` and `ETag`, and every answer of this route gives back. Without it, or with an older hash,
+`content_hash` and `ETag`, and this route's 202 and 409 answers give back. Without it, or with an older hash,
 the answer is 409 saying what to send. A submission whose file would be exactly the file already there (a
 retried request) changes nothing and needs no precondition: it answers 202 with `unchanged: true`.
 """
