@@ -15,7 +15,13 @@ from sqlalchemy import DateTime, Float, String, Text, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
-from pipeline.governance.alignment import Alignment, AlignmentMethod, AlignmentScorer
+from pipeline.governance.alignment import (
+    PROMPT_VERSION,
+    Alignment,
+    AlignmentMethod,
+    AlignmentScorer,
+    intent_data,
+)
 from pipeline.intents import Intent
 from pipeline.state import Base, Database
 
@@ -32,17 +38,12 @@ class AlignmentRow(Base):
 
 
 def alignment_key(intent: Intent, blueprint: str, *, namespace: str) -> str:
-    """What a score depends on: the scorer (`namespace`, e.g. 'claude:claude-sonnet-4-5'), the intent's
-    scored fields and the blueprint."""
+    """What a score depends on: the scorer (`namespace`, e.g. 'claude:claude-sonnet-4-5'), the prompt's
+    version, everything of the intent the model is shown, and the blueprint."""
     material = {
         "namespace": namespace,
-        "intent": {
-            "service_name": intent.service_name,
-            "purpose": intent.purpose,
-            "blueprint_context": intent.blueprint_context,
-            "priority": intent.priority.value,
-            "tier": intent.tier,
-        },
+        "prompt": PROMPT_VERSION,
+        "intent": intent_data(intent),
         "blueprint": blueprint,
     }
     return hashlib.sha256(json.dumps(material, sort_keys=True).encode("utf-8")).hexdigest()

@@ -67,6 +67,10 @@ ADDRESSED_PHRASES: tuple[AddressedPhrase, ...] = (
         "asks to ignore earlier instructions",
     ),
     AddressedPhrase(
+        rf"{_VERB_IGNORE} (?:the |your |this |all )?(?:blueprint|governance|alignment|scoring rubric)",
+        "asks to set aside the blueprint or governance",
+    ),
+    AddressedPhrase(
         r"pre ?(?:approved|authori[sz]ed|cleared)|already (?:been )?(?:approved|authori[sz]ed|signed off)"
         r"|approved in advance|(?:has|have) been approved by",
         "claims an approval that governance did not record",
@@ -87,6 +91,11 @@ ADDRESSED_PHRASES: tuple[AddressedPhrase, ...] = (
     ),
     AddressedPhrase(
         rf"(?:score|rating|alignment) (?:must|should|has to|needs to|shall) be {_TOP}",
+        "tells the scorer what score to give",
+    ),
+    AddressedPhrase(
+        # `[ ]`: a space that must be there ("1.0", "10/10"), unlike the optional spaces between words.
+        r"(?:score|rating)(?: of| to| is)? (?:1[ ]0+|10[ ]10|100[ ]100|1[ ]1)(?![0-9])",
         "tells the scorer what score to give",
     ),
     AddressedPhrase(

@@ -145,7 +145,8 @@ def test_the_blueprint_is_found_above_the_intent(tmp_path: Path) -> None:
         tmp_path / "intents" / "bookmarks.yaml", "service_name: bookmarks\npurpose: Share bookmarks\n"
     )
     decision = govern_json_in_process(str(intent), "--policies", str(POLICIES))
-    assert decision["alignment"]["score"] == 1.0  # type: ignore[index]
+    assert decision["alignment"]["score"] >= 0.8  # type: ignore[index]
+    assert decision["alignment"]["rationale"].endswith("for its goals: bookmarks, share")  # type: ignore[index]
 
 
 def test_author_and_changed_files_are_passed_to_the_rules(tmp_path: Path) -> None:
