@@ -23,7 +23,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
 from github import GithubException
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy import select
 
 from bot.api.auth import CallerDep
 from bot.api.schema import intent_request_body
@@ -31,7 +30,6 @@ from bot.vcs.client import RepoClient
 from pipeline.intents import IntentProblem, InvalidIntent, Priority, name_owners, parse_intent_mapping
 from pipeline.intents.serialize import content_hash, intent_path, intent_to_yaml
 from pipeline.ledger import IntentRecord, IntentState, Ledger, UnknownIntent
-from pipeline.ledger.tables import IntentRow
 
 MAX_SUBMIT_BYTES = 64 * 1024
 MAX_INTENT_ID = 2**31 - 1
@@ -257,19 +255,6 @@ def _conflict(name: str, current: Current, message: str) -> HTTPException:
     return HTTPException(status.HTTP_409_CONFLICT, detail=detail.model_dump(), headers=headers)
 
 
-def _records_for_service(ledger: Ledger, repo: str, name: str) -> list[IntentRecord]:
-    """The ledger's intents under this name in the repository, oldest first (the first is the owner the
-    line has known longest). Files since deleted are left out."""
-    query = (
-        select(IntentRow)
-        .where(IntentRow.repo == repo, IntentRow.service_name == name)
-        .where(IntentRow.state != IntentState.UNDEPLOYED.value)
-        .order_by(IntentRow.id)
-    )
-    with ledger.database.session() as session:
-        return [IntentRecord.of(row) for row in session.scalars(query)]
-
-
 def _known_owner(records: list[IntentRecord]) -> dict[str, str]:
     """The file the line has known longest as the name's owner: its oldest record that was a valid intent
     (an invalid file is recorded under a name taken from its path, which it may not say at all)."""
@@ -283,7 +268,7 @@ def _current(repo: RepoClient, ledger: Ledger, name: str, branch: str) -> Curren
     """Where the service lives on the default branch: the file owning the name among the ones the ledger
     knows for it and `intents/<name>.yaml`, by the rules of `pipeline.intents.owners`; else the
     conventional path (which may hold a file that says another name: replacing it needs its hash too)."""
-    records = _records_for_service(ledger, repo.full_name, name)
+    records = ledger.records_for_service(repo.full_name, name)
     candidates = sorted({record.path for record in records} | {intent_path(name)})
     files = {path: data for path in candidates if (data := repo.read_file(path, branch)) is not None}
     owner = name_owners(files, known_owners=_known_owner(records)).get(name, intent_path(name))
@@ -327,7 +312,7 @@ def _write(
         return current.path, None  # a retried request: nothing to overwrite, so no precondition either
     _check_precondition(name, current, if_match)
     try:
-        return current.path, repo.commit_file(current.path, data, message, branch)
+        return current.path, repo.commit_file(current.path, data, message, branch, replacing=current.data)
     except GithubException as exc:
         if exc.status == status.HTTP_409_CONFLICT:  # pushed between our read and our write
             raise _conflict(name, Current(current.path, None), RACED.format(path=current.path)) from None

@@ -36,7 +36,7 @@ from pipeline.assembly import BuildOutcome, BuildVerdict, build_service
 from pipeline.governance import Decision, PolicyAction, PushContext, govern
 from pipeline.governance.alignment import AlignmentScorer, scorer_for
 from pipeline.governance.cache import AlignmentCache, CachingScorer
-from pipeline.intents import Intent, IntentProblem, InvalidIntent, load_intent
+from pipeline.intents import Intent, IntentProblem, InvalidIntent, duplicate_names, load_intent
 from pipeline.intents.serialize import content_hash
 from pipeline.ledger import IntentRecord, IntentState, Outcome, Stage, TestedBy
 
@@ -91,6 +91,10 @@ def read_intent(job: Job, context: BotContext) -> None:
     except InvalidIntent as exc:
         _report_invalid(line, repo, payload, content_hash(data), exc.problems)
         return
+    taken = name_taken(line, repo, payload, data, intent)
+    if taken:
+        _report_invalid(line, repo, payload, content_hash(data), taken)
+        return
     digest = content_hash(data)
     context.queue.enqueue(
         JobKind.BUILD,
@@ -98,6 +102,29 @@ def read_intent(job: Job, context: BotContext) -> None:
         payload={**payload, "content_hash": digest},
         priority=intent.priority.rank,
     )
+
+
+def name_taken(
+    line: Line, repo: RepoClient, payload: dict[str, Any], data: bytes, intent: Intent
+) -> list[IntentProblem]:
+    """Problems when another intent file owns this file's service name (`pipeline.intents.owners`): the
+    file the ledger has known longest under the name keeps it while it still says it; otherwise a file
+    already on the default branch beats one this push adds; otherwise the first path in sorted order."""
+    path, sha = payload["path"], payload["sha"]
+    records = line.ledger.records_for_service(payload["repo"], intent.service_name)
+    owner = next((r.path for r in records if r.state is not IntentState.INVALID), None)
+    pushed = {p for p in payload["changed_files"] if is_intent_path(p)}
+    files: dict[str, bytes] = {path: data}
+    for other in sorted(({r.path for r in records} | pushed) - {path}):
+        content = repo.read_file(other, sha)
+        if content is not None:
+            files[other] = content
+    problems = duplicate_names(
+        files,
+        known_owners={intent.service_name: owner} if owner else None,
+        earlier=[p for p in files if p not in pushed],
+    )
+    return [problem for problem in problems if problem.file == path]
 
 
 def _report_invalid(

@@ -5,6 +5,7 @@ PyGithub is synchronous: call it from worker threads, never inside `async def`.
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import quote
@@ -79,6 +80,11 @@ def app_connection(
     return Connection(base_url=base, auth=auth, pace=base == GITHUB_API), f"{slug}[bot]"
 
 
+def blob_sha(content: bytes) -> str:
+    """The git blob id of `content`: what the contents API calls a file's `sha`."""
+    return hashlib.sha1(b"blob %d\0" % len(content) + content, usedforsecurity=False).hexdigest()
+
+
 def _pull(pr: GhPullRequest) -> PullRequest:
     return PullRequest(
         number=pr.number,
@@ -145,7 +151,14 @@ class GithubRepoClient:
         entries = content if isinstance(content, list) else [content]
         return sorted(entry.path for entry in entries if entry.type == "file")
 
-    def commit_file(self, path: str, content: bytes, message: str, branch: str) -> str:
+    def commit_file(
+        self, path: str, content: bytes, message: str, branch: str, *, replacing: bytes | None = None
+    ) -> str:
+        """Commit `content` at `path`. `replacing`: the bytes the caller read there (None: whatever is
+        there now); the forge refuses the write (409) if the file changed since, so nothing read is lost."""
+        if replacing is not None:
+            result = self._repo.update_file(path, message, content, blob_sha(replacing), branch=branch)
+            return str(result["commit"].sha)
         try:
             existing = self._repo.get_contents(path, ref=branch)
         except UnknownObjectException:

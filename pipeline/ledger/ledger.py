@@ -213,6 +213,18 @@ class Ledger:
             )
             return IntentRecord.of(row) if row else None
 
+    def records_for_service(self, repo: str, service_name: str) -> list[IntentRecord]:
+        """The repository's intent files recorded under `service_name`, oldest first (the first is the one
+        the line has known longest); files whose service was undeployed are left out."""
+        query = (
+            select(IntentRow)
+            .where(IntentRow.repo == repo, IntentRow.service_name == service_name)
+            .where(IntentRow.state != IntentState.UNDEPLOYED.value)
+            .order_by(IntentRow.id)
+        )
+        with self._db.session() as session:
+            return [IntentRecord.of(row) for row in session.scalars(query)]
+
     def list_intents(
         self, *, state: str | None = None, priority: str | None = None, limit: int = 200, offset: int = 0
     ) -> list[IntentRecord]:

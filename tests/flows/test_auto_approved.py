@@ -1,4 +1,8 @@
-"""An auto-approved intent: pushed, built, PR opened, merged by the bot, deployed, then undeployed."""
+"""An auto-approved intent: pushed, built, PR opened, merged by the bot, deployed, then undeployed.
+
+Offline, alignment is the lexical scorer's, which never grants auto-approval; a policy that does not read
+alignment can (words in the intent cannot change its outcome), so the repository adds one first.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,19 @@ from tests.conftest import EXAMPLES
 from tests.fixtures.line import BOT, REPO, Rig
 
 PATH = "intents/hello-world.yaml"
+SMOKE_POLICY = """\
+policies:
+  - name: Auto-approve the smoke test
+    rule: service_name == 'hello-world' && tier == 3 && !is_self_modification
+    action: auto_approve
+    reason: The line's own smoke test goes straight through.
+"""
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]
 
 
 def test_pushed_intent_ends_as_a_running_registered_service(rig: Rig) -> None:
+    rig.push({"policies/smoke.yaml": SMOKE_POLICY}, "Auto-approve the smoke test")
     rig.push({PATH: (EXAMPLES / "intents" / "hello-world.yaml").read_text()}, "Add hello-world")
     record = rig.wait_for(PATH, IntentState.DEPLOYED, IntentState.DEPLOY_FAILED, IntentState.NEEDS_HUMAN)
     assert record.state is IntentState.DEPLOYED, rig.ledger.history(record.id)
@@ -22,7 +34,7 @@ def test_pushed_intent_ends_as_a_running_registered_service(rig: Rig) -> None:
     repo = rig.github(BOT).get_repo(REPO)
     pull = repo.get_pull(record.pr_number)
     assert pull.merged and pull.head.ref == "intentops/hello-world"
-    assert "auto_approve" in pull.body and "Auto-approve aligned internal tools" in pull.body
+    assert "auto_approve" in pull.body and "Auto-approve the smoke test" in pull.body
     combined = repo.get_commit(record.head_sha).get_combined_status().statuses
     statuses = {s.context: s.state for s in combined}
     details = {s.target_url for s in combined}

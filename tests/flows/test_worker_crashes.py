@@ -42,6 +42,14 @@ resources:
     fields: {{language: string, message: string}}
     required: [language]
 """
+# The tools go through without a person (offline, a lexical score never auto-approves; this rule reads none).
+TOOLS_POLICY = """\
+policies:
+  - name: Auto-approve the test tools
+    rule: service_name.startsWith('tool-') && tier == 3
+    action: auto_approve
+    reason: Tools of this test go straight through.
+"""
 KILLS = 6
 SEED = 20261124
 DEADLINE_S = 240.0  # below pytest-timeout (300 s), so a failure shows the worker log
@@ -81,7 +89,11 @@ def _start_worker(env: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
 def crash_rig(forge_kit: ForgeKit, tmp_path: Path) -> Iterator[tuple[ForgeKit, object, dict[str, str], Path]]:
     kit = forge_kit
     accounts = {login: kit.user(login) for login in ("acme", BOT, "alice")}
-    files = {"BLUEPRINT.md": (EXAMPLES / "BLUEPRINT.md").read_bytes(), **_policy_files()}
+    files = {
+        "BLUEPRINT.md": (EXAMPLES / "BLUEPRINT.md").read_bytes(),
+        **_policy_files(),
+        "policies/tools.yaml": TOOLS_POLICY.encode(),
+    }
     kit.repo(REPO, files=files, collaborators={BOT: "write", "alice": "write"})
     prepare_wheelhouse(SHARED_DATA / "wheelhouse")
     data = tmp_path / "bot"
@@ -165,5 +177,11 @@ def test_killed_workers_lose_nothing_and_do_nothing_twice(crash_rig, tmp_path: P
         versions = [entry for entry in bot.line.registry.versions(name) if entry.status.value != "gone"]
         assert [v.version for v in versions] == [record.commit_sha], f"{name}: one version, the merge commit"
         assert httpx.get(f"{record.service_url}/health", timeout=10).status_code == 200
+        # The ledger tells each stage once, however often a job was killed and taken over.
+        ended = [
+            (e.stage.value, e.outcome.value) for e in ledger.history(record.id) if e.outcome.value != "failed"
+        ]
+        twice = sorted({event for event in ended if ended.count(event) > 1})
+        assert twice == [], f"{name}: stages recorded twice: {twice}"
     running = [instance.name for instance in bot.line.deployer.running()]
     assert sorted(running) == sorted(NAMES), "no service runs twice"

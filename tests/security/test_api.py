@@ -2,15 +2,18 @@
 
 - A writer submits, through `POST /intents/submit`, an intent for a service someone else already runs,
   to overwrite it without having seen it: the file where it lives, or a second file for the same name.
+- A push racing the API's write of the same file, to be silently overwritten.
 - An intent id past 2^63 (SQLite's integers), to make `GET /intents/{id}` fail with a server error.
 """
 
 from __future__ import annotations
 
 import pytest
+from github import GithubException
 
+from bot.vcs.github import GithubRepoClient, token_connection
 from pipeline.intents.serialize import content_hash
-from tests.fixtures.api import ApiRig, api
+from tests.fixtures.api import REPO, ApiRig, api
 
 __all__ = ["api"]
 
@@ -49,3 +52,26 @@ def test_an_id_past_the_database_integers_is_refused_not_a_server_error(api: Api
     response = api.client.get(f"/intents/{intent_id}", headers=api.auth("alice"))
     assert response.status_code == 422, response.text
     assert response.json()["detail"][0]["loc"] == ["path", "intent_id"]
+
+
+def test_a_write_racing_another_push_to_the_same_file_is_refused(api: ApiRig) -> None:
+    """The check of the current content and the write are two requests: a push landing between them must
+    not be overwritten (the write names the blob it replaces, and the forge refuses a stale one)."""
+    api.push("alice", "intents/payroll-export.yaml", ALICES)
+    raced = ALICES.replace("every month", "every week")
+    acme = api.kit.github(api.accounts["acme"]).get_repo(REPO)
+    current = acme.get_contents("intents/payroll-export.yaml")
+    acme.update_file(current.path, "weekly", raced, current.sha)  # lands after bob's client read ALICES
+    bobs = GithubRepoClient(token_connection(api.accounts["bob"].token, api.kit.api_url), REPO)
+
+    with pytest.raises(GithubException) as refused:
+        bobs.commit_file(
+            "intents/payroll-export.yaml",
+            b"service_name: payroll-export\n",
+            "overwrite",
+            "main",
+            replacing=ALICES.encode(),
+        )
+
+    assert refused.value.status == 409
+    assert api.read("intents/payroll-export.yaml") == raced.encode()

@@ -1,5 +1,6 @@
 """Attacks on the way to production, through the whole line (forge, bot, git, sandbox, deployer).
 
+- A second intent file saying another file's service name, to take its service over.
 - A push that brings its own policies, to be governed by them (an "approve everything" policy beside the
   intent it should let through).
 - A pull request that changes the policies, hoping to merge without anybody governing it.
@@ -16,6 +17,7 @@ import pytest
 
 from pipeline.ledger import IntentState, Outcome, Stage
 from tests.fixtures.line import BOT, NOTES_INTENT, REPO, Rig
+from tests.flows.test_refusals import issue_about
 from tests.flows.test_signoff import approve, wait_for_reply
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]
@@ -96,6 +98,13 @@ def test_a_push_is_governed_by_the_policies_before_it_and_a_policy_pull_request_
         notes.pr_number is not None
         and rig.github(BOT).get_repo(REPO).get_pull(notes.pr_number).merged is False
     )
+
+    # A second file saying the same service name does not take the service over, even sorting first.
+    rig.push({"intents/a-notes.yaml": NOTES_INTENT.replace("Keep short", "Replace the")}, "Take notes over")
+    taken = rig.wait_for("intents/a-notes.yaml", IntentState.INVALID)
+    assert "already owned by intents/notes.yaml" in taken.waiting_for
+    assert "intents/a-notes.yaml:1:" in issue_about(rig, "intents/a-notes.yaml")
+    assert rig.ledger.get(notes.id).state is IntentState.AWAITING_SIGNOFF
 
     # A pull request changing the policies gets governed by those in force, with a plan of its effect.
     alice = rig.github("alice").get_repo(REPO)
