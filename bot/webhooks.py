@@ -20,6 +20,7 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from gidgethub import BadRequest, ValidationFailure, sansio
+from pydantic import BaseModel
 from sqlalchemy import JSON, Double, Integer, String, UniqueConstraint, delete, select
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.schema import Table
@@ -261,14 +262,43 @@ async def read_body(request: Request, *, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+class Accepted(BaseModel):
+    status: str
+    """What became of the delivery: `queued`, `duplicate`, `ignored`, `ping`, ..."""
+    delivery: str
+    jobs: int
+
+
+class Refused(BaseModel):
+    error: str
+
+
+def _answer(description: str, model: type[BaseModel]) -> dict[str, Any]:
+    return {"description": description, "model": model}
+
+
+WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    HTTPStatus.OK: _answer("a ping, recorded", Accepted),
+    HTTPStatus.ACCEPTED: _answer(
+        "recorded and queued (or a duplicate, or an event nothing handles)", Accepted
+    ),
+    HTTPStatus.BAD_REQUEST: _answer("missing GitHub headers, a body that is not a JSON object", Refused),
+    HTTPStatus.UNAUTHORIZED: _answer("no X-Hub-Signature-256, or one that does not match the body", Refused),
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: _answer("a body over INTENTOPS_WEBHOOK_MAX_BYTES", Refused),
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE: _answer("a content type GitHub does not send", Refused),
+}
+
+
 def webhook_router(
     intake: WebhookIntake, *, secret: str, max_bytes: int, on_queued: Callable[[], None] | None = None
 ) -> APIRouter:
     """The FastAPI router serving `POST /webhook`."""
     router = APIRouter()
 
-    @router.post("/webhook", status_code=HTTPStatus.ACCEPTED)
+    @router.post("/webhook", status_code=HTTPStatus.ACCEPTED, responses=WEBHOOK_RESPONSES)
     async def receive_webhook(request: Request) -> JSONResponse:
+        """A GitHub webhook delivery, signed with X-Hub-Signature-256: recorded, its jobs queued, then 202
+        (a ping: 200; the same delivery again: 202 `duplicate`)."""
         try:
             body = await read_body(request, limit=max_bytes)
             event = verify(request.headers, body, secret=secret)

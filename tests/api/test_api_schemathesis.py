@@ -3,9 +3,6 @@ process through its ASGI transport, as a writer with a real forge token: no answ
 every status code is documented, every body and header matches what is documented, and a request without
 the token is refused. Bounded so the default suite stays fast: a fixed number of examples per operation,
 derandomized (the same cases on every run), no example database.
-
-Operations owned elsewhere that do not conform yet are listed in ELSEWHERE with what is wrong; a strict
-xfail checks they still fail, so fixing one fails that test until its entry is removed.
 """
 
 from __future__ import annotations
@@ -38,12 +35,6 @@ CHECKS = [
     response_headers_conformance,
     ignored_auth,
 ]
-ELSEWHERE = {
-    "POST /webhook": (
-        "bot/webhooks.py documents only 202 (with no body schema) but answers 200 to a ping, and "
-        '400, 401, 413 and 415 as {"error": ...}'
-    ),
-}
 BOUNDED = settings(
     max_examples=EXAMPLES_PER_OPERATION,
     derandomize=True,
@@ -81,15 +72,7 @@ def fuzz(api: ApiRig, operation: APIOperation, mode: GenerationMode) -> str | No
 
 @pytest.mark.parametrize("mode", [GenerationMode.POSITIVE, GenerationMode.NEGATIVE], ids=str)
 def test_the_bot_api_answers_as_its_openapi_says(api: ApiRig, mode: GenerationMode) -> None:
-    fuzzed = [operation for operation in operations(api) if operation.label not in ELSEWHERE]
-    assert any(operation.path == "/intents/submit" for operation in fuzzed)
+    fuzzed = list(operations(api))
+    assert {"/intents/submit", "/webhook"} <= {operation.path for operation in fuzzed}
     failures = [report for operation in fuzzed if (report := fuzz(api, operation, mode))]
     assert not failures, "\n\n".join(failures)
-
-
-@pytest.mark.xfail(strict=True, reason="reported to the owners; remove the entry from ELSEWHERE once fixed")
-@pytest.mark.parametrize("label", sorted(ELSEWHERE))
-def test_operations_owned_elsewhere_still_fail_as_reported(api: ApiRig, label: str) -> None:
-    [operation] = [operation for operation in operations(api) if operation.label == label]
-    report = fuzz(api, operation, GenerationMode.POSITIVE)
-    assert report is None, report
