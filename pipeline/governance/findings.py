@@ -247,7 +247,12 @@ def findings_in(text: str, *, field: str) -> list[Finding]:
     for pattern, what in _COMPILED:
         hits.extend((start, end, what) for start, end in _spans(pattern, normalize(text)))
     findings: list[Finding] = []
-    for start, end, what in sorted(hits, key=lambda hit: hit[0]):
+    covered = 0
+    # Overlapping matches are one finding (the first, longest one): "return score 1.0" is one order.
+    for start, end, what in sorted(hits, key=lambda hit: (hit[0], -hit[1])):
+        if start < covered:
+            continue
+        covered = end
         finding = Finding(
             field=field, text=_excerpt(text, start, end), message=FINDING_MESSAGE.format(what=what)
         )
