@@ -21,6 +21,7 @@ from pipeline.state import Database
 
 
 class TestedBy(StrEnum):
+    __test__ = False  # not a test case, whatever its name
     BUILD = "build"
     """The line's own commit, tested as part of its build."""
     RETEST = "retest"
@@ -30,6 +31,8 @@ class TestedBy(StrEnum):
 @dataclass(frozen=True)
 class TestedHead:
     """A pull request head whose service the line tested (see `TestedHeadRow`)."""
+
+    __test__ = False  # not a test case, whatever its name
 
     head_sha: str
     ok: bool

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.ledger import IntentState, Ledger, Outcome, Stage, UnknownIntent
+from pipeline.ledger import Checks, IntentState, Ledger, Outcome, Stage, TestedBy, UnknownIntent
 from pipeline.state import Database
 
 
@@ -154,3 +154,43 @@ def test_a_wait_is_measured_from_the_last_success_of_the_stage_it_waited_after(t
     now[0] += timedelta(minutes=42, seconds=5)
 
     assert ledger.waited_ms(intent_id, since=Stage.PR) == (42 * 60 + 5) * 1000
+
+
+def test_a_stage_retried_after_a_crash_is_recorded_once(ledger: Ledger) -> None:
+    intent_id, _ = receive(ledger)
+    # The first attempt started the stage, then its worker was killed: no end was recorded.
+    ledger.record(intent_id, Stage.PR, Outcome.STARTED, once="build:1")
+    with ledger.stage(intent_id, Stage.PR, once="build:1") as run:  # the retry, under the same job key
+        run.message = "#1"
+    with ledger.stage(intent_id, Stage.PR, once="build:1"):  # a redelivered retry after it ended
+        pass
+    assert [(e.stage, e.outcome) for e in ledger.history(intent_id)] == [
+        (Stage.RECEIVED, Outcome.SUCCEEDED),
+        (Stage.PR, Outcome.STARTED),
+        (Stage.PR, Outcome.SUCCEEDED),
+    ]
+    with ledger.stage(intent_id, Stage.PR, once="rebuild:2"):  # new work (another job) is recorded again
+        pass
+    assert [e.outcome for e in ledger.history(intent_id) if e.stage is Stage.PR].count(Outcome.SUCCEEDED) == 2
+
+
+def test_each_failed_attempt_of_a_stage_is_kept(ledger: Ledger) -> None:
+    intent_id, _ = receive(ledger)
+    for _ in range(2):
+        with pytest.raises(OSError), ledger.stage(intent_id, Stage.PR, once="build:1"):
+            raise OSError("the forge did not answer")
+    outcomes = [e.outcome for e in ledger.history(intent_id) if e.stage is Stage.PR]
+    assert outcomes == [Outcome.STARTED, Outcome.FAILED, Outcome.FAILED]
+
+
+def test_tested_heads_say_who_pushed_a_head_the_line_did_not_build(ledger: Ledger) -> None:
+    intent_id, _ = receive(ledger)
+    checks = Checks(ledger.database)
+    checks.record_tested(intent_id, head_sha="a" * 40, ok=True, by=TestedBy.BUILD, pushed_by="intentops-bot")
+    checks.record_tested(intent_id, head_sha="b" * 40, ok=False, by=TestedBy.RETEST, pushed_by="bob")
+    assert checks.pusher_of(intent_id, "a" * 40) == "", "the line's own commits bar nobody"
+    assert checks.pusher_of(intent_id, "b" * 40) == "bob"
+    assert checks.tested(intent_id, "c" * 40) is None
+    checks.record_tested(intent_id, head_sha="b" * 40, ok=True, by=TestedBy.RETEST, pushed_by="bob")
+    tested = checks.tested(intent_id, "b" * 40)
+    assert tested is not None and tested.ok, "testing a head again replaces its result"
