@@ -5,7 +5,7 @@ from __future__ import annotations
 import importlib
 from collections.abc import AsyncIterator, Iterable
 from contextlib import asynccontextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
@@ -30,6 +30,16 @@ MISSING_SECRET = (
 )
 
 NOT_A_HANDLER_MODULE = "handler module {module} has no module-level `routes = Routes()`"
+DOCS_URL, REDOC_URL, OPENAPI_URL = "/docs", "/redoc", "/openapi.json"
+
+
+def docs_routes(*, enabled: bool) -> dict[str, Any]:
+    """FastAPI's /docs, /redoc and /openapi.json, or none of them (the default: INTENTOPS_API_DOCS). They
+    answer without a sign-in and the pages load their scripts from a CDN; `app.openapi()` works either way.
+    """
+    if enabled:
+        return {"docs_url": DOCS_URL, "redoc_url": REDOC_URL, "openapi_url": OPENAPI_URL}
+    return {"docs_url": None, "redoc_url": None, "openapi_url": None}
 
 
 class BotConfigurationError(RuntimeError):
@@ -96,7 +106,7 @@ def create_app(
             if owns_database:
                 database.dispose()
 
-    app = FastAPI(title="IntentOps bot", lifespan=lifespan)
+    app = FastAPI(title="IntentOps bot", lifespan=lifespan, **docs_routes(enabled=settings.api_docs))
     intake = WebhookIntake(routes=routes, queue=context.queue, bot_login=settings.bot_login)
     app.include_router(
         webhook_router(

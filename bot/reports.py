@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.usertext import markdown_environment
 from pipeline.llm.usage import UsageLedger
-from pipeline.spec.render import jinja_environment
 
 # Commit status descriptions (GitHub caps them at 140 characters).
 GOVERNANCE_AUTO = "auto-approved by policy"
@@ -69,7 +69,8 @@ UNDEPLOYED = "`{service}` was undeployed: its intent was deleted from the defaul
 
 
 def render(template: str, **values: Any) -> str:
-    return jinja_environment("bot").get_template(f"{template}.md.j2").render(**values).strip() + "\n"
+    """`templates/bot/<template>.md.j2` with `values`; every value is quoted as inert text (bot.usertext)."""
+    return markdown_environment("bot").get_template(f"{template}.md.j2").render(**values).strip() + "\n"
 
 
 def short(text: str, limit: int = 140) -> str:

@@ -105,7 +105,7 @@ def build_bot(
     )
     _add_api(app, settings, line)
     registry_token = load_or_create_token(settings.data_dir.absolute(), settings.registry_token)
-    app.mount(REGISTRY_PATH, create_registry_app(registry, registry_token))
+    app.mount(REGISTRY_PATH, create_registry_app(registry, registry_token, docs=settings.api_docs))
     _add_dashboard(app, settings, line, database)
     return Bot(app=app, line=line, database=database)
 

@@ -36,6 +36,7 @@ from bot.dashboard.text import (
     REJECTED,
 )
 from bot.dashboard.views import DecisionView
+from bot.usertext import neutral
 from bot.vcs.client import RepoClient
 from bot.vcs.models import PullRequest, ReviewState
 from pipeline.ledger import Checks, IntentRecord
@@ -238,7 +239,7 @@ def reject(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, REASON_TOO_LONG.format(limit=REASON_LIMIT))
     record = record_or_404(context, intent_id)
     client, pull = _authorize(context, user, record)
-    quoted = reason.replace("\n", "\n> ")
+    quoted = neutral(reason).replace("\n", "\n> ")  # quoted as text: no HTML, no mentions
     try:
         client.comment(pull.number, REJECT_COMMENT.format(login=user.login, reason=quoted))
         client.close_pull(pull.number)
