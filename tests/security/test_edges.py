@@ -6,9 +6,10 @@
   a new address and the per-address limit never bit).
 - test_the_api_docs_do_not_answer_without_a_sign_in: reading /docs, /redoc and /openapi.json (the bot's and
   the registry's) with no sign-in at all.
-- test_a_readable_state_database_is_made_private_at_start, test_forge_serve_makes_its_database_private:
-  reading state.db (sessions, tokens) and forge.db (webhook secrets), with their -wal and -shm files, as
-  another user of the machine.
+- test_a_readable_state_database_is_made_private_at_start, test_forge_serve_makes_its_database_private,
+  test_new_data_files_are_private_from_the_start, test_the_start_up_check_finds_secrets_below_the_data_...:
+  reading state.db (sessions, tokens) and forge.db (webhook secrets), with their -wal and -shm files, the
+  registry token or the demo's credentials, as another user of the machine.
 - test_a_purpose_cannot_render_html_or_ping_anyone_in_the_pull_request,
   test_a_reject_reason_cannot_render_html_or_ping_anyone: HTML (an image that runs script, a comment that
   hides the rest) and @mentions (a user, a whole team) written into an intent's purpose or a reject reason,
@@ -40,8 +41,9 @@ from bot.dashboard.signinlimit import MAX_FAILURES, PREFIX_CHARS
 from bot.settings import Settings
 from forge.db import ForgeDB
 from pipeline.ledger import IntentState
-from pipeline.registry import RegistryStore, create_registry_app
+from pipeline.registry import RegistryStore, create_registry_app, load_or_create_token
 from pipeline.state import Database, default_sqlite_url
+from pipeline.state.private import secure_data_dir
 from tests.dashboard.rig import REPO as DASHBOARD_REPO
 from tests.dashboard.rig import csrf_of, make_people, start_rig
 from tests.fixtures.forge import ForgeKit
@@ -216,6 +218,59 @@ def test_forge_serve_makes_its_database_private(tmp_path: Path) -> None:
         f"warning: {path} could be read by others (mode {old:03o}); changed to {new:03o}"
         for path, old, new in ((forge_dir, 0o755, 0o700), (forge_dir / "forge.db", 0o644, 0o600))
     )
+
+
+@pytest.fixture
+def usual_umask() -> Iterator[None]:
+    """022, as on most machines: what is not created with explicit modes is 0644 (files), 0755 (folders)."""
+    previous = os.umask(0o022)
+    yield
+    os.umask(previous)
+
+
+@pytest.mark.usefixtures("usual_umask")
+def test_new_data_files_are_private_from_the_start(tmp_path: Path) -> None:
+    state = Database(default_sqlite_url(tmp_path / "data"))
+    state.create_all()
+    forge = ForgeDB(tmp_path / "forge" / "forge.db")
+    load_or_create_token(tmp_path / "tokens")
+    with state.engine.connect() as connection, forge.session() as session:
+        connection.execute(text("SELECT count(*) FROM jobs"))
+        session.execute(text("SELECT 1"))
+        files = [tmp_path / "data" / name for name in ("state.db", "state.db-wal", "state.db-shm")] + [
+            tmp_path / "forge" / name for name in ("forge.db", "forge.db-wal", "forge.db-shm")
+        ]
+        modes = {str(path.relative_to(tmp_path)): mode(path) for path in files}
+    state.dispose()
+    forge.dispose()
+    assert modes == {name: 0o600 for name in modes}
+    assert [mode(tmp_path / name) for name in ("data", "forge", "tokens")] == [0o700] * 3
+    assert mode(tmp_path / "tokens" / "registry-token") == 0o600
+
+
+def test_the_start_up_check_finds_secrets_below_the_data_directory_and_follows_no_link(
+    tmp_path: Path,
+) -> None:
+    data = tmp_path / "demo"
+    outside = tmp_path / "elsewhere"
+    for folder in (data / "bot", data / "forge" / "repos", outside):
+        folder.mkdir(parents=True)
+    secrets = [data / "credentials.json", data / "bot" / "state.db", data / "bot" / "registry-token"]
+    secrets += [data / "forge" / "forge.db-wal"]
+    for path in [*secrets, data / "forge" / "repos" / "README.md", outside / "state.db"]:
+        path.write_text("x")
+        path.chmod(0o644)
+    (data / "bot" / "wheelhouse").symlink_to(outside)
+    for folder in (data, data / "bot", data / "forge"):
+        folder.chmod(0o755)
+
+    fixed = secure_data_dir(data)
+
+    assert sorted(fix.path for fix in fixed) == sorted([data, data / "bot", data / "forge", *secrets])
+    assert all(mode(path) == 0o600 for path in secrets)
+    assert mode(outside / "state.db") == 0o644, "a linked folder is not the data directory's to change"
+    assert mode(data / "forge" / "repos" / "README.md") == 0o644  # not a secret; its folder is private
+    assert secure_data_dir(data) == []
 
 
 def no_html_and_no_mentions(markdown: str) -> None:
