@@ -69,6 +69,19 @@ class RuleView:
     source: str
     approvals: int | None
     approvers: list[str]
+    withheld: str = ""
+    """Why a matching auto_approve policy did not approve (a heuristic alignment score)."""
+    floor: bool = False
+    """One of the bot's floor policies, which the repository cannot weaken."""
+
+
+@dataclass(frozen=True)
+class AddressedTextView:
+    """Text in the intent addressed to the scorer or the reviewer."""
+
+    field: str
+    text: str
+    message: str
 
 
 @dataclass(frozen=True)
@@ -81,6 +94,8 @@ class EvaluatedView:
     rule: str
     reason: str
     source: str
+    withheld: str = ""
+    floor: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,6 +118,8 @@ class DecisionView:
     policy_digest: str
     evaluated: list[EvaluatedView]
     """Every policy with its result; empty for decisions written before they were recorded."""
+    findings: list[AddressedTextView]
+    """Text addressed to the scorer or the reviewer (version 3 decisions; none before)."""
 
     @classmethod
     def of(cls, raw: Any) -> DecisionView | None:
@@ -124,6 +141,10 @@ class DecisionView:
             ),
             policy_digest=_str(raw, "policy_digest"),
             evaluated=[_evaluated(e) for e in _maps(raw.get("evaluated"))],
+            findings=[
+                AddressedTextView(_str(f, "field"), _str(f, "text"), _str(f, "message"))
+                for f in _maps(raw.get("findings"))
+            ],
         )
 
 
@@ -135,6 +156,8 @@ def _rule(raw: Mapping[str, Any]) -> RuleView:
         source=_str(raw, "source"),
         approvals=_int(raw, "approvals"),
         approvers=_strs(raw.get("approvers")),
+        withheld=_str(raw, "withheld"),
+        floor=raw.get("floor") is True,
     )
 
 
@@ -146,6 +169,8 @@ def _evaluated(raw: Mapping[str, Any]) -> EvaluatedView:
         rule=_str(raw, "rule"),
         reason=_str(raw, "reason"),
         source=_str(raw, "source"),
+        withheld=_str(raw, "withheld"),
+        floor=raw.get("floor") is True,
     )
 
 
