@@ -4,6 +4,9 @@ configured proxy's X-Forwarded-For; the counts are in the state database, shared
 
 from __future__ import annotations
 
+import threading
+from concurrent.futures import ThreadPoolExecutor
+
 import httpx
 
 from bot.dashboard import create_dashboard_app
@@ -126,3 +129,22 @@ def test_a_restart_keeps_the_count(rig: Rig) -> None:
     rig.restart()
     with rig.client() as client:
         assert attempt(client, rig.people.approver.token).status_code == 429
+
+
+def test_guesses_sent_all_at_once_get_no_more_than_the_limit_past_the_check(rig: Rig) -> None:
+    burst = distinct_guesses(4 * MAX_FAILURES)
+    clients = [rig.client() for _ in burst]
+    forms = [csrf_of(client.get("/signin").text) for client in clients]
+    start = threading.Barrier(len(burst))
+
+    def guess(n: int) -> int:
+        start.wait()
+        data = {"csrf_token": forms[n], "token": burst[n]}
+        return clients[n].post("/signin", data=data).status_code
+
+    with ThreadPoolExecutor(len(burst)) as pool:
+        codes = list(pool.map(guess, range(len(burst))))
+    for client in clients:
+        client.close()
+    assert codes.count(401) <= MAX_FAILURES
+    assert set(codes) <= {401, 429}
