@@ -12,6 +12,7 @@ so every `{{ value }}` goes out neutralized unless a filter here already made it
     {{ path | code }}          a code span: HTML and mentions are inert inside it; a fence longer than any
                                run of backticks in the text, so the text cannot close it
     {{ log | codeblock }}      a fenced code block, likewise
+    {{ macro() | rendered }}   a macro's output, whose own values were neutralized already: not again
 
 Plain functions for text the bot formats outside a template: `neutral`, `code_span`.
 """
@@ -81,5 +82,5 @@ def markdown_environment(subdir: str) -> Environment:
         autoescape=False,  # HTML autoescaping does not fit Markdown; `neutral` is its counterpart here
         finalize=neutral,
     )
-    environment.filters.update(code=code_span, codeblock=code_block, oneline=oneline)
+    environment.filters.update(code=code_span, codeblock=code_block, oneline=oneline, rendered=SafeMarkdown)
     return environment

@@ -18,6 +18,7 @@ from bot.handlers.reviews import VIA_COMMAND, evaluate_pull, signoff_status
 from bot.line import Line
 from bot.queue import IdempotencyKey, Job
 from bot.routing import BotContext, Routes
+from bot.usertext import code_span
 from bot.vcs.client import RepoClient
 from bot.vcs.models import PullRequest
 from pipeline.intents.serialize import content_hash
@@ -64,7 +65,7 @@ def run_command(job: Job, context: BotContext) -> None:
         )
     elif command == "approve":
         if record.pr_number is None:
-            repo.comment(number, reports.NO_PULL_YET.format(login=login, path=record.path))
+            repo.comment(number, reports.NO_PULL_YET.format(login=login, path=code_span(record.path)))
         else:
             _approve(line, repo, record, record.pr_number, login)
     elif command == "unapprove":

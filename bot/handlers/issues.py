@@ -7,6 +7,7 @@ from bot.events import IssuesEvent
 from bot.handlers.common import ISSUE_BRANCH, JobKind, require_line
 from bot.queue import Job
 from bot.routing import BotContext, Routes
+from bot.usertext import neutral, oneline
 from bot.vcs.models import StatusContext, StatusState
 from pipeline.intents import InvalidIntent
 from pipeline.intents.issue_form import form_fields, intent_from_issue
@@ -40,7 +41,7 @@ def open_intent_pull(job: Job, context: BotContext) -> None:
     try:
         form = intent_from_issue(payload["body"], issue_number=number)
     except InvalidIntent as exc:
-        problems = "\n".join(f"- {problem}" for problem in exc.problems)
+        problems = "\n".join(f"- {neutral(oneline(problem))}" for problem in exc.problems)
         repo.comment(number, reports.ISSUE_INVALID.format(problems=problems))
         return
     branch = ISSUE_BRANCH.format(number=number)
