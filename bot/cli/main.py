@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 import traceback
 from pathlib import Path
@@ -84,9 +85,13 @@ def _crash_report(exc: BaseException) -> Path | None:
     """Keep the traceback in a file for bug reports; the user sees one line."""
     try:
         directory = Path(".data") / "crash"
-        directory.mkdir(parents=True, exist_ok=True)
+        directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         path = directory / "last-crash.txt"
-        path.write_text("".join(traceback.format_exception(exc)), encoding="utf-8")
+        # A traceback can quote settings and tokens: readable by its owner only, like the rest of .data.
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+            handle.write("".join(traceback.format_exception(exc)))
         return path
     except OSError:
         return None

@@ -10,6 +10,8 @@
   test_new_data_files_are_private_from_the_start, test_the_start_up_check_finds_secrets_below_the_data_...:
   reading state.db (sessions, tokens) and forge.db (webhook secrets), with their -wal and -shm files, the
   registry token or the demo's credentials, as another user of the machine.
+- test_a_crash_report_is_for_its_owner_only: reading a crash's traceback (which can quote settings and
+  tokens) left in .data/crash/ by a command that failed.
 - test_a_purpose_cannot_render_html_or_ping_anyone_in_the_pull_request,
   test_a_reject_reason_cannot_render_html_or_ping_anyone: HTML (an image that runs script, a comment that
   hides the rest) and @mentions (a user, a whole team) written into an intent's purpose or a reject reason,
@@ -37,6 +39,7 @@ from sqlalchemy import Connection, text
 from starlette.testclient import TestClient
 
 from bot.app import create_app
+from bot.cli.main import _crash_report
 from bot.dashboard.signinlimit import MAX_FAILURES, PREFIX_CHARS
 from bot.settings import Settings
 from forge.db import ForgeDB
@@ -282,6 +285,18 @@ def no_html_and_no_mentions(markdown: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.xdist_group("flows")
+def test_a_crash_report_is_for_its_owner_only(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".data" / "crash").mkdir(parents=True)
+    (tmp_path / ".data" / "crash" / "last-crash.txt").write_text("an older report")
+    os.chmod(tmp_path / ".data" / "crash" / "last-crash.txt", 0o644)
+
+    report = _crash_report(RuntimeError("token ghp_0123456789 refused"))
+
+    assert report is not None and "ghp_0123456789" in report.read_text()
+    assert stat.S_IMODE(report.stat().st_mode) == 0o600
+
+
 def test_a_purpose_cannot_render_html_or_ping_anyone_in_the_pull_request(line_rig: Rig) -> None:
     hostile = NOTES_INTENT.replace(
         "purpose: Keep short team notes with a title and a body, so the team shares knowledge.",
