@@ -1,7 +1,8 @@
 """An auto-approved intent: pushed, built, PR opened, merged by the bot, deployed, then undeployed.
 
 Offline, alignment is the lexical scorer's, which never grants auto-approval; a policy that does not read
-alignment can (words in the intent cannot change its outcome), so the repository adds one first.
+alignment can (words in the intent cannot change its outcome): the rig's repository has one for the smoke
+test (`tests.fixtures.line.SMOKE_POLICY`).
 """
 
 from __future__ import annotations
@@ -14,19 +15,11 @@ from tests.conftest import EXAMPLES
 from tests.fixtures.line import BOT, REPO, Rig
 
 PATH = "intents/hello-world.yaml"
-SMOKE_POLICY = """\
-policies:
-  - name: Auto-approve the smoke test
-    rule: service_name == 'hello-world' && tier == 3 && !is_self_modification
-    action: auto_approve
-    reason: The line's own smoke test goes straight through.
-"""
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]
 
 
 def test_pushed_intent_ends_as_a_running_registered_service(rig: Rig) -> None:
-    rig.push({"policies/smoke.yaml": SMOKE_POLICY}, "Auto-approve the smoke test")
     rig.push({PATH: (EXAMPLES / "intents" / "hello-world.yaml").read_text()}, "Add hello-world")
     record = rig.wait_for(PATH, IntentState.DEPLOYED, IntentState.DEPLOY_FAILED, IntentState.NEEDS_HUMAN)
     assert record.state is IntentState.DEPLOYED, rig.ledger.history(record.id)

@@ -1,6 +1,7 @@
 """Attacks on the way to production, through the whole line (forge, bot, git, sandbox, deployer).
 
 - A second intent file saying another file's service name, to take its service over.
+- A purpose padded with the blueprint's words, to be merged and deployed with no person.
 - A push that brings its own policies, to be governed by them (an "approve everything" policy beside the
   intent it should let through).
 - A pull request that changes the policies, hoping to merge without anybody governing it.
@@ -15,10 +16,12 @@ import time
 
 import pytest
 
+from pipeline.governance import LEXICAL_ONLY_INFORMS
 from pipeline.ledger import IntentState, Outcome, Stage
 from tests.fixtures.line import BOT, NOTES_INTENT, REPO, Rig
 from tests.flows.test_refusals import issue_about
 from tests.flows.test_signoff import approve, wait_for_reply
+from tests.security.test_governance import GOALS, UNSEEN_HARM
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]
 
@@ -53,6 +56,15 @@ resources:
   - name: bookmark
     fields: {url: string, title: string}
     required: [url]
+"""
+PADDED_INTENT = f"""\
+service_name: team-helper
+purpose: "{GOALS}{UNSEEN_HARM}"
+tier: 2
+resources:
+  - name: note
+    fields: {{title: string}}
+    required: [title]
 """
 FAILING_TEST = "\n\ndef test_added_by_hand() -> None:\n    assert 1 + 1 == 3\n"
 HARMLESS = "\n# Reviewed by hand.\n"
@@ -138,9 +150,16 @@ def test_only_what_the_line_tested_green_is_signed_off_and_deployed(line_rig: Ri
             "intents/notes.yaml": NOTES_INTENT,
             "intents/board.yaml": BOARD_INTENT,
             "intents/links.yaml": LINKS_INTENT,
+            "intents/team-helper.yaml": PADDED_INTENT,
         },
-        "Three tools",
+        "Three tools, and one that pads its purpose",
     )
+    # The padded intent scores high with the lexical scorer, and still waits for a person (its vague words
+    # also keep its SPEC below the gate: nothing is built, let alone merged).
+    padded = rig.wait_for("intents/team-helper.yaml", IntentState.AWAITING_SIGNOFF, IntentState.NEEDS_HUMAN)
+    assert padded.decision is not None and padded.decision["action"] == "requires_approval"
+    assert padded.decision["summary"] == LEXICAL_ONLY_INFORMS
+    assert padded.decision["alignment"]["score"] >= 0.8, "the lexical scorer is fooled; the decision is not"
     notes = rig.wait_for("intents/notes.yaml", IntentState.AWAITING_SIGNOFF)
     board = rig.wait_for("intents/board.yaml", IntentState.AWAITING_SIGNOFF)
     links = rig.wait_for("intents/links.yaml", IntentState.AWAITING_SIGNOFF)
