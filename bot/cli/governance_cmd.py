@@ -209,10 +209,13 @@ FINDING_LINE = '[yellow]finding:[/yellow] {field}: "{text}": {message}'
 
 def _print_decision(decision: Decision) -> None:
     """Every policy evaluated, with its result and why (decisions before version 2: the matched ones)."""
+    # Result and action never wrap or shorten (they are what a reader scans for); the policy's name with
+    # its source beneath, and why, take the rest of the width and fold, so a narrow terminal loses nothing.
     table = Table(title=f"Governance: {escape(decision.service_name)}", title_justify="left")
-    for column in ("policy", "result", "action", "why"):
-        table.add_column(column)
-    table.add_column("source", no_wrap=True)
+    table.add_column("policy (where)", ratio=2, overflow="fold")
+    table.add_column("result", no_wrap=True)
+    table.add_column("action", no_wrap=True)
+    table.add_column("why", ratio=3, overflow="fold")
     rows = decision.evaluated or [
         EvaluatedPolicy(
             name=m.name, result=RuleResult.MATCHED, action=m.action, rule="", reason=m.reason, source=m.source
@@ -251,9 +254,9 @@ def _print_decision(decision: Decision) -> None:
         err.print(f"[yellow]warning:[/yellow] {escape(TEAM_WARNING.format(teams=', '.join(teams)))}")
 
 
-def _row(policy: EvaluatedPolicy) -> tuple[str, str, str, str, str]:
-    """policy, result, action, why, source: a withheld match says so and why; a floor policy's source
-    starts with `floor:`."""
+def _row(policy: EvaluatedPolicy) -> tuple[str, str, str, str]:
+    """policy (its source beneath), result, action, why: a withheld match says so and why; a floor policy's
+    source starts with `floor:`."""
     style = ACTION_STYLE[policy.action]
     action = f"[{style}]{policy.action.value}[/{style}]" if policy.result is RuleResult.MATCHED else ""
     result = WITHHELD_TEXT if policy.withheld else RESULT_TEXT[policy.result]
@@ -263,7 +266,7 @@ def _row(policy: EvaluatedPolicy) -> tuple[str, str, str, str, str]:
         why = f"{escape(policy.reason)} [yellow]({escape(policy.withheld)})[/yellow]"
     else:
         why = escape(policy.reason)
-    return escape(policy.name), result, action, why, escape(policy.source)
+    return f"{escape(policy.name)}\n[dim]{escape(policy.source)}[/dim]", result, action, why
 
 
 TEAM_WARNING = (

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from bot.cli import output
 from bot.cli.main import build_app
 from pipeline.governance import (
     FloorLoadError,
@@ -122,7 +123,11 @@ def test_a_floor_that_does_not_load_is_an_error_with_file_and_line(tmp_path: Pat
 
 
 def invoke(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(build_app(), list(args), env={"ANTHROPIC_API_KEY": None, "COLUMNS": "200"})
+    # The CLI's consoles take their width once, when first imported: set it, so tables do not fold here.
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(output.out, "width", 200)
+        patch.setattr(output.err, "width", 200)
+        result = CliRunner().invoke(build_app(), list(args), env={"ANTHROPIC_API_KEY": None})
     return result.exit_code, result.stdout, result.stderr
 
 
