@@ -20,6 +20,7 @@ __all__ = ["api"]
 ALICES = (
     "service_name: payroll-export\npurpose: Export the payroll figures for finance, every month.\ntier: 2\n"
 )
+ARCHIVE = ALICES.replace("payroll-export", "payroll-archive")
 TAKEOVER = {
     "service_name": "payroll-export",
     "purpose": "Export the payroll figures to an address of my choosing.",
@@ -57,21 +58,21 @@ def test_an_id_past_the_database_integers_is_refused_not_a_server_error(api: Api
 def test_a_write_racing_another_push_to_the_same_file_is_refused(api: ApiRig) -> None:
     """The check of the current content and the write are two requests: a push landing between them must
     not be overwritten (the write names the blob it replaces, and the forge refuses a stale one)."""
-    api.push("alice", "intents/payroll-export.yaml", ALICES)
-    raced = ALICES.replace("every month", "every week")
+    api.push("alice", "intents/payroll-archive.yaml", ARCHIVE)
+    raced = ARCHIVE.replace("every month", "every week")
     acme = api.kit.github(api.accounts["acme"]).get_repo(REPO)
-    current = acme.get_contents("intents/payroll-export.yaml")
-    acme.update_file(current.path, "weekly", raced, current.sha)  # lands after bob's client read ALICES
+    current = acme.get_contents("intents/payroll-archive.yaml")
+    acme.update_file(current.path, "weekly", raced, current.sha)  # lands after bob's client read ARCHIVE
     bobs = GithubRepoClient(token_connection(api.accounts["bob"].token, api.kit.api_url), REPO)
 
     with pytest.raises(GithubException) as refused:
         bobs.commit_file(
-            "intents/payroll-export.yaml",
-            b"service_name: payroll-export\n",
+            "intents/payroll-archive.yaml",
+            b"service_name: payroll-archive\n",
             "overwrite",
             "main",
-            replacing=ALICES.encode(),
+            replacing=ARCHIVE.encode(),
         )
 
     assert refused.value.status == 409
-    assert api.read("intents/payroll-export.yaml") == raced.encode()
+    assert api.read("intents/payroll-archive.yaml") == raced.encode()
