@@ -12,13 +12,11 @@ import socket
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from http import HTTPStatus
-
-from github import GithubException
 
 from bot.handlers.common import out_of_sight, report_dead
 from bot.queue import Job, JobState
 from bot.routing import BotContext, PermanentJobError, Routes
+from bot.vcs.errors import NotFound
 from bot.webhooks import prune_deliveries
 
 log = logging.getLogger(__name__)
@@ -39,11 +37,6 @@ def _subject(job: Job) -> str:
     payload = job.payload
     subject = payload.get("path") or (f"#{payload['number']}" if "number" in payload else "")
     return f"{payload.get('repo', '')} {subject}".strip() or "what it is about"
-
-
-def _github_message(exc: GithubException) -> str:
-    data = exc.data
-    return str(data.get("message", "Not Found")) if isinstance(data, dict) else "Not Found"
 
 
 def worker_name(suffix: str) -> str:
@@ -96,11 +89,11 @@ class Worker:
                 # Not permanent: another worker (a newer version) may know the kind.
                 raise LookupError(NO_HANDLER.format(kind=job.kind))
             route.handler(job, self.context)
-        except GithubException as exc:
-            if exc.status != HTTPStatus.NOT_FOUND or not out_of_sight(job, self.context):
+        except NotFound as exc:
+            if not out_of_sight(job, self.context):
                 return self._failed(job, exc)
             # The repository or PR is gone, or was never one the bot may see: trying again cannot help.
-            log.info(NOTHING_TO_DO, job.id, job.kind, _subject(job), _github_message(exc))
+            log.info(NOTHING_TO_DO, job.id, job.kind, _subject(job), exc.message)
         except PermanentJobError as exc:
             error = describe_error(exc)
             log.error("job %d (%s) failed for good: %s", job.id, job.kind, error)

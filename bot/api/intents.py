@@ -21,12 +21,12 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, HTTPException, Path, Query, Request, Response, status
-from github import GithubException
 from pydantic import BaseModel, ConfigDict, Field
 
 from bot.api.auth import CallerDep
 from bot.api.schema import intent_request_body
 from bot.vcs.client import RepoClient
+from bot.vcs.errors import Conflict, Forbidden, Invalid, NotFound
 from pipeline.intents import IntentProblem, InvalidIntent, Priority, name_owners, parse_intent_mapping
 from pipeline.intents.serialize import content_hash, intent_path, intent_to_yaml
 from pipeline.ledger import IntentRecord, IntentState, Ledger, UnknownIntent
@@ -313,10 +313,12 @@ def _write(
     _check_precondition(name, current, if_match)
     try:
         return current.path, repo.commit_file(current.path, data, message, branch, replacing=current.data)
-    except GithubException as exc:
-        if exc.status == status.HTTP_409_CONFLICT:  # pushed between our read and our write
-            raise _conflict(name, Current(current.path, None), RACED.format(path=current.path)) from None
-        raise
+    except (Conflict, Invalid) as exc:
+        # Pushed between our read and our write: the blob we replace changed (409), or a file we saw
+        # absent was created meanwhile (422: no blob named to replace).
+        if isinstance(exc, Invalid) and current.data is not None:
+            raise
+        raise _conflict(name, Current(current.path, None), RACED.format(path=current.path)) from None
 
 
 @router.post(
@@ -360,12 +362,10 @@ def submit_intent(
         path, sha = _write(
             repo, ledger, name=intent.service_name, data=data, message=message, if_match=if_match
         )
-    except GithubException as exc:
-        if exc.status in (status.HTTP_403_FORBIDDEN, status.HTTP_404_NOT_FOUND):
-            raise HTTPException(
-                status.HTTP_403_FORBIDDEN, detail=CANNOT_WRITE.format(login=caller.login, repo=repo.full_name)
-            ) from None
-        raise
+    except (Forbidden, NotFound):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, detail=CANNOT_WRITE.format(login=caller.login, repo=repo.full_name)
+        ) from None
     digest = content_hash(data)
     record, _ = ledger.receive(
         repo=repo.full_name,

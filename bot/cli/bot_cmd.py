@@ -10,9 +10,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
-from github import GithubException
 from pydantic import ValidationError
-from requests import RequestException
 from rich.markup import escape
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
@@ -25,6 +23,7 @@ from bot.line import LineConfigurationError
 from bot.server import REGISTRY_PATH, Bot, build_bot
 from bot.serving import server_config
 from bot.settings import Settings
+from bot.vcs.errors import ForgeError
 from bot.worker import WorkerPool
 from pipeline.deploy.bridge import listen
 
@@ -70,12 +69,8 @@ def _build(settings: Settings, *, threads: int) -> Bot:
         fail(str(exc))
     except SQLAlchemyError as exc:
         fail(NO_DATABASE.format(database=_shown(settings.state_database_url()), reason=type(exc).__name__))
-    except (GithubException, RequestException) as exc:
-        fail(
-            NO_FORGE.format(
-                url=settings.github_base_url or "https://api.github.com", reason=type(exc).__name__
-            )
-        )
+    except ForgeError as exc:
+        fail(NO_FORGE.format(url=settings.github_base_url or "https://api.github.com", reason=exc.short))
 
 
 @bot_app.command()

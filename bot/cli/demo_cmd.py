@@ -20,12 +20,12 @@ from typing import Annotated
 
 import httpx
 import typer
-from github import Auth, Github
 from rich.table import Table
 
 from bot.cli.datamodes import check_data_dir
 from bot.cli.output import fail, out
 from bot.cli.stack import AUTHOR, CREDENTIALS, REPO, REVIEWER, Stack, port_or_free, start_stack
+from bot.vcs.github import GithubRepoClient, token_connection
 from bot.vcs.workspace import auth_environment
 from pipeline.ledger import IntentRecord, IntentState, Outcome, StageEvent
 
@@ -194,18 +194,13 @@ class _Watcher:
 
 def _approve(stack: Stack, record: IntentRecord) -> None:
     """What the reviewer does: read the PR and approve its current head."""
-    github = Github(
-        auth=Auth.Token(stack.credentials.tokens[REVIEWER]),
-        base_url=stack.forge.api_url,
-        retry=None,
-        seconds_between_requests=None,
-        seconds_between_writes=None,
+    reviewer = GithubRepoClient(
+        token_connection(stack.credentials.tokens[REVIEWER], stack.forge.api_url), REPO
     )
-    repo = github.get_repo(REPO)
     assert record.pr_number is not None
-    pull = repo.get_pull(record.pr_number)
-    out.print(f"  {REVIEWER} approves {pull.html_url} at {pull.head.sha[:12]}")
-    pull.create_review(commit=repo.get_commit(pull.head.sha), event="APPROVE", body="Looks good.")
+    pull = reviewer.get_pull(record.pr_number)
+    out.print(f"  {REVIEWER} approves {pull.html_url} at {pull.head_sha[:12]}")
+    reviewer.submit_review(pull.number, commit_id=pull.head_sha, event="APPROVE", body="Looks good.")
 
 
 @dataclass(frozen=True)

@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
-from github import GithubException
 from starlette.responses import RedirectResponse, Response
 
 from bot.dashboard.context import ContextDep, DashboardContext
@@ -38,6 +37,7 @@ from bot.dashboard.text import (
 from bot.dashboard.views import DecisionView
 from bot.usertext import neutral
 from bot.vcs.client import RepoClient
+from bot.vcs.errors import ForgeError
 from bot.vcs.models import PullRequest, ReviewState
 from pipeline.ledger import Checks, IntentRecord
 
@@ -99,7 +99,7 @@ def _pending(
         spec_path = _spec_path(files)
         spec_text = specs.text(client, verdict.pull.head_sha, spec_path)
         already = verdict.allowed and _approved_head(client, verdict.pull, user.login)
-    except (GithubException, OSError) as exc:
+    except (ForgeError, OSError) as exc:
         return Pending(record, decision, False, "", error=FORGE_UNREACHABLE.format(error=_why(exc)))
     return Pending(
         record,
@@ -115,7 +115,7 @@ def _pending(
 
 
 def _why(exc: Exception) -> str:
-    return f"HTTP {exc.status}" if isinstance(exc, GithubException) else type(exc).__name__
+    return exc.short if isinstance(exc, ForgeError) else type(exc).__name__
 
 
 def pending_for(
@@ -184,7 +184,7 @@ def _authorize(context: DashboardContext, user: User, record: IntentRecord) -> t
             bot_login=context.bot_login,
             pusher_of=Checks(context.ledger.database).pusher_of,
         )
-    except (GithubException, OSError) as exc:
+    except (ForgeError, OSError) as exc:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, FORGE_UNREACHABLE.format(error=_why(exc))) from None
     if not verdict.allowed or verdict.pull is None:
         raise HTTPException(status.HTTP_403_FORBIDDEN, CANNOT_SIGN_OFF.format(reason=verdict.reason))
@@ -217,7 +217,7 @@ def approve(
             event="APPROVE",
             body=APPROVE_REVIEW_BODY.format(login=user.login),
         )
-    except (GithubException, OSError) as exc:
+    except (ForgeError, OSError) as exc:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, FORGE_UNREACHABLE.format(error=_why(exc))) from None
     forge_cache(request).forget(user.login, record.id)
     flash(request, APPROVED.format(service=record.service_name, number=pull.number), "success")
@@ -243,7 +243,7 @@ def reject(
     try:
         client.comment(pull.number, REJECT_COMMENT.format(login=user.login, reason=quoted))
         client.close_pull(pull.number)
-    except (GithubException, OSError) as exc:
+    except (ForgeError, OSError) as exc:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, FORGE_UNREACHABLE.format(error=_why(exc))) from None
     forge_cache(request).forget(user.login, record.id)
     flash(request, REJECTED.format(service=record.service_name, number=pull.number), "success")

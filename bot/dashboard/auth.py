@@ -7,7 +7,6 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request, status
-from github import GithubException
 from starlette.responses import RedirectResponse, Response
 
 from bot.dashboard.context import ContextDep
@@ -22,6 +21,7 @@ from bot.dashboard.text import (
     TOKEN_REFUSED,
     TOO_MANY_ATTEMPTS,
 )
+from bot.vcs.errors import ForgeError
 
 MAX_TOKEN_CHARS = 512
 
@@ -83,7 +83,7 @@ def signin(
         return _too_many(request, target, attempt.wait)
     try:
         login = context.verifier.login(token)
-    except (GithubException, OSError) as exc:
+    except (ForgeError, OSError) as exc:
         limiter.settle(attempt)
         error = FORGE_UNREACHABLE.format(error=type(exc).__name__)
         return _page(request, target, error, status_code=status.HTTP_503_SERVICE_UNAVAILABLE)

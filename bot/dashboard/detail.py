@@ -6,7 +6,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from fastapi import APIRouter, Request
-from github import GithubException
 from starlette.responses import Response
 
 from bot.dashboard.context import ContextDep, DashboardContext
@@ -17,6 +16,7 @@ from bot.dashboard.rendering import render
 from bot.dashboard.sessions import User, UserDep
 from bot.dashboard.text import FORGE_UNREACHABLE
 from bot.dashboard.views import DecisionView, ReportView, deploy_history
+from bot.vcs.errors import ForgeError
 from bot.vcs.models import PullRequest, Review
 from pipeline.ledger import IntentRecord
 
@@ -36,8 +36,8 @@ def _pull_view(context: DashboardContext, user: User, record: IntentRecord) -> P
     client = context.repo_for_token(user.token, record.repo)
     try:
         return PullView(client.get_pull(record.pr_number), tuple(client.reviews(record.pr_number)), "")
-    except (GithubException, OSError) as exc:
-        error = f"HTTP {exc.status}" if isinstance(exc, GithubException) else type(exc).__name__
+    except (ForgeError, OSError) as exc:
+        error = exc.short if isinstance(exc, ForgeError) else type(exc).__name__
         return PullView(None, (), FORGE_UNREACHABLE.format(error=error))
 
 

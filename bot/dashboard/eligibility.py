@@ -9,11 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from github import GithubException
-
 from bot.dashboard.text import NO_ACCESS, NO_PULL_REQUEST, NOT_SIGNOFF_STAGE, PULL_CLOSED
 from bot.dashboard.views import DecisionView
 from bot.vcs.client import RepoClient
+from bot.vcs.errors import Forbidden, NotFound
 from bot.vcs.models import PullRequest
 from pipeline.ledger import IntentRecord, IntentState
 from pipeline.signoff import Approval, evaluate_signoff
@@ -32,11 +31,9 @@ def permission_of(client: RepoClient) -> Callable[[str], str]:
     def permission(login: str) -> str:
         try:
             return client.permission(login)
-        except GithubException as exc:
+        except (Forbidden, NotFound):
             # A user who may not even read collaborators' permissions holds none worth counting.
-            if exc.status in (401, 403, 404):
-                return "none"
-            raise
+            return "none"
 
     return permission
 
@@ -46,10 +43,8 @@ def visible_pull(client: RepoClient, number: int) -> PullRequest | None:
     they cannot read answers 404, as if it did not exist)."""
     try:
         return client.get_pull(number)
-    except GithubException as exc:
-        if exc.status in (401, 403, 404):
-            return None
-        raise
+    except (Forbidden, NotFound):
+        return None
 
 
 def eligibility(

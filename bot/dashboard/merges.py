@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, HTTPException, Request, status
-from github import GithubException
 from starlette.responses import RedirectResponse, Response
 
 from bot.dashboard.context import ContextDep, DashboardContext
@@ -29,6 +28,7 @@ from bot.dashboard.text import (
     PULL_CLOSED,
 )
 from bot.vcs.client import RepoClient
+from bot.vcs.errors import ForgeError
 from bot.vcs.models import PullRequest
 from pipeline.ledger import IntentRecord, IntentState
 from pipeline.signoff import WRITE_PERMISSIONS
@@ -48,7 +48,7 @@ class Mergeable:
 
 
 def _why(exc: Exception) -> str:
-    return f"HTTP {exc.status}" if isinstance(exc, GithubException) else type(exc).__name__
+    return exc.short if isinstance(exc, ForgeError) else type(exc).__name__
 
 
 def merge_check(client: RepoClient, record: IntentRecord, login: str) -> Mergeable:
@@ -71,7 +71,7 @@ def _checked(context: DashboardContext, user: User, record: IntentRecord) -> Mer
     client = context.repo_for_token(user.token, record.repo)
     try:
         return merge_check(client, record, user.login)
-    except (GithubException, OSError) as exc:
+    except (ForgeError, OSError) as exc:
         return Mergeable(record, False, "", error=FORGE_UNREACHABLE.format(error=_why(exc)))
 
 
@@ -103,7 +103,7 @@ def merge(
             raise HTTPException(status.HTTP_409_CONFLICT, HEAD_MOVED.format(head=check.pull.head_sha[:12]))
         message = MERGE_MESSAGE.format(service=record.service_name, login=user.login)
         outcome = client.merge_pull(check.pull.number, sha=check.pull.head_sha, message=message)
-    except (GithubException, OSError) as exc:
+    except (ForgeError, OSError) as exc:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, FORGE_UNREACHABLE.format(error=_why(exc))) from None
     if not outcome.merged:
         raise HTTPException(status.HTTP_409_CONFLICT, MERGE_REFUSED.format(message=outcome.message))

@@ -5,10 +5,8 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from enum import StrEnum
-from http import HTTPStatus
 from typing import Any
 
-from github import GithubException
 from pydantic import SecretStr
 from sqlalchemy import select
 
@@ -18,6 +16,7 @@ from bot.queue import JOBS, Job, JobState
 from bot.routing import BotContext, PermanentJobError
 from bot.settings import Settings
 from bot.vcs.client import RepoClient
+from bot.vcs.errors import NotFound
 from bot.vcs.models import Review, ReviewState, StatusContext, StatusState
 from pipeline.ledger import IntentRecord, IntentState
 from pipeline.signoff import Approval
@@ -188,8 +187,8 @@ def out_of_sight(job: Job, context: BotContext) -> bool:
         repo.default_branch()
         if job.kind in PULL_JOBS and "number" in job.payload:
             repo.get_pull(int(job.payload["number"]))
-    except GithubException as exc:
-        return exc.status == HTTPStatus.NOT_FOUND
+    except NotFound:
+        return True
     return False
 
 

@@ -11,8 +11,6 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from github import GithubException
-
 from bot import reports
 from bot.events import PushEvent
 from bot.handlers.common import (
@@ -31,6 +29,7 @@ from bot.line import Line
 from bot.queue import IdempotencyKey, Job
 from bot.routing import BotContext, Routes
 from bot.vcs.client import RepoClient
+from bot.vcs.errors import Invalid
 from bot.vcs.models import PullRequest, StatusContext, StatusState
 from pipeline.assembly import BuildOutcome, BuildVerdict, build_service
 from pipeline.governance import Decision, PolicyAction, PushContext, govern
@@ -444,9 +443,9 @@ def _upsert_pull(
         return repo.create_pull(
             head=branch, base=base, title=reports.PR_TITLE.format(service=intent.service_name), body=body
         )
-    except GithubException as exc:
+    except Invalid:
         # Another worker opened it between our look-up and our request: use that one.
-        found = repo.find_open_pull(branch) if exc.status == 422 else None
+        found = repo.find_open_pull(branch)
         if found is None:
             raise
         return found

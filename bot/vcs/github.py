@@ -5,24 +5,68 @@ PyGithub is synchronous: call it from worker threads, never inside `async def`.
 
 from __future__ import annotations
 
+import functools
 import hashlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from http import HTTPStatus
+from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
 from github import Auth, Github, GithubException, GithubIntegration, UnknownObjectException
 from github.GithubObject import NotSet
 from github.PullRequest import PullRequest as GhPullRequest
 from github.Repository import Repository
+from requests import RequestException
 
+from bot.vcs.errors import ForgeError, Unavailable, for_status
 from bot.vcs.models import DeploymentState, MergeOutcome, PullRequest, Review, ReviewState, StatusState
 
+P = ParamSpec("P")
+R = TypeVar("R")
+T = TypeVar("T")
 GITHUB_API = "https://api.github.com"
 # GitHub caps a commit status description at 140 characters.
 STATUS_DESCRIPTION_LIMIT = 140
 FAILED_DEPLOYMENT_STATES = frozenset(
     state.value for state in (DeploymentState.FAILURE, DeploymentState.ERROR, DeploymentState.INACTIVE)
 )
+
+
+def forge_error(exc: Exception) -> ForgeError:
+    """PyGithub's exception (or requests' for no answer), as the bot's own."""
+    if isinstance(exc, GithubException):
+        data = exc.data
+        message = str(data.get("message", "")) if isinstance(data, dict) else ""
+        return for_status(exc.status, message or _phrase(exc.status))
+    return Unavailable(f"the forge did not answer ({type(exc).__name__})")
+
+
+def _phrase(status: int) -> str:
+    try:
+        return HTTPStatus(status).phrase
+    except ValueError:
+        return "error"
+
+
+def translated(function: Callable[P, R]) -> Callable[P, R]:
+    """Run `function` with PyGithub's and requests' exceptions turned into `ForgeError`s."""
+
+    @functools.wraps(function)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return function(*args, **kwargs)
+        except (GithubException, RequestException) as exc:
+            raise forge_error(exc) from exc
+
+    return call
+
+
+def _translate_methods(cls: type[T]) -> type[T]:
+    for name, member in list(vars(cls).items()):
+        if callable(member) and not name.startswith("__"):
+            setattr(cls, name, translated(member))
+    return cls
 
 
 @dataclass(frozen=True)
@@ -49,6 +93,7 @@ class Connection:
         )
 
 
+@translated
 def git_password(connection: Connection) -> str:
     """The secret git sends: the token itself, or a fresh installation token for a GitHub App."""
     auth = connection.auth
@@ -65,6 +110,7 @@ def token_connection(token: str, base_url: str | None = None) -> Connection:
     return Connection(base_url=base, auth=Auth.Token(token), pace=base == GITHUB_API)
 
 
+@translated
 def app_connection(
     app_id: int, private_key: str, full_name: str, base_url: str | None = None
 ) -> tuple[Connection, str]:
@@ -109,8 +155,10 @@ def _review_state(value: str) -> ReviewState:
         return ReviewState.COMMENTED
 
 
+@_translate_methods
 class GithubRepoClient:
-    """`RepoClient` over PyGithub for one repository."""
+    """`RepoClient` over PyGithub for one repository. Every method raises `bot.vcs.errors.ForgeError`s, never
+    PyGithub's exceptions."""
 
     def __init__(self, connection: Connection, full_name: str, *, lazy: bool = False) -> None:
         """`lazy`: one request per question asked (`reviews(n)` fetches the reviews, not the pull request
@@ -296,6 +344,7 @@ class GithubRepoClient:
         deployment.create_status(**kwargs)
 
 
+@translated
 def login_of(connection: Connection) -> str | None:
     """The login a connection's credentials belong to; None when the forge refuses them."""
     try:

@@ -9,8 +9,8 @@
 from __future__ import annotations
 
 import pytest
-from github import GithubException
 
+from bot.vcs.errors import Conflict
 from bot.vcs.github import GithubRepoClient, token_connection
 from pipeline.intents.serialize import content_hash
 from tests.fixtures.api import REPO, ApiRig, api
@@ -65,7 +65,7 @@ def test_a_write_racing_another_push_to_the_same_file_is_refused(api: ApiRig) ->
     acme.update_file(current.path, "weekly", raced, current.sha)  # lands after bob's client read ARCHIVE
     bobs = GithubRepoClient(token_connection(api.accounts["bob"].token, api.kit.api_url), REPO)
 
-    with pytest.raises(GithubException) as refused:
+    with pytest.raises(Conflict) as refused:
         bobs.commit_file(
             "intents/payroll-archive.yaml",
             b"service_name: payroll-archive\n",
