@@ -49,14 +49,21 @@ def git_base_url(api_base_url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
+RepoFor = Callable[[str], RepoClient]
+"""`owner/name` -> the bot's client for that repository on its forge."""
+WorkspaceFor = Callable[[str, Path], Workspace]
+"""(`owner/name`, where the working copy lives) -> the bot's git working copy of that repository."""
+
+
 @dataclass
 class Line:
-    """The bot's handles on the forge and the assembly line."""
+    """The bot's handles on the forge and the assembly line. The forge comes in as two callables
+    (`repo_for`, `workspace_for`), so handler logic runs as well against a strict in-memory fake."""
 
     bot_login: str
     api_base_url: str
-    connection: Connection
-    git_user: str
+    repo_for: RepoFor
+    workspace_for: WorkspaceFor
     ledger: Ledger
     provider: LLMProvider
     registry: RegistryStore
@@ -82,13 +89,10 @@ class Line:
         return Checks(self.ledger.database)
 
     def repo(self, full_name: str) -> RepoClient:
-        return GithubRepoClient(self.connection, full_name)
+        return self.repo_for(full_name)
 
     def workspace(self, full_name: str) -> Workspace:
-        remote = f"{git_base_url(self.api_base_url)}/{full_name}.git"
-        identity = GitIdentity(self.bot_login, f"{self.bot_login}@users.noreply.intentops")
-        env = auth_environment(self.git_user, git_password(self.connection))  # fresh: app tokens expire
-        return Workspace(self.workdir / "repos" / full_name, remote, env, identity)
+        return self.workspace_for(full_name, self.workdir / "repos" / full_name)
 
     def policies(self, full_name: str) -> PolicyStore:
         """One store per repository: it keeps the last policy set that loaded while newer files are broken,
@@ -149,8 +153,8 @@ def build_line(
     return Line(
         bot_login=login,
         api_base_url=base_url,
-        connection=connection,
-        git_user=git_user,
+        repo_for=lambda full_name: GithubRepoClient(connection, full_name),
+        workspace_for=git_workspaces(connection, base_url, git_user, login),
         ledger=Ledger(database),
         provider=provider,
         registry=registry,
@@ -162,3 +166,15 @@ def build_line(
         merge_on_signoff=settings.merge_on_signoff,
         floor=floor,
     )
+
+
+def git_workspaces(connection: Connection, api_base_url: str, git_user: str, bot_login: str) -> WorkspaceFor:
+    """Working copies cloned from the forge behind `api_base_url`, committing as the bot."""
+    identity = GitIdentity(bot_login, f"{bot_login}@users.noreply.intentops")
+
+    def workspace_for(full_name: str, directory: Path) -> Workspace:
+        remote = f"{git_base_url(api_base_url)}/{full_name}.git"
+        env = auth_environment(git_user, git_password(connection))  # fresh: app tokens expire
+        return Workspace(directory, remote, env, identity)
+
+    return workspace_for
