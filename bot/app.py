@@ -17,7 +17,9 @@ from bot.settings import Settings
 
 if TYPE_CHECKING:
     from bot.line import Line
-from bot.webhooks import EVENT_JOB_KIND, WebhookIntake, event_job_handler, webhook_router
+from bot.webhooks.dispatch import event_job_handler
+from bot.webhooks.intake import EVENT_JOB_KIND, WebhookIntake
+from bot.webhooks.router import webhook_router
 from bot.worker import WorkerPool
 from pipeline.state import Database
 

@@ -17,7 +17,7 @@ from bot.handlers.common import out_of_sight, report_dead
 from bot.queue import Job, JobState
 from bot.routing import BotContext, PermanentJobError, Routes
 from bot.vcs.errors import NotFound
-from bot.webhooks import prune_deliveries
+from bot.webhooks.deliveries import prune_deliveries
 
 log = logging.getLogger(__name__)
 

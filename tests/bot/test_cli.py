@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from bot.app import open_state_database
 from bot.cli.main import build_app
 from bot.queue import JobQueue, JobState
-from bot.webhooks import EVENT_JOB_KIND
+from bot.webhooks.intake import EVENT_JOB_KIND
 from pipeline.state import default_sqlite_url
 from tests.bot.conftest import SECRET, delivery_headers, load_example, wait_for
 from tests.conftest import ROOT

@@ -21,7 +21,8 @@ from bot.events import AnyEvent, IssuesEvent, PullRequestEvent, PushEvent, is_mo
 from bot.queue import JOBS, JobState
 from bot.routing import BotContext, Routes
 from bot.settings import Settings
-from bot.webhooks import DELIVERIES, WebhookRejected, verify
+from bot.webhooks.deliveries import DELIVERIES
+from bot.webhooks.verification import WebhookRejected, verify
 from pipeline.state import Database
 from tests.bot.conftest import (
     delivery_headers,

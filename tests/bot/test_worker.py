@@ -21,7 +21,8 @@ from bot.events import PullRequestEvent
 from bot.queue import JOBS, Job, JobQueue, JobState
 from bot.routing import BotContext, PermanentJobError, Routes
 from bot.settings import Settings
-from bot.webhooks import DELIVERIES, WebhookIntake
+from bot.webhooks.deliveries import DELIVERIES
+from bot.webhooks.intake import WebhookIntake
 from bot.worker import Worker, WorkerPool
 from pipeline.state import Database
 from tests.bot.conftest import FakeClock, delivery_headers, load_example, wait_for

@@ -16,12 +16,13 @@ from sqlalchemy import create_engine, inspect, text
 import bot.dashboard.sessionstore
 import bot.dashboard.signinlimit
 import bot.queue
-import bot.webhooks
+import bot.webhooks.deliveries
 import pipeline.state.tables  # noqa: F401  (every model table on Base.metadata)
 from pipeline.state import Base, Database, default_sqlite_url
 from pipeline.state.migrate import SchemaError, head_revision
 
-assert bot.queue and bot.webhooks and bot.dashboard.sessionstore and bot.dashboard.signinlimit  # bot tables
+assert bot.queue and bot.webhooks.deliveries  # bot tables
+assert bot.dashboard.sessionstore and bot.dashboard.signinlimit
 
 
 def _differences(database: Database) -> list[object]:

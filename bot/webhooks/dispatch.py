@@ -1,0 +1,39 @@
+"""In a worker: a `github-event` job's stored payload parsed and run by the route the job names."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from sqlalchemy import select
+
+from bot.events import MalformedEvent, parse_event
+from bot.queue import Job
+from bot.routing import BotContext, PermanentJobError, Routes
+from bot.webhooks.deliveries import DELIVERIES
+
+NO_DELIVERY = "delivery {row} no longer exists"
+NO_ROUTE = "no handler named {route} (was it removed?)"
+
+
+def event_job_handler(routes: Routes) -> Callable[[Job, BotContext], None]:
+    """The handler of `github-event` jobs: parse the stored payload and run the route the job names."""
+
+    def run_event_job(job: Job, context: BotContext) -> None:
+        route = routes.event_route(str(job.payload.get("route")))
+        if route is None:
+            raise PermanentJobError(NO_ROUTE.format(route=job.payload.get("route")))
+        with context.database.session() as session:
+            payload = session.execute(
+                select(DELIVERIES.c.payload).where(DELIVERIES.c.id == job.payload.get("delivery"))
+            ).scalar_one_or_none()
+        if payload is None:
+            raise PermanentJobError(NO_DELIVERY.format(row=job.payload.get("delivery")))
+        try:
+            event = parse_event(route.event, payload)
+        except MalformedEvent as exc:
+            raise PermanentJobError(str(exc)) from None
+        if event is None:
+            raise PermanentJobError(f"event {route.event!r} has no model in bot.events")
+        route.handler(event, context)
+
+    return run_event_job

@@ -1,0 +1,73 @@
+"""The FastAPI router serving `POST /webhook`, and the answers it documents in the bot's OpenAPI."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel
+from starlette.concurrency import run_in_threadpool
+
+from bot.webhooks.deliveries import DeliveryOutcome
+from bot.webhooks.intake import WebhookIntake
+from bot.webhooks.verification import HOOK_ID_HEADER, WebhookRejected, read_body, verify
+
+log = logging.getLogger(__name__)
+
+
+class Accepted(BaseModel):
+    status: str
+    """What became of the delivery: `queued`, `duplicate`, `ignored`, `ping`, ..."""
+    delivery: str
+    jobs: int
+
+
+class Refused(BaseModel):
+    error: str
+
+
+def _answer(description: str, model: type[BaseModel]) -> dict[str, Any]:
+    return {"description": description, "model": model}
+
+
+WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
+    HTTPStatus.OK: _answer("a ping, recorded", Accepted),
+    HTTPStatus.ACCEPTED: _answer(
+        "recorded and queued (or a duplicate, or an event nothing handles)", Accepted
+    ),
+    HTTPStatus.BAD_REQUEST: _answer("missing GitHub headers, a body that is not a JSON object", Refused),
+    HTTPStatus.UNAUTHORIZED: _answer("no X-Hub-Signature-256, or one that does not match the body", Refused),
+    HTTPStatus.REQUEST_ENTITY_TOO_LARGE: _answer("a body over INTENTOPS_WEBHOOK_MAX_BYTES", Refused),
+    HTTPStatus.UNSUPPORTED_MEDIA_TYPE: _answer("a content type GitHub does not send", Refused),
+}
+
+
+def webhook_router(
+    intake: WebhookIntake, *, secret: str, max_bytes: int, on_queued: Callable[[], None] | None = None
+) -> APIRouter:
+    """The FastAPI router serving `POST /webhook`."""
+    router = APIRouter()
+
+    @router.post("/webhook", status_code=HTTPStatus.ACCEPTED, responses=WEBHOOK_RESPONSES)
+    async def receive_webhook(request: Request) -> JSONResponse:
+        """A GitHub webhook delivery, signed with X-Hub-Signature-256: recorded, its jobs queued, then 202
+        (a ping: 200; the same delivery again: 202 `duplicate`)."""
+        try:
+            body = await read_body(request, limit=max_bytes)
+            event = verify(request.headers, body, secret=secret)
+        except WebhookRejected as exc:
+            log.warning("refused webhook delivery (%d): %s", exc.status, exc.message)
+            return JSONResponse({"error": exc.message}, status_code=exc.status)
+        hook_id = request.headers.get(HOOK_ID_HEADER, "")
+        receipt = await run_in_threadpool(intake.record, event, body, hook_id=hook_id)
+        if receipt.jobs and on_queued is not None:
+            on_queued()
+        status = HTTPStatus.OK if receipt.outcome is DeliveryOutcome.PING else HTTPStatus.ACCEPTED
+        content = {"status": receipt.outcome.value, "delivery": receipt.delivery_id, "jobs": receipt.jobs}
+        return JSONResponse(content, status_code=status)
+
+    return router

@@ -1,0 +1,84 @@
+"""What a delivery must pass before anything is recorded: a body within its limit, then a valid signature.
+
+Both refuse with `WebhookRejected`, whose status and message go back to the sender as they are.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from http import HTTPStatus
+
+from fastapi import Request
+from gidgethub import BadRequest, ValidationFailure, sansio
+
+from bot.webhooks.deliveries import MAX_DELIVERY_ID, MAX_EVENT_NAME, MAX_HOOK_ID
+
+SIGNATURE_HEADER = "x-hub-signature-256"
+HOOK_ID_HEADER = "x-github-hook-id"
+
+MISSING_SIGNATURE = "missing X-Hub-Signature-256 header"
+BAD_SIGNATURE = "signature does not match the payload"
+TOO_LARGE = "payload larger than {limit} bytes"
+BAD_LENGTH = "invalid Content-Length header"
+MISSING_HEADERS = "missing X-GitHub-Event or X-GitHub-Delivery header"
+BAD_JSON = "body is not valid JSON"
+NOT_AN_OBJECT = "payload must be a JSON object"
+UNSUPPORTED_TYPE = "expected a content-type of application/json or application/x-www-form-urlencoded"
+BAD_IDENTIFIERS = "X-GitHub-Delivery, X-GitHub-Event or X-GitHub-Hook-ID is empty or too long"
+
+
+class WebhookRejected(Exception):
+    """The request is refused with `status`; `message` is safe to show the sender."""
+
+    def __init__(self, status: HTTPStatus, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+def verify(headers: Mapping[str, str], body: bytes, *, secret: str) -> sansio.Event:
+    """The signed event, or `WebhookRejected`. The signature is checked before anything else is read."""
+    if not headers.get(SIGNATURE_HEADER):
+        raise WebhookRejected(HTTPStatus.UNAUTHORIZED, MISSING_SIGNATURE)
+    try:
+        # With X-Hub-Signature-256 present, gidgethub checks it (HMAC-SHA256, hmac.compare_digest).
+        event = sansio.Event.from_http(headers, body, secret=secret)
+    except ValidationFailure:
+        raise WebhookRejected(HTTPStatus.UNAUTHORIZED, BAD_SIGNATURE) from None
+    except KeyError:
+        raise WebhookRejected(HTTPStatus.BAD_REQUEST, MISSING_HEADERS) from None
+    except BadRequest as exc:
+        # gidgethub reports undecodable JSON as an unsupported content type; say what is wrong instead.
+        json_body = headers.get("content-type", "").startswith("application/json")
+        if json_body and isinstance(exc.__cause__, ValueError):
+            raise WebhookRejected(HTTPStatus.BAD_REQUEST, BAD_JSON) from None
+        raise WebhookRejected(HTTPStatus.UNSUPPORTED_MEDIA_TYPE, UNSUPPORTED_TYPE) from None
+    if not isinstance(event.data, dict):
+        raise WebhookRejected(HTTPStatus.BAD_REQUEST, NOT_AN_OBJECT)
+    # Duplicates are detected on these two values: refuse what would not be stored as sent.
+    if not 0 < len(event.delivery_id) <= MAX_DELIVERY_ID or not 0 < len(event.event) <= MAX_EVENT_NAME:
+        raise WebhookRejected(HTTPStatus.BAD_REQUEST, BAD_IDENTIFIERS)
+    if len(headers.get(HOOK_ID_HEADER, "")) > MAX_HOOK_ID:
+        raise WebhookRejected(HTTPStatus.BAD_REQUEST, BAD_IDENTIFIERS)
+    return event
+
+
+async def read_body(request: Request, *, limit: int) -> bytes:
+    """The body, refusing (413) anything over `limit` bytes without reading more than that."""
+    declared = request.headers.get("content-length")
+    if declared is not None:
+        try:
+            length = int(declared)
+        except ValueError:
+            raise WebhookRejected(HTTPStatus.BAD_REQUEST, BAD_LENGTH) from None
+        if length > limit:
+            raise WebhookRejected(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, TOO_LARGE.format(limit=limit))
+    chunks: list[bytes] = []
+    size = 0
+    # Chunked bodies have no Content-Length, and a declared length can lie: count what arrives.
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise WebhookRejected(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, TOO_LARGE.format(limit=limit))
+        chunks.append(chunk)
+    return b"".join(chunks)
