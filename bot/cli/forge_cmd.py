@@ -1,82 +1,30 @@
-"""`intentops forge ...`: serve the embedded forge and administer it (users, tokens, repos, hooks).
+"""`intentops forge ...`: `forge serve` starts the embedded forge; the forge's own administration commands
+(forge/cli.py: users, tokens, repos, hooks) are mounted beside it.
 
-The admin commands work on the forge's data directory directly, whether or not a server is running
-(SQLite in WAL mode lets both share it).
+A composition root (tests/test_layout.py names it): the one module of the bot's CLI besides `bot/cli/stack.py`
+that imports the forge. `forge serve` starts the forge with the start-up check every long-running command
+makes on its data directory (bot/cli/datamodes.py); nothing else of the bot touches the forge in-process.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
 from bot.cli.datamodes import check_data_dir
-from bot.cli.output import err, fail, out
-from forge.admin import DeliveryRecord, ForgeAdmin
-from forge.core import Forge
-from forge.errors import ForgeError
-from forge.server import ForgeServer, recorded_url
+from bot.cli.output import err, fail
+from forge.cli import DataDirOption, repo_app, user_app
+from forge.server import ForgeServer
 from forge.settings import ForgeSettings
 
-DataDirOption = Annotated[
-    Path | None,
-    typer.Option("--data-dir", help="Forge data directory (default: $INTENTOPS_FORGE_DIR or .data/forge)"),
-]
 SERVING = "forge: serving {url} (REST at {url}/api/v3, git at {url}/OWNER/REPO.git); data in {data}"
-TOKEN_NOTE = "keep this token: it is shown once and only its digest is stored"
-URL_FROM_SETTINGS = (
-    "no server is serving this data directory now: the URL uses INTENTOPS_FORGE_HOST and"
-    " INTENTOPS_FORGE_PORT (defaults 127.0.0.1 and 3000)"
-)
-# An admin command waits this long at most for a webhook receiver to answer the ping (the hook is saved
-# whatever the answer; the server delivers later events with its own timeout).
-ADMIN_HOOK_TIMEOUT_S = 2.0
-PING_ANSWERED = "ping: {code} {status}"
-PING_KEPT = "the hook is saved; redeliver the ping from its delivery log"
-PING_SILENT = "ping: no answer within {seconds:g} s; " + PING_KEPT
-PING_UNDELIVERED = "ping: not delivered ({status}); " + PING_KEPT
+CANNOT_LISTEN = "cannot listen on {host}:{port}: {reason}"
 
 forge_app = typer.Typer(help="The embedded GitHub-compatible forge.", no_args_is_help=True)
-user_app = typer.Typer(help="Users and their tokens.", no_args_is_help=True)
-repo_app = typer.Typer(help="Repositories, collaborators, branch protection, webhooks.", no_args_is_help=True)
 forge_app.add_typer(user_app, name="user")
 forge_app.add_typer(repo_app, name="repo")
-
-
-def describe(exc: ForgeError) -> str:
-    """One line: GitHub's message plus the field errors' own messages."""
-    details = [
-        e.get("message") or f"{e.get('field')}: {e.get('code')}"
-        for e in exc.errors or []
-        if isinstance(e, dict)
-    ]
-    return "; ".join([exc.message, *details]) if details else exc.message
-
-
-def server_url(directory: Path, settings: ForgeSettings) -> str:
-    """The URL of the server serving `directory`, else the one the settings give."""
-    return recorded_url(directory) or f"http://{settings.host}:{settings.port}"
-
-
-@contextmanager
-def admin(data_dir: Path | None) -> Iterator[ForgeAdmin]:
-    settings = ForgeSettings()
-    directory = data_dir or settings.data_dir
-    forge = Forge(
-        directory,
-        base_url=server_url(directory, settings),
-        hook_timeout_s=min(settings.hook_timeout_s, ADMIN_HOOK_TIMEOUT_S),
-    )
-    try:
-        yield ForgeAdmin(forge)
-    except ForgeError as exc:
-        fail(describe(exc))
-    finally:
-        forge.close()
 
 
 @forge_app.command()
@@ -100,112 +48,11 @@ def serve(
             hook_timeout_s=settings.hook_timeout_s,
         )
     except OSError as exc:
-        fail(f"cannot listen on {host or settings.host}:{port or settings.port}: {exc.strerror}")
+        fail(
+            CANNOT_LISTEN.format(host=host or settings.host, port=port or settings.port, reason=exc.strerror)
+        )
     err.print(SERVING.format(url=server.url, data=escape(str(directory))))
     server.serve_forever()
-
-
-@user_app.command("add")
-def user_add(
-    login: Annotated[str, typer.Argument(help="The user's login")],
-    is_admin: Annotated[
-        bool, typer.Option("--admin", help="A site administrator (admin on every repository)")
-    ] = False,
-    data_dir: DataDirOption = None,
-) -> None:
-    """Create a user and print a first token."""
-    with admin(data_dir) as forge_admin:
-        account = forge_admin.create_user(login, admin=is_admin)
-    out.print(account.token)
-    err.print(TOKEN_NOTE)
-
-
-@user_app.command("token")
-def user_token(
-    login: Annotated[str, typer.Argument(help="The user's login")], data_dir: DataDirOption = None
-) -> None:
-    """Print a new token for an existing user."""
-    with admin(data_dir) as forge_admin:
-        token = forge_admin.issue_token(login)
-    out.print(token)
-    err.print(TOKEN_NOTE)
-
-
-@repo_app.command("create")
-def repo_create(
-    full_name: Annotated[str, typer.Argument(help="OWNER/NAME (the owner must exist)")],
-    public: Annotated[bool, typer.Option("--public", help="Readable without a token")] = False,
-    description: Annotated[str | None, typer.Option(help="A one-line description")] = None,
-    data_dir: DataDirOption = None,
-) -> None:
-    """Create a repository with a first commit on main; print its clone URL."""
-    with admin(data_dir) as forge_admin:
-        info = forge_admin.create_repo(full_name, private=not public, description=description)
-    out.print(info.clone_url)
-    if recorded_url(data_dir or ForgeSettings().data_dir) is None:
-        err.print(URL_FROM_SETTINGS)
-
-
-@repo_app.command("collaborator")
-def repo_collaborator(
-    full_name: Annotated[str, typer.Argument(help="OWNER/NAME")],
-    login: Annotated[str, typer.Argument(help="The collaborator's login")],
-    permission: Annotated[str, typer.Option(help="read, triage, write, maintain or admin")] = "write",
-    data_dir: DataDirOption = None,
-) -> None:
-    """Add a collaborator (or change their permission)."""
-    with admin(data_dir) as forge_admin:
-        forge_admin.add_collaborator(full_name, login, permission)
-    out.print(f"{escape(login)} has {escape(permission)} on {escape(full_name)}")
-
-
-@repo_app.command("protect")
-def repo_protect(
-    full_name: Annotated[str, typer.Argument(help="OWNER/NAME")],
-    branch: Annotated[str, typer.Option(help="Branch to protect")] = "main",
-    approvals: Annotated[int, typer.Option(help="Required approving reviews")] = 1,
-    context: Annotated[list[str] | None, typer.Option(help="A required status context (repeatable)")] = None,
-    data_dir: DataDirOption = None,
-) -> None:
-    """Require approving reviews and status contexts before a PR may merge into a branch."""
-    if approvals < 0:
-        fail("--approvals must be 0 or more")
-    with admin(data_dir) as forge_admin:
-        forge_admin.protect_branch(
-            full_name, branch, required_approvals=approvals, required_contexts=context or []
-        )
-    out.print(f"{escape(full_name)}:{escape(branch)} needs {approvals} approval(s), contexts {context or []}")
-
-
-@repo_app.command("hook")
-def repo_hook(
-    full_name: Annotated[str, typer.Argument(help="OWNER/NAME")],
-    url: Annotated[str, typer.Argument(help="Where to POST deliveries")],
-    secret: Annotated[str | None, typer.Option(envvar="INTENTOPS_WEBHOOK_SECRET", help="HMAC secret")] = None,
-    event: Annotated[
-        list[str] | None, typer.Option(help="An event to send (repeatable; default all)")
-    ] = None,
-    data_dir: DataDirOption = None,
-) -> None:
-    """Add a webhook; GitHub's ping is sent to it at once."""
-    if not url.startswith(("http://", "https://")):
-        fail(f"webhook URL must start with http:// or https://, got {url!r}")
-    with admin(data_dir) as forge_admin:
-        hook_id = forge_admin.add_webhook(full_name, url, secret=secret, events_=event or ["*"])
-        forge_admin.finish_deliveries()
-        ping = [d for d in forge_admin.deliveries(full_name) if d.hook_id == hook_id]
-        timeout_s = forge_admin.forge.hooks.timeout_s
-    out.print(f"hook {hook_id} on {escape(full_name)} -> {escape(url)}")
-    if ping:
-        err.print(escape(ping_outcome(ping[-1], timeout_s)))
-
-
-def ping_outcome(delivery: DeliveryRecord, timeout_s: float) -> str:
-    if delivery.status_code:
-        return PING_ANSWERED.format(code=delivery.status_code, status=delivery.status)
-    if "Timeout" in delivery.status:
-        return PING_SILENT.format(seconds=timeout_s)
-    return PING_UNDELIVERED.format(status=delivery.status or "no outcome yet")
 
 
 def register(app: typer.Typer) -> None:
