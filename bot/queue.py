@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from pydantic import BaseModel
 from sqlalchemy import JSON, Double, Index, Integer, String, Text, and_, delete, func, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import RowMapping
@@ -160,7 +161,7 @@ class JobQueue:
         kind: str,
         *,
         key: str | IdempotencyKey,
-        payload: Mapping[str, Any] | None = None,
+        payload: Mapping[str, Any] | BaseModel | None = None,
         priority: int = 0,
         max_attempts: int | None = None,
         session: Session | None = None,
@@ -173,7 +174,9 @@ class JobQueue:
         values = {
             "kind": kind,
             "key": key,
-            "payload": dict(payload or {}),
+            "payload": payload.model_dump(mode="json")
+            if isinstance(payload, BaseModel)
+            else dict(payload or {}),
             "priority": priority,
             "state": JobState.QUEUED.value,
             "attempts": 0,

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from gidgethub import routing, sansio
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
 
 from bot.events import Event
@@ -88,6 +89,28 @@ class JobRoute:
     handler: JobHandler
     on_dead: DeadLetterHandler | None
     """None: the workers' common report (`bot.handlers.common.report_dead`), so every dead job is told."""
+    payload: type[BaseModel] | None = None
+    """The payload's type: a claimed job whose payload is not one dead-letters at once, naming the field."""
+
+    def malformed(self, job: Job) -> str | None:
+        """Why the job's payload is not this route's payload type (None when it is, or none is declared)."""
+        if self.payload is None:
+            return None
+        try:
+            self.payload.model_validate(job.payload)
+        except ValidationError as exc:
+            return MALFORMED_PAYLOAD.format(kind=job.kind, problem=payload_problem(exc))
+        return None
+
+
+MALFORMED_PAYLOAD = "the {kind} job's payload is malformed: {problem}"
+
+
+def payload_problem(exc: ValidationError) -> str:
+    """The first problem of a payload, with its field: `path: Field required`."""
+    problem = exc.errors()[0]
+    where = ".".join(str(part) for part in problem["loc"]) or "payload"
+    return f"{where}: {problem['msg']}"
 
 
 def _managed_only(name: str, handler: EventHandler[EventT]) -> EventHandler[EventT]:
@@ -132,12 +155,16 @@ class Routes:
         return decorator
 
     def job(
-        self, kind: str, *, on_dead: DeadLetterHandler | None = None
+        self,
+        kind: str,
+        *,
+        on_dead: DeadLetterHandler | None = None,
+        payload: type[BaseModel] | None = None,
     ) -> Callable[[JobHandler], JobHandler]:
-        """Register the handler of job `kind` (one per kind)."""
+        """Register the handler of job `kind` (one per kind); `payload`: the type its payload must have."""
 
         def decorator(handler: JobHandler) -> JobHandler:
-            self._add_job(JobRoute(kind, handler, on_dead))
+            self._add_job(JobRoute(kind, handler, on_dead, payload))
             return handler
 
         return decorator

@@ -88,6 +88,9 @@ class Worker:
             if route is None:
                 # Not permanent: another worker (a newer version) may know the kind.
                 raise LookupError(NO_HANDLER.format(kind=job.kind))
+            malformed = route.malformed(job)
+            if malformed:
+                raise PermanentJobError(malformed)
             route.handler(job, self.context)
         except NotFound as exc:
             if not out_of_sight(job, self.context):

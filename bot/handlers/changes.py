@@ -13,6 +13,7 @@ from pathlib import Path
 from bot import reports
 from bot.events import PullRequestEvent
 from bot.handlers.common import SERVICES_DIR, JobKind, report_dead, require_line
+from bot.handlers.payloads import ChangedPayload
 from bot.handlers.policy_changes import govern_pull
 from bot.handlers.reviews import evaluate_pull
 from bot.line import Line
@@ -35,24 +36,27 @@ def on_new_head(event: PullRequestEvent, context: BotContext) -> None:
     """Commits the bot pushed itself are not seen here (the bot's own events are ignored): it tested
     them while building."""
     key = f"changed:{event.repo}:{event.number}:{event.head_sha}"
-    payload = {"repo": event.repo, "number": event.number, "head_sha": event.head_sha, "pusher": event.sender}
+    payload = ChangedPayload(
+        repo=event.repo, number=event.number, head_sha=event.head_sha, pusher=event.sender
+    )
     context.queue.enqueue(JobKind.CHANGED, key=key, payload=payload)
 
 
-@routes.job(JobKind.CHANGED, on_dead=report_dead)
+@routes.job(JobKind.CHANGED, on_dead=report_dead, payload=ChangedPayload)
 def on_changed(job: Job, context: BotContext) -> None:
     line = require_line(context)
-    repo = line.repo(job.payload["repo"])
-    number = int(job.payload["number"])
+    payload = ChangedPayload.of(job)
+    repo = line.repo(payload.repo)
+    number = payload.number
     record = line.ledger.find_by_pr(repo.full_name, number)
     if record is None:
         govern_pull(line, repo, number, once=job.key)
         return
     pull = repo.get_pull(number)
-    if pull.state != "open" or pull.head_sha != job.payload["head_sha"]:
+    if pull.state != "open" or pull.head_sha != payload.head_sha:
         return  # closed, or moved on: the job of the newer head does the work
     if line.checks.tested(record.id, pull.head_sha) is None:
-        retest(line, repo, record, pull, pusher=str(job.payload.get("pusher", "")), once=job.key)
+        retest(line, repo, record, pull, pusher=payload.pusher, once=job.key)
     evaluate_pull(line, repo, number)
 
 

@@ -14,6 +14,7 @@ import re
 from bot import reports
 from bot.events import IssueCommentEvent
 from bot.handlers.common import JobKind, dead_jobs_of, require_line
+from bot.handlers.payloads import CommandPayload, DeployPayload, IntentPayload
 from bot.handlers.reviews import VIA_COMMAND, evaluate_pull, signoff_status
 from bot.line import Line
 from bot.queue import IdempotencyKey, Job
@@ -44,16 +45,16 @@ def on_comment(event: IssueCommentEvent, context: BotContext) -> None:
     context.queue.enqueue(
         JobKind.COMMAND,
         key=f"command:{event.repo}:{event.comment_id}",
-        payload={"repo": event.repo, "number": event.number, "command": command, "login": event.commenter},
+        payload=CommandPayload(repo=event.repo, number=event.number, command=command, login=event.commenter),
     )
 
 
-@routes.job(JobKind.COMMAND)
+@routes.job(JobKind.COMMAND, payload=CommandPayload)
 def run_command(job: Job, context: BotContext) -> None:
     line = require_line(context)
-    payload = job.payload
-    repo = line.repo(payload["repo"])
-    number, command, login = int(payload["number"]), str(payload["command"]), str(payload["login"])
+    payload = CommandPayload.of(job)
+    repo = line.repo(payload.repo)
+    number, command, login = payload.number, payload.command, payload.login
     record = line.ledger.find_by_pr(repo.full_name, number) or line.ledger.find_by_issue(
         repo.full_name, number
     )
@@ -173,7 +174,7 @@ def _deploy_again(
     context.queue.enqueue(
         JobKind.DEPLOY,
         key=f"deploy:{record.repo}:{number}:{sha}:retry:{job_id}",
-        payload={"repo": record.repo, "number": number, "sha": sha},
+        payload=DeployPayload(repo=record.repo, number=number, sha=sha),
         priority=10,
     )
     repo.comment(number, reports.DEPLOY_QUEUED.format(service=record.service_name, version=sha[:12]))
@@ -194,14 +195,15 @@ def _rebuild(context: BotContext, repo: RepoClient, record: IntentRecord, number
     context.queue.enqueue(
         JobKind.BUILD,
         key=f"{IdempotencyKey(record.repo, record.path, digest, 'build')}:rebuild:{job_id}",
-        payload={
-            "repo": record.repo,
-            "path": record.path,
-            "sha": head,
-            "author": record.author,
-            "changed_files": [record.path],
-            "content_hash": digest,
-            "rebuild": True,
-        },
+        payload=IntentPayload(
+            repo=record.repo,
+            path=record.path,
+            sha=head,
+            base=head,  # the intent is on the default branch already: what governs it there now decides
+            author=record.author,
+            changed_files=(record.path,),
+            content_hash=digest,
+            rebuild=True,
+        ),
     )
     repo.comment(number, reports.REBUILD_QUEUED.format(service=record.service_name))

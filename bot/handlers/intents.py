@@ -25,6 +25,7 @@ from bot.handlers.common import (
     report_dead,
     require_line,
 )
+from bot.handlers.payloads import IntentPayload
 from bot.line import Line
 from bot.queue import IdempotencyKey, Job
 from bot.routing import BotContext, Routes
@@ -63,30 +64,30 @@ NO_COMMIT = "0" * 40
 """What a push event's `before` is when the branch did not exist."""
 
 
-def _payload(event: PushEvent, path: str, changed_files: list[str]) -> dict[str, Any]:
-    return {
-        "repo": event.repo,
-        "path": path,
-        "sha": event.after,
+def _payload(event: PushEvent, path: str, changed_files: list[str]) -> IntentPayload:
+    return IntentPayload(
+        repo=event.repo,
+        path=path,
+        sha=event.after,
         # The default branch as it was before this push: its policies and blueprint govern the push, so a
         # change to them never decides its own fate.
-        "base": "" if event.before.strip("0") == "" else event.before,
-        "author": event.sender,
-        "changed_files": changed_files,
-    }
+        base="" if event.before.strip("0") == "" else event.before,
+        author=event.sender,
+        changed_files=tuple(changed_files),
+    )
 
 
-@routes.job(JobKind.READ, on_dead=report_dead)
+@routes.job(JobKind.READ, on_dead=report_dead, payload=IntentPayload)
 def read_intent(job: Job, context: BotContext) -> None:
     """Validate one intent file as committed; a valid one is queued for building under its content hash."""
     line = require_line(context)
-    payload = job.payload
-    repo = line.repo(payload["repo"])
-    data = repo.read_file(payload["path"], payload["sha"])
+    payload = IntentPayload.of(job)
+    repo = line.repo(payload.repo)
+    data = repo.read_file(payload.path, payload.sha)
     if data is None:
         return  # gone again by the end of the push: its removal is handled as such
     try:
-        intent = load_intent(data, source=payload["path"])
+        intent = load_intent(data, source=payload.path)
     except InvalidIntent as exc:
         _report_invalid(line, repo, payload, content_hash(data), exc.problems)
         return
@@ -97,22 +98,22 @@ def read_intent(job: Job, context: BotContext) -> None:
     digest = content_hash(data)
     context.queue.enqueue(
         JobKind.BUILD,
-        key=IdempotencyKey(payload["repo"], payload["path"], digest, "build"),
-        payload={**payload, "content_hash": digest},
+        key=IdempotencyKey(payload.repo, payload.path, digest, "build"),
+        payload=payload.model_copy(update={"content_hash": digest}),
         priority=intent.priority.rank,
     )
 
 
 def name_taken(
-    line: Line, repo: RepoClient, payload: dict[str, Any], data: bytes, intent: Intent
+    line: Line, repo: RepoClient, payload: IntentPayload, data: bytes, intent: Intent
 ) -> list[IntentProblem]:
     """Problems when another intent file owns this file's service name (`pipeline.intents.owners`): the
     file the ledger has known longest under the name keeps it while it still says it; otherwise a file
     already on the default branch beats one this push adds; otherwise the first path in sorted order."""
-    path, sha = payload["path"], payload["sha"]
-    records = line.ledger.records_for_service(payload["repo"], intent.service_name)
+    path, sha = payload.path, payload.sha
+    records = line.ledger.records_for_service(payload.repo, intent.service_name)
     owner = next((r.path for r in records if r.state is not IntentState.INVALID), None)
-    pushed = {p for p in payload["changed_files"] if is_intent_path(p)}
+    pushed = {p for p in payload.changed_files if is_intent_path(p)}
     files: dict[str, bytes] = {path: data}
     for other in sorted(({r.path for r in records} | pushed) - {path}):
         content = repo.read_file(other, sha)
@@ -127,17 +128,17 @@ def name_taken(
 
 
 def _report_invalid(
-    line: Line, repo: RepoClient, payload: dict[str, Any], digest: str, problems: list[IntentProblem]
+    line: Line, repo: RepoClient, payload: IntentPayload, digest: str, problems: list[IntentProblem]
 ) -> None:
-    path = payload["path"]
+    path = payload.path
     service = path.removeprefix("intents/").rsplit(".", 1)[0].replace("/", "-")[:63]
     record, new = line.ledger.receive(
-        repo=payload["repo"],
+        repo=payload.repo,
         path=path,
         service_name=service,
         content_hash=digest,
-        author=payload["author"],
-        commit_sha=payload["sha"],
+        author=payload.author,
+        commit_sha=payload.sha,
     )
     line.ledger.set_state(record.id, IntentState.INVALID, waiting_for=f"a fix: {problems[0]}")
     line.ledger.record(
@@ -147,7 +148,7 @@ def _report_invalid(
         str(problems[0]),
         detail={"problems": [p.to_json() for p in problems]},
     )
-    fail_commit(line, repo, payload["sha"], reports.INVALID_STATUS.format(problem=problems[0]), record)
+    fail_commit(line, repo, payload.sha, reports.INVALID_STATUS.format(problem=problems[0]), record)
     if new:
         notify(
             line, repo, line.ledger.get(record.id), reports.render("invalid", path=path, problems=problems)
@@ -163,38 +164,38 @@ HANDED_TO_DEPLOY = (
 """States past the merge: the build job of that content has nothing left to do (unless asked to rebuild)."""
 
 
-@routes.job(JobKind.BUILD, on_dead=report_dead)
+@routes.job(JobKind.BUILD, on_dead=report_dead, payload=IntentPayload)
 def build_intent(job: Job, context: BotContext) -> None:
     """Govern and build one intent's content, then open or update its pull request."""
     line = require_line(context)
-    payload = job.payload
-    repo = line.repo(payload["repo"])
-    data = repo.read_file(payload["path"], payload["sha"])
+    payload = IntentPayload.of(job)
+    repo = line.repo(payload.repo)
+    data = repo.read_file(payload.path, payload.sha)
     if data is None:
         return
-    intent = load_intent(data, source=payload["path"])
+    intent = load_intent(data, source=payload.path)
     record, _ = line.ledger.receive(
-        repo=payload["repo"],
-        path=payload["path"],
+        repo=payload.repo,
+        path=payload.path,
         service_name=intent.service_name,
-        content_hash=payload["content_hash"],
+        content_hash=payload.content_hash,
         priority=intent.priority.value,
-        author=payload["author"],
-        commit_sha=payload["sha"],
+        author=payload.author,
+        commit_sha=payload.sha,
     )
-    if record.state in HANDED_TO_DEPLOY and not payload.get("rebuild"):
+    if record.state in HANDED_TO_DEPLOY and not payload.rebuild:
         return  # a retried attempt after this content was built and merged: nothing is left to do here
-    rules = governing_files(repo, payload.get("base", ""))
+    rules = governing_files(repo, payload.base)
     decision = _govern(line, repo, intent, record, payload, rules, once=job.key)
     if decision.action is PolicyAction.BLOCKED:
-        _report_blocked(line, repo, record, decision, payload["sha"])
+        _report_blocked(line, repo, record, decision, payload.sha)
         return
     if not intent.auto_build:
         line.ledger.set_state(record.id, IntentState.NEEDS_HUMAN, waiting_for="auto_build is false")
         return
     outcome = _build(line, record, intent, rules.blueprint_text, once=job.key)
     if outcome.verdict is BuildVerdict.SPEC_BELOW_GATE:
-        _report_below_gate(line, repo, record, outcome, payload["sha"])
+        _report_below_gate(line, repo, record, outcome, payload.sha)
         return
     _open_pull_request(line, repo, record, intent, decision, outcome, before=record, once=job.key)
 
@@ -204,7 +205,7 @@ def _govern(
     repo: RepoClient,
     intent: Intent,
     record: IntentRecord,
-    payload: dict[str, Any],
+    payload: IntentPayload,
     rules: GoverningFiles,
     *,
     once: str,
@@ -212,13 +213,13 @@ def _govern(
     """Decide with the policies and blueprint the default branch had before the push (plus the bot's
     floor), never with those the push brings."""
     with line.ledger.stage(record.id, Stage.GOVERNED, once=once) as run:
-        update = line.policies(payload["repo"]).update(rules.policies)
+        update = line.policies(payload.repo).update(rules.policies)
         decision = govern(
             intent,
             update.in_force,
             scorer=_scorer(line, record),
             blueprint=rules.blueprint_text,
-            context=PushContext.of(author=payload["author"], changed_files=payload["changed_files"]),
+            context=PushContext.of(author=payload.author, changed_files=payload.changed_files),
             policy_problems=update.problems,
             floor=line.floor,
         )
@@ -479,18 +480,18 @@ def _set_build_statuses(
         repo.set_status(head, StatusContext.TESTS, StatusState.FAILURE, reports.short(description), url)
 
 
-@routes.job(JobKind.UNDEPLOY, on_dead=report_dead)
+@routes.job(JobKind.UNDEPLOY, on_dead=report_dead, payload=IntentPayload)
 def undeploy_intent(job: Job, context: BotContext) -> None:
     """An intent deleted from the default branch: stop its service and take it out of the registry."""
     line = require_line(context)
-    payload = job.payload
-    record = line.ledger.find(payload["repo"], payload["path"])
+    payload = IntentPayload.of(job)
+    record = line.ledger.find(payload.repo, payload.path)
     if record is None:
         return
     result = line.deployer.undeploy(record.service_name)
     line.ledger.record(record.id, Stage.UNDEPLOYED, Outcome.SUCCEEDED, result.message)
     line.ledger.set_state(record.id, IntentState.UNDEPLOYED, service_url="")
     if record.pr_number:
-        line.repo(payload["repo"]).comment(
+        line.repo(payload.repo).comment(
             record.pr_number, reports.UNDEPLOYED.format(service=record.service_name)
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot import reports
 from bot.events import IssuesEvent
 from bot.handlers.common import ISSUE_BRANCH, JobKind, require_line
+from bot.handlers.payloads import IssuePayload
 from bot.queue import Job
 from bot.routing import BotContext, Routes
 from bot.usertext import neutral, oneline
@@ -28,18 +29,18 @@ def on_issue(event: IssuesEvent, context: BotContext) -> None:
     context.queue.enqueue(
         JobKind.ISSUE,
         key=f"issue:{event.repo}:{event.number}",
-        payload={"repo": event.repo, "number": event.number, "body": event.body, "author": event.author},
+        payload=IssuePayload(repo=event.repo, number=event.number, body=event.body, author=event.author),
     )
 
 
-@routes.job(JobKind.ISSUE)
+@routes.job(JobKind.ISSUE, payload=IssuePayload)
 def open_intent_pull(job: Job, context: BotContext) -> None:
     line = require_line(context)
-    payload = job.payload
-    repo = line.repo(payload["repo"])
-    number = int(payload["number"])
+    payload = IssuePayload.of(job)
+    repo = line.repo(payload.repo)
+    number = payload.number
     try:
-        form = intent_from_issue(payload["body"], issue_number=number)
+        form = intent_from_issue(payload.body, issue_number=number)
     except InvalidIntent as exc:
         problems = "\n".join(f"- {neutral(oneline(problem))}" for problem in exc.problems)
         repo.comment(number, reports.ISSUE_INVALID.format(problems=problems))

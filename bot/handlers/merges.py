@@ -5,6 +5,7 @@ from __future__ import annotations
 from bot import reports
 from bot.events import PullRequestEvent
 from bot.handlers.common import DEPLOY_ENVIRONMENT, SERVICES_DIR, JobKind, report_dead, require_line
+from bot.handlers.payloads import DeployPayload, PullPayload
 from bot.handlers.reviews import signoff_status
 from bot.line import Line
 from bot.queue import Job
@@ -26,29 +27,33 @@ def on_closed(event: PullRequestEvent, context: BotContext) -> None:
     """The bot's own auto-merges count too (include_own): they deploy like any other merge."""
     if event.merged and event.merge_commit_sha:
         key = f"deploy:{event.repo}:{event.number}:{event.merge_commit_sha}"
-        payload = {"repo": event.repo, "number": event.number, "sha": event.merge_commit_sha}
+        payload = DeployPayload(repo=event.repo, number=event.number, sha=event.merge_commit_sha)
         context.queue.enqueue(JobKind.DEPLOY, key=key, payload=payload, priority=10)
     else:
         key = f"closed:{event.repo}:{event.number}:{event.head_sha}"
-        context.queue.enqueue(JobKind.CLOSED, key=key, payload={"repo": event.repo, "number": event.number})
+        context.queue.enqueue(
+            JobKind.CLOSED, key=key, payload=PullPayload(repo=event.repo, number=event.number)
+        )
 
 
-@routes.job(JobKind.CLOSED)
+@routes.job(JobKind.CLOSED, payload=PullPayload)
 def mark_rejected(job: Job, context: BotContext) -> None:
     line = require_line(context)
-    record = line.ledger.find_by_pr(job.payload["repo"], int(job.payload["number"]))
+    payload = PullPayload.of(job)
+    record = line.ledger.find_by_pr(payload.repo, payload.number)
     if record is None or record.state in (IntentState.MERGED, IntentState.DEPLOYED):
         return
     line.ledger.record(record.id, Stage.MERGED, Outcome.SKIPPED, "closed without merging: rejected")
     line.ledger.set_state(record.id, IntentState.REJECTED)
 
 
-@routes.job(JobKind.DEPLOY, on_dead=report_dead)
+@routes.job(JobKind.DEPLOY, on_dead=report_dead, payload=DeployPayload)
 def deploy_merge(job: Job, context: BotContext) -> None:
     """Build and run the merge commit's code; tell the PR and the forge's deployments how it went."""
     line = require_line(context)
-    repo = line.repo(job.payload["repo"])
-    number, sha = int(job.payload["number"]), str(job.payload["sha"])
+    payload = DeployPayload.of(job)
+    repo = line.repo(payload.repo)
+    number, sha = payload.number, payload.sha
     record = line.ledger.find_by_pr(repo.full_name, number)
     if record is None:
         return  # not an intent's PR (e.g. one adding an intent from an issue)

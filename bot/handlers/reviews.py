@@ -9,6 +9,7 @@ from __future__ import annotations
 from bot import reports
 from bot.events import PullRequestReviewEvent
 from bot.handlers.common import JobKind, governing_changes, latest_approvals, require_line
+from bot.handlers.payloads import PullPayload
 from bot.handlers.policy_changes import evaluate_governed_pull
 from bot.line import Line
 from bot.queue import Job
@@ -30,13 +31,14 @@ MERGE_MESSAGE = "Merge {service}: {summary}"
 @routes.on(PullRequestReviewEvent)
 def on_review(event: PullRequestReviewEvent, context: BotContext) -> None:
     key = f"signoff:{event.repo}:{event.number}:{event.head_sha}:{event.review_id}:{event.action}"
-    context.queue.enqueue(JobKind.SIGNOFF, key=key, payload={"repo": event.repo, "number": event.number})
+    context.queue.enqueue(JobKind.SIGNOFF, key=key, payload=PullPayload(repo=event.repo, number=event.number))
 
 
-@routes.job(JobKind.SIGNOFF)
+@routes.job(JobKind.SIGNOFF, payload=PullPayload)
 def check_signoff(job: Job, context: BotContext) -> None:
     line = require_line(context)
-    repo, number = line.repo(job.payload["repo"]), int(job.payload["number"])
+    payload = PullPayload.of(job)
+    repo, number = line.repo(payload.repo), payload.number
     if evaluate_pull(line, repo, number) is None:
         evaluate_governed_pull(line, repo, number)
 

@@ -16,7 +16,7 @@ from fastapi.testclient import TestClient
 from gidgethub import sansio
 from sqlalchemy import select
 
-from bot.app import bot_context, bot_routes, create_app
+from bot.app import bot_context, bot_routes, create_app, load_routes
 from bot.events import PullRequestEvent
 from bot.queue import JOBS, Job, JobQueue, JobState
 from bot.routing import BotContext, PermanentJobError, Routes
@@ -109,6 +109,25 @@ def test_a_job_kind_nobody_handles_is_kept_with_the_reason(context: BotContext) 
     job = context.queue.get(job_id)
     assert job is not None and job.state is JobState.DEAD
     assert job.last_error == "LookupError: no handler for job kind 'unheard-of' in this worker"
+
+
+@pytest.mark.parametrize(
+    ("kind", "payload", "problem"),
+    [
+        ("intent.build", {"repo": "acme/intents", "sha": "a" * 40}, "path: Field required"),
+        ("pr.deploy", {"repo": "acme/intents", "number": "seven", "sha": "a" * 40}, "number: Input should be"),
+        ("pr.signoff", {"repo": "acme/intents", "number": 3, "extra": 1}, "extra: Extra inputs"),
+    ],
+)
+def test_a_malformed_job_payload_is_dead_at_once_with_the_field_named(
+    context: BotContext, kind: str, payload: dict[str, object], problem: str
+) -> None:
+    job_id = context.queue.enqueue(kind, key=f"k:{kind}", payload=payload).job_id
+    drain(Worker(context, load_routes(), name="w"))
+    job = context.queue.get(job_id)
+    assert job is not None and job.state is JobState.DEAD and job.attempts == 1, "never retried"
+    assert job.last_error is not None
+    assert job.last_error.startswith(f"PermanentJobError: the {kind} job's payload is malformed: {problem}")
 
 
 def test_a_job_longer_than_its_lease_keeps_it(
