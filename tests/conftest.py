@@ -15,6 +15,8 @@ EXAMPLES = ROOT / "examples"
 
 pytest_plugins = [
     "tests.fixtures.anthropic_api",
+    "tests.fixtures.clock",
+    "tests.fixtures.database",
     "tests.fixtures.fake_llm",
     "tests.fixtures.forge",
     "tests.fixtures.line",

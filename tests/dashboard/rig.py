@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -32,19 +32,6 @@ from tests.fixtures.forge import ForgeKit
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 REPO = "acme/intents"
 SECRET = "dashboard-test-secret-0123456789-abcdef"
-
-
-class Clock:
-    """A dashboard clock the test moves (`rig.restart(clock=...)`)."""
-
-    def __init__(self) -> None:
-        self.now = datetime.now(UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
 
 
 class AppServer:

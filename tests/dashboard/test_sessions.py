@@ -15,7 +15,8 @@ from sqlalchemy import text
 from bot.dashboard import create_dashboard_app
 from bot.dashboard.sessions import SESSION_COOKIE
 from bot.dashboard.sessionstore import SessionStore
-from tests.dashboard.rig import REPO, SECRET, AppServer, Clock, Rig, csrf_of
+from tests.dashboard.rig import REPO, SECRET, AppServer, Rig, csrf_of
+from tests.fixtures.clock import ManualClock
 
 
 @contextmanager
@@ -90,7 +91,7 @@ def test_sign_out_deletes_the_session(rig: Rig) -> None:
 
 
 def test_an_idle_session_sends_the_user_to_sign_in_and_is_deleted(rig: Rig) -> None:
-    clock = Clock()
+    clock = ManualClock()
     rig.restart(clock=clock)
     with signed_in_client(rig) as idle, signed_in_client(rig) as busy:
         clock.advance(hours=4)
@@ -104,7 +105,7 @@ def test_an_idle_session_sends_the_user_to_sign_in_and_is_deleted(rig: Rig) -> N
 
 
 def test_an_active_session_ends_at_its_absolute_expiry(rig: Rig) -> None:
-    clock = Clock()
+    clock = ManualClock()
     rig.restart(clock=clock)
     with signed_in_client(rig) as client:
         for _ in range(3):
@@ -117,7 +118,7 @@ def test_an_active_session_ends_at_its_absolute_expiry(rig: Rig) -> None:
 
 
 def test_a_form_posted_after_the_session_ended_asks_to_sign_in_again(rig: Rig) -> None:
-    clock = Clock()
+    clock = ManualClock()
     rig.restart(clock=clock)
     with signed_in_client(rig) as client:
         page = client.get("/")

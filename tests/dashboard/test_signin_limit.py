@@ -11,7 +11,8 @@ import httpx
 
 from bot.dashboard import create_dashboard_app
 from bot.dashboard.signinlimit import MAX_FAILURES, PREFIX_CHARS
-from tests.dashboard.rig import AppServer, Clock, Rig, csrf_of
+from tests.dashboard.rig import AppServer, Rig, csrf_of
+from tests.fixtures.clock import ManualClock
 
 
 def attempt(client: httpx.Client, token: str) -> httpx.Response:
@@ -57,7 +58,7 @@ def test_a_token_prefix_guessed_from_many_addresses_is_limited_too(rig: Rig) -> 
 
 
 def test_the_limit_lifts_a_minute_after_the_first_failure(rig: Rig) -> None:
-    clock = Clock()
+    clock = ManualClock()
     rig.restart(clock=clock)
     with rig.client() as client:
         for guess in guesses("ghp_patience", MAX_FAILURES):

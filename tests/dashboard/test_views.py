@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any
 
 from hypothesis import given
@@ -14,8 +13,9 @@ from bot.dashboard.readmodel import CellState, TimelineEvent, timeline
 from bot.dashboard.rendering import duration, safe_url
 from bot.dashboard.views import DecisionView, ReportView, spec_score
 from pipeline.ledger import IntentState, Ledger
-from pipeline.state import Database, default_sqlite_url
+from pipeline.state import Database
 from tests.dashboard.rig import decision
+from tests.fixtures.clock import ManualClock
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=10),
@@ -82,28 +82,18 @@ def test_only_http_links_survive() -> None:
     assert safe_url("JavaScript:alert(1)") == "" and safe_url(None) == ""
 
 
-class Clock:
-    def __init__(self) -> None:
-        self.now = 100.0
-
-    def __call__(self) -> float:
-        return self.now
-
-
-def test_forge_views_are_reused_briefly_and_go_stale_with_the_ledger(tmp_path: Path) -> None:
-    db = Database(default_sqlite_url(tmp_path))
-    db.create_all()
-    ledger = Ledger(db)
+def test_forge_views_are_reused_briefly_and_go_stale_with_the_ledger(database: Database) -> None:
+    ledger = Ledger(database)
     record, _ = ledger.receive(repo="a/b", path="intents/x.yaml", service_name="x", content_hash="h")
-    clock = Clock()
-    cache: ForgeViewCache[str] = ForgeViewCache(ttl_seconds=10, clock=clock)
+    clock = ManualClock()
+    cache: ForgeViewCache[str] = ForgeViewCache(ttl_seconds=10, clock=clock.time)
     cache.put(view_key("Alice", record), "seen")
     assert cache.get(view_key("alice", record)) == "seen"
     ledger.set_state(record.id, IntentState.AWAITING_SIGNOFF, head_sha="abc")
     assert cache.get(view_key("alice", ledger.get(record.id))) is None, "a ledger change makes it stale"
-    clock.now += 11
+    clock.advance(11)
     assert cache.get(view_key("alice", record)) is None, "and so does time"
-    clock.now -= 11
+    clock.advance(-11)
     cache.forget("ALICE", record.id)
     assert cache.get(view_key("alice", record)) is None, "and so does acting on it"
     off: ForgeViewCache[str] = ForgeViewCache(ttl_seconds=0)

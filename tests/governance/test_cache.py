@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 
 import pytest
 
@@ -19,19 +17,11 @@ from pipeline.governance import (
 from pipeline.governance.alignment import Alignment
 from pipeline.governance.cache import AlignmentCache, CachingScorer, alignment_key
 from pipeline.llm.base import LLMError
-from pipeline.state import Database, default_sqlite_url
+from pipeline.state import Database
 from tests.fixtures.fake_llm import ScriptedLLM, tool_answer
 from tests.governance.conftest import make_intent
 
 NAMESPACE = "claude:claude-test"
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    database = Database(default_sqlite_url(tmp_path))
-    database.create_all()
-    yield database
-    database.dispose()
 
 
 def test_the_same_intent_is_scored_once_and_decided_the_same_way(
@@ -49,12 +39,12 @@ def test_the_same_intent_is_scored_once_and_decided_the_same_way(
     assert decisions[0] == decisions[2]
 
 
-def test_records_survive_a_new_process(scripted_llm: ScriptedLLM, database: Database, tmp_path: Path) -> None:
+def test_records_survive_a_new_process(scripted_llm: ScriptedLLM, database: Database) -> None:
     scripted_llm.script(tool_answer({"score": 0.8, "rationale": "kept"}, model="claude-x"))
     CachingScorer(ClaudeScorer(scripted_llm), AlignmentCache(database), namespace=NAMESPACE).score(
         make_intent(), "B"
     )
-    reopened = Database(default_sqlite_url(tmp_path))
+    reopened = Database(database.url)
     try:
         again = CachingScorer(ClaudeScorer(ScriptedLLM()), AlignmentCache(reopened), namespace=NAMESPACE)
         assert again.score(make_intent(), "B") == Alignment(

@@ -2,14 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
-
 from pipeline.governance import PolicyAction, PolicyStore
 from pipeline.governance.kept import PolicyKeeper
-from pipeline.state import Database, default_sqlite_url
+from pipeline.state import Database
 
 GOOD = b"""\
 - name: Auto-approve tier 3
@@ -19,14 +14,6 @@ GOOD = b"""\
 """
 STRICTER = GOOD.replace(b"auto_approve", b"requires_approval")
 BROKEN = b"- name: broken\n  rule: tier ==\n  action: blocked\n  reason: x\n"
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    database = Database(default_sqlite_url(tmp_path))
-    database.create_all()
-    yield database
-    database.dispose()
 
 
 def _actions(store_update: object) -> list[PolicyAction]:

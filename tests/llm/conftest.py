@@ -1,16 +1,15 @@
-"""Fixtures for the LLM provider tests: a state database in tmp_path and a provider on the fake API."""
+"""Fixtures for the LLM provider tests: a provider on the fake API, its usage on the test's state database."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from pydantic import SecretStr
 
 from pipeline.llm.anthropic import AnthropicProvider, RetryPolicy, Timeouts
 from pipeline.llm.usage import Budgets, UsageLedger
-from pipeline.state import Database, default_sqlite_url
+from pipeline.state import Database
 from tests.fixtures.anthropic_api import FakeMessagesAPI
 
 API_KEY = "sk-ant-api03-test-Zq8vR2kLmN4pXw7yT1uB9cD3eF6gH0jK-key"
@@ -20,14 +19,6 @@ GENEROUS = Budgets(per_intent_usd=10.0, monthly_usd=100.0)
 FAST_RETRY = RetryPolicy(max_attempts=3, base_delay=0.01, max_delay=0.05, max_retry_after=5.0)
 
 ProviderFactory = Callable[..., AnthropicProvider]
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(default_sqlite_url(tmp_path))
-    db.create_all()
-    yield db
-    db.dispose()
 
 
 @pytest.fixture

@@ -3,40 +3,22 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 
 from pipeline.llm import BudgetExceeded, Usage
 from pipeline.llm.usage import Budgets, MonthlyCost, UsageLedger
-from pipeline.state import Database, default_sqlite_url
+from pipeline.state import Database
+from tests.fixtures.clock import ManualClock
+from tests.fixtures.database import on_every_engine
 
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """The ledger on both engines the state database supports: the budget race differs between them."""
-    if request.param == "sqlite":
-        url = default_sqlite_url(tmp_path)
-    else:
-        url = request.getfixturevalue("postgres_url")
-    db = Database(url)
-    db.create_all()
-    yield db
-    db.dispose()
+# The ledger on both engines the state database supports: the budget race differs between them.
+pytest_generate_tests = on_every_engine
 
 
 NOVEMBER = datetime(2026, 11, 24, 21, 0, tzinfo=UTC)
 DECEMBER = datetime(2026, 12, 1, 0, 0, 1, tzinfo=UTC)
-
-
-class Clock:
-    def __init__(self, now: datetime) -> None:
-        self.now = now
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 def spend(ledger: UsageLedger, cost: float, *, stage: str = "spec-builder", key: str | None = None) -> None:
@@ -83,7 +65,7 @@ def test_a_refused_call_leaves_no_row(database: Database) -> None:
 
 
 def test_monthly_spend_starts_again_each_month(database: Database) -> None:
-    clock = Clock(NOVEMBER)
+    clock = ManualClock(NOVEMBER)
     ledger = UsageLedger(database, Budgets(per_intent_usd=10.0, monthly_usd=1.0), clock=clock)
     spend(ledger, 0.9, key="intent-a")
     with pytest.raises(BudgetExceeded):

@@ -9,13 +9,12 @@ import pytest
 
 from pipeline.ledger import Checks, IntentState, Ledger, Outcome, Stage, TestedBy, UnknownIntent
 from pipeline.state import Database
+from tests.fixtures.clock import ManualClock
 
 
 @pytest.fixture
-def ledger(tmp_path: Path) -> Ledger:
-    db = Database(f"sqlite:///{tmp_path / 'state.db'}")
-    db.create_all()
-    return Ledger(db)
+def ledger(database: Database) -> Ledger:
+    return Ledger(database)
 
 
 def receive(ledger: Ledger, content_hash: str = "h1", path: str = "intents/hello.yaml") -> tuple[int, bool]:
@@ -132,7 +131,7 @@ def test_the_ledger_survives_a_restart(tmp_path: Path) -> None:
 
 
 def test_an_event_known_late_keeps_the_time_it_happened(ledger: Ledger) -> None:
-    from datetime import UTC, datetime, timedelta
+    from datetime import UTC, datetime
 
     intent_id, _ = receive(ledger)
     earlier = datetime.now(UTC) - timedelta(seconds=30)
@@ -142,16 +141,14 @@ def test_an_event_known_late_keeps_the_time_it_happened(ledger: Ledger) -> None:
     assert ledger.get(intent_id).updated_at.replace(tzinfo=UTC) > earlier, "the intent itself changed now"
 
 
-def test_a_wait_is_measured_from_the_last_success_of_the_stage_it_waited_after(tmp_path: Path) -> None:
-    db = Database(f"sqlite:///{tmp_path / 'state.db'}")
-    db.create_all()
-    now = [datetime(2026, 11, 24, 9, 0, tzinfo=UTC)]
-    ledger = Ledger(db, clock=lambda: now[0])
+def test_a_wait_is_measured_from_the_last_success_of_the_stage_it_waited_after(database: Database) -> None:
+    clock = ManualClock(datetime(2026, 11, 24, 9, 0, tzinfo=UTC))
+    ledger = Ledger(database, clock=clock)
     intent_id, _ = receive(ledger)
     assert ledger.waited_ms(intent_id, since=Stage.PR) is None  # no PR yet: nothing was waited for
 
     ledger.record(intent_id, Stage.PR, Outcome.SUCCEEDED, "opened #3")
-    now[0] += timedelta(minutes=42, seconds=5)
+    clock.advance(minutes=42, seconds=5)
 
     assert ledger.waited_ms(intent_id, since=Stage.PR) == (42 * 60 + 5) * 1000
 

@@ -8,7 +8,7 @@ from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
 from pipeline.registry import RegistryStore, create_registry_app
-from tests.registry.conftest import ManualClock
+from tests.fixtures.clock import ManualClock
 
 TOKEN = "registry-test-token-0123456789"
 AUTH = {"Authorization": f"Bearer {TOKEN}"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pipeline.registry import Provenance, RegistryStore, ServiceStatus
 from pipeline.registry.model import RegistrationOutcome
 from pipeline.state import Database
-from tests.registry.conftest import ManualClock
+from tests.fixtures.clock import ManualClock
 
 PROVENANCE = Provenance(
     intent_path="intents/hello-world.yaml",
