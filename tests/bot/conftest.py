@@ -7,17 +7,17 @@ import hmac
 import json
 import time
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.app import open_state_database
 from bot.settings import Settings
-from pipeline.state import Database, default_sqlite_url
+from pipeline.state import Database
 from tests.conftest import SHARED
+from tests.fixtures.database import on_every_engine
 from tests.fixtures.servers import serve_app
 
 PAYLOAD_EXAMPLES = SHARED / "github" / "webhooks" / "payload-examples"
@@ -75,33 +75,8 @@ def push_with_commits() -> dict[str, Any]:
     return payload
 
 
-class FakeClock:
-    """A clock the test moves by hand, so leases and backoffs expire without sleeping."""
-
-    def __init__(self, start: float = 1_800_000_000.0) -> None:
-        self.now = start
-
-    def __call__(self) -> float:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += seconds
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """The state database with the bot's tables, on SQLite and on a real PostgreSQL."""
-    url = (
-        default_sqlite_url(tmp_path) if request.param == "sqlite" else request.getfixturevalue("postgres_url")
-    )
-    db = open_state_database(url)
-    yield db
-    db.dispose()
+# Every bot test on the state database (tests/fixtures/database.py) runs on SQLite and on a real PostgreSQL.
+pytest_generate_tests = on_every_engine
 
 
 @pytest.fixture

@@ -9,14 +9,14 @@ import pytest
 
 from bot.queue import LEASE_EXPIRED_ERROR, IdempotencyKey, JobQueue, JobState
 from pipeline.state import Database
-from tests.bot.conftest import FakeClock
+from tests.fixtures.clock import ManualClock
 
 KEY = IdempotencyKey("acme/intents", "intents/hello-world.yaml", "c0ffee", "build")
 
 
 @pytest.fixture
-def queue(database: Database, clock: FakeClock) -> JobQueue:
-    return JobQueue(database, lease_seconds=30, max_attempts=3, backoff_seconds=2, clock=clock)
+def queue(database: Database, clock: ManualClock) -> JobQueue:
+    return JobQueue(database, lease_seconds=30, max_attempts=3, backoff_seconds=2, clock=clock.time)
 
 
 def test_same_key_a_hundred_times_is_one_job(queue: JobQueue) -> None:
@@ -58,7 +58,7 @@ def test_key_length_is_checked(queue: JobQueue) -> None:
         queue.enqueue("build", key="x" * 513)
 
 
-def test_higher_priority_first_then_oldest(queue: JobQueue, clock: FakeClock) -> None:
+def test_higher_priority_first_then_oldest(queue: JobQueue, clock: ManualClock) -> None:
     queue.enqueue("build", key="low", priority=0)
     clock.advance(1)
     queue.enqueue("build", key="high-old", priority=3)
@@ -71,7 +71,9 @@ def test_higher_priority_first_then_oldest(queue: JobQueue, clock: FakeClock) ->
     assert order == ["high-old", "high-new", "low"]
 
 
-def test_an_expired_lease_is_taken_over_and_the_old_claim_is_void(queue: JobQueue, clock: FakeClock) -> None:
+def test_an_expired_lease_is_taken_over_and_the_old_claim_is_void(
+    queue: JobQueue, clock: ManualClock
+) -> None:
     queue.enqueue("build", key=KEY)
     first = queue.claim("dead-worker")
     assert first is not None and first.attempts == 1
@@ -86,7 +88,7 @@ def test_an_expired_lease_is_taken_over_and_the_old_claim_is_void(queue: JobQueu
     assert done is not None and done.state is JobState.SUCCEEDED and done.last_error is None
 
 
-def test_heartbeat_keeps_the_lease(queue: JobQueue, clock: FakeClock) -> None:
+def test_heartbeat_keeps_the_lease(queue: JobQueue, clock: ManualClock) -> None:
     queue.enqueue("build", key=KEY)
     job = queue.claim("w1")
     assert job is not None
@@ -96,7 +98,7 @@ def test_heartbeat_keeps_the_lease(queue: JobQueue, clock: FakeClock) -> None:
         assert queue.claim("w2") is None
 
 
-def test_failures_back_off_exponentially_then_go_dead(queue: JobQueue, clock: FakeClock) -> None:
+def test_failures_back_off_exponentially_then_go_dead(queue: JobQueue, clock: ManualClock) -> None:
     queue.enqueue("build", key=KEY)
     delays = []
     for attempt in (1, 2):
@@ -105,7 +107,7 @@ def test_failures_back_off_exponentially_then_go_dead(queue: JobQueue, clock: Fa
         assert queue.fail(job, f"boom {attempt}") is JobState.QUEUED
         waiting = queue.get(job.id)
         assert waiting is not None and waiting.state is JobState.QUEUED
-        delays.append(waiting.run_after - clock.now)
+        delays.append(waiting.run_after - clock.time())
         assert queue.claim("w") is None  # not before its time
         clock.advance(delays[-1])
     assert delays == [2.0, 4.0]
@@ -135,7 +137,7 @@ def test_retry_brings_a_dead_job_back(queue: JobQueue) -> None:
     assert not queue.retry(job.id)  # only dead jobs
 
 
-def test_a_job_whose_worker_dies_on_the_last_attempt_is_reaped(queue: JobQueue, clock: FakeClock) -> None:
+def test_a_job_whose_worker_dies_on_the_last_attempt_is_reaped(queue: JobQueue, clock: ManualClock) -> None:
     queue.enqueue("build", key=KEY, max_attempts=2)
     for _ in range(2):
         assert queue.claim("doomed") is not None

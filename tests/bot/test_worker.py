@@ -25,8 +25,9 @@ from bot.webhooks.deliveries import DELIVERIES
 from bot.webhooks.intake import WebhookIntake
 from bot.worker import Worker, WorkerPool
 from pipeline.state import Database
-from tests.bot.conftest import FakeClock, delivery_headers, load_example, wait_for
+from tests.bot.conftest import delivery_headers, load_example, wait_for
 from tests.conftest import ROOT
+from tests.fixtures.clock import ManualClock
 
 
 class Flaky:
@@ -115,7 +116,11 @@ def test_a_job_kind_nobody_handles_is_kept_with_the_reason(context: BotContext) 
     ("kind", "payload", "problem"),
     [
         ("intent.build", {"repo": "acme/intents", "sha": "a" * 40}, "path: Field required"),
-        ("pr.deploy", {"repo": "acme/intents", "number": "seven", "sha": "a" * 40}, "number: Input should be"),
+        (
+            "pr.deploy",
+            {"repo": "acme/intents", "number": "seven", "sha": "a" * 40},
+            "number: Input should be",
+        ),
         ("pr.signoff", {"repo": "acme/intents", "number": 3, "extra": 1}, "extra: Extra inputs"),
     ],
 )
@@ -131,9 +136,9 @@ def test_a_malformed_job_payload_is_dead_at_once_with_the_field_named(
 
 
 def test_a_job_longer_than_its_lease_keeps_it(
-    bot_settings: Settings, database: Database, clock: FakeClock
+    bot_settings: Settings, database: Database, clock: ManualClock
 ) -> None:
-    queue = JobQueue(database, lease_seconds=30, clock=clock)
+    queue = JobQueue(database, lease_seconds=30, clock=clock.time)
     context = BotContext(bot_settings, database, queue)
     stolen: list[Job] = []
 
@@ -149,7 +154,7 @@ def test_a_job_longer_than_its_lease_keeps_it(
         # Three times two thirds of the lease: without renewals the lease would lapse after the second.
         for _ in range(3):
             clock.advance(20)
-            wait_for(lambda: lease_end(job.id) >= clock.now + 29, what="the lease to be renewed")
+            wait_for(lambda: lease_end(job.id) >= clock.time() + 29, what="the lease to be renewed")
             stolen.extend(j for j in [queue.claim("thief")] if j is not None)
 
     job_id = queue.enqueue("long", key="k").job_id
@@ -261,12 +266,12 @@ def test_workers_killed_at_random_points_lose_no_job(
 
 
 def test_an_idle_worker_prunes_what_is_past_retention(
-    bot_settings: Settings, database: Database, clock: FakeClock, flaky: Flaky
+    bot_settings: Settings, database: Database, clock: ManualClock, flaky: Flaky
 ) -> None:
-    queue = JobQueue(database, clock=clock)
+    queue = JobQueue(database, clock=clock.time)
     context = BotContext(bot_settings, database, queue)
     routes = bot_routes(flaky.routes)
-    intake = WebhookIntake(routes=routes, queue=queue, bot_login=None, clock=clock)
+    intake = WebhookIntake(routes=routes, queue=queue, bot_login=None, clock=clock.time)
     body = json.dumps(load_example("push")).encode()
     intake.record(sansio.Event(json.loads(body), event="push", delivery_id="old"), body, hook_id="1")
     old_done = queue.enqueue("fails", key="old-done", payload={"succeed_on": 1}).job_id
