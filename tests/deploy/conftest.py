@@ -30,7 +30,7 @@ from pipeline.deploy import (
 from pipeline.deploy.bridge import Listeners, listen
 from pipeline.deploy.docker import DockerRuntime, docker_client
 from pipeline.registry import RegistryStore, create_registry_app
-from pipeline.state import Database, default_sqlite_url
+from pipeline.state import Database
 from pipeline.wheelhouse import WheelhouseError, prepare_wheelhouse, service_requirements
 from tests.conftest import ROOT
 
@@ -88,14 +88,6 @@ def make_service(tmp_path: Path) -> MakeService:
         return target
 
     return make
-
-
-@pytest.fixture
-def database(tmp_path: Path) -> Iterator[Database]:
-    db = Database(default_sqlite_url(tmp_path / "state"))
-    db.create_all()
-    yield db
-    db.dispose()
 
 
 @pytest.fixture
