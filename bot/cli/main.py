@@ -1,6 +1,7 @@
 """Entry point of `intentops`: builds the Typer app from the feature command modules.
 
-This is the composition root: the one place allowed to import `bot`, `pipeline` and `forge` together.
+Only the commands that start the forge import `bot`, `pipeline` and `forge` together: `bot/cli/stack.py`
+(up, demo) and `bot/cli/forge_cmd.py` (forge serve), the composition roots tests/test_layout.py names.
 Each module in COMMAND_MODULES has `register(app)`; a feature adds its module name here, and its
 top-level command names to COMMAND_OWNERS (a test checks the two agree). A run imports only the module
 of the command asked for, so `intentops validate` does not pay for the forge, the SDKs and the servers.
