@@ -22,7 +22,9 @@ from bot.dashboard.app import MOUNT_PATH, mount_dashboard
 from bot.dashboard.context import DashboardContext, RepoForToken
 from bot.handlers import FLOW_MODULES
 from bot.line import Line, build_line
+from bot.registry_api import create_registry_app
 from bot.settings import Settings
+from bot.stages import stage_registry
 from bot.vcs.client import RepoClient
 from bot.vcs.github import GithubRepoClient, login_of, token_connection
 from pipeline.assembly import FactoryConfig
@@ -32,7 +34,6 @@ from pipeline.llm import LLMProvider
 from pipeline.llm.factory import build_provider
 from pipeline.llm.usage import Budgets, UsageLedger
 from pipeline.registry import RegistryStore
-from pipeline.registry.api import create_registry_app
 from pipeline.registry.tokens import load_or_create_token
 from pipeline.state import Database
 
@@ -93,7 +94,7 @@ def build_bot(
         public_url=public_url,
         login_for=login_of,
     )
-    line.factory = FactoryConfig(gate=settings.spec_gate)
+    line.factory = FactoryConfig(gate=settings.spec_gate, stages=stage_registry(settings))
     line.usage = UsageLedger(database, _budgets(settings))
     _recover_services(line)
     app = create_app(

@@ -15,6 +15,11 @@ TRUSTED_PROXY_INVALID = (
     "(e.g. 10.0.0.5,10.1.0.0/16), never '*'"
 )
 
+STAGE_ROUTE_INVALID = (
+    "INTENTOPS_STAGES: {entry!r} is not STAGE=TARGET (e.g. spec-verifier=http://127.0.0.1:8205 or "
+    "spec-verifier=builtin)"
+)
+
 
 class Settings(BaseSettings):
     """Everything configurable. Nothing here is read at import time; build it with `Settings()`."""
@@ -109,6 +114,41 @@ class Settings(BaseSettings):
     deploy_health_timeout_seconds: float = Field(default=30.0, gt=0, alias="INTENTOPS_DEPLOY_HEALTH_TIMEOUT")
     docker_base_image: str = Field(default="intentops-base:bookworm", alias="INTENTOPS_BASE_IMAGE")
     docker_keep_images: int = Field(default=3, ge=1, alias="INTENTOPS_DOCKER_KEEP_IMAGES")
+
+    # The factory's stages: which implementation answers each (pipeline.factory.routing, bot.stages).
+    stages: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict, alias="INTENTOPS_STAGES")
+    """Stage -> `builtin` or a stage service's base URL, comma-separated (e.g.
+    `spec-verifier=http://127.0.0.1:8205,code-generator=builtin`); stages not named run built in."""
+    stage_token: SecretStr | None = Field(default=None, alias="INTENTOPS_STAGE_TOKEN")
+    """The bearer token between the line and its stage services (`intentops stage` requires the same)."""
+    stage_timeout_seconds: float = Field(default=120.0, gt=0, alias="INTENTOPS_STAGE_TIMEOUT")
+
+    @field_validator("stages", mode="before")
+    @classmethod
+    def _stage_routes(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        routes: dict[str, str] = {}
+        for entry in (part.strip() for part in value.split(",")):
+            if not entry:
+                continue
+            stage, separator, target = entry.partition("=")
+            if not separator or not stage.strip() or not target.strip():
+                raise ValueError(STAGE_ROUTE_INVALID.format(entry=entry))
+            routes[stage.strip()] = target.strip()
+        return routes
+
+    @model_validator(mode="after")
+    def _stage_routing_usable(self) -> Settings:
+        from pipeline.factory.routing import StageConfigError, StageRegistry
+
+        try:
+            StageRegistry.from_config(
+                self.stages, token=self.stage_token, timeout_s=self.stage_timeout_seconds
+            )
+        except StageConfigError as exc:
+            raise ValueError(f"INTENTOPS_STAGES: {exc}") from None
+        return self
 
     @property
     def offline_llm(self) -> bool:

@@ -1,29 +1,31 @@
 """The factory run for one intent: SPEC to the gate, code from the SPEC, its tests in the sandbox.
 
-This is the seed's sovereign-factory + build-executor (code half) as one call with a typed result. It
-knows nothing of forges: the caller commits `BuildOutcome.files` wherever it wants.
+This is the seed's sovereign-factory + build-executor (code half) as one call with a typed result. Each
+stage is whatever `FactoryConfig.stages` routes it to (`pipeline.factory`: built in by default, or a stage
+service over HTTP). It knows nothing of forges: the caller commits `BuildOutcome.files` wherever it wants.
 """
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from pipeline.codegen.generator import GeneratedService, generate_service
-from pipeline.codegen.model_path import CodegenRound, generate_with_model
+from pipeline.codegen.generator import GeneratedService
+from pipeline.codegen.model_path import CodegenRound
+from pipeline.factory.builtin import BuiltinSpecVerifier
+from pipeline.factory.interfaces import SpecVerifier
+from pipeline.factory.routing import StageRegistry
 from pipeline.intents import Intent
 from pipeline.llm import LLMProvider
 from pipeline.sandbox.model import SandboxResult
 from pipeline.sandbox.runner import Sandbox
-from pipeline.spec.builder import build_spec
-from pipeline.spec.judge import judged_report
-from pipeline.spec.optimizer import OptimizationReport, optimize
+from pipeline.spec.optimizer import OptimizationReport
 from pipeline.spec.render import SPEC_MARKDOWN, read_spec, render_markdown
-from pipeline.spec.verifier import DEFAULT_GATE, Verification, stale_markdown, verify
+from pipeline.spec.verifier import DEFAULT_GATE, Verification, stale_markdown
 
 # Files a test run leaves behind that must never be committed.
 NOT_COMMITTED = {"__pycache__", ".pytest_cache", ".ruff_cache", "data", "report.xml"}
@@ -70,6 +72,8 @@ class BuildOutcome:
 class FactoryConfig:
     gate: int = DEFAULT_GATE
     max_rounds: int = 3
+    stages: StageRegistry = field(default_factory=StageRegistry)
+    """Which implementation answers each stage (default: all built in)."""
 
 
 def build_service(
@@ -86,38 +90,26 @@ def build_service(
 ) -> BuildOutcome:
     """Run the factory for `intent`. A SPEC below the gate stops before any code is generated.
 
-    With a model (not the offline provider) the judge reviews the SPEC after the rubric, and the model
-    writes the logic templates cannot and repairs failing tests (at most 3 rounds, tests untouched).
+    The verifier has the last word on the SPEC: it scores the optimizer's result (with a model, the judge
+    adds its findings, which only lower a score). With a model (not the offline provider) the built-in
+    code generator writes the logic templates cannot and repairs failing tests (at most 3 rounds, tests
+    untouched). Tests always run in `sandbox_for`'s sandbox, whoever wrote the code.
     """
+    stages = config.stages.resolve(provider, budget_key=budget_key)
     progress("spec")
-    spec = build_spec(
-        intent, blueprint=blueprint, intent_path=intent_path, provider=provider, budget_key=budget_key
-    )
-    report = optimize(
-        spec, gate=config.gate, max_rounds=config.max_rounds, provider=provider, budget_key=budget_key
-    )
-    report = judged_report(report, provider, budget_key=budget_key)
+    spec = stages.builder.build(intent, blueprint=blueprint, intent_path=intent_path)
+    report = stages.optimizer.optimize(spec, gate=config.gate, max_rounds=config.max_rounds)
+    report = replace(report, verification=stages.verifier.verify(report.spec))
     if not report.reached_gate:
         return BuildOutcome(service_name=intent.service_name, spec=report)
     progress("code")
     directory = workdir / intent.service_name
     clean_workdir(workdir, intent.service_name)  # a crashed earlier attempt may have left half a service
-    if provider is None or provider.offline:
-        generated = generate_service(report.spec, directory, intent_path=intent_path)
-        files = collect_files(directory)  # before the tests run: they must not add anything to the commit
-        progress("tests")
-        tests = sandbox_for(directory).run_tests(directory)
-        return BuildOutcome(
-            service_name=intent.service_name, spec=report, generated=generated, tests=tests, files=files
-        )
-    progress("tests")  # the model's rounds write and test in turn
-    coded = generate_with_model(
+    coded = stages.generator.generate(
         report.spec,
         directory,
-        provider=provider,
-        sandbox=_OnFirstRun(directory, sandbox_for),
+        sandbox=_OnFirstRun(directory, sandbox_for, lambda: progress("tests")),
         intent_path=intent_path,
-        budget_key=budget_key,
     )
     return BuildOutcome(
         service_name=intent.service_name,
@@ -130,15 +122,20 @@ def build_service(
 
 
 class _OnFirstRun:
-    """The line's sandbox reads the service's requirements file, which exists only once code is written."""
+    """The line's sandbox reads the service's requirements file, which exists only once code is written;
+    the first run is also where the build's "tests" stage starts."""
 
-    def __init__(self, directory: Path, sandbox_for: Callable[[Path], Sandbox]) -> None:
+    def __init__(
+        self, directory: Path, sandbox_for: Callable[[Path], Sandbox], started: Callable[[], None]
+    ) -> None:
         self._directory = directory
         self._sandbox_for = sandbox_for
+        self._started = started
         self._sandbox: Sandbox | None = None
 
     def run_tests(self, service_dir: Path) -> SandboxResult:
         if self._sandbox is None:
+            self._started()
             self._sandbox = self._sandbox_for(self._directory)
         return self._sandbox.run_tests(service_dir)
 
@@ -177,9 +174,15 @@ class ServiceCheck:
 
 
 def check_service(
-    directory: Path, *, sandbox_for: Callable[[Path], Sandbox], gate: int = DEFAULT_GATE
+    directory: Path,
+    *,
+    sandbox_for: Callable[[Path], Sandbox],
+    gate: int = DEFAULT_GATE,
+    verifier: SpecVerifier | None = None,
 ) -> ServiceCheck:
-    """Verify the SPEC in `directory` (spec.json, and SPEC.md matching it) and run its tests sandboxed."""
+    """Verify the SPEC in `directory` (spec.json, and SPEC.md matching it) and run its tests sandboxed.
+
+    `verifier`: the spec-verifier stage to ask (default: the built-in rubric, without a model's judge)."""
     verification: Verification | None = None
     problem = ""
     try:
@@ -189,6 +192,7 @@ def check_service(
     else:
         markdown = directory / SPEC_MARKDOWN
         text = markdown.read_text(encoding="utf-8", errors="replace") if markdown.is_file() else ""
-        verification = verify(spec, documents=stale_markdown(spec, text, render_markdown(spec)))
+        documents = stale_markdown(spec, text, render_markdown(spec))
+        verification = (verifier or BuiltinSpecVerifier()).verify(spec, documents=documents)
     tests = sandbox_for(directory).run_tests(directory)
     return ServiceCheck(gate=gate, tests=tests, verification=verification, spec_problem=problem)

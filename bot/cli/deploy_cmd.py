@@ -19,6 +19,7 @@ from rich.table import Column, Table
 
 from bot.cli.datamodes import check_data_dir
 from bot.cli.output import FormatOption, OutputFormat, err, fail, out, print_json
+from bot.registry_api import create_registry_app
 from bot.settings import Settings
 from pipeline.deploy import Backend, Deployer, DeployOutcome, DeployRequest, UndeployOutcome
 from pipeline.deploy.bridge import listen
@@ -26,13 +27,7 @@ from pipeline.deploy.locks import InvalidServiceName, check_service_name
 from pipeline.deploy.reconcile import FIXABLE, desired_from_checkout, reconcile
 from pipeline.deploy.wiring import DeploySetup, build_deployer
 from pipeline.manifest import MANIFEST_FILE, ServiceManifest
-from pipeline.registry import (
-    Provenance,
-    RegistryEntry,
-    RegistryStore,
-    create_registry_app,
-    load_or_create_token,
-)
+from pipeline.registry import Provenance, RegistryEntry, RegistryStore, load_or_create_token
 from pipeline.state import Database
 
 DOCKER_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "docker.sh"

@@ -29,7 +29,14 @@ from pipeline.wheelhouse import WheelhouseError, prepare_wheelhouse
 BELOW_GATE = "below the gate: a person (or a model) must answer the findings above"
 BELOW_GATE_GENERATE = "run `intentops spec` and answer its findings first, or pass --force"
 NO_TOKEN = "set INTENTOPS_STAGE_TOKEN (or --token-file): every stage route but /health needs it"
-STAGE_NAMES = ("spec-builder", "spec-verifier", "spec-optimizer", "all")
+STAGE_NAMES = (
+    "alignment-scorer",
+    "spec-builder",
+    "spec-verifier",
+    "spec-optimizer",
+    "code-generator",
+    "all",
+)
 
 
 def _settings() -> Settings:
@@ -294,7 +301,7 @@ def wheelhouse(
 
 
 def stage(
-    name: Annotated[str, typer.Argument(help="spec-builder, spec-verifier, spec-optimizer or all")],
+    name: Annotated[str, typer.Argument(help="A stage (" + ", ".join(STAGE_NAMES[:-1]) + ") or all")],
     host: Annotated[str, typer.Option(help="Interface to listen on")] = "127.0.0.1",
     port: Annotated[int | None, typer.Option(help="Default: the stage's seed port (8210 for all)")] = None,
     root: Annotated[Path, typer.Option(help="Folder that file_path requests may read")] = Path("."),
@@ -304,8 +311,8 @@ def stage(
     """Serve one factory stage alone (or all of them) over HTTP."""
     import uvicorn
 
-    from pipeline.factory.contracts import Stage
-    from pipeline.factory.stages import create_stage_app
+    from bot.stages import create_stage_app
+    from pipeline.factory.contracts import ALL_STAGES_PORT, Stage
 
     if name not in STAGE_NAMES:
         fail(escape(f"unknown stage '{name}' (one of: {', '.join(STAGE_NAMES)})"))
@@ -314,7 +321,7 @@ def stage(
         fail(NO_TOKEN)
     stages = () if name == "all" else (Stage(name),)
     app = create_stage_app(*stages, token=SecretStr(secret), files_root=root, provider=_provider(_settings()))
-    listen = port or (stages[0].seed_port if stages else 8210)
+    listen = port or (stages[0].seed_port if stages else ALL_STAGES_PORT)
     err.print(f"serving {name} on http://{host}:{listen}")
     uvicorn.run(app, host=host, port=listen, log_level="warning")
 

@@ -28,6 +28,9 @@ class AlignmentMethod(StrEnum):
     CLAUDE = "claude"
     GIVEN = "given"
     """Supplied by the caller (`--alignment-score`, policy unit tests), not computed."""
+    SERVICE = "service"
+    """A stage service's answer (the `alignment-scorer` stage routed over HTTP, `pipeline.factory`). Whatever
+    method the service says it used, its score only informs: the line cannot see how it was computed."""
 
     @property
     def can_grant_auto_approval(self) -> bool:
@@ -58,6 +61,9 @@ class AlignmentUnavailable(RuntimeError):
 
 
 class AlignmentScorer(Protocol):
+    """The alignment-scorer stage of the factory (`pipeline.factory.interfaces`): the built-in scorers
+    here, or a stage service over HTTP (`pipeline.factory.clients.HttpAlignmentScorer`)."""
+
     def score(self, intent: Intent, blueprint: str) -> Alignment: ...
 
 

@@ -19,6 +19,7 @@ from docker import DockerClient
 from docker.errors import DockerException, ImageNotFound
 from pydantic import SecretStr
 
+from bot.registry_api import create_registry_app
 from pipeline.deploy import (
     Backend,
     Deployer,
@@ -29,7 +30,7 @@ from pipeline.deploy import (
 )
 from pipeline.deploy.bridge import Listeners, listen
 from pipeline.deploy.docker import DockerRuntime, docker_client
-from pipeline.registry import RegistryStore, create_registry_app
+from pipeline.registry import RegistryStore
 from pipeline.state import Database
 from pipeline.wheelhouse import WheelhouseError, prepare_wheelhouse, service_requirements
 from tests.conftest import ROOT

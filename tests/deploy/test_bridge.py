@@ -9,8 +9,9 @@ from docker import DockerClient
 from fastapi import FastAPI
 from pydantic import SecretStr
 
+from bot.registry_api import create_registry_app
 from pipeline.deploy.bridge import bridge_gateway, listen
-from pipeline.registry import RegistryStore, create_registry_app
+from pipeline.registry import RegistryStore
 from tests.deploy.conftest import REGISTRY_TOKEN, serve_listeners
 
 pytestmark = [pytest.mark.docker]

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from pydantic import SecretStr
 
+from bot.registry_api import create_registry_app
 from pipeline.codegen.generator import generate_service
 from pipeline.intents import Intent, load_intent_file
 from pipeline.llm.anthropic import AnthropicProvider, RetryPolicy
 from pipeline.llm.usage import Budgets, UsageLedger
 from pipeline.registry import RegistryStore
-from pipeline.registry.api import create_registry_app
 from pipeline.spec.builder import build_spec
 from pipeline.spec.model import Spec
 from pipeline.state import Database, default_sqlite_url

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
+from bot.stages import create_stage_app
 from pipeline.factory.contracts import CONTRACT_VERSION, Stage
-from pipeline.factory.stages import create_stage_app
 from pipeline.spec.builder import build_spec
 from pipeline.spec.model import Spec
 from pipeline.spec.render import write_spec

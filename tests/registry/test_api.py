@@ -7,7 +7,8 @@ import pytest
 from fastapi.testclient import TestClient
 from pydantic import SecretStr
 
-from pipeline.registry import RegistryStore, create_registry_app
+from bot.registry_api import create_registry_app
+from pipeline.registry import RegistryStore
 from tests.fixtures.clock import ManualClock
 
 TOKEN = "registry-test-token-0123456789"

@@ -41,10 +41,11 @@ from starlette.testclient import TestClient
 from bot.app import create_app
 from bot.cli.main import _crash_report
 from bot.dashboard.signinlimit import MAX_FAILURES, PREFIX_CHARS
+from bot.registry_api import create_registry_app
 from bot.settings import Settings
 from forge.db import ForgeDB
 from pipeline.ledger import IntentState
-from pipeline.registry import RegistryStore, create_registry_app, load_or_create_token
+from pipeline.registry import RegistryStore, load_or_create_token
 from pipeline.state import Database, default_sqlite_url
 from pipeline.state.private import secure_data_dir
 from tests.dashboard.rig import REPO as DASHBOARD_REPO

@@ -1,5 +1,7 @@
 """The registry's HTTP API (seed port 8000): what generated services call to register and heartbeat.
 
+The registry itself (store, entries, provenance) is plain Python in `pipeline.registry`; this is its edge.
+
 Every route needs `Authorization: Bearer <token>`; anything else gets 401 and changes nothing.
 """
 
