@@ -25,6 +25,8 @@ import httpx  # noqa: E402
 
 from bot.dashboard.forgecache import ForgeViewCache  # noqa: E402
 from forge.server import ForgeServer  # noqa: E402
+from pipeline.buildreport import BuildReport  # noqa: E402
+from pipeline.governance.decision import Decision  # noqa: E402
 from pipeline.ledger import IntentState, Outcome, Stage  # noqa: E402
 from pipeline.registry import Provenance  # noqa: E402
 from tests.dashboard.rig import Rig, decision, make_people, start_rig  # noqa: E402
@@ -48,7 +50,7 @@ def fill(rig: Rig, count: int) -> int:
         priority = ("low", "normal", "high", "critical")[(number // len(STATES)) % 4]
         last = rig.receive(service, priority=priority)
         action = "auto_approve" if number % 10 else "requires_approval"
-        rig.ledger.record_decision(last, decision(service, action=action))
+        rig.ledger.record_decision(last, Decision.from_json(decision(service, action=action)))
         for position, stage in enumerate(STAGES):
             rig.ledger.record(last, stage, Outcome.SUCCEEDED, duration_ms=100 * (position + 1) + number)
         rig.ledger.record(
@@ -58,12 +60,27 @@ def fill(rig: Rig, count: int) -> int:
             detail={"version": f"{number:040x}", "url": "http://127.0.0.1:9000", "log_tail": "ok"},
             duration_ms=4000,
         )
+        score = 80 + number % 20
         report = {
+            "service_name": service,
             "verdict": "ready",
-            "spec": {"score": 80 + number % 20, "gate": 90, "verification": {"findings": FINDINGS}},
-            "tests": {"ok": True, "passed": 12, "failed": 0, "errors": 0, "skipped": 0, "duration_s": 2.5},
+            "spec": {
+                "score": score,
+                "gate": 90,
+                "reached_gate": score >= 90,
+                "verification": {"score": score, "findings": FINDINGS},
+            },
+            "tests": {
+                "ok": True,
+                "verdict": "passed",
+                "passed": 12,
+                "failed": 0,
+                "errors": 0,
+                "skipped": 0,
+                "duration_s": 2.5,
+            },
         }
-        rig.ledger.set_state(last, STATES[number % len(STATES)], report=report)
+        rig.ledger.set_state(last, STATES[number % len(STATES)], report=BuildReport.from_json(report))
         if number % 10 == 0:
             rig.registry.register(name=service, version="v1", url=f"http://127.0.0.1:{9000 + number}")
     return last

@@ -10,14 +10,14 @@ approval that does not count says why.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+
+from pipeline.governance.decision import Decision
+from pipeline.governance.policy import PolicyAction
 
 WRITE_PERMISSIONS = frozenset({"write", "maintain", "admin"})
-REQUIRES_APPROVAL = "requires_approval"
-AUTO_APPROVE = "auto_approve"
 ANYONE = "someone with write permission"
 TEAM_UNRESOLVED = "the forge cannot say who is in {teams}: name approvers by login"
 
@@ -96,19 +96,15 @@ class SignoffStatus:
         return "; ".join(text for part in self.parts if (text := part.waiting_for()))
 
 
-def requirements_of(decision: Mapping[str, Any]) -> tuple[Requirement, ...]:
-    """The sign-off a governance decision (its JSON, any version) asks for: one requirement per matching
-    requires_approval policy; the decision's summary when none matched (no match, or failing closed)."""
-    if decision.get("action") == AUTO_APPROVE:
+def requirements_of(decision: Decision) -> tuple[Requirement, ...]:
+    """The sign-off a governance decision asks for: one requirement per matching requires_approval policy;
+    the summary when none matched (no match, a withheld auto-approval, findings, failing closed)."""
+    if decision.action is PolicyAction.AUTO_APPROVE:
         return ()
-    policies = [m for m in decision.get("matched") or () if m.get("action") == REQUIRES_APPROVAL]
+    policies = [m for m in decision.matched if m.action is PolicyAction.REQUIRES_APPROVAL]
     if policies:
-        return tuple(
-            Requirement(int(m.get("approvals") or 1), tuple(m.get("approvers") or ()), str(m.get("name", "")))
-            for m in policies
-        )
-    required = max(1, int(decision.get("approvals_required") or 1))
-    return (Requirement(required, tuple(decision.get("approvers") or ())),)
+        return tuple(Requirement(max(1, m.approvals), m.approvers, m.name) for m in policies)
+    return (Requirement(max(1, decision.approvals_required), decision.approvers),)
 
 
 def is_team(name: str) -> bool:

@@ -39,7 +39,7 @@ from bot.usertext import neutral
 from bot.vcs.client import RepoClient
 from bot.vcs.errors import ForgeError
 from bot.vcs.models import PullRequest, ReviewState
-from pipeline.ledger import Checks, IntentRecord
+from pipeline.ledger import IntentRecord
 
 SPEC_FILE = "SPEC.md"
 REASON_LIMIT = 2000
@@ -91,7 +91,7 @@ def _pending(
             record,
             login=user.login,
             bot_login=context.bot_login,
-            pusher_of=Checks(context.ledger.database).pusher_of,
+            ledger=context.ledger,
         )
         if verdict.pull is None or (not verdict.allowed and not with_spec):
             return Pending(record, decision, False, verdict.reason, verdict.pull)
@@ -182,7 +182,7 @@ def _authorize(context: DashboardContext, user: User, record: IntentRecord) -> t
             record,
             login=user.login,
             bot_login=context.bot_login,
-            pusher_of=Checks(context.ledger.database).pusher_of,
+            ledger=context.ledger,
         )
     except (ForgeError, OSError) as exc:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, FORGE_UNREACHABLE.format(error=_why(exc))) from None

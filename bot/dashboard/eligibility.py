@@ -10,12 +10,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from bot.dashboard.text import NO_ACCESS, NO_PULL_REQUEST, NOT_SIGNOFF_STAGE, PULL_CLOSED
-from bot.dashboard.views import DecisionView
+from bot.signoffs import pull_signoff
 from bot.vcs.client import RepoClient
 from bot.vcs.errors import Forbidden, NotFound
 from bot.vcs.models import PullRequest
-from pipeline.ledger import IntentRecord, IntentState
-from pipeline.signoff import Approval, evaluate_signoff
+from pipeline.ledger import IntentRecord, IntentState, Ledger
+from pipeline.signoff import Approval
 
 SIGNOFF_STATES = (IntentState.AWAITING_SIGNOFF, IntentState.NEEDS_HUMAN)
 
@@ -48,15 +48,10 @@ def visible_pull(client: RepoClient, number: int) -> PullRequest | None:
 
 
 def eligibility(
-    client: RepoClient,
-    record: IntentRecord,
-    *,
-    login: str,
-    bot_login: str,
-    pusher_of: Callable[[int, str], str] = lambda _intent, _head: "",
+    client: RepoClient, record: IntentRecord, *, login: str, bot_login: str, ledger: Ledger
 ) -> Eligibility:
-    """Whether an approval by `login` on the pull request's current head would count as a sign-off.
-    `pusher_of(intent id, head)`: who pushed a head the line did not build (`Checks.pusher_of`)."""
+    """Whether an approval by `login` on the pull request's current head would count as a sign-off: the
+    bot's own computation (`bot.signoffs.pull_signoff`), asked in advance."""
     if record.pr_number is None:
         return Eligibility(False, NO_PULL_REQUEST, None)
     if record.state not in SIGNOFF_STATES:
@@ -66,16 +61,14 @@ def eligibility(
         return Eligibility(False, NO_ACCESS.format(login=login, repo=record.repo), None)
     if pull.state != "open" or pull.merged:
         return Eligibility(False, PULL_CLOSED.format(state="merged" if pull.merged else pull.state), pull)
-    decision = DecisionView.of(record.decision)
-    status = evaluate_signoff(
-        required=max(1, (decision.approvals_required if decision else None) or 1),
-        approvers=decision.approvers if decision else (),
-        authors=(pull.author, record.author),
-        bot=bot_login,
-        head_sha=pull.head_sha,
+    status = pull_signoff(
+        record=record,
+        pull=pull,
+        client=client,
+        ledger=ledger,
+        bot_login=bot_login,
         approvals=[Approval(reviewer=login, commit_id=pull.head_sha, via="dashboard")],
         permission_of=permission_of(client),
-        pusher=pusher_of(record.id, pull.head_sha),
     )
     if status.counted:
         return Eligibility(True, "", pull)

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from pydantic import BaseModel
+
 from pipeline.ledger import Outcome, Stage, StageEvent
 
 LOG_TAIL_CHARS = 4000
@@ -123,6 +125,9 @@ class DecisionView:
 
     @classmethod
     def of(cls, raw: Any) -> DecisionView | None:
+        """From a typed Decision (the ledger's) or its JSON; None for anything else."""
+        if isinstance(raw, BaseModel):
+            raw = raw.model_dump(mode="json")
         if not isinstance(raw, Mapping):
             return None
         alignment = _map(raw.get("alignment"))
@@ -246,7 +251,8 @@ class ReportView:
 
     @classmethod
     def of(cls, raw: Any) -> ReportView:
-        data = _map(raw)
+        """From a typed BuildReport (the ledger's) or its JSON."""
+        data = _map(raw.model_dump(mode="json") if isinstance(raw, BaseModel) else raw)
         return cls(spec=spec_view(data.get("spec")), tests=_tests(data.get("tests")))
 
 

@@ -15,16 +15,17 @@ from bot import reports
 from bot.events import IssueCommentEvent
 from bot.handlers.common import JobKind, dead_jobs_of, require_line
 from bot.handlers.payloads import CommandPayload, DeployPayload, IntentPayload
-from bot.handlers.reviews import VIA_COMMAND, evaluate_pull, signoff_status
+from bot.handlers.reviews import evaluate_pull, signoff_status
 from bot.line import Line
 from bot.queue import IdempotencyKey, Job
 from bot.routing import BotContext, Routes
+from bot.signoffs import VIA_COMMAND, pull_signoff
 from bot.usertext import code_span
 from bot.vcs.client import RepoClient
 from bot.vcs.models import PullRequest
 from pipeline.intents.serialize import content_hash
 from pipeline.ledger import IntentRecord, IntentState
-from pipeline.signoff import WRITE_PERMISSIONS, Approval, Requirement, evaluate_signoff, requirements_of
+from pipeline.signoff import WRITE_PERMISSIONS, Approval
 
 routes = Routes()
 
@@ -83,17 +84,13 @@ def run_command(job: Job, context: BotContext) -> None:
 
 def _approve(line: Line, repo: RepoClient, record: IntentRecord, number: int, login: str) -> None:
     pull = repo.get_pull(number)
-    verdict = evaluate_signoff(
-        required=0,
-        approvers=(),
-        requirements=requirements_of(record.decision or {}) or (Requirement(1),),
-        authors=(pull.author, record.author),
-        bot=line.bot_login,
-        head_sha=pull.head_sha,
+    verdict = pull_signoff(
+        record=record,
+        pull=pull,
+        client=repo,
+        ledger=line.ledger,
+        bot_login=line.bot_login,
         approvals=[Approval(login, pull.head_sha, VIA_COMMAND)],
-        permission_of=repo.permission,
-        team_member=repo.team_member,
-        pusher=line.checks.pusher_of(record.id, pull.head_sha),
     )
     if verdict.refused:
         repo.comment(
@@ -147,7 +144,7 @@ def _explain(line: Line, repo: RepoClient, record: IntentRecord, number: int) ->
         path=current.path,
         state=current.state.value,
         waiting_for=current.waiting_for,
-        decision=current.decision,
+        decision=current.decision.to_json() if current.decision else None,
         signoffs=list(status.counted) if status else [],
         refused=[(who, why.value) for who, why in status.refused] if status else [],
     )

@@ -17,9 +17,8 @@ from bot.routing import BotContext, PermanentJobError
 from bot.settings import Settings
 from bot.vcs.client import RepoClient
 from bot.vcs.errors import NotFound
-from bot.vcs.models import Review, ReviewState, StatusContext, StatusState
+from bot.vcs.models import StatusContext, StatusState
 from pipeline.ledger import IntentRecord, IntentState
-from pipeline.signoff import Approval
 
 log = logging.getLogger(__name__)
 
@@ -240,17 +239,3 @@ def governs_the_line(path: str) -> bool:
 
 def governing_changes(repo: RepoClient, number: int) -> list[str]:
     return sorted(name for name, _added, _removed in repo.pull_files(number) if governs_the_line(name))
-
-
-def latest_approvals(reviews: list[Review]) -> list[Approval]:
-    """Each reviewer's latest decisive review counts, as on GitHub: a later 'changes requested' or a
-    dismissal withdraws an approval; comments change nothing."""
-    latest: dict[str, Review] = {}
-    for review in sorted(reviews, key=lambda r: r.id):
-        if review.state in (ReviewState.APPROVED, ReviewState.CHANGES_REQUESTED, ReviewState.DISMISSED):
-            latest[review.reviewer.lower()] = review
-    return [
-        Approval(r.reviewer, r.commit_id, "review")
-        for r in latest.values()
-        if r.state is ReviewState.APPROVED
-    ]

@@ -33,6 +33,7 @@ from bot.vcs.client import RepoClient
 from bot.vcs.errors import Invalid
 from bot.vcs.models import PullRequest, StatusContext, StatusState
 from pipeline.assembly import BuildOutcome, BuildVerdict, build_service
+from pipeline.buildreport import BuildReport
 from pipeline.governance import Decision, PolicyAction, PushContext, govern
 from pipeline.governance.alignment import AlignmentScorer, scorer_for
 from pipeline.governance.cache import AlignmentCache, CachingScorer
@@ -225,7 +226,7 @@ def _govern(
         )
         run.message = f"{decision.action.value}: {decision.summary}"
         run.detail = {"action": decision.action.value}
-    line.ledger.record_decision(record.id, decision.to_json())
+    line.ledger.record_decision(record.id, decision)
     return decision
 
 
@@ -323,7 +324,10 @@ def _build(
             {"tests": tests.to_json()},
         )
     line.ledger.set_state(
-        record.id, IntentState.BUILDING, waiting_for="the pull request", report=outcome.to_json()
+        record.id,
+        IntentState.BUILDING,
+        waiting_for="the pull request",
+        report=BuildReport.from_json(outcome.to_json()),
     )
     return outcome
 

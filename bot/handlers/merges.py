@@ -13,13 +13,12 @@ from bot.routing import BotContext, Routes
 from bot.vcs.client import RepoClient
 from bot.vcs.models import DeploymentState
 from pipeline.deploy import DeployRequest, DeployResult
+from pipeline.governance import PolicyAction
 from pipeline.ledger import IntentRecord, IntentState, Outcome, Stage
 from pipeline.registry import Provenance
 from pipeline.signoff import SignoffStatus
 
 routes = Routes()
-
-BLOCKED = "blocked"
 
 
 @routes.on(PullRequestEvent, action="closed", include_own=True)
@@ -54,9 +53,10 @@ def deploy_merge(job: Job, context: BotContext) -> None:
     payload = DeployPayload.of(job)
     repo = line.repo(payload.repo)
     number, sha = payload.number, payload.sha
-    record = line.ledger.find_by_pr(repo.full_name, number)
-    if record is None:
+    found = line.ledger.find_by_pr(repo.full_name, number)
+    if found is None:
         return  # not an intent's PR (e.g. one adding an intent from an issue)
+    record = found.checked()
     if record.state not in (IntentState.DEPLOYING, IntentState.MERGED):
         waited = line.ledger.waited_ms(record.id, since=Stage.SIGNOFF)  # sign-off to merge
         line.ledger.record(
@@ -97,8 +97,8 @@ def signoff_at_merge(
     decision = record.decision
     if decision is None:
         return None, reports.DEPLOY_NO_DECISION
-    if decision.get("action") == BLOCKED:
-        return None, reports.DEPLOY_BLOCKED.format(summary=decision.get("summary", ""))
+    if decision.action is PolicyAction.BLOCKED:
+        return None, reports.DEPLOY_BLOCKED.format(summary=decision.summary)
     status = signoff_status(line, repo, record, repo.get_pull(number))
     if not status.satisfied:
         return status, reports.DEPLOY_UNSIGNED.format(waiting=status.waiting_for())
@@ -152,7 +152,7 @@ def _deploy(
     )
     provenance = Provenance(
         intent_path=record.path,
-        spec_hash=str((record.report or {}).get("version") or ""),
+        spec_hash=(record.report.version if record.report else None) or "",
         commit_sha=sha,
         pr_number=number,
         approvers=approvers,

@@ -12,12 +12,13 @@ from __future__ import annotations
 import logging
 
 from bot import reports
-from bot.handlers.common import GoverningFiles, governing_changes, governing_files, latest_approvals
+from bot.handlers.common import GoverningFiles, governing_changes, governing_files
 from bot.line import Line
+from bot.signoffs import latest_approvals
 from bot.vcs.client import RepoClient
 from bot.vcs.models import PullRequest, StatusContext, StatusState
-from pipeline.governance import PolicyStore
-from pipeline.governance.alignment import Alignment, AlignmentMethod, AlignmentUnavailable, scorer_for
+from pipeline.governance import Decision, PolicyAction, PolicyStore
+from pipeline.governance.alignment import Alignment, AlignmentUnavailable, scorer_for
 from pipeline.governance.loading import PolicySet
 from pipeline.intents import InvalidIntent, load_intent
 from pipeline.ledger import GovernedPull, IntentRecord
@@ -25,8 +26,6 @@ from pipeline.policychange import DEFAULT_PLAN_SIZE, PastIntent, Plan, change_de
 from pipeline.signoff import SignoffStatus, evaluate_signoff, requirements_of
 
 log = logging.getLogger(__name__)
-
-BLOCKED = "blocked"
 
 
 def govern_pull(line: Line, repo: RepoClient, number: int, *, once: str) -> None:
@@ -61,7 +60,7 @@ def govern_pull(line: Line, repo: RepoClient, number: int, *, once: str) -> None
         head_sha=pull.head_sha,
         author=pull.author,
         files=tuple(files),
-        decision=decision.to_json(),
+        decision=decision,
         plan=plan.to_json() if plan is not None else (known.plan if known else None),
     )
     line.checks.save_governed_pull(saved)
@@ -74,8 +73,9 @@ def govern_pull(line: Line, repo: RepoClient, number: int, *, once: str) -> None
 def evaluate_change(line: Line, repo: RepoClient, pull: PullRequest, governed: GovernedPull) -> SignoffStatus:
     """Bring a policy change's governance status up to date with its sign-off on the current head."""
     decision = governed.decision
-    if decision.get("action") == BLOCKED:
-        text = reports.POLICY_CHANGE_BLOCKED.format(summary=decision.get("summary", ""))
+    blocked = decision.action is PolicyAction.BLOCKED
+    if blocked:
+        text = reports.POLICY_CHANGE_BLOCKED.format(summary=decision.summary)
         repo.set_status(pull.head_sha, StatusContext.GOVERNANCE, StatusState.FAILURE, reports.short(text))
     status = evaluate_signoff(
         required=0,
@@ -88,7 +88,7 @@ def evaluate_change(line: Line, repo: RepoClient, pull: PullRequest, governed: G
         permission_of=repo.permission,
         team_member=repo.team_member,
     )
-    if decision.get("action") == BLOCKED:
+    if blocked:
         return status
     if status.satisfied:
         text = reports.POLICY_CHANGE_SIGNED.format(who=", ".join(status.counted))
@@ -162,16 +162,12 @@ def _past_intent(repo: RepoClient, record: IntentRecord) -> PastIntent | None:
     return PastIntent(record.path, intent, _alignment_of(record.decision), record.author)
 
 
-def _alignment_of(decision: dict[str, object]) -> Alignment | None:
-    raw = decision.get("alignment")
-    if not isinstance(raw, dict) or raw.get("score") is None or not raw.get("method"):
+def _alignment_of(decision: Decision) -> Alignment | None:
+    """The alignment the decision recorded, to replay it without asking a scorer again."""
+    recorded = decision.alignment
+    if recorded.score is None or recorded.method is None:
         return None
-    return Alignment(
-        float(raw["score"]),
-        AlignmentMethod(str(raw["method"])),
-        str(raw.get("rationale", "")),
-        str(raw.get("model", "")),
-    )
+    return Alignment(recorded.score, recorded.method, recorded.rationale, recorded.model)
 
 
 def _rescore(line: Line, past: list[PastIntent], blueprint: str | None) -> dict[str, Alignment | None]:
@@ -195,6 +191,6 @@ def _plan_comment(governed: GovernedPull, plan: Plan) -> str:
         "policy_change",
         files=governed.files,
         head=governed.head_sha,
-        decision=governed.decision,
+        decision=governed.decision.to_json(),
         plan=plan.to_json(),
     )

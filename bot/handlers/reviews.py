@@ -8,23 +8,21 @@ from __future__ import annotations
 
 from bot import reports
 from bot.events import PullRequestReviewEvent
-from bot.handlers.common import JobKind, governing_changes, latest_approvals, require_line
+from bot.handlers.common import JobKind, governing_changes, require_line
 from bot.handlers.payloads import PullPayload
 from bot.handlers.policy_changes import evaluate_governed_pull
 from bot.line import Line
 from bot.queue import Job
 from bot.routing import BotContext, Routes
+from bot.signoffs import pull_signoff
 from bot.vcs.client import RepoClient
 from bot.vcs.models import PullRequest, StatusContext, StatusState
+from pipeline.governance import PolicyAction
 from pipeline.ledger import IntentRecord, IntentState, Outcome, Stage
-from pipeline.signoff import Approval, SignoffStatus, evaluate_signoff, requirements_of
+from pipeline.signoff import SignoffStatus
 
 routes = Routes()
 
-AUTO_APPROVE = "auto_approve"
-REQUIRES_APPROVAL = "requires_approval"
-VIA_COMMAND = "comment"
-"""How `/intentops approve` sign-offs are recorded in the ledger (reviews are read from the forge)."""
 MERGE_MESSAGE = "Merge {service}: {summary}"
 
 
@@ -44,27 +42,8 @@ def check_signoff(job: Job, context: BotContext) -> None:
 
 
 def signoff_status(line: Line, repo: RepoClient, record: IntentRecord, pull: PullRequest) -> SignoffStatus:
-    """The sign-off of `pull`'s head as it stands now: reviews as the forge reports them (a withdrawn
-    approval no longer counts) plus `/intentops approve` commands, which only the ledger knows. Whoever
-    pushed a head the line did not build cannot approve it."""
-    decision = record.decision or {}
-    approvals = latest_approvals(repo.reviews(pull.number))
-    approvals += [
-        Approval(login, pull.head_sha, VIA_COMMAND)
-        for login in line.ledger.signoffs(record.id, head_sha=pull.head_sha, via=VIA_COMMAND)
-    ]
-    return evaluate_signoff(
-        required=0,
-        approvers=(),
-        requirements=requirements_of(decision),
-        authors=(pull.author, record.author),
-        bot=line.bot_login,
-        head_sha=pull.head_sha,
-        approvals=approvals,
-        permission_of=repo.permission,
-        team_member=repo.team_member,
-        pusher=line.checks.pusher_of(record.id, pull.head_sha),
-    )
+    """The sign-off of `pull`'s head as it stands now (`bot.signoffs.pull_signoff`)."""
+    return pull_signoff(record=record, pull=pull, client=repo, ledger=line.ledger, bot_login=line.bot_login)
 
 
 def evaluate_pull(line: Line, repo: RepoClient, number: int) -> SignoffStatus | None:
@@ -73,7 +52,9 @@ def evaluate_pull(line: Line, repo: RepoClient, number: int) -> SignoffStatus | 
     None when the PR is not an open intent PR."""
     record = line.ledger.find_by_pr(repo.full_name, number)
     pull = repo.get_pull(number)
-    if record is None or pull.state != "open" or record.decision is None:
+    if record is None or pull.state != "open":
+        return None
+    if record.checked().decision is None:
         return None
     status = signoff_status(line, repo, record, pull)
     tested = line.checks.tested(record.id, pull.head_sha)
@@ -121,8 +102,10 @@ def _wait_for_retest(line: Line, repo: RepoClient, record: IntentRecord, pull: P
 def _merges_itself(line: Line, record: IntentRecord) -> bool:
     """auto_approve intents always; requires_approval ones once signed off, unless the line leaves that
     merge to a person (INTENTOPS_MERGE_ON_SIGNOFF=false)."""
-    action = (record.decision or {}).get("action")
-    return action == AUTO_APPROVE or (action == REQUIRES_APPROVAL and line.merge_on_signoff)
+    action = record.decision.action if record.decision else None
+    return action is PolicyAction.AUTO_APPROVE or (
+        action is PolicyAction.REQUIRES_APPROVAL and line.merge_on_signoff
+    )
 
 
 def _publish_governance(
@@ -173,7 +156,7 @@ def _publish_governance(
 
 def _auto_merge(line: Line, repo: RepoClient, record: IntentRecord, pull: PullRequest) -> None:
     """Only called for a head the line tested green: failing tests need a person, whatever the policy."""
-    summary = (record.decision or {}).get("summary", "")
+    summary = record.decision.summary if record.decision else ""
     outcome = repo.merge_pull(
         pull.number,
         sha=pull.head_sha,

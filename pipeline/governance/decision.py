@@ -16,7 +16,7 @@ requires_approval policy's own requirement must be met, so a repository can add 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any, Literal
@@ -132,6 +132,12 @@ class Decision(_Frozen):
 
     def to_json(self) -> dict[str, Any]:
         return self.model_dump(mode="json")
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> Decision:
+        """A decision of any version (1 to 3) as stored; fields a version lacks read as empty. Raises
+        pydantic's ValidationError on one that is not a decision."""
+        return cls.model_validate(data)
 
 
 @dataclass(frozen=True)

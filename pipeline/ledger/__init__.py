@@ -10,6 +10,7 @@ from pipeline.ledger.ledger import (
     StageEvent,
     StageRun,
     UnknownIntent,
+    UnreadableRecord,
 )
 
 __all__ = [
@@ -25,4 +26,5 @@ __all__ = [
     "StageEvent",
     "StageRun",
     "UnknownIntent",
+    "UnreadableRecord",
 ]

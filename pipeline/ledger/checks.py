@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from pipeline.governance.decision import Decision
 from pipeline.ledger.ledger import utcnow
 from pipeline.ledger.tables import GovernedPullRow, TestedHeadRow
 from pipeline.state import Database
@@ -51,7 +52,7 @@ class GovernedPull:
     head_sha: str
     author: str
     files: tuple[str, ...]
-    decision: dict[str, Any]
+    decision: Decision
     plan: dict[str, Any] | None
 
 
@@ -105,7 +106,7 @@ class Checks:
                 row = GovernedPullRow(repo=pull.repo, number=pull.number)
                 session.add(row)
             row.head_sha, row.author, row.files = pull.head_sha, pull.author, list(pull.files)
-            row.decision, row.plan, row.updated_at = pull.decision, pull.plan, self._clock()
+            row.decision, row.plan, row.updated_at = pull.decision.to_json(), pull.plan, self._clock()
 
     def governed_pull(self, repo: str, number: int) -> GovernedPull | None:
         with self._db.session() as session:
@@ -115,5 +116,11 @@ class Checks:
             if row is None:
                 return None
             return GovernedPull(
-                row.repo, row.number, row.head_sha, row.author, tuple(row.files), row.decision, row.plan
+                row.repo,
+                row.number,
+                row.head_sha,
+                row.author,
+                tuple(row.files),
+                Decision.from_json(row.decision),
+                row.plan,
             )

@@ -12,11 +12,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Any, TypeVar
 
+from pydantic import ValidationError
 from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 
+from pipeline.buildreport import BuildReport
+from pipeline.governance.decision import Decision
 from pipeline.ledger.tables import (
     DecisionRow,
     IntentEventRow,
@@ -73,6 +76,28 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+T = TypeVar("T")
+
+
+class UnreadableRecord(ValueError):
+    """A stored decision or report cannot be read back (written by hand, or by a broken version)."""
+
+
+def _read(name: str, reader: Callable[[dict[str, Any]], T], raw: Any) -> tuple[T | None, str]:
+    """A typed value from its stored JSON, or None and why it cannot be read: pages still show the rest of
+    the record, and work that needs the value fails with that reason (`IntentRecord.checked`)."""
+    if raw is None:
+        return None, ""
+    if not isinstance(raw, dict):
+        return None, f"{name} is not an object"
+    try:
+        return reader(raw), ""
+    except ValidationError as exc:
+        problem = exc.errors()[0]
+        where = ".".join(str(part) for part in problem["loc"])
+        return None, f"{name} is unreadable ({where}: {problem['msg']})"
+
+
 @dataclass(frozen=True)
 class IntentRecord:
     id: int
@@ -90,21 +115,41 @@ class IntentRecord:
     pr_url: str
     issue_number: int | None
     head_sha: str
-    decision: dict[str, Any] | None
-    report: dict[str, Any] | None
+    decision: Decision | None
+    """The latest governance decision, read back typed (None before governance, or if it is unreadable)."""
+    report: BuildReport | None
+    """The latest build's report, typed (None before a build, or if it is unreadable)."""
     service_url: str
     created_at: datetime
     updated_at: datetime
+    unreadable: tuple[str, ...] = ()
+    """Stored values that could not be read back (`decision: approvals_required: ...`); they read as None."""
 
     @classmethod
     def of(cls, row: IntentRow) -> IntentRecord:
+        typed = {"state", "decision", "report", "unreadable"}
+        decision, decision_problem = _read("decision", Decision.from_json, row.decision)
+        report, report_problem = _read("report", BuildReport.from_json, row.report)
         return cls(
-            **{name: getattr(row, name) for name in cls.__dataclass_fields__ if name != "state"},
+            **{name: getattr(row, name) for name in cls.__dataclass_fields__ if name not in typed},
             state=IntentState(row.state),
+            decision=decision,
+            report=report,
+            unreadable=tuple(p for p in (decision_problem, report_problem) if p),
         )
+
+    def checked(self) -> IntentRecord:
+        """This record, or UnreadableRecord when a stored value cannot be read: work that depends on it
+        must fail loudly (and be retried, then reported), not act as if there were none."""
+        if self.unreadable:
+            raise UnreadableRecord(f"{self.path}: the ledger's {'; '.join(self.unreadable)}")
+        return self
 
     def to_json(self) -> dict[str, Any]:
         data = {name: getattr(self, name) for name in self.__dataclass_fields__}
+        data["decision"] = self.decision.to_json() if self.decision else None
+        data["unreadable"] = list(self.unreadable)
+        data["report"] = self.report.to_json() if self.report else None
         data["state"] = self.state.value
         data["created_at"] = self.created_at.isoformat()
         data["updated_at"] = self.updated_at.isoformat()
@@ -242,9 +287,14 @@ class Ledger:
             return {state: count for state, count in rows}
 
     def set_state(self, intent_id: int, state: IntentState, *, waiting_for: str = "", **fields: Any) -> None:
+        """`fields`: any of UPDATABLE (`report` as a BuildReport)."""
         unknown = set(fields) - UPDATABLE
         if unknown:
             raise ValueError(f"cannot set {', '.join(sorted(unknown))} on an intent")
+        if "report" in fields:
+            if not isinstance(fields["report"], BuildReport):
+                raise TypeError("an intent's report is a BuildReport")
+            fields["report"] = fields["report"].to_json()
         with self._db.session() as session:
             row = session.get(IntentRow, intent_id)
             if row is None:
@@ -370,19 +420,20 @@ class Ledger:
 
     # -- decisions and sign-offs --------------------------------------------------------------------------
 
-    def record_decision(self, intent_id: int, decision: dict[str, Any]) -> None:
+    def record_decision(self, intent_id: int, decision: Decision) -> None:
+        stored = decision.to_json()
         with self._db.session() as session:
             row = session.get(IntentRow, intent_id)
             if row is None:
                 raise UnknownIntent(intent_id)
-            row.decision = decision
+            row.decision = stored
             row.updated_at = now = self._clock()
             session.add(
                 DecisionRow(
                     intent_id=intent_id,
                     content_hash=row.content_hash,
-                    action=str(decision.get("action", "")),
-                    decision=decision,
+                    action=decision.action.value,
+                    decision=stored,
                     at=now,
                 )
             )

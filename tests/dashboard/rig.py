@@ -23,6 +23,7 @@ from bot.serving import proxy_options
 from bot.settings import Settings
 from bot.vcs.github import token_connection
 from forge.admin import Account
+from pipeline.governance.decision import Decision
 from pipeline.ledger import IntentState, Ledger, Outcome, Stage
 from pipeline.llm.usage import Budgets, UsageLedger
 from pipeline.registry import RegistryStore
@@ -184,7 +185,7 @@ class Rig:
         pull = repo.create_pull(base="main", head=branch, title=f"intentops: {service}", body="report")
         intent_id = self.receive(service, priority="high")
         self.ledger.record(intent_id, Stage.GOVERNED, Outcome.SUCCEEDED, duration_ms=40)
-        self.ledger.record_decision(intent_id, decision(service, approvers=approvers))
+        self.ledger.record_decision(intent_id, Decision.from_json(decision(service, approvers=approvers)))
         self.ledger.record(intent_id, Stage.PR, Outcome.SUCCEEDED, f"#{pull.number}", duration_ms=900)
         self.ledger.set_state(
             intent_id,

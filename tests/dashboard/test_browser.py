@@ -16,6 +16,7 @@ from pipeline.registry import Provenance
 from tests.dashboard.rig import REPO, People, Rig, start_rig
 from tests.fixtures.browser import screenshot
 from tests.fixtures.forge import ForgeKit
+from tests.fixtures.records import make_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -84,7 +85,7 @@ def test_detail_services_and_analytics_pages(page: Page, live_rig: Rig) -> None:
     rig.ledger.set_state(
         pull.intent_id,
         IntentState.DEPLOYED,
-        report={"spec": {"score": 94, "gate": 90, "reached_gate": True}, "tests": {"passed": 8, "failed": 0}},
+        report=make_report(score=94, passed=8),
         service_url="http://127.0.0.1:9100",
     )
     rig.registry.announce(

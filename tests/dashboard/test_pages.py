@@ -8,15 +8,18 @@ from datetime import UTC, datetime
 import httpx
 import pytest
 
+from pipeline.buildreport import BuildReport
 from pipeline.governance import GivenScore, govern, load_policy_sources
 from pipeline.governance.alignment import LexicalScorer
-from pipeline.governance.decision import LEXICAL_ONLY_INFORMS, RULE_FALSE
+from pipeline.governance.decision import LEXICAL_ONLY_INFORMS, RULE_FALSE, Decision
 from pipeline.governance.floor import load_floor
 from pipeline.intents import Intent
 from pipeline.ledger import IntentState, Outcome, Stage
+from pipeline.ledger.tables import IntentRow
 from pipeline.llm.base import Usage
 from pipeline.registry import Provenance
 from tests.dashboard.rig import Rig, csrf_of, decision
+from tests.fixtures.records import make_report
 
 
 @pytest.fixture
@@ -81,6 +84,7 @@ def test_the_queue_pages_through_every_intent(rig: Rig, client: httpx.Client) ->
 def test_the_detail_explains_the_decision_spec_tests_deploys_and_cost(rig: Rig, client: httpx.Client) -> None:
     pull = rig.open_pull("detailed")
     report = {
+        "service_name": "detailed",
         "verdict": "ready",
         "spec": {
             "score": 93,
@@ -88,9 +92,10 @@ def test_the_detail_explains_the_decision_spec_tests_deploys_and_cost(rig: Rig, 
             "reached_gate": True,
             "rounds": [{"round": 0, "score": 80}, {"round": 1, "score": 93}],
             "verification": {
+                "score": 93,
                 "findings": [
                     {"section": "security", "severity": "warning", "message": "name the auth scheme"}
-                ]
+                ],
             },
         },
         "tests": {
@@ -104,7 +109,12 @@ def test_the_detail_explains_the_decision_spec_tests_deploys_and_cost(rig: Rig, 
             "failures": [{"test": "tests/test_api.py::test_create", "message": "assert 500 == 201"}],
         },
     }
-    rig.ledger.set_state(pull.intent_id, IntentState.AWAITING_SIGNOFF, report=report, pr_number=pull.number)
+    rig.ledger.set_state(
+        pull.intent_id,
+        IntentState.AWAITING_SIGNOFF,
+        report=BuildReport.from_json(report),
+        pr_number=pull.number,
+    )
     with rig.ledger.stage(pull.intent_id, Stage.DEPLOYED) as run:
         run.message, run.failed = "health check failed", True
         run.detail = {"version": "c0ffee1234567890", "url": "", "log_tail": "Traceback: boom"}
@@ -151,7 +161,7 @@ def test_the_detail_shows_every_policy_with_its_result_and_why(rig: Rig, client:
     intent = Intent.model_validate({"service_name": "invoicer", "purpose": "Send an invoice each month"})
     made = govern(intent, load_policy_sources({"p.yaml": POLICIES}), scorer=GivenScore(0.9), blueprint=None)
     intent_id = rig.receive("invoicer")
-    rig.ledger.record_decision(intent_id, made.to_json())
+    rig.ledger.record_decision(intent_id, made)
     page = client.get(f"/intents/{intent_id}").text
     rows = [page[page.index(f'id="policy-{n}"') :].split("</tr>")[0] for n in (1, 2, 3)]
     assert "Invoices need finance" in rows[0] and "badge-matched" in rows[0] and "Money moves." in rows[0]
@@ -179,7 +189,7 @@ def test_the_detail_shows_findings_withheld_auto_approval_and_floor_policies(
         floor=load_floor(None),
     )
     intent_id = rig.receive("wiki")
-    rig.ledger.record_decision(intent_id, made.to_json())
+    rig.ledger.record_decision(intent_id, made)
     page = client.get(f"/intents/{intent_id}").text
     assert (
         "Findings" in page
@@ -205,8 +215,10 @@ def test_the_detail_renders_whatever_the_ledger_holds(
     rig: Rig, client: httpx.Client, decision_json: object, report_json: object
 ) -> None:
     intent = rig.receive("odd-json")
-    rig.ledger.record_decision(intent, decision_json)  # type: ignore[arg-type]
-    rig.ledger.set_state(intent, IntentState.FAILED, report=report_json)
+    with rig.ledger.database.session() as session:  # written by hand, or by a broken version
+        row = session.get(IntentRow, intent)
+        assert row is not None
+        row.decision, row.report, row.state = decision_json, report_json, IntentState.FAILED.value
     response = client.get(f"/intents/{intent}")
     assert response.status_code == 200
     assert "odd-json" in response.text
@@ -244,11 +256,11 @@ def test_services_lists_the_registry_with_health_and_provenance(rig: Rig, client
 
 def test_analytics_counts_what_happened(rig: Rig, client: httpx.Client) -> None:
     auto = rig.receive("auto")
-    rig.ledger.record_decision(auto, decision("auto", action="auto_approve"))
+    rig.ledger.record_decision(auto, Decision.from_json(decision("auto", action="auto_approve")))
     rig.ledger.record(auto, Stage.DEPLOYED, Outcome.SUCCEEDED, duration_ms=2000)
-    rig.ledger.set_state(auto, IntentState.DEPLOYED, report={"spec": {"score": 95}})
+    rig.ledger.set_state(auto, IntentState.DEPLOYED, report=make_report(score=95))
     manual = rig.receive("manual")
-    rig.ledger.record_decision(manual, decision("manual"))
+    rig.ledger.record_decision(manual, Decision.from_json(decision("manual")))
     rig.ledger.record(manual, Stage.DEPLOYED, Outcome.FAILED, duration_ms=4000)
     reservation = rig.usage.reserve(stage="spec-builder", model="m", budget_key=None, estimate_usd=1.0)
     rig.usage.settle(

@@ -7,6 +7,7 @@ import pytest
 from bot.handlers.common import JobKind, dead_jobs_of, report_dead
 from bot.queue import Job, JobState
 from pipeline.ledger import IntentState
+from pipeline.ledger.tables import IntentRow
 from tests.fixtures.line import BOT, NOTES_INTENT, REPO, Rig
 from tests.flows.test_signoff import approve, comment, wait_for_reply
 
@@ -20,14 +21,17 @@ def test_a_signoff_that_keeps_failing_is_reported_on_its_pull_request(rig: Rig) 
     record = rig.wait_for(PATH, IntentState.AWAITING_SIGNOFF)
     assert record.pr_number is not None and record.decision is not None
     # The decision kept for the intent is damaged: counting its sign-offs fails on every attempt.
-    rig.ledger.record_decision(record.id, {**record.decision, "approvals_required": "two"})
+    with rig.ledger.database.session() as session:
+        row = session.get(IntentRow, record.id)
+        assert row is not None
+        row.decision = {**record.decision.to_json(), "approvals_required": "two"}
     approve(rig, "bob", record.pr_number, record.head_sha)
 
     failed = rig.wait_for(PATH, IntentState.FAILED, timeout=60)
-    assert failed.waiting_for.startswith("/intentops retry (ValueError")
+    assert failed.waiting_for.startswith("/intentops retry (UnreadableRecord")
     note = wait_for_reply(rig, record.pr_number, "gave up on `pr.signoff`")
     assert "(counting the sign-offs)" in note and "after 5 attempt(s)" in note
-    assert "invalid literal for int()" in note and "/intentops retry" in note
+    assert "decision is unreadable (approvals_required" in note and "/intentops retry" in note
     tokens = [account.token for account in rig.accounts.values()]
     assert not any(token in note for token in tokens)
     # What `/intentops retry` on that PR finds to queue again.

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.governance import PolicyAction
 from pipeline.ledger import IntentState
 from tests.fixtures.line import BOT, REPO, Rig
 
@@ -51,7 +52,7 @@ def test_bad_intents_fail_alone_and_say_why(rig: Rig) -> None:
     assert by_context["intentops/governance: intents/broken.yaml"].startswith("invalid intent")
     assert by_context["intentops/governance: intents/miner.yaml"].startswith("blocked")
     assert list(repo.get_pulls(state="all")) == [], "nothing was built from either"
-    assert blocked.decision is not None and blocked.decision["action"] == "blocked"
+    assert blocked.decision is not None and blocked.decision.action is PolicyAction.BLOCKED
 
 
 def test_a_broken_intent_does_not_stop_the_others_in_its_push(rig: Rig) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.handlers.reviews import latest_approvals
+from bot.signoffs import latest_approvals
 from bot.vcs.models import Review, ReviewState
 from pipeline.signoff import Approval
 

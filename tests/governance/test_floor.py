@@ -79,7 +79,7 @@ def test_a_repository_cannot_weaken_the_floor(shipped_floor: PolicySet) -> None:
     assert decision.action is PolicyAction.REQUIRES_APPROVAL
     assert decision.approvals_required == 2
     # Both same-named policies stand, each with its own requirement: the floor's two approvals must be met.
-    requirements = sorted((r.policy, r.approvals) for r in requirements_of(decision.to_json()))
+    requirements = sorted((r.policy, r.approvals) for r in requirements_of(decision))
     assert requirements == [(SELF_MODIFICATION, 1), (SELF_MODIFICATION, 2)]
     pushed_policies = govern(
         make_intent(),

@@ -20,6 +20,7 @@ from pipeline.governance.floor import load_floor
 from pipeline.ledger import IntentState
 from tests.conftest import EXAMPLES, ROOT
 from tests.fixtures.fake_repo import BOT, FakeRepo, handler_line
+from tests.fixtures.records import make_decision
 
 REPO = "acme/intents"
 BEFORE, AFTER = "a" * 40, "d" * 40
@@ -112,7 +113,7 @@ def test_a_policy_pull_request_is_governed_by_the_policies_in_force_with_a_plan(
     )
     repo.files[AFTER] = {"intents/notes.yaml": NOTES}
     line.ledger.record_decision(
-        record.id, {"action": "requires_approval", "alignment": {"score": 0.9, "method": "lexical"}}
+        record.id, make_decision(alignment={"score": 0.9, "method": "lexical", "rationale": ""})
     )
     head = "e" * 40
     repo.files[head] = {**repo.files["main"], "policies/block.yaml": BLOCK_NOTES}

@@ -11,20 +11,19 @@ import pytest
 from bot.handlers.reviews import evaluate_pull
 from bot.line import Line
 from bot.vcs.models import PullRequest, ReviewState, StatusState
+from pipeline.governance import Decision
 from pipeline.ledger import IntentRecord, IntentState, TestedBy
 from tests.fixtures.fake_repo import BOT, FakeRepo, handler_line
+from tests.fixtures.records import make_decision
 
 REPO = "acme/intents"
 BUILT = "b" * 40
 PUSHED = "c" * 40
 GOVERNANCE = "intentops/governance"
-REQUIRES_ONE = {
-    "version": 3,
-    "action": "requires_approval",
-    "summary": "policy 'People decide': ask",
-    "matched": [{"name": "People decide", "action": "requires_approval", "approvals": 1, "approvers": []}],
-}
-AUTO = {"version": 3, "action": "auto_approve", "summary": "policy 'Go': go", "matched": []}
+REQUIRES_ONE = make_decision(
+    matched=[{"name": "People decide", "action": "requires_approval", "approvals": 1}]
+)
+AUTO = make_decision(action="auto_approve", summary="policy 'Go': go")
 
 
 @pytest.fixture
@@ -38,7 +37,7 @@ def line(tmp_path: Path, repo: FakeRepo) -> Line:
 
 
 def intent_pull(
-    line: Line, repo: FakeRepo, decision: dict[str, object], *, head: str = BUILT, tested: bool | None = True
+    line: Line, repo: FakeRepo, decision: Decision, *, head: str = BUILT, tested: bool | None = True
 ) -> tuple[IntentRecord, PullRequest]:
     """An intent whose PR the line opened at `head`; `tested`: recorded green (True), red (False), or not."""
     record, _ = line.ledger.receive(

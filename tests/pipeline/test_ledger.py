@@ -7,9 +7,20 @@ from pathlib import Path
 
 import pytest
 
-from pipeline.ledger import Checks, IntentState, Ledger, Outcome, Stage, TestedBy, UnknownIntent
+from pipeline.ledger import (
+    Checks,
+    IntentState,
+    Ledger,
+    Outcome,
+    Stage,
+    TestedBy,
+    UnknownIntent,
+    UnreadableRecord,
+)
+from pipeline.ledger.tables import IntentRow
 from pipeline.state import Database
 from tests.fixtures.clock import ManualClock
+from tests.fixtures.records import decision_json, make_decision
 
 
 @pytest.fixture
@@ -35,7 +46,7 @@ def test_the_same_content_again_is_not_new_work(ledger: Ledger) -> None:
 def test_changed_content_restarts_the_same_intent(ledger: Ledger) -> None:
     intent_id, _ = receive(ledger)
     ledger.set_state(intent_id, IntentState.AWAITING_SIGNOFF, waiting_for="1 approval", pr_number=7)
-    ledger.record_decision(intent_id, {"action": "requires_approval"})
+    ledger.record_decision(intent_id, make_decision())
     same_id, new = receive(ledger, content_hash="h2")
     record = ledger.get(intent_id)
     assert new and same_id == intent_id
@@ -102,12 +113,25 @@ def test_stage_records_duration_and_failure(ledger: Ledger) -> None:
 
 def test_every_decision_is_kept_in_the_audit_log(ledger: Ledger) -> None:
     intent_id, _ = receive(ledger)
-    ledger.record_decision(intent_id, {"action": "blocked", "matched": ["misaligned"]})
+    blocked = make_decision(action="blocked", matched=[{"name": "misaligned", "action": "blocked"}])
+    ledger.record_decision(intent_id, blocked)
     receive(ledger, content_hash="h2")
-    ledger.record_decision(intent_id, {"action": "auto_approve", "matched": []})
+    ledger.record_decision(intent_id, make_decision(action="auto_approve"))
     log = ledger.decisions(intent_id)
     assert [(d["action"], d["content_hash"]) for d in log] == [("blocked", "h1"), ("auto_approve", "h2")]
-    assert ledger.get(intent_id).decision == {"action": "auto_approve", "matched": []}
+    assert ledger.get(intent_id).decision == make_decision(action="auto_approve")
+
+
+def test_a_stored_decision_that_cannot_be_read_says_so_and_stops_work_that_needs_it(ledger: Ledger) -> None:
+    intent_id, _ = receive(ledger)
+    with ledger.database.session() as session:  # damaged by hand, or by a broken version
+        session.get(IntentRow, intent_id).decision = decision_json(approvals_required="two")  # type: ignore[union-attr]
+    record = ledger.get(intent_id)
+    assert record.decision is None
+    (problem,) = record.unreadable
+    assert problem.startswith("decision is unreadable (approvals_required: Input should be a valid integer")
+    with pytest.raises(UnreadableRecord, match="intents/hello.yaml: the ledger's decision is unreadable"):
+        record.checked()
 
 
 def test_signoffs_count_once_per_reviewer_and_head(ledger: Ledger) -> None:

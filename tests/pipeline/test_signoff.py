@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from pipeline.governance.decision import Decision
 from pipeline.signoff import (
     Approval,
     NotCounted,
@@ -15,6 +16,7 @@ from pipeline.signoff import (
     evaluate_signoff,
     requirements_of,
 )
+from tests.fixtures.records import make_decision
 
 HEAD = "a" * 40
 PERMISSIONS = {"alice": "write", "bob": "admin", "carol": "read", "dave": "maintain", "mallory": "none"}
@@ -119,9 +121,8 @@ def test_an_approval_that_meets_no_policy_says_why() -> None:
     assert mixed.refused == (("carol", NotCounted.NO_WRITE),)
 
 
-def decision(**fields: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {"action": "requires_approval", "matched": [], "approvals_required": 1}
-    return {**base, **fields}
+def decision(**fields: Any) -> Decision:
+    return make_decision(**fields)
 
 
 def test_requirements_come_from_each_matching_policy_of_any_decision_version() -> None:

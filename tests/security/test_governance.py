@@ -178,7 +178,7 @@ def test_a_repository_cannot_approve_a_stage_change_with_one_approval(floor: Pol
     decision = govern(STAGE, weak, scorer=GivenScore(1.0), blueprint=None, floor=floor)
     assert decision.action is PolicyAction.REQUIRES_APPROVAL
     assert decision.approvals_required == 2
-    demands = {(r.policy, r.approvals) for r in requirements_of(decision.to_json())}
+    demands = {(r.policy, r.approvals) for r in requirements_of(decision)}
     assert ("Self-modification needs two approvals", 2) in demands
     assert [m.source.split(":")[0] for m in decision.matched if m.approvals == 2] == ["floor"]
 

@@ -16,7 +16,7 @@ import time
 
 import pytest
 
-from pipeline.governance import LEXICAL_ONLY_INFORMS
+from pipeline.governance import LEXICAL_ONLY_INFORMS, PolicyAction
 from pipeline.ledger import IntentState, Outcome, Stage
 from tests.fixtures.line import BOT, NOTES_INTENT, REPO, Rig
 from tests.flows.test_refusals import issue_about
@@ -104,8 +104,8 @@ def test_a_push_is_governed_by_the_policies_before_it_and_a_policy_pull_request_
     # One push brings an "approve everything" policy and the intent it should let through.
     rig.push({"policies/allow.yaml": APPROVE_EVERYTHING, "intents/notes.yaml": NOTES_INTENT}, "Notes, my way")
     notes = rig.wait_for("intents/notes.yaml", IntentState.AWAITING_SIGNOFF)
-    assert notes.decision is not None and notes.decision["action"] == "requires_approval"
-    assert "Approve everything" not in {p["name"] for p in notes.decision["evaluated"]}
+    assert notes.decision is not None and notes.decision.action is PolicyAction.REQUIRES_APPROVAL
+    assert "Approve everything" not in {p.name for p in notes.decision.evaluated}
     assert (
         notes.pr_number is not None
         and rig.github(BOT).get_repo(REPO).get_pull(notes.pr_number).merged is False
@@ -157,9 +157,9 @@ def test_only_what_the_line_tested_green_is_signed_off_and_deployed(line_rig: Ri
     # The padded intent scores high with the lexical scorer, and still waits for a person (its vague words
     # also keep its SPEC below the gate: nothing is built, let alone merged).
     padded = rig.wait_for("intents/team-helper.yaml", IntentState.AWAITING_SIGNOFF, IntentState.NEEDS_HUMAN)
-    assert padded.decision is not None and padded.decision["action"] == "requires_approval"
-    assert padded.decision["summary"] == LEXICAL_ONLY_INFORMS
-    assert padded.decision["alignment"]["score"] >= 0.8, "the lexical scorer is fooled; the decision is not"
+    assert padded.decision is not None and padded.decision.action is PolicyAction.REQUIRES_APPROVAL
+    assert padded.decision.summary == LEXICAL_ONLY_INFORMS
+    assert (padded.decision.alignment.score or 0) >= 0.8, "the lexical scorer is fooled; the decision is not"
     notes = rig.wait_for("intents/notes.yaml", IntentState.AWAITING_SIGNOFF)
     board = rig.wait_for("intents/board.yaml", IntentState.AWAITING_SIGNOFF)
     links = rig.wait_for("intents/links.yaml", IntentState.AWAITING_SIGNOFF)
