@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.dashboard.eligibility import eligibility
 from bot.handlers.reviews import evaluate_pull
 from bot.line import Line
 from bot.vcs.models import PullRequest, ReviewState, StatusState
@@ -125,3 +126,27 @@ def test_an_intent_pull_request_that_changes_policies_fails_governance(line: Lin
     assert governance.state is StatusState.FAILURE and "policies/allow.yaml" in governance.description
     assert repo.merged == []
     assert line.ledger.get(record.id).state is IntentState.NEEDS_HUMAN
+
+
+def test_the_dashboard_offers_approve_to_exactly_whom_the_bot_would_count(line: Line, repo: FakeRepo) -> None:
+    """The dashboard asks the bot's own sign-off computation: a team approver counts there too."""
+    repo.teams = {"@acme/platform": {"carol"}}
+    by_team = make_decision(
+        matched=[
+            {
+                "name": "Platform",
+                "action": "requires_approval",
+                "approvals": 1,
+                "approvers": ["@acme/platform"],
+            }
+        ]
+    )
+    record, pull = intent_pull(line, repo, by_team)
+    line.ledger.set_state(record.id, IntentState.AWAITING_SIGNOFF, pr_number=pull.number)
+    record = line.ledger.get(record.id)
+
+    carol = eligibility(repo, record, login="carol", bot_login=BOT, ledger=line.ledger)
+    bob = eligibility(repo, record, login="bob", bot_login=BOT, ledger=line.ledger)
+
+    assert carol.allowed, carol.reason
+    assert not bob.allowed and "not one of the policy's approvers" in bob.reason
