@@ -27,6 +27,7 @@ from pipeline.codegen.context import CodegenError
 from pipeline.codegen.generator import GeneratedService
 from pipeline.codegen.model_path import CodegenReport
 from pipeline.factory.contracts import (
+    CONTRACT_VERSION,
     BuildAnswer,
     BuildRequest,
     FindingModel,
@@ -143,7 +144,9 @@ class _Call:
             return model.model_validate(data)
         except ValidationError as exc:
             where, problem = _first_error(exc)
-            detail = NOT_THE_CONTRACT.format(version="1", model=model.__name__, where=where, problem=problem)
+            detail = NOT_THE_CONTRACT.format(
+                version=CONTRACT_VERSION, model=model.__name__, where=where, problem=problem
+            )
             raise self.fail(StageFailure.MALFORMED, detail) from None
 
     def _post(self, body: BaseModel) -> Any:

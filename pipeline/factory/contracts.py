@@ -28,7 +28,10 @@ MAX_FINDINGS = 500
 MAX_GENERATED_FILES = 200
 MAX_FILE_CHARS = 1024 * 1024
 MAX_PATH_CHARS = 200
-BAD_PATH = "{path!r}: a file of a service is a relative path inside its folder (no '..', '.', '\\\\' or '//')"
+BAD_PATH = (
+    "{path!r}: a file of a service is a relative path inside its folder (no '..', '.', '.git', "
+    "backslashes or '//')"
+)
 INCONSISTENT_HARD = "hard_checks_passed is {claimed} but the findings {have} a hard one"
 INCONSISTENT_GATE = (
     "reached_gate is {claimed} but a score of {score} with these findings {does} pass gate {gate}"
@@ -287,7 +290,7 @@ class GeneratedFile(BaseModel):
             "\\" in path
             or "\x00" in path
             or PurePosixPath(path).is_absolute()
-            or any(part in {"", ".", ".."} for part in parts)
+            or any(part in {"", ".", ".."} or part.lower() == ".git" for part in parts)
         ):
             raise ValueError(BAD_PATH.format(path=path))
         return path

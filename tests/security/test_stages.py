@@ -1,7 +1,8 @@
 """Attacks by a stage service the line routes a stage to (a service it built, or one that was taken over),
 through the real HTTP stage clients and `build_service`.
 
-- A code generator that writes outside the service's folder ('../', absolute paths, backslashes).
+- A code generator that writes outside the service's folder ('../', absolute paths, backslashes), or
+  into a '.git' folder the commit would choke on.
 - A code generator that ships its own SPEC.md and spec.json (other acceptance criteria than the ones the
   verifier scored), or a manifest for another spec.
 - A code generator whose tests fail but whose answer says they passed: the line runs them itself.
@@ -110,7 +111,15 @@ def never_tested(_directory: Path) -> Sandbox:
 
 @pytest.mark.parametrize(
     "path",
-    ["../escaped.py", "/tmp/intentops-escaped.py", "app/../../escaped.py", "app\\..\\x.py", "app//x.py"],
+    [
+        "../escaped.py",
+        "/tmp/intentops-escaped.py",
+        "app/../../escaped.py",
+        "app\\..\\x.py",
+        "app//x.py",
+        ".git/config",
+        "app/.GIT/hooks/x",
+    ],
 )
 def test_a_generator_cannot_write_outside_the_service_folder(
     scripted: tuple[str, ScriptedService],
