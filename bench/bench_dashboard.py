@@ -31,6 +31,7 @@ from pipeline.ledger import IntentState, Outcome, Stage  # noqa: E402
 from pipeline.registry import Provenance  # noqa: E402
 from tests.dashboard.rig import Rig, decision, make_people, start_rig  # noqa: E402
 from tests.fixtures.forge import ForgeKit  # noqa: E402
+from tests.fixtures.records import enter  # noqa: E402
 
 TARGET_MS = 200.0
 STAGES = [Stage.GOVERNED, Stage.SPEC, Stage.CODE, Stage.TESTS, Stage.PR, Stage.SIGNOFF, Stage.MERGED]
@@ -80,7 +81,7 @@ def fill(rig: Rig, count: int) -> int:
                 "duration_s": 2.5,
             },
         }
-        rig.ledger.set_state(last, STATES[number % len(STATES)], report=BuildReport.from_json(report))
+        enter(rig.ledger, last, STATES[number % len(STATES)], report=BuildReport.from_json(report))
         if number % 10 == 0:
             rig.registry.register(name=service, version="v1", url=f"http://127.0.0.1:{9000 + number}")
     return last

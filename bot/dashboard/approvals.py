@@ -14,7 +14,7 @@ from fastapi import APIRouter, Form, HTTPException, Request, status
 from starlette.responses import RedirectResponse, Response
 
 from bot.dashboard.context import ContextDep, DashboardContext
-from bot.dashboard.eligibility import SIGNOFF_STATES, Eligibility, eligibility
+from bot.dashboard.eligibility import Eligibility, eligibility
 from bot.dashboard.forgecache import ForgeViewCache, cached_views, forge_cache
 from bot.dashboard.live import markers
 from bot.dashboard.lookup import record_or_404
@@ -40,6 +40,7 @@ from bot.vcs.client import RepoClient
 from bot.vcs.errors import ForgeError
 from bot.vcs.models import PullRequest, ReviewState
 from pipeline.ledger import IntentRecord
+from pipeline.ledger.lifecycle import SIGNOFF_STATES
 
 SPEC_FILE = "SPEC.md"
 REASON_LIMIT = 2000

@@ -14,10 +14,9 @@ from bot.signoffs import pull_signoff
 from bot.vcs.client import RepoClient
 from bot.vcs.errors import Forbidden, NotFound
 from bot.vcs.models import PullRequest
-from pipeline.ledger import IntentRecord, IntentState, Ledger
+from pipeline.ledger import IntentRecord, Ledger
+from pipeline.ledger.lifecycle import SIGNOFF_STATES
 from pipeline.signoff import Approval
-
-SIGNOFF_STATES = (IntentState.AWAITING_SIGNOFF, IntentState.NEEDS_HUMAN)
 
 
 @dataclass(frozen=True)

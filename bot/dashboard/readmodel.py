@@ -12,22 +12,14 @@ from enum import StrEnum
 from sqlalchemy import func, select
 
 from pipeline.ledger import IntentRecord, Ledger, Outcome, Stage
+from pipeline.ledger.lifecycle import STAGES
 from pipeline.ledger.tables import DecisionRow, IntentEventRow, IntentRow
 from pipeline.llm.usage import CallStatus, LLMCall
 from pipeline.registry.store import ServiceInstance
 from pipeline.state import Database
 
-TIMELINE: tuple[Stage, ...] = (
-    Stage.RECEIVED,
-    Stage.GOVERNED,
-    Stage.SPEC,
-    Stage.CODE,
-    Stage.TESTS,
-    Stage.PR,
-    Stage.SIGNOFF,
-    Stage.MERGED,
-    Stage.DEPLOYED,
-)
+TIMELINE: tuple[Stage, ...] = STAGES
+"""The stage strip: the lifecycle's order of stages."""
 
 
 class CellState(StrEnum):

@@ -24,7 +24,7 @@ from bot.usertext import code_span
 from bot.vcs.client import RepoClient
 from bot.vcs.models import PullRequest
 from pipeline.intents.serialize import content_hash
-from pipeline.ledger import IntentRecord, IntentState
+from pipeline.ledger import Event, IntentRecord, IntentState
 from pipeline.signoff import WRITE_PERMISSIONS, Approval
 
 routes = Routes()
@@ -160,7 +160,7 @@ def _retry(
         return
     retried = sum(1 for job in dead_jobs_of(context, record) if context.queue.retry(job.id))
     if retried:
-        line.ledger.set_state(record.id, IntentState.RECEIVED, waiting_for=reports.WAITING_RETRY)
+        line.ledger.apply(record.id, Event.RECEIVED, reason=reports.WAITING_RETRY)
     repo.comment(number, reports.RETRY_QUEUED if retried else reports.NOTHING_TO_RETRY)
 
 

@@ -18,7 +18,7 @@ from bot.settings import Settings
 from bot.vcs.client import RepoClient
 from bot.vcs.errors import NotFound
 from bot.vcs.models import StatusContext, StatusState
-from pipeline.ledger import IntentRecord, IntentState
+from pipeline.ledger import Event, IntentRecord
 
 log = logging.getLogger(__name__)
 
@@ -67,7 +67,7 @@ def notify(line: Line, repo: RepoClient, record: IntentRecord, body: str) -> Non
         repo.comment(record.issue_number, body)
     else:
         number = repo.create_issue(reports.ISSUE_TITLE.format(path=record.path), body)
-        line.ledger.set_state(record.id, record.state, waiting_for=record.waiting_for, issue_number=number)
+        line.ledger.update(record.id, issue_number=number)
 
 
 STAGE_JOBS = frozenset(
@@ -112,7 +112,7 @@ def report_dead(job: Job, context: BotContext) -> None:
     )
     if record is not None and job.kind in STAGE_JOBS:
         waiting = reports.short(f"/intentops retry ({error})")
-        line.ledger.set_state(record.id, IntentState.FAILED, waiting_for=waiting)
+        line.ledger.apply(record.id, Event.GAVE_UP, reason=waiting)
         if payload.get("sha") and job.kind in (JobKind.READ, JobKind.BUILD):
             fail_commit(line, repo, payload["sha"], f"gave up: {error}", record)
     if "number" in payload:

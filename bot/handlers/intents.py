@@ -39,7 +39,8 @@ from pipeline.governance.alignment import AlignmentScorer, scorer_for
 from pipeline.governance.cache import AlignmentCache, CachingScorer
 from pipeline.intents import Intent, IntentProblem, InvalidIntent, duplicate_names, load_intent
 from pipeline.intents.serialize import content_hash
-from pipeline.ledger import IntentRecord, IntentState, Outcome, Stage, TestedBy
+from pipeline.ledger import Event, IntentRecord, IntentState, Outcome, Stage, TestedBy
+from pipeline.ledger.lifecycle import PAST_MERGE
 
 routes = Routes()
 
@@ -141,7 +142,7 @@ def _report_invalid(
         author=payload.author,
         commit_sha=payload.sha,
     )
-    line.ledger.set_state(record.id, IntentState.INVALID, waiting_for=f"a fix: {problems[0]}")
+    line.ledger.apply(record.id, Event.INVALID, reason=f"a fix: {problems[0]}")
     line.ledger.record(
         record.id,
         Stage.GOVERNED,
@@ -154,15 +155,6 @@ def _report_invalid(
         notify(
             line, repo, line.ledger.get(record.id), reports.render("invalid", path=path, problems=problems)
         )
-
-
-HANDED_TO_DEPLOY = (
-    IntentState.MERGED,
-    IntentState.DEPLOYING,
-    IntentState.DEPLOYED,
-    IntentState.DEPLOY_FAILED,
-)
-"""States past the merge: the build job of that content has nothing left to do (unless asked to rebuild)."""
 
 
 @routes.job(JobKind.BUILD, on_dead=report_dead, payload=IntentPayload)
@@ -184,7 +176,7 @@ def build_intent(job: Job, context: BotContext) -> None:
         author=payload.author,
         commit_sha=payload.sha,
     )
-    if record.state in HANDED_TO_DEPLOY and not payload.rebuild:
+    if record.state in PAST_MERGE and not payload.rebuild:
         return  # a retried attempt after this content was built and merged: nothing is left to do here
     rules = governing_files(repo, payload.base)
     decision = _govern(line, repo, intent, record, payload, rules, once=job.key)
@@ -192,7 +184,7 @@ def build_intent(job: Job, context: BotContext) -> None:
         _report_blocked(line, repo, record, decision, payload.sha)
         return
     if not intent.auto_build:
-        line.ledger.set_state(record.id, IntentState.NEEDS_HUMAN, waiting_for="auto_build is false")
+        line.ledger.apply(record.id, Event.HELD)
         return
     outcome = _build(line, record, intent, rules.blueprint_text, once=job.key)
     if outcome.verdict is BuildVerdict.SPEC_BELOW_GATE:
@@ -246,7 +238,7 @@ def _budget_key(record: IntentRecord) -> str:
 
 
 def _report_blocked(line: Line, repo: RepoClient, record: IntentRecord, decision: Decision, sha: str) -> None:
-    line.ledger.set_state(record.id, IntentState.BLOCKED, waiting_for=f"a change: {decision.summary}")
+    line.ledger.apply(record.id, Event.BLOCKED, reason=f"a change: {decision.summary}")
     fail_commit(line, repo, sha, reports.GOVERNANCE_BLOCKED.format(summary=decision.summary), record)
     body = reports.render("blocked", path=record.path, decision=decision.to_json())
     notify(line, repo, line.ledger.get(record.id), body)
@@ -292,7 +284,7 @@ class _StageClock:
 def _build(
     line: Line, record: IntentRecord, intent: Intent, blueprint: str | None, *, once: str
 ) -> BuildOutcome:
-    line.ledger.set_state(record.id, IntentState.BUILDING, waiting_for="the factory")
+    line.ledger.apply(record.id, Event.BUILD_STARTED)
     clock = _StageClock(line, record.id, once)
     outcome = build_service(
         intent,
@@ -323,12 +315,7 @@ def _build(
             f"{tests.passed} passed, {tests.failed} failed ({tests.verdict.value})",
             {"tests": tests.to_json()},
         )
-    line.ledger.set_state(
-        record.id,
-        IntentState.BUILDING,
-        waiting_for="the pull request",
-        report=BuildReport.from_json(outcome.to_json()),
-    )
+    line.ledger.apply(record.id, Event.BUILT, report=BuildReport.from_json(outcome.to_json()))
     return outcome
 
 
@@ -337,7 +324,7 @@ def _report_below_gate(
 ) -> None:
     spec = outcome.spec
     waiting = reports.SPEC_BELOW.format(score=spec.verification.score, gate=spec.gate)
-    line.ledger.set_state(record.id, IntentState.NEEDS_HUMAN, waiting_for=waiting)
+    line.ledger.apply(record.id, Event.SPEC_BELOW_GATE, reason=waiting)
     repo.set_status(
         sha,
         StatusContext.SPEC.of_file(record.path),
@@ -391,19 +378,12 @@ def _open_pull_request(
             merged = repo.find_merged_pull(branch, repo.branch_head(branch) or "")
             if merged is not None:  # a rebuild that changed nothing: the merge's own jobs carry on
                 run.message = f"#{merged.number} is merged already; the build changed nothing"
-                line.ledger.set_state(record.id, before.state, waiting_for=before.waiting_for)
+                line.ledger.restore(record.id, before)
                 return
         pull = _upsert_pull(repo, branch, default, intent, record, decision, outcome, line)
         head = pushed or pull.head_sha
         run.message = f"#{pull.number} at {head[:12]}"
-    line.ledger.set_state(
-        record.id,
-        IntentState.BUILDING,
-        waiting_for="checks",
-        pr_number=pull.number,
-        pr_url=pull.html_url,
-        head_sha=head,
-    )
+    line.ledger.apply(record.id, Event.PR_UPDATED, pr_number=pull.number, pr_url=pull.html_url, head_sha=head)
     tests = outcome.tests
     line.checks.record_tested(
         record.id,
@@ -494,7 +474,7 @@ def undeploy_intent(job: Job, context: BotContext) -> None:
         return
     result = line.deployer.undeploy(record.service_name)
     line.ledger.record(record.id, Stage.UNDEPLOYED, Outcome.SUCCEEDED, result.message)
-    line.ledger.set_state(record.id, IntentState.UNDEPLOYED, service_url="")
+    line.ledger.apply(record.id, Event.DELETED, service_url="")
     if record.pr_number:
         line.repo(payload.repo).comment(
             record.pr_number, reports.UNDEPLOYED.format(service=record.service_name)

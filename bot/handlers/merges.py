@@ -14,7 +14,7 @@ from bot.vcs.client import RepoClient
 from bot.vcs.models import DeploymentState
 from pipeline.deploy import DeployRequest, DeployResult
 from pipeline.governance import PolicyAction
-from pipeline.ledger import IntentRecord, IntentState, Outcome, Stage
+from pipeline.ledger import Event, IntentRecord, IntentState, Outcome, Stage
 from pipeline.registry import Provenance
 from pipeline.signoff import SignoffStatus
 
@@ -40,10 +40,10 @@ def mark_rejected(job: Job, context: BotContext) -> None:
     line = require_line(context)
     payload = PullPayload.of(job)
     record = line.ledger.find_by_pr(payload.repo, payload.number)
-    if record is None or record.state in (IntentState.MERGED, IntentState.DEPLOYED):
+    if record is None:
         return
-    line.ledger.record(record.id, Stage.MERGED, Outcome.SKIPPED, "closed without merging: rejected")
-    line.ledger.set_state(record.id, IntentState.REJECTED)
+    if not line.ledger.apply(record.id, Event.CLOSED).refused:
+        line.ledger.record(record.id, Stage.MERGED, Outcome.SKIPPED, "closed without merging: rejected")
 
 
 @routes.job(JobKind.DEPLOY, on_dead=report_dead, payload=DeployPayload)
@@ -75,7 +75,7 @@ def deploy_merge(job: Job, context: BotContext) -> None:
     if refusal:
         _refuse(line, repo, record, number, sha, refusal, unsigned=False, once=job.key)
         return
-    line.ledger.set_state(record.id, IntentState.DEPLOYING, waiting_for="the deploy", commit_sha=sha)
+    line.ledger.apply(record.id, Event.DEPLOY_STARTED, commit_sha=sha)
     environment = DEPLOY_ENVIRONMENT.format(service=record.service_name)
     deployment = repo.start_deployment(sha, environment, {"service": record.service_name})
     repo.deployment_status(
@@ -136,7 +136,7 @@ def _refuse(
     if not line.ledger.record(record.id, Stage.DEPLOYED, Outcome.FAILED, why, once=once):
         return  # a retried job: the refusal is recorded and commented already
     waiting = reports.WAITING_SIGNOFF_RETRY.format(why=why) if unsigned else why
-    line.ledger.set_state(record.id, IntentState.MERGED, waiting_for=reports.short(waiting), commit_sha=sha)
+    line.ledger.apply(record.id, Event.MERGED_UNDEPLOYABLE, reason=reports.short(waiting), commit_sha=sha)
     body = reports.render(
         "deploy_refused", service=record.service_name, version=sha, why=why, unsigned=unsigned
     )
@@ -185,7 +185,7 @@ def _report(
             approvers=approvers,
             message=result.message,
         )
-        line.ledger.set_state(record.id, IntentState.DEPLOYED, service_url=result.url)
+        line.ledger.apply(record.id, Event.DEPLOYED, service_url=result.url)
     else:
         repo.deployment_status(deployment, DeploymentState.FAILURE, reports.short(result.message))
         body = reports.render(
@@ -196,5 +196,5 @@ def _report(
             previous=result.previous_version,
             log_tail=result.log_tail,
         )
-        line.ledger.set_state(record.id, IntentState.DEPLOY_FAILED, waiting_for="a fix and a new merge")
+        line.ledger.apply(record.id, Event.DEPLOY_FAILED)
     repo.comment(number, body)

@@ -18,7 +18,7 @@ from bot.signoffs import pull_signoff
 from bot.vcs.client import RepoClient
 from bot.vcs.models import PullRequest, StatusContext, StatusState
 from pipeline.governance import PolicyAction
-from pipeline.ledger import IntentRecord, IntentState, Outcome, Stage
+from pipeline.ledger import Event, IntentRecord, IntentState, Outcome, Stage
 from pipeline.signoff import SignoffStatus
 
 routes = Routes()
@@ -83,7 +83,7 @@ def _refuse_governing_changes(
         reports.short(why),
         line.intent_url(record.id),
     )
-    line.ledger.set_state(record.id, IntentState.NEEDS_HUMAN, waiting_for=why)
+    line.ledger.apply(record.id, Event.GOVERNING_FILES, reason=why)
 
 
 def _wait_for_retest(line: Line, repo: RepoClient, record: IntentRecord, pull: PullRequest) -> None:
@@ -96,7 +96,7 @@ def _wait_for_retest(line: Line, repo: RepoClient, record: IntentRecord, pull: P
         reports.short(reports.GOVERNANCE_WAITING.format(waiting=waiting)),
         line.intent_url(record.id),
     )
-    line.ledger.set_state(record.id, IntentState.BUILDING, waiting_for=waiting)
+    line.ledger.apply(record.id, Event.RETEST_PENDING, reason=waiting)
 
 
 def _merges_itself(line: Line, record: IntentRecord) -> bool:
@@ -147,11 +147,11 @@ def _publish_governance(
                 once=f"signoff:{pull.head_sha}",
             )
     if not tests_ok:
-        line.ledger.set_state(record.id, IntentState.NEEDS_HUMAN, waiting_for=reports.WAITING_TESTS)
+        line.ledger.apply(record.id, Event.TESTS_FAILED, reason=reports.WAITING_TESTS)
     elif not status.satisfied:
-        line.ledger.set_state(record.id, IntentState.AWAITING_SIGNOFF, waiting_for=status.waiting_for())
+        line.ledger.apply(record.id, Event.SIGNOFF_PENDING, reason=status.waiting_for())
     else:
-        line.ledger.set_state(record.id, IntentState.APPROVED, waiting_for=reports.WAITING_MERGE)
+        line.ledger.apply(record.id, Event.SIGNED_OFF, reason=reports.WAITING_MERGE)
 
 
 def _auto_merge(line: Line, repo: RepoClient, record: IntentRecord, pull: PullRequest) -> None:
@@ -163,4 +163,4 @@ def _auto_merge(line: Line, repo: RepoClient, record: IntentRecord, pull: PullRe
         message=MERGE_MESSAGE.format(service=record.service_name, summary=summary),
     )
     if not outcome.merged:
-        line.ledger.set_state(record.id, IntentState.APPROVED, waiting_for=f"merge: {outcome.message}")
+        line.ledger.apply(record.id, Event.MERGE_FAILED, reason=f"merge: {outcome.message}")

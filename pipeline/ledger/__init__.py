@@ -12,8 +12,11 @@ from pipeline.ledger.ledger import (
     UnknownIntent,
     UnreadableRecord,
 )
+from pipeline.ledger.lifecycle import Event, Transition
 
 __all__ = [
+    "Event",
+    "Transition",
     "Checks",
     "GovernedPull",
     "TestedBy",

@@ -11,7 +11,6 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any, TypeVar
 
 from pydantic import ValidationError
@@ -20,6 +19,8 @@ from sqlalchemy.exc import IntegrityError
 
 from pipeline.buildreport import BuildReport
 from pipeline.governance.decision import Decision
+from pipeline.ledger.lifecycle import Event, Transition, transition
+from pipeline.ledger.states import IntentState, Outcome, Stage
 from pipeline.ledger.tables import (
     DecisionRow,
     IntentEventRow,
@@ -27,44 +28,6 @@ from pipeline.ledger.tables import (
     SignoffRow,
 )
 from pipeline.state import Database
-
-
-class IntentState(StrEnum):
-    RECEIVED = "received"
-    INVALID = "invalid"
-    BLOCKED = "blocked"
-    BUILDING = "building"
-    NEEDS_HUMAN = "needs_human"
-    AWAITING_SIGNOFF = "awaiting_signoff"
-    APPROVED = "approved"
-    MERGED = "merged"
-    DEPLOYING = "deploying"
-    DEPLOYED = "deployed"
-    DEPLOY_FAILED = "deploy_failed"
-    REJECTED = "rejected"
-    UNDEPLOYED = "undeployed"
-    FAILED = "failed"
-
-
-class Stage(StrEnum):
-    RECEIVED = "received"
-    GOVERNED = "governed"
-    SPEC = "spec"
-    CODE = "code"
-    TESTS = "tests"
-    PR = "pr"
-    SIGNOFF = "signoff"
-    MERGED = "merged"
-    DEPLOYED = "deployed"
-    UNDEPLOYED = "undeployed"
-
-
-class Outcome(StrEnum):
-    STARTED = "started"
-    SUCCEEDED = "succeeded"
-    FAILED = "failed"
-    SKIPPED = "skipped"
-
 
 # Fields a caller may set along with a state change.
 UPDATABLE = frozenset(
@@ -74,6 +37,17 @@ UPDATABLE = frozenset(
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+def _updates(fields: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - UPDATABLE
+    if unknown:
+        raise ValueError(f"cannot set {', '.join(sorted(unknown))} on an intent")
+    if "report" in fields:
+        if not isinstance(fields["report"], BuildReport):
+            raise TypeError("an intent's report is a BuildReport")
+        return {**fields, "report": fields["report"].to_json()}
+    return fields
 
 
 T = TypeVar("T")
@@ -286,22 +260,43 @@ class Ledger:
             rows = session.execute(select(IntentRow.state, func.count()).group_by(IntentRow.state))
             return {state: count for state, count in rows}
 
-    def set_state(self, intent_id: int, state: IntentState, *, waiting_for: str = "", **fields: Any) -> None:
-        """`fields`: any of UPDATABLE (`report` as a BuildReport)."""
-        unknown = set(fields) - UPDATABLE
-        if unknown:
-            raise ValueError(f"cannot set {', '.join(sorted(unknown))} on an intent")
-        if "report" in fields:
-            if not isinstance(fields["report"], BuildReport):
-                raise TypeError("an intent's report is a BuildReport")
-            fields["report"] = fields["report"].to_json()
+    def apply(self, intent_id: int, event: Event, *, reason: str = "", **fields: Any) -> Transition:
+        """Record what happened to the intent: its state follows the lifecycle table
+        (`pipeline.ledger.lifecycle`), `reason` (what it waits for now) replaces the table's default, and
+        `fields` (any of UPDATABLE; `report` as a BuildReport) are set with it. An event the table refuses
+        in the intent's state changes nothing; the returned transition says so."""
+        values = _updates(fields)
+        with self._db.session() as session:
+            row = session.get(IntentRow, intent_id, with_for_update=True)
+            if row is None:
+                raise UnknownIntent(intent_id)
+            step = transition(IntentState(row.state), event, reason=reason)
+            if step.refused:
+                return step
+            row.state, row.waiting_for, row.updated_at = step.to, step.reason, self._clock()
+            for name, value in values.items():
+                setattr(row, name, value)
+            return step
+
+    def update(self, intent_id: int, **fields: Any) -> None:
+        """Set `fields` (any of UPDATABLE) without changing the intent's state."""
+        values = _updates(fields)
         with self._db.session() as session:
             row = session.get(IntentRow, intent_id)
             if row is None:
                 raise UnknownIntent(intent_id)
-            row.state, row.waiting_for, row.updated_at = state, waiting_for, self._clock()
-            for name, value in fields.items():
+            row.updated_at = self._clock()
+            for name, value in values.items():
                 setattr(row, name, value)
+
+    def restore(self, intent_id: int, earlier: IntentRecord) -> None:
+        """Put the intent back in the state `earlier` saw: undo a transition that turned out to change
+        nothing (a rebuild of what is merged already)."""
+        with self._db.session() as session:
+            row = session.get(IntentRow, intent_id)
+            if row is None:
+                raise UnknownIntent(intent_id)
+            row.state, row.waiting_for, row.updated_at = earlier.state, earlier.waiting_for, self._clock()
 
     # -- history ------------------------------------------------------------------------------------------
 

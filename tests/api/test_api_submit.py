@@ -11,6 +11,7 @@ import pytest
 from pipeline.intents.serialize import content_hash
 from pipeline.ledger import IntentState
 from tests.fixtures.api import ApiRig
+from tests.fixtures.records import enter
 
 SUBMIT = "/intents/submit"
 
@@ -90,7 +91,7 @@ def test_a_service_living_in_another_file_is_changed_there(api: ApiRig) -> None:
 
 def test_the_owner_is_the_oldest_file_the_line_took_as_valid(api: ApiRig) -> None:
     earlier = api.push("alice", "intents/a-gizmo.yaml", pushed("gizmo"))
-    api.bot.line.ledger.set_state(earlier.id, IntentState.INVALID, waiting_for="a fix")
+    enter(api.bot.line.ledger, earlier.id, IntentState.INVALID, waiting_for="a fix")
     api.push("bob", "intents/gizmo.yaml", pushed("gizmo", "Bob's gizmo, built and running."))
 
     refused = api.submit("alice", intent("gizmo"))

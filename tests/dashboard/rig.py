@@ -29,6 +29,7 @@ from pipeline.llm.usage import Budgets, UsageLedger
 from pipeline.registry import RegistryStore
 from pipeline.state import Database, default_sqlite_url
 from tests.fixtures.forge import ForgeKit
+from tests.fixtures.records import enter
 
 CSRF_RE = re.compile(r'name="csrf_token" value="([^"]+)"')
 REPO = "acme/intents"
@@ -171,7 +172,7 @@ class Rig:
             author="ivan",
         )
         if state is not None:
-            self.ledger.set_state(record.id, state)
+            enter(self.ledger, record.id, state)
         return record.id
 
     def open_pull(self, service: str, *, approvers: tuple[str, ...] = ()) -> OpenedPull:
@@ -187,7 +188,8 @@ class Rig:
         self.ledger.record(intent_id, Stage.GOVERNED, Outcome.SUCCEEDED, duration_ms=40)
         self.ledger.record_decision(intent_id, Decision.from_json(decision(service, approvers=approvers)))
         self.ledger.record(intent_id, Stage.PR, Outcome.SUCCEEDED, f"#{pull.number}", duration_ms=900)
-        self.ledger.set_state(
+        enter(
+            self.ledger,
             intent_id,
             IntentState.AWAITING_SIGNOFF,
             waiting_for="1 more approval from someone with write permission",

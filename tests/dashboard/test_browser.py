@@ -16,7 +16,7 @@ from pipeline.registry import Provenance
 from tests.dashboard.rig import REPO, People, Rig, start_rig
 from tests.fixtures.browser import screenshot
 from tests.fixtures.forge import ForgeKit
-from tests.fixtures.records import make_report
+from tests.fixtures.records import enter, make_report
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -82,7 +82,8 @@ def test_detail_services_and_analytics_pages(page: Page, live_rig: Rig) -> None:
     pull = rig.open_pull("shown-off")
     rig.ledger.record(pull.intent_id, Stage.SPEC, Outcome.SUCCEEDED, "score 94", duration_ms=2300)
     rig.ledger.record(pull.intent_id, Stage.DEPLOYED, Outcome.SUCCEEDED, duration_ms=5100)
-    rig.ledger.set_state(
+    enter(
+        rig.ledger,
         pull.intent_id,
         IntentState.DEPLOYED,
         report=make_report(score=94, passed=8),
@@ -123,7 +124,7 @@ def test_detail_approvals_and_services_update_themselves(page: Page, live_rig: R
     page.goto(f"{rig.url}/intents/{intent}")
     page.evaluate("window.__sameDocument = true")
     rig.ledger.record(intent, Stage.SPEC, Outcome.FAILED, "score 61 under the gate", duration_ms=1200)
-    rig.ledger.set_state(intent, IntentState.NEEDS_HUMAN, waiting_for="a clearer SPEC")
+    enter(rig.ledger, intent, IntentState.NEEDS_HUMAN, waiting_for="a clearer SPEC")
     expect(page.locator("dd.waiting")).to_have_text("a clearer SPEC")
     expect(page.get_by_role("cell", name="score 61 under the gate")).to_be_visible()
     assert page.evaluate("window.__sameDocument") is True, "the detail changed without a page reload"
@@ -190,7 +191,7 @@ def test_many_open_tabs_do_not_starve_the_one_in_use(page: Page, live_rig: Rig) 
     # Holding streams, the 7th tab and this page would each wait for one to end (10 s).
     assert time.monotonic() - started < 8, "no page waits for background tabs' streams"
 
-    rig.ledger.set_state(intent, IntentState.NEEDS_HUMAN, waiting_for="a clearer purpose")
+    enter(rig.ledger, intent, IntentState.NEEDS_HUMAN, waiting_for="a clearer purpose")
     shown = background[0]
     shown.evaluate("window.__sameDocument = true")
     shown.evaluate(SHOW)

@@ -6,11 +6,12 @@ import httpx
 
 from pipeline.ledger import IntentState
 from tests.dashboard.rig import REPO, OpenedPull, Rig, csrf_of
+from tests.fixtures.records import enter
 
 
 def signed_off(rig: Rig, service: str) -> OpenedPull:
     pull = rig.open_pull(service)
-    rig.ledger.set_state(pull.intent_id, IntentState.APPROVED, waiting_for="a merge of its pull request")
+    enter(rig.ledger, pull.intent_id, IntentState.APPROVED, waiting_for="a merge of its pull request")
     return pull
 
 

@@ -19,7 +19,7 @@ from pipeline.ledger.tables import IntentRow
 from pipeline.llm.base import Usage
 from pipeline.registry import Provenance
 from tests.dashboard.rig import Rig, csrf_of, decision
-from tests.fixtures.records import make_report
+from tests.fixtures.records import enter, make_report
 
 
 @pytest.fixture
@@ -40,7 +40,7 @@ def test_the_queue_shows_each_intent_its_stages_with_durations_and_what_it_waits
     intent = rig.receive("timeline-svc", priority="high")
     rig.ledger.record(intent, Stage.GOVERNED, Outcome.SUCCEEDED, duration_ms=1500)
     rig.ledger.record(intent, Stage.SPEC, Outcome.FAILED, "score 61 under the gate", duration_ms=65_000)
-    rig.ledger.set_state(intent, IntentState.NEEDS_HUMAN, waiting_for="a fix for the SPEC: score 61 < 90")
+    enter(rig.ledger, intent, IntentState.NEEDS_HUMAN, waiting_for="a fix for the SPEC: score 61 < 90")
     row = row_of(client.get("/").text, "timeline-svc")
     assert "needs human" in row
     assert "a fix for the SPEC: score 61 &lt; 90" in row
@@ -109,7 +109,8 @@ def test_the_detail_explains_the_decision_spec_tests_deploys_and_cost(rig: Rig, 
             "failures": [{"test": "tests/test_api.py::test_create", "message": "assert 500 == 201"}],
         },
     }
-    rig.ledger.set_state(
+    enter(
+        rig.ledger,
         pull.intent_id,
         IntentState.AWAITING_SIGNOFF,
         report=BuildReport.from_json(report),
@@ -226,7 +227,7 @@ def test_the_detail_renders_whatever_the_ledger_holds(
 
 def test_links_from_the_ledger_are_only_http(rig: Rig, client: httpx.Client) -> None:
     intent = rig.receive("sneaky")
-    rig.ledger.set_state(intent, IntentState.DEPLOYED, service_url="javascript:alert(1)")
+    enter(rig.ledger, intent, IntentState.DEPLOYED, service_url="javascript:alert(1)")
     page = client.get(f"/intents/{intent}").text
     assert 'href="javascript:' not in page
 
@@ -258,7 +259,7 @@ def test_analytics_counts_what_happened(rig: Rig, client: httpx.Client) -> None:
     auto = rig.receive("auto")
     rig.ledger.record_decision(auto, Decision.from_json(decision("auto", action="auto_approve")))
     rig.ledger.record(auto, Stage.DEPLOYED, Outcome.SUCCEEDED, duration_ms=2000)
-    rig.ledger.set_state(auto, IntentState.DEPLOYED, report=make_report(score=95))
+    enter(rig.ledger, auto, IntentState.DEPLOYED, report=make_report(score=95))
     manual = rig.receive("manual")
     rig.ledger.record_decision(manual, Decision.from_json(decision("manual")))
     rig.ledger.record(manual, Stage.DEPLOYED, Outcome.FAILED, duration_ms=4000)

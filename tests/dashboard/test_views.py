@@ -16,6 +16,7 @@ from pipeline.ledger import IntentState, Ledger
 from pipeline.state import Database
 from tests.dashboard.rig import decision
 from tests.fixtures.clock import ManualClock
+from tests.fixtures.records import enter
 
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=True) | st.text(max_size=10),
@@ -89,7 +90,7 @@ def test_forge_views_are_reused_briefly_and_go_stale_with_the_ledger(database: D
     cache: ForgeViewCache[str] = ForgeViewCache(ttl_seconds=10, clock=clock.time)
     cache.put(view_key("Alice", record), "seen")
     assert cache.get(view_key("alice", record)) == "seen"
-    ledger.set_state(record.id, IntentState.AWAITING_SIGNOFF, head_sha="abc")
+    enter(ledger, record.id, IntentState.AWAITING_SIGNOFF, head_sha="abc")
     assert cache.get(view_key("alice", ledger.get(record.id))) is None, "a ledger change makes it stale"
     clock.advance(11)
     assert cache.get(view_key("alice", record)) is None, "and so does time"

@@ -15,7 +15,7 @@ from bot.vcs.models import PullRequest, ReviewState, StatusState
 from pipeline.governance import Decision
 from pipeline.ledger import IntentRecord, IntentState, TestedBy
 from tests.fixtures.fake_repo import BOT, FakeRepo, handler_line
-from tests.fixtures.records import make_decision
+from tests.fixtures.records import enter, make_decision
 
 REPO = "acme/intents"
 BUILT = "b" * 40
@@ -46,7 +46,7 @@ def intent_pull(
     )
     line.ledger.record_decision(record.id, decision)
     pull = repo.open_pull(head="intentops/notes", head_sha=head, files=["services/notes/app/main.py"])
-    line.ledger.set_state(record.id, IntentState.BUILDING, pr_number=pull.number, head_sha=head)
+    enter(line.ledger, record.id, IntentState.BUILDING, pr_number=pull.number, head_sha=head)
     if tested is not None:
         line.checks.record_tested(record.id, head_sha=head, ok=tested, by=TestedBy.BUILD, pushed_by=BOT)
     return line.ledger.get(record.id), pull
@@ -142,7 +142,7 @@ def test_the_dashboard_offers_approve_to_exactly_whom_the_bot_would_count(line: 
         ]
     )
     record, pull = intent_pull(line, repo, by_team)
-    line.ledger.set_state(record.id, IntentState.AWAITING_SIGNOFF, pr_number=pull.number)
+    enter(line.ledger, record.id, IntentState.AWAITING_SIGNOFF, pr_number=pull.number)
     record = line.ledger.get(record.id)
 
     carol = eligibility(repo, record, login="carol", bot_login=BOT, ledger=line.ledger)

@@ -9,6 +9,7 @@ import pytest
 
 from pipeline.ledger import (
     Checks,
+    Event,
     IntentState,
     Ledger,
     Outcome,
@@ -45,7 +46,7 @@ def test_the_same_content_again_is_not_new_work(ledger: Ledger) -> None:
 
 def test_changed_content_restarts_the_same_intent(ledger: Ledger) -> None:
     intent_id, _ = receive(ledger)
-    ledger.set_state(intent_id, IntentState.AWAITING_SIGNOFF, waiting_for="1 approval", pr_number=7)
+    ledger.apply(intent_id, Event.SIGNOFF_PENDING, reason="1 approval", pr_number=7)
     ledger.record_decision(intent_id, make_decision())
     same_id, new = receive(ledger, content_hash="h2")
     record = ledger.get(intent_id)
@@ -57,9 +58,8 @@ def test_changed_content_restarts_the_same_intent(ledger: Ledger) -> None:
 
 def test_state_changes_carry_what_the_intent_waits_for(ledger: Ledger) -> None:
     intent_id, _ = receive(ledger)
-    ledger.set_state(
-        intent_id, IntentState.AWAITING_SIGNOFF, waiting_for="1 approval from alice", head_sha="abc"
-    )
+    step = ledger.apply(intent_id, Event.SIGNOFF_PENDING, reason="1 approval from alice", head_sha="abc")
+    assert (step.before, step.to, step.refused) == (IntentState.RECEIVED, IntentState.AWAITING_SIGNOFF, False)
     record = ledger.get(intent_id)
     assert (record.state, record.waiting_for, record.head_sha) == (
         IntentState.AWAITING_SIGNOFF,
@@ -76,14 +76,17 @@ def test_state_changes_carry_what_the_intent_waits_for(ledger: Ledger) -> None:
 def test_only_known_fields_can_be_set(ledger: Ledger) -> None:
     intent_id, _ = receive(ledger)
     with pytest.raises(ValueError, match="cannot set repo"):
-        ledger.set_state(intent_id, IntentState.BUILDING, repo="evil/repo")
+        ledger.apply(intent_id, Event.BUILD_STARTED, repo="evil/repo")
+    with pytest.raises(ValueError, match="cannot set repo"):
+        ledger.update(intent_id, repo="evil/repo")
+    assert ledger.get(intent_id).repo == "acme/intents"
 
 
 def test_unknown_intents_are_reported(ledger: Ledger) -> None:
     with pytest.raises(UnknownIntent):
         ledger.get(404)
     with pytest.raises(UnknownIntent):
-        ledger.set_state(404, IntentState.BUILDING)
+        ledger.apply(404, Event.BUILD_STARTED)
 
 
 def test_stage_records_duration_and_failure(ledger: Ledger) -> None:
