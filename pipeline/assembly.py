@@ -10,10 +10,10 @@ from __future__ import annotations
 import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from pipeline.buildreport import BuildReport, BuildVerdict
 from pipeline.codegen.generator import GeneratedService
 from pipeline.codegen.model_path import CodegenRound
 from pipeline.factory.builtin import BuiltinSpecVerifier
@@ -29,12 +29,6 @@ from pipeline.spec.verifier import DEFAULT_GATE, Verification, stale_markdown
 
 # Files a test run leaves behind that must never be committed.
 NOT_COMMITTED = {"__pycache__", ".pytest_cache", ".ruff_cache", "data", "report.xml"}
-
-
-class BuildVerdict(StrEnum):
-    READY = "ready"
-    SPEC_BELOW_GATE = "spec_below_gate"
-    TESTS_FAILED = "tests_failed"
 
 
 @dataclass(frozen=True)
@@ -66,6 +60,10 @@ class BuildOutcome:
             "model_rounds": [r.to_json() for r in self.model_rounds],
             "version": self.generated.manifest.version if self.generated else None,
         }
+
+    def report(self) -> BuildReport:
+        """What the ledger keeps of this build (typed, versioned)."""
+        return BuildReport.from_json(self.to_json())
 
 
 @dataclass(frozen=True)

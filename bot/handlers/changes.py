@@ -103,7 +103,10 @@ def _check(line: Line, record: IntentRecord, head: str) -> ServiceCheck:
             failures=(TestFailure(folder, str(exc)),),
         )
         return ServiceCheck(gate=line.factory.gate, tests=nothing, verification=None, spec_problem=str(exc))
-    return check_service(Path(source), sandbox_for=line.sandbox_for, gate=line.factory.gate)
+    verifier = line.factory.stages.resolve(line.provider).verifier  # the line's verifier, as routed
+    return check_service(
+        Path(source), sandbox_for=line.sandbox_for, gate=line.factory.gate, verifier=verifier
+    )
 
 
 def _tests_line(tests: SandboxResult) -> str:

@@ -33,9 +33,10 @@ from bot.vcs.client import RepoClient
 from bot.vcs.errors import Invalid
 from bot.vcs.models import PullRequest, StatusContext, StatusState
 from pipeline.assembly import BuildOutcome, BuildVerdict, build_service
-from pipeline.buildreport import BuildReport
+from pipeline.factory.contracts import Stage as FactoryStage
+from pipeline.factory.routing import BUILTIN
 from pipeline.governance import Decision, PolicyAction, PushContext, govern
-from pipeline.governance.alignment import AlignmentScorer, scorer_for
+from pipeline.governance.alignment import AlignmentScorer
 from pipeline.governance.cache import AlignmentCache, CachingScorer
 from pipeline.intents import Intent, IntentProblem, InvalidIntent, duplicate_names, load_intent
 from pipeline.intents.serialize import content_hash
@@ -223,14 +224,15 @@ def _govern(
 
 
 def _scorer(line: Line, record: IntentRecord) -> AlignmentScorer:
-    """Claude's scores are recorded, so a retry or a second worker reaches the same decision for free."""
-    scorer = scorer_for(line.provider, budget_key=_budget_key(record))
-    if line.provider.offline:
+    """The alignment-scorer stage as the line routes it (built in, or a stage service). A model's or a
+    service's scores are recorded, so a retry or a second worker reaches the same decision for free."""
+    stages = line.factory.stages
+    scorer = stages.scorer(line.provider, budget_key=_budget_key(record))
+    routed = stages.describe()[FactoryStage.ALIGNMENT_SCORER.value]
+    if line.provider.offline and routed == BUILTIN:
         return scorer  # the lexical scorer is deterministic already
-    cache = AlignmentCache(line.ledger.database)
-    return CachingScorer(
-        scorer, cache, namespace=f"{line.provider.name}:{getattr(line.provider, 'model', '')}"
-    )
+    namespace = f"{line.provider.name}:{getattr(line.provider, 'model', '')}" if routed == BUILTIN else routed
+    return CachingScorer(scorer, AlignmentCache(line.ledger.database), namespace=namespace)
 
 
 def _budget_key(record: IntentRecord) -> str:
@@ -315,7 +317,7 @@ def _build(
             f"{tests.passed} passed, {tests.failed} failed ({tests.verdict.value})",
             {"tests": tests.to_json()},
         )
-    line.ledger.apply(record.id, Event.BUILT, report=BuildReport.from_json(outcome.to_json()))
+    line.ledger.apply(record.id, Event.BUILT, report=outcome.report())
     return outcome
 
 

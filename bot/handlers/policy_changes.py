@@ -18,7 +18,7 @@ from bot.signoffs import latest_approvals
 from bot.vcs.client import RepoClient
 from bot.vcs.models import PullRequest, StatusContext, StatusState
 from pipeline.governance import Decision, PolicyAction, PolicyStore
-from pipeline.governance.alignment import Alignment, AlignmentUnavailable, scorer_for
+from pipeline.governance.alignment import Alignment, AlignmentUnavailable
 from pipeline.governance.loading import PolicySet
 from pipeline.intents import InvalidIntent, load_intent
 from pipeline.ledger import GovernedPull, IntentRecord
@@ -172,7 +172,7 @@ def _alignment_of(decision: Decision) -> Alignment | None:
 
 def _rescore(line: Line, past: list[PastIntent], blueprint: str | None) -> dict[str, Alignment | None]:
     """Scores against the proposed blueprint (the offline scorer, or the model through its budget)."""
-    scorer = scorer_for(line.provider)
+    scorer = line.factory.stages.scorer(line.provider)
     scores: dict[str, Alignment | None] = {}
     for item in past:
         if blueprint is None:

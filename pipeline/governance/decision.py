@@ -43,6 +43,8 @@ RULE_FALSE = "its rule was false for this intent"
 LEXICAL_ONLY_INFORMS = "auto-approval needs a model's alignment; lexical scores only inform"
 """Why a matching auto_approve policy that reads `alignment_score` did not decide (and, when nothing else
 did, the decision's summary)."""
+HEURISTIC_ONLY_INFORMS = "auto-approval needs a model's alignment; {method} scores only inform"
+"""The same, for a scorer that is not the lexical one and has not been shown to resist padding."""
 FINDINGS_FORCE_APPROVAL = (
     "{count} finding(s): the intent holds text addressed to the scorer or the reviewer; a person must approve"
 )
@@ -64,7 +66,8 @@ class MatchedPolicy(_Frozen):
     source: str
     """file:line where the policy is written; `floor:file:line` for a policy of the server-side floor."""
     withheld: str = ""
-    """Why this matching auto_approve policy did not decide (LEXICAL_ONLY_INFORMS); empty when it counts."""
+    """Why this matching auto_approve policy did not decide (LEXICAL_ONLY_INFORMS, HEURISTIC_ONLY_INFORMS);
+    empty when it counts."""
     floor: bool = False
     """A policy of the server-side floor (shipped with or configured on the bot), not the repository's."""
 
@@ -217,7 +220,11 @@ def _withheld(loaded: LoadedPolicy, alignment: Alignment | None) -> str:
     reads_score = ALIGNMENT_SCORE in loaded.rule.names
     if loaded.policy.action is not PolicyAction.AUTO_APPROVE or not reads_score or alignment is None:
         return ""
-    return "" if alignment.method.can_grant_auto_approval else LEXICAL_ONLY_INFORMS
+    if alignment.method.can_grant_auto_approval:
+        return ""
+    if alignment.method is AlignmentMethod.LEXICAL:
+        return LEXICAL_ONLY_INFORMS
+    return HEURISTIC_ONLY_INFORMS.format(method=alignment.method.value)
 
 
 @dataclass(frozen=True)
@@ -305,8 +312,8 @@ def _action(outcome: _Outcome) -> tuple[PolicyAction, str]:
     if outcome.findings:
         return PolicyAction.REQUIRES_APPROVAL, FINDINGS_FORCE_APPROVAL.format(count=len(outcome.findings))
     if strictest is None:
-        withheld = any(m.withheld for m in outcome.matched)
-        return PolicyAction.REQUIRES_APPROVAL, LEXICAL_ONLY_INFORMS if withheld else NO_MATCH
+        withheld = next((m.withheld for m in outcome.matched if m.withheld), "")
+        return PolicyAction.REQUIRES_APPROVAL, withheld or NO_MATCH
     if outcome.errors:
         return PolicyAction.REQUIRES_APPROVAL, FAIL_CLOSED.format(count=len(outcome.errors))
     return PolicyAction.AUTO_APPROVE, WON.format(name=strictest.name, reason=strictest.reason)

@@ -43,6 +43,7 @@ def test_only_a_model_or_the_callers_own_what_if_may_grant() -> None:
         AlignmentMethod.LEXICAL: False,
         AlignmentMethod.CLAUDE: True,
         AlignmentMethod.GIVEN: True,
+        AlignmentMethod.SERVICE: False,
     }
 
 
@@ -110,3 +111,13 @@ def test_blocked_by_a_lexical_score_stays_blocked(seed_policies: PolicySet, blue
     intent = make_intent(service_name="pet-horoscope", purpose="Weekly horoscopes for pets")
     decision = govern(intent, seed_policies, scorer=LexicalScorer(), blueprint=blueprint)
     assert decision.action is PolicyAction.BLOCKED
+
+
+def test_a_stage_services_score_does_not_grant_either_and_the_decision_says_whose_it_was(
+    policies: PolicySet, blueprint: str
+) -> None:
+    """A scorer the line routes to a service has not been shown to resist padding: it informs."""
+    service = GivenScore(0.99, "scored by the alignment-scorer service", method=AlignmentMethod.SERVICE)
+    decision = govern(TODO, policies, scorer=service, blueprint=blueprint)
+    assert decision.action is PolicyAction.REQUIRES_APPROVAL
+    assert decision.summary == "auto-approval needs a model's alignment; service scores only inform"
