@@ -7,7 +7,7 @@ synchronous functions:
     def on_closed(event: PullRequestEvent, context: BotContext) -> None:
         context.queue.enqueue("deploy", key=..., payload=...)
 
-    @routes.job("deploy", on_dead=report_deploy_failure)  # default: bot.handlers.common.report_dead
+    @routes.job("deploy", on_dead=report_deploy_failure)  # default: bot.handlers.deadletters.report_dead
     def deploy(job: Job, context: BotContext) -> None: ...
 
 Event handlers run in a worker, never on the request path: the webhook only records the delivery and
@@ -88,7 +88,7 @@ class JobRoute:
     kind: str
     handler: JobHandler
     on_dead: DeadLetterHandler | None
-    """None: the workers' common report (`bot.handlers.common.report_dead`), so every dead job is told."""
+    """None: the workers' common report (`bot.handlers.deadletters.report_dead`), so every dead job is told."""
     payload: type[BaseModel] | None = None
     """The payload's type: a claimed job whose payload is not one dead-letters at once, naming the field."""
 

@@ -13,7 +13,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from bot.handlers.common import out_of_sight, report_dead
+from bot.handlers.deadletters import out_of_sight, report_dead
 from bot.queue import Job, JobState
 from bot.routing import BotContext, PermanentJobError, Routes
 from bot.vcs.errors import NotFound

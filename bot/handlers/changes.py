@@ -12,7 +12,8 @@ from pathlib import Path
 
 from bot import reports
 from bot.events import PullRequestEvent
-from bot.handlers.common import SERVICES_DIR, JobKind, report_dead, require_line
+from bot.handlers.common import SERVICES_DIR, JobKind, require_line
+from bot.handlers.deadletters import report_dead
 from bot.handlers.payloads import ChangedPayload
 from bot.handlers.policy_changes import govern_pull
 from bot.handlers.reviews import evaluate_pull

@@ -13,7 +13,8 @@ import re
 
 from bot import reports
 from bot.events import IssueCommentEvent
-from bot.handlers.common import JobKind, dead_jobs_of, require_line
+from bot.handlers.common import JobKind, require_line
+from bot.handlers.deadletters import dead_jobs_of
 from bot.handlers.payloads import CommandPayload, DeployPayload, IntentPayload
 from bot.handlers.reviews import evaluate_pull, signoff_status
 from bot.line import Line

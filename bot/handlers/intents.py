@@ -13,18 +13,10 @@ from typing import Any
 
 from bot import reports
 from bot.events import PushEvent
-from bot.handlers.common import (
-    SERVICE_BRANCH,
-    SERVICES_DIR,
-    GoverningFiles,
-    JobKind,
-    fail_commit,
-    governing_files,
-    is_intent_path,
-    notify,
-    report_dead,
-    require_line,
-)
+from bot.handlers.common import SERVICE_BRANCH, SERVICES_DIR, JobKind, is_intent_path, require_line
+from bot.handlers.deadletters import report_dead
+from bot.handlers.governing import GoverningFiles, governing_files
+from bot.handlers.notices import fail_commit, notify
 from bot.handlers.payloads import IntentPayload
 from bot.line import Line
 from bot.queue import IdempotencyKey, Job

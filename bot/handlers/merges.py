@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from bot import reports
 from bot.events import PullRequestEvent
-from bot.handlers.common import DEPLOY_ENVIRONMENT, SERVICES_DIR, JobKind, report_dead, require_line
+from bot.handlers.common import DEPLOY_ENVIRONMENT, SERVICES_DIR, JobKind, require_line
+from bot.handlers.deadletters import report_dead
 from bot.handlers.payloads import DeployPayload, PullPayload
 from bot.handlers.reviews import signoff_status
 from bot.line import Line

@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 
 from bot import reports
-from bot.handlers.common import GoverningFiles, governing_changes, governing_files
+from bot.handlers.governing import GoverningFiles, governing_changes, governing_files
 from bot.line import Line
 from bot.signoffs import latest_approvals
 from bot.vcs.client import RepoClient

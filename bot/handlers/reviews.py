@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from bot import reports
 from bot.events import PullRequestReviewEvent
-from bot.handlers.common import JobKind, governing_changes, require_line
+from bot.handlers.common import JobKind, require_line
+from bot.handlers.governing import governing_changes
 from bot.handlers.payloads import PullPayload
 from bot.handlers.policy_changes import evaluate_governed_pull
 from bot.line import Line

@@ -304,5 +304,5 @@ def test_a_dead_jobs_reported_error_never_holds_a_secret(
     routes.job("leaky")(leaks)
     context.queue.enqueue("leaky", key="k", payload={"repo": "acme/intents", "number": 3})
     drain(Worker(context, bot_routes(routes), name="w"))
-    reported = [r.getMessage() for r in caplog.records if r.name == "bot.handlers.common"]
+    reported = [r.getMessage() for r in caplog.records if r.name == "bot.handlers.deadletters"]
     assert reported == ["giving up on leaky for #3: PermanentJobError: the forge refused [redacted]"]

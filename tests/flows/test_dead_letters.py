@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from bot.handlers.common import JobKind, dead_jobs_of, report_dead
+from bot.handlers.common import JobKind
+from bot.handlers.deadletters import dead_jobs_of, report_dead
 from bot.queue import Job, JobState
 from pipeline.ledger import IntentState
 from pipeline.ledger.tables import IntentRow

@@ -1,0 +1,33 @@
+"""Telling people on the forge: a comment on the intent's pull request or issue, a failing status on the
+default branch's commit."""
+
+from __future__ import annotations
+
+from bot import reports
+from bot.line import Line
+from bot.vcs.client import RepoClient
+from bot.vcs.models import StatusContext, StatusState
+from pipeline.ledger import IntentRecord
+
+
+def notify(line: Line, repo: RepoClient, record: IntentRecord, body: str) -> None:
+    """Tell the people concerned: on the intent's PR if it has one, else on its own issue (opened once)."""
+    if record.pr_number:
+        repo.comment(record.pr_number, body)
+    elif record.issue_number:
+        repo.comment(record.issue_number, body)
+    else:
+        number = repo.create_issue(reports.ISSUE_TITLE.format(path=record.path), body)
+        line.ledger.update(record.id, issue_number=number)
+
+
+def fail_commit(line: Line, repo: RepoClient, sha: str, description: str, record: IntentRecord) -> None:
+    """A failing status on the default branch's commit for this intent file: one context per file, so
+    every failing file of a push shows on the commit."""
+    repo.set_status(
+        sha,
+        StatusContext.GOVERNANCE.of_file(record.path),
+        StatusState.FAILURE,
+        reports.short(description),
+        line.intent_url(record.id),
+    )
