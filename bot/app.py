@@ -18,7 +18,7 @@ from bot.settings import Settings
 if TYPE_CHECKING:
     from bot.line import Line
 from bot.webhooks.dispatch import event_job_handler
-from bot.webhooks.intake import EVENT_JOB_KIND, WebhookIntake
+from bot.webhooks.intake import EVENT_JOB_KIND, EventJobPayload, WebhookIntake
 from bot.webhooks.router import webhook_router
 from bot.worker import WorkerPool
 from pipeline.state import Database
@@ -60,7 +60,7 @@ def bot_routes(*features: Routes) -> Routes:
     routes = Routes()
     for feature in features:
         routes.include(feature)
-    routes.job(EVENT_JOB_KIND)(event_job_handler(routes))
+    routes.job(EVENT_JOB_KIND, payload=EventJobPayload)(event_job_handler(routes))
     return routes
 
 

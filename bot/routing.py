@@ -88,7 +88,7 @@ class JobRoute:
     kind: str
     handler: JobHandler
     on_dead: DeadLetterHandler | None
-    """None: the workers' common report (`bot.handlers.deadletters.report_dead`), so every dead job is told."""
+    """None: the common report (`bot.handlers.deadletters.report_dead`), so every dead job is told."""
     payload: type[BaseModel] | None = None
     """The payload's type: a claimed job whose payload is not one dead-letters at once, naming the field."""
 

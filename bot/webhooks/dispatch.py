@@ -10,6 +10,7 @@ from bot.events import MalformedEvent, parse_event
 from bot.queue import Job
 from bot.routing import BotContext, PermanentJobError, Routes
 from bot.webhooks.deliveries import DELIVERIES
+from bot.webhooks.intake import EventJobPayload
 
 NO_DELIVERY = "delivery {row} no longer exists"
 NO_ROUTE = "no handler named {route} (was it removed?)"
@@ -19,15 +20,16 @@ def event_job_handler(routes: Routes) -> Callable[[Job, BotContext], None]:
     """The handler of `github-event` jobs: parse the stored payload and run the route the job names."""
 
     def run_event_job(job: Job, context: BotContext) -> None:
-        route = routes.event_route(str(job.payload.get("route")))
+        job_payload = EventJobPayload.model_validate(job.payload)  # checked when claimed (the route says so)
+        route = routes.event_route(job_payload.route)
         if route is None:
-            raise PermanentJobError(NO_ROUTE.format(route=job.payload.get("route")))
+            raise PermanentJobError(NO_ROUTE.format(route=job_payload.route))
         with context.database.session() as session:
             payload = session.execute(
-                select(DELIVERIES.c.payload).where(DELIVERIES.c.id == job.payload.get("delivery"))
+                select(DELIVERIES.c.payload).where(DELIVERIES.c.id == job_payload.delivery)
             ).scalar_one_or_none()
         if payload is None:
-            raise PermanentJobError(NO_DELIVERY.format(row=job.payload.get("delivery")))
+            raise PermanentJobError(NO_DELIVERY.format(row=job_payload.delivery))
         try:
             event = parse_event(route.event, payload)
         except MalformedEvent as exc:

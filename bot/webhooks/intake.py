@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from gidgethub import sansio
+from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy.orm import Session
 
 from bot.events import EventName, action_of, sender_login
@@ -25,6 +26,18 @@ log = logging.getLogger(__name__)
 EVENT_JOB_KIND = "github-event"
 EVENT_JOB_PRIORITY = 100
 """Above every intent priority: dispatching an event is quick and decides what else gets queued."""
+
+
+class EventJobPayload(BaseModel):
+    """A `github-event` job: which stored delivery to parse, and which route to run it through."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    delivery: int = Field(ge=1)
+    """The delivery's row in the deliveries table (its payload is stored there, not in the job)."""
+    route: str = Field(min_length=1, max_length=300)
+    event: str = Field(default="", max_length=100)
+    """The event's name, for people reading the queue."""
 
 
 @dataclass(frozen=True)
@@ -100,7 +113,7 @@ class WebhookIntake:
         self.queue.enqueue(
             EVENT_JOB_KIND,
             key=f"event:{event.delivery_id}:{hook_id}:{route.name}",
-            payload={"delivery": row_id, "route": route.name, "event": event.event},
+            payload=EventJobPayload(delivery=row_id, route=route.name, event=event.event),
             priority=EVENT_JOB_PRIORITY,
             session=session,
         )
