@@ -13,6 +13,7 @@ from pipeline.governance.alignment import (
 from pipeline.governance.decision import (
     DECISION_VERSION,
     FINDINGS_FORCE_APPROVAL,
+    HEURISTIC_ONLY_INFORMS,
     LEXICAL_ONLY_INFORMS,
     AlignmentReport,
     Decision,
@@ -39,6 +40,7 @@ __all__ = [
     "ADDRESSED_PHRASES",
     "DECISION_VERSION",
     "FINDINGS_FORCE_APPROVAL",
+    "HEURISTIC_ONLY_INFORMS",
     "LEXICAL_ONLY_INFORMS",
     "LINE_STAGES",
     "Alignment",

@@ -38,7 +38,7 @@ from pipeline.factory.conformance import BLUEPRINT, FREE_TEXT, GREETINGS, SpecIn
 from pipeline.factory.contracts import CONTRACT_VERSION, Stage
 from pipeline.factory.routing import StageConfigError, StageRegistry
 from pipeline.governance import (
-    LEXICAL_ONLY_INFORMS,
+    HEURISTIC_ONLY_INFORMS,
     AlignmentMethod,
     GivenScore,
     PolicyAction,
@@ -260,7 +260,7 @@ def test_a_scorer_service_claiming_to_be_claude_cannot_buy_auto_approval(
     assert decision.alignment.method is AlignmentMethod.SERVICE and decision.alignment.score == 1.0
     assert decision.action is PolicyAction.REQUIRES_APPROVAL
     assert [m.withheld for m in decision.matched if m.action is PolicyAction.AUTO_APPROVE] == [
-        LEXICAL_ONLY_INFORMS
+        HEURISTIC_ONLY_INFORMS.format(method="service")
     ]
     # The same score from a model the line asked itself would have approved it: the policy is not the reason.
     claude = govern(
