@@ -119,3 +119,22 @@ class GovernedPullRow(Base):
     decision: Mapped[dict[str, Any]] = mapped_column(JSON)
     plan: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ShadowReportRow(Base):
+    """A shadow evaluation: a candidate implementation of a stage run beside the incumbent on recent intents,
+    with its verdict and its typed report (`pipeline.shadow.ShadowReport`, read back by `ShadowStore`)."""
+
+    __tablename__ = "shadow_reports"
+    __table_args__ = (Index("ix_shadow_reports_stage_at", "stage", "created_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo: Mapped[str] = mapped_column(String(200), default="")
+    """The intents repository whose history was replayed; empty for the bundled example history."""
+    stage: Mapped[str] = mapped_column(String(32))
+    candidate: Mapped[str] = mapped_column(String(500))
+    """The candidate as it was named: a stage service's name in the registry, or its URL."""
+    candidate_version: Mapped[str] = mapped_column(String(100), default="")
+    verdict: Mapped[str] = mapped_column(String(16))
+    report: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
