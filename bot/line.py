@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from pydantic import SecretStr
+
 from bot.settings import Settings
 from bot.vcs.client import RepoClient
 from bot.vcs.github import Connection, GithubRepoClient, app_connection, git_password, token_connection
@@ -77,6 +79,8 @@ class Line:
     factory: FactoryConfig = FactoryConfig()
     usage: UsageLedger | None = None
     """Model calls and their cost (what a PR reports as the intent's cost)."""
+    stage_token: SecretStr | None = None
+    """The bearer token the line sends to stage services (INTENTOPS_STAGE_TOKEN)."""
     floor: PolicySet | None = None
     """The bot's floor policies (INTENTOPS_POLICY_FLOOR): evaluated with every repository's own, which may
     add to them but never weaken them."""
@@ -164,6 +168,7 @@ def build_line(
         venv_cache=data / "venvs",
         public_url=public_url,
         merge_on_signoff=settings.merge_on_signoff,
+        stage_token=settings.stage_token,
         floor=floor,
     )
 

@@ -2,9 +2,18 @@
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Mapping
 from typing import Any
 
+from jinja2 import Environment
+from pydantic import ValidationError
+
 from bot.usertext import markdown_environment
+from pipeline.governance.decision import Decision
+from pipeline.governance.explain import Explanation, explain
+from pipeline.governance.variables import PushContext, rule_variables
+from pipeline.intents import InvalidIntent, load_intent
 from pipeline.llm.usage import UsageLedger
 
 # Commit status descriptions (GitHub caps them at 140 characters).
@@ -37,6 +46,7 @@ POLICY_CHANGE_WAITING = "policy change, waiting for sign-off: {waiting}"
 POLICY_CHANGE_SIGNED = "policy change signed off by {who}"
 POLICY_CHANGE_INVALID = "the changed policies do not load: {problem}"
 POLICY_CHANGE_BLOCKED = "policy change blocked: {summary}"
+STAGE_SUSPENDED_TITLE = "intentops: the {stage} stage is back on the built-in ({service} keeps failing)"
 
 WAITING_RETRY = "a worker to retry its failed work"
 WAITING_TESTS = "its tests to pass (see the failing tests on the pull request)"
@@ -69,8 +79,44 @@ UNDEPLOYED = "`{service}` was undeployed: its intent was deleted from the defaul
 
 
 def render(template: str, **values: Any) -> str:
-    """`templates/bot/<template>.md.j2` with `values`; every value is quoted as inert text (bot.usertext)."""
-    return markdown_environment("bot").get_template(f"{template}.md.j2").render(**values).strip() + "\n"
+    """`templates/bot/<template>.md.j2` with `values`; every value is quoted as inert text (bot.usertext).
+    Templates that show a decision in numbers take `variables` (see `rule_values`) when the caller has the
+    intent; without them, the numbers the decision holds itself (its alignment score)."""
+    return _environment().get_template(f"{template}.md.j2").render(**values).strip() + "\n"
+
+
+@functools.cache
+def _environment() -> Environment:
+    environment = markdown_environment("bot")
+    environment.globals["in_numbers"] = in_numbers
+    return environment
+
+
+def in_numbers(
+    decision: Mapping[str, Any] | Decision | None, variables: Mapping[str, Any] | None = None
+) -> Explanation | None:
+    """The decision explained in numbers (`pipeline.governance.explain`); None when there is none to read."""
+    if decision is None:
+        return None
+    try:
+        typed = decision if isinstance(decision, Decision) else Decision.from_json(decision)
+    except ValidationError:
+        return None
+    return explain(typed, variables=variables)
+
+
+def rule_values(data: bytes | None, *, source: str, author: str = "") -> dict[str, Any] | None:
+    """What the policy rules saw of an intent file (its fields, the computed values but the alignment, which
+    the decision holds); None when the file is gone or no longer a valid intent."""
+    if data is None:
+        return None
+    try:
+        intent = load_intent(data, source=source)
+    except InvalidIntent:
+        return None
+    values = rule_variables(intent, PushContext(author=author), alignment_score=None, alignment_method="")
+    values.pop("changed_files", None)  # what the push changed is not in the file: unknown, not empty
+    return values
 
 
 def short(text: str, limit: int = 140) -> str:

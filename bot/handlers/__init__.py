@@ -7,4 +7,5 @@ FLOW_MODULES: tuple[str, ...] = (
     "bot.handlers.commands",
     "bot.handlers.issues",
     "bot.handlers.changes",
+    "bot.handlers.stages",
 )

@@ -148,8 +148,17 @@ def _explain(line: Line, repo: RepoClient, record: IntentRecord, number: int) ->
         decision=current.decision.to_json() if current.decision else None,
         signoffs=list(status.counted) if status else [],
         refused=[(who, why.value) for who, why in status.refused] if status else [],
+        variables=_rule_values(repo, current),
     )
     repo.comment(number, body)
+
+
+def _rule_values(repo: RepoClient, record: IntentRecord) -> dict[str, Any] | None:
+    """The values the rules saw, for the decision in numbers: the intent file as it was governed."""
+    if not record.commit_sha:
+        return None
+    data = repo.read_file(record.path, record.commit_sha)
+    return reports.rule_values(data, source=record.path, author=record.author)
 
 
 def _retry(

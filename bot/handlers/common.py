@@ -26,6 +26,8 @@ class JobKind(StrEnum):
     CLOSED = "pr.closed"
     COMMAND = "pr.command"
     ISSUE = "issue.intent"
+    STAGES = "line.stages"
+    """`line/stages.yaml` changed on the default branch: record the lineage, route to what it names."""
     CHANGED = "pr.changed"
     """New commits on a pull request, or a new one: test a head the line did not build, govern a policy
     change."""

@@ -1,11 +1,12 @@
-"""What governs the line in an intents repository (its policy files and BLUEPRINT.md) at a commit, and which
-changes of a pull request touch it."""
+"""What governs the line in an intents repository (its policy files, BLUEPRINT.md and `line/stages.yaml`)
+at a commit, and which changes of a pull request touch it."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 from bot.vcs.client import RepoClient
+from pipeline.adoption.stagefile import STAGES_FILE
 
 POLICIES_DIR = "policies"
 POLICY_SUFFIXES = (".yaml", ".yml", ".json")
@@ -18,6 +19,8 @@ class GoverningFiles:
 
     policies: dict[str, bytes]
     blueprint: bytes | None
+    stages: bytes | None = None
+    """`line/stages.yaml`: which implementation serves each stage (None: every stage built in)."""
 
     @property
     def blueprint_text(self) -> str | None:
@@ -34,10 +37,10 @@ def governing_files(repo: RepoClient, ref: str) -> GoverningFiles:
         for path in repo.list_dir(POLICIES_DIR, ref)
         if path.endswith(POLICY_SUFFIXES)
     }
-    return GoverningFiles(policies, repo.read_file(BLUEPRINT, ref))
+    return GoverningFiles(policies, repo.read_file(BLUEPRINT, ref), repo.read_file(STAGES_FILE, ref))
 
 
-GOVERNING_PREFIXES = ("policies/", ".github/")
+GOVERNING_PREFIXES = ("policies/", ".github/", "line/")
 GOVERNING_FILES = frozenset({"BLUEPRINT.md"})
 
 

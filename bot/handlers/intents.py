@@ -7,7 +7,7 @@ webhook, a retried job or the same content pushed twice builds once and updates 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -17,13 +17,16 @@ from bot.handlers.common import SERVICE_BRANCH, SERVICES_DIR, JobKind, is_intent
 from bot.handlers.deadletters import report_dead
 from bot.handlers.governing import GoverningFiles, governing_files
 from bot.handlers.notices import fail_commit, notify
-from bot.handlers.payloads import IntentPayload
+from bot.handlers.payloads import CommitPayload, IntentPayload
+from bot.handlers.stages import report_suspensions, stages_for
 from bot.line import Line
 from bot.queue import IdempotencyKey, Job
 from bot.routing import BotContext, Routes
 from bot.vcs.client import RepoClient
 from bot.vcs.errors import Invalid
 from bot.vcs.models import PullRequest, StatusContext, StatusState
+from pipeline.adoption.fallback import AdoptedStages
+from pipeline.adoption.stagefile import STAGES_FILE
 from pipeline.assembly import BuildOutcome, BuildVerdict, build_service
 from pipeline.factory.contracts import Stage as FactoryStage
 from pipeline.factory.routing import BUILTIN
@@ -48,6 +51,12 @@ def on_push(event: PushEvent, context: BotContext) -> None:
     for path in sorted(p for p in present if is_intent_path(p)):
         payload = _payload(event, path, changed_files)
         context.queue.enqueue(JobKind.READ, key=f"read:{event.repo}:{path}:{event.after}", payload=payload)
+    if STAGES_FILE in present | removed:
+        context.queue.enqueue(
+            JobKind.STAGES,
+            key=f"stages:{event.repo}:{event.after}",
+            payload=CommitPayload(repo=event.repo, sha=event.after, base=_payload(event, "", []).base),
+        )
     for path in sorted(p for p in removed if is_intent_path(p)):
         payload = _payload(event, path, changed_files)
         context.queue.enqueue(
@@ -172,14 +181,19 @@ def build_intent(job: Job, context: BotContext) -> None:
     if record.state in PAST_MERGE and not payload.rebuild:
         return  # a retried attempt after this content was built and merged: nothing is left to do here
     rules = governing_files(repo, payload.base)
-    decision = _govern(line, repo, intent, record, payload, rules, once=job.key)
+    adopted, plan, stage_file_problem = stages_for(line, payload.repo, rules)
+    decision = _govern(line, repo, intent, record, payload, rules, adopted, once=job.key)
     if decision.action is PolicyAction.BLOCKED:
         _report_blocked(line, repo, record, decision, payload.sha)
         return
     if not intent.auto_build:
         line.ledger.apply(record.id, Event.HELD)
         return
-    outcome = _build(line, record, intent, rules.blueprint_text, once=job.key)
+    notes = {stage.value: why for stage, why in plan.builtin_because.items()}
+    if stage_file_problem:
+        notes["line/stages.yaml"] = stage_file_problem
+    outcome = _build(line, record, intent, rules.blueprint_text, adopted, notes, once=job.key)
+    report_suspensions(line, repo, adopted)
     if outcome.verdict is BuildVerdict.SPEC_BELOW_GATE:
         _report_below_gate(line, repo, record, outcome, payload.sha)
         return
@@ -193,6 +207,7 @@ def _govern(
     record: IntentRecord,
     payload: IntentPayload,
     rules: GoverningFiles,
+    adopted: AdoptedStages,
     *,
     once: str,
 ) -> Decision:
@@ -203,7 +218,7 @@ def _govern(
         decision = govern(
             intent,
             update.in_force,
-            scorer=_scorer(line, record),
+            scorer=_scorer(line, record, adopted),
             blueprint=rules.blueprint_text,
             context=PushContext.of(author=payload.author, changed_files=payload.changed_files),
             policy_problems=update.problems,
@@ -215,12 +230,11 @@ def _govern(
     return decision
 
 
-def _scorer(line: Line, record: IntentRecord) -> AlignmentScorer:
+def _scorer(line: Line, record: IntentRecord, adopted: AdoptedStages) -> AlignmentScorer:
     """The alignment-scorer stage as the line routes it (built in, or a stage service). A model's or a
     service's scores are recorded, so a retry or a second worker reaches the same decision for free."""
-    stages = line.factory.stages
-    scorer = stages.scorer(line.provider, budget_key=_budget_key(record))
-    routed = stages.describe()[FactoryStage.ALIGNMENT_SCORER.value]
+    scorer = adopted.scorer(line.provider, budget_key=_budget_key(record))
+    routed = adopted.describe()[FactoryStage.ALIGNMENT_SCORER.value]
     if line.provider.offline and routed == BUILTIN:
         return scorer  # the lexical scorer is deterministic already
     namespace = f"{line.provider.name}:{getattr(line.provider, 'model', '')}" if routed == BUILTIN else routed
@@ -276,8 +290,16 @@ class _StageClock:
 
 
 def _build(
-    line: Line, record: IntentRecord, intent: Intent, blueprint: str | None, *, once: str
+    line: Line,
+    record: IntentRecord,
+    intent: Intent,
+    blueprint: str | None,
+    adopted: AdoptedStages,
+    builtin_because: dict[str, str],
+    *,
+    once: str,
 ) -> BuildOutcome:
+    """`builtin_because`: stages `line/stages.yaml` routes to a service that runs built in, and why."""
     line.ledger.apply(record.id, Event.BUILD_STARTED)
     clock = _StageClock(line, record.id, once)
     outcome = build_service(
@@ -288,16 +310,17 @@ def _build(
         sandbox_for=line.sandbox_for,
         provider=line.provider,
         budget_key=_budget_key(record),
-        config=line.factory,
+        config=replace(line.factory, stages=adopted),
         progress=clock,
     )
     spec = outcome.spec
     spec_ok = spec.reached_gate
+    served = {stage.value: who for stage, who in adopted.served.by.items()}
     clock.finish(
         "spec",
         Outcome.SUCCEEDED if spec_ok else Outcome.FAILED,
-        f"score {spec.verification.score}/100 (gate {spec.gate})",
-        {"score": spec.verification.score},
+        f"score {spec.verification.score}/100 (gate {spec.gate}){_served_note(served)}",
+        {"score": spec.verification.score, "served_by": served, "builtin_because": builtin_because},
     )
     if outcome.generated is not None:
         clock.finish("code", Outcome.SUCCEEDED, f"{len(outcome.files)} files")
@@ -311,6 +334,12 @@ def _build(
         )
     line.ledger.apply(record.id, Event.BUILT, report=outcome.report())
     return outcome
+
+
+def _served_note(served: dict[str, str]) -> str:
+    """`; spec-builder by spec-builder-v2`: the stages a service (not the built-in) served, for timelines."""
+    routed = [f"{stage} by {who}" for stage, who in served.items() if who != BUILTIN]
+    return f"; {', '.join(routed)}" if routed else ""
 
 
 def _report_below_gate(

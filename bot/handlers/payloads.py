@@ -48,6 +48,13 @@ class IntentPayload(JobPayload):
     """`/intentops rebuild`: build again even after a merge."""
 
 
+class CommitPayload(JobPayload):
+    """A commit of the default branch, and the one before it ("" when the branch was new)."""
+
+    sha: str = Field(min_length=1, max_length=64)
+    base: str = Field(default="", max_length=64)
+
+
 class PullPayload(JobPayload):
     """A pull request (or an issue) of the repository."""
 

@@ -10,6 +10,7 @@ do not load fail the status with their file and line. It deploys nothing; people
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 
 from bot import reports
 from bot.handlers.governing import GoverningFiles, governing_changes, governing_files
@@ -17,9 +18,11 @@ from bot.line import Line
 from bot.signoffs import latest_approvals
 from bot.vcs.client import RepoClient
 from bot.vcs.models import PullRequest, StatusContext, StatusState
+from pipeline.adoption.stagefile import StageFileError, parse_stage_file
 from pipeline.governance import Decision, PolicyAction, PolicyStore
 from pipeline.governance.alignment import Alignment, AlignmentUnavailable
 from pipeline.governance.loading import PolicySet
+from pipeline.governance.policy import PolicyProblem
 from pipeline.intents import InvalidIntent, load_intent
 from pipeline.ledger import GovernedPull, IntentRecord
 from pipeline.policychange import DEFAULT_PLAN_SIZE, PastIntent, Plan, change_decision, plan_change
@@ -41,10 +44,9 @@ def govern_pull(line: Line, repo: RepoClient, number: int, *, once: str) -> None
     proposed_files = governing_files(repo, pull.head_sha)
     current = PolicyStore().update(current_files.policies).in_force
     proposed = PolicyStore().update(proposed_files.policies)
-    if proposed.problems:
-        problem = proposed.problems[0]
-        where = f"{problem.file}:{problem.line}" if problem.line else problem.file
-        text = reports.POLICY_CHANGE_INVALID.format(problem=f"{where}: {problem.message}")
+    unusable = _first_problem(proposed.problems, proposed_files)
+    if unusable:
+        text = reports.POLICY_CHANGE_INVALID.format(problem=unusable)
         repo.set_status(pull.head_sha, StatusContext.GOVERNANCE, StatusState.FAILURE, reports.short(text))
         _not_applicable_statuses(repo, pull.head_sha)
         return
@@ -68,6 +70,19 @@ def govern_pull(line: Line, repo: RepoClient, number: int, *, once: str) -> None
         repo.comment(number, _plan_comment(saved, plan))
     _not_applicable_statuses(repo, pull.head_sha)
     evaluate_change(line, repo, pull, saved)
+
+
+def _first_problem(problems: Sequence[PolicyProblem], proposed: GoverningFiles) -> str:
+    """Why the proposed policy files or `line/stages.yaml` cannot be used ("" when they can)."""
+    if problems:
+        problem = problems[0]
+        where = f"{problem.file}:{problem.line}" if problem.line else problem.file
+        return f"{where}: {problem.message}"
+    try:
+        parse_stage_file(proposed.stages)
+    except StageFileError as exc:
+        return exc.problems[0]
+    return ""
 
 
 def evaluate_change(line: Line, repo: RepoClient, pull: PullRequest, governed: GovernedPull) -> SignoffStatus:

@@ -3,6 +3,8 @@
 A feature that adds tables adds one import line here.
 """
 
+import pipeline.adoption.health
+import pipeline.adoption.history
 import pipeline.deploy.records
 import pipeline.governance.cache
 import pipeline.governance.kept
