@@ -10,6 +10,7 @@ answer is a comment.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from bot import reports
 from bot.events import IssueCommentEvent

@@ -14,7 +14,7 @@ from markdown_it.token import Token
 
 from bot import reports
 from bot.reports import intent_cost
-from pipeline.governance import govern, load_policy_sources
+from pipeline.governance import GivenScore, govern, load_policy_sources
 from pipeline.governance.alignment import AlignmentMethod, LexicalScorer
 from pipeline.governance.decision import (
     LEXICAL_ONLY_INFORMS,
@@ -216,11 +216,13 @@ def test_the_blocked_issue_lists_each_policy_and_error_on_its_own_line() -> None
 
     body = reports.render("blocked", path="intents/notes.yaml", decision=blocked.to_json())
 
-    items = [line for line in body.splitlines() if line.startswith("- ")]
+    policies = body.split("Alignment:")[0]
+    items = [line for line in policies.splitlines() if line.startswith("- ")]
     assert len(items) == 3, body
     assert items[0].endswith("(`policies/default.yaml:3`)") and "Core changes" in items[1]
-    parsed = tokens(body)
+    parsed = tokens(policies)
     assert sum(t.type == "list_item_open" for t in parsed) == 3
+    parsed = tokens(body)
     paragraphs = [t.content for t in parsed if t.type == "inline"]
     assert any(p.startswith("Alignment: 0.40 (lexical)") for p in paragraphs)
     assert "Nothing was built. Change the intent (or the policies) and push again." in paragraphs
@@ -259,3 +261,80 @@ def test_the_pull_request_shows_findings_withheld_auto_approval_and_floor_polici
     assert f"**Withheld**: {LEXICAL_ONLY_INFORMS}" in aligned
     assert html_in(body) == [] and MENTION.findall(body) == []
     assert "&amp;lt;" not in body, "quoted once, not twice"
+
+
+SEED = (Path(__file__).resolve().parents[2] / "policies" / "seed.json").read_bytes()
+
+
+def test_the_blocked_issue_says_why_in_numbers_and_what_would_unblock_it() -> None:
+    intent = Intent(service_name="todo", purpose="A to-do list for the team", tier=1)
+    made = govern(
+        intent,
+        load_policy_sources({"policies/seed.json": SEED}),
+        scorer=GivenScore(0.65, method=AlignmentMethod.CLAUDE),
+        blueprint=None,
+    )
+
+    body = reports.render("blocked", path="intents/todo.yaml", decision=made.to_json())
+
+    numbers = body[body.index("**In numbers**") :]
+    assert "- **Block anything misaligned**: `alignment_score 0.65 < 0.70 (0.05 below)`" in numbers
+    change = "- alignment_score &gt;= 0.70 (now 0.65): 'Block anything misaligned' would not match"
+    assert change + "; then requires_approval" in numbers
+    rendered = MarkdownIt("commonmark").render(body)
+    assert "<code>alignment_score 0.65 &lt; 0.70 (0.05 below)</code>" in rendered
+
+
+def test_explain_gives_the_intents_own_values_and_the_combined_change() -> None:
+    data = b"service_name: todo\npurpose: A to-do list for the team\ntier: 1\n"
+    intent = Intent(service_name="todo", purpose="A to-do list for the team", tier=1)
+    made = govern(
+        intent,
+        load_policy_sources(
+            {
+                "p.yaml": b"- {name: Tools, rule: alignment_score >= 0.8 && tier >= 2, "
+                b"action: auto_approve, reason: r}"
+            }
+        ),
+        scorer=GivenScore(0.85, method=AlignmentMethod.LEXICAL),
+        blueprint=None,
+    )
+    values = reports.rule_values(data, source="intents/todo.yaml", author="alice")
+
+    body = reports.render(
+        "explain",
+        path="intents/todo.yaml",
+        state="awaiting_signoff",
+        waiting_for="sign-off",
+        decision=made.to_json(),
+        signoffs=[],
+        refused=[],
+        variables=values,
+    )
+
+    assert (
+        "- tier &gt;= 2 (now 1) and an alignment scored by a model (Claude): 'Tools' would match; "
+        "then auto_approve" in body
+    )
+    assert reports.rule_values(b"service_name: [", source="x.yaml") is None
+    assert reports.rule_values(None, source="x.yaml") is None
+
+
+def test_the_numbers_quote_policy_names_as_text() -> None:
+    hostile = load_policy_sources(
+        {
+            "p.yaml": b"- {name: '<img src=x> @acme/admins', rule: alignment_score < 0.7, "
+            b"action: blocked, reason: r}"
+        }
+    )
+    made = govern(
+        Intent(service_name="todo", purpose="A to-do list"),
+        hostile,
+        scorer=GivenScore(0.5, method=AlignmentMethod.CLAUDE),
+        blueprint=None,
+    )
+
+    body = reports.render("blocked", path="intents/todo.yaml", decision=made.to_json())
+
+    assert html_in(body) == [] and MENTION.findall(body) == []
+    assert "**&lt;img src=x&gt; @\u200dacme/admins**: `alignment_score 0.50 < 0.70 (0.20 below)`" in body
