@@ -27,6 +27,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.factory_cmd",
     "bot.cli.bot_cmd",
     "bot.cli.demo_cmd",
+    "bot.cli.stages_cmd",
 )
 
 
@@ -52,6 +53,7 @@ COMMAND_OWNERS: dict[str, str] = {
     "worker": "bot.cli.bot_cmd",
     "up": "bot.cli.demo_cmd",
     "demo": "bot.cli.demo_cmd",
+    "stages": "bot.cli.stages_cmd",
 }
 """Top-level command -> the module that registers it."""
 
