@@ -8,6 +8,7 @@ from bot.handlers.common import DEPLOY_ENVIRONMENT, SERVICES_DIR, JobKind, requi
 from bot.handlers.deadletters import report_dead
 from bot.handlers.payloads import DeployPayload, PullPayload
 from bot.handlers.reviews import signoff_status
+from bot.handlers.stages import record_stage_merge
 from bot.line import Line
 from bot.queue import Job
 from bot.routing import BotContext, Routes
@@ -56,7 +57,8 @@ def deploy_merge(job: Job, context: BotContext) -> None:
     number, sha = payload.number, payload.sha
     found = line.ledger.find_by_pr(repo.full_name, number)
     if found is None:
-        return  # not an intent's PR (e.g. one adding an intent from an issue)
+        record_stage_merge(line, repo, number, sha)  # a change of line/stages.yaml: signed off or not
+        return  # not an intent's PR (e.g. one adding an intent from an issue): nothing to deploy
     record = found.checked()
     if record.state not in (IntentState.DEPLOYING, IntentState.MERGED):
         waited = line.ledger.waited_ms(record.id, since=Stage.SIGNOFF)  # sign-off to merge

@@ -7,7 +7,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Integer, String, select
+from sqlalchemy import DateTime, Integer, String, UniqueConstraint, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pipeline.adoption.stagefile import StageFile, StageRoute
@@ -27,6 +28,21 @@ class StageAdoptionRow(Base):
     contract: Mapped[str] = mapped_column(String(16), default="")
     shadow: Mapped[int | None] = mapped_column(Integer, nullable=True)
     commit_sha: Mapped[str] = mapped_column(String(64), default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class StageApprovalRow(Base):
+    """A merge of the default branch that changed `line/stages.yaml` through a pull request whose sign-off
+    was complete when it merged: only what such a merge names is routed to."""
+
+    __tablename__ = "stage_approvals"
+    __table_args__ = (UniqueConstraint("repo", "commit_sha", name="uq_stage_approvals_once"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    repo: Mapped[str] = mapped_column(String(200))
+    commit_sha: Mapped[str] = mapped_column(String(64))
+    pr_number: Mapped[int] = mapped_column(Integer)
+    approvers: Mapped[str] = mapped_column(String(500), default="")
     at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
@@ -84,6 +100,40 @@ class StageHistory:
                 Adoption(stage, row.service, row.version, row.shadow, row.commit_sha, row.at)
                 for row in session.scalars(query)
             ]
+
+    def approve(self, repo: str, *, commit_sha: str, pr_number: int, approvers: tuple[str, ...]) -> None:
+        """Record that the merge `commit_sha` was signed off (once; a redelivery changes nothing)."""
+        try:
+            with self._db.session() as session:
+                session.add(
+                    StageApprovalRow(
+                        repo=repo,
+                        commit_sha=commit_sha,
+                        pr_number=pr_number,
+                        approvers=", ".join(approvers)[:500],
+                        at=self._clock(),
+                    )
+                )
+        except IntegrityError:
+            return
+
+    def approved(self, repo: str, stage: Stage, route: StageRoute) -> bool:
+        """Whether the change that gave `stage` its current `route` was merged with a complete sign-off."""
+        current = next(
+            (
+                a
+                for a in reversed(self.lineage(repo, stage))
+                if (a.service, a.version) == (route.service, route.version)
+            ),
+            None,
+        )
+        if current is None:
+            return False
+        query = select(StageApprovalRow.id).where(
+            StageApprovalRow.repo == repo, StageApprovalRow.commit_sha == current.commit_sha
+        )
+        with self._db.session() as session:
+            return session.scalar(query) is not None
 
     def repos(self) -> list[str]:
         with self._db.session() as session:

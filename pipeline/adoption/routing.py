@@ -8,13 +8,14 @@ says why; nothing here fails a build.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from pydantic import SecretStr
 
 from pipeline.adoption.fallback import AdoptedStages
 from pipeline.adoption.health import StageHealth
-from pipeline.adoption.stagefile import StageFile
+from pipeline.adoption.stagefile import StageFile, StageRoute
 from pipeline.factory.clients import DEFAULT_TIMEOUT_S, StageEndpoint
 from pipeline.factory.contracts import Stage
 from pipeline.factory.routing import BUILTIN, StageRegistry
@@ -22,6 +23,7 @@ from pipeline.registry.model import ServiceStatus
 from pipeline.registry.store import RegistryStore
 
 NOT_REGISTERED = "{service} is not registered (is it deployed?)"
+NOT_SIGNED_OFF = "the change that names {service} was not merged with a complete sign-off"
 GONE = "{service} is gone from the registry"
 SUSPENDED = "{service} is suspended: {reason}"
 OPERATOR = "INTENTOPS_STAGES routes it to {url}"
@@ -45,8 +47,11 @@ def plan_stages(
     token: SecretStr | None,
     operator: StageRegistry | None = None,
     timeout_s: float = DEFAULT_TIMEOUT_S,
+    approved: Callable[[Stage, StageRoute], bool] = lambda _stage, _route: True,
 ) -> tuple[AdoptedStages, StagePlan]:
-    """The stages a build of `repo` uses (with fallback), and the plan that explains them."""
+    """The stages a build of `repo` uses (with fallback), and the plan that explains them. `approved`:
+    whether the change that named a route was merged signed off (`StageHistory.approved`); a route that was
+    not (pushed straight to the branch, merged with one approval) runs built in."""
     endpoints: dict[Stage, StageEndpoint] = {}
     services: dict[Stage, str] = {}
     why: dict[Stage, str] = {}
@@ -61,7 +66,9 @@ def plan_stages(
             continue
         entry = registry.get(route.service)
         suspension = health.suspension(repo, stage.value, route.service)
-        if entry is None:
+        if not approved(stage, route):
+            why[stage] = NOT_SIGNED_OFF.format(service=route.service)
+        elif entry is None:
             why[stage] = NOT_REGISTERED.format(service=route.service)
         elif entry.status is ServiceStatus.GONE:
             why[stage] = GONE.format(service=route.service)

@@ -133,3 +133,21 @@ def test_a_healthy_service_serves_and_says_so(database: Database) -> None:
     assert stages.served.by[Stage.SPEC_BUILDER] == "spec-builder-v2"
     assert stages.served.by[Stage.SPEC_VERIFIER] == BUILTIN
     assert health.error_rate("acme/intents", "spec-builder", "spec-builder-v2").calls == 1
+
+
+def test_a_route_whose_change_was_not_signed_off_runs_built_in(database: Database) -> None:
+    registry = RegistryStore(database)
+    registry.register(name="spec-builder-v2", version="v1", url="http://127.0.0.1:9")
+    routed = StageFile().with_route(StageRoute(Stage.SPEC_BUILDER, "spec-builder-v2"))
+
+    _, plan = plan_stages(
+        routed,
+        repo="acme/intents",
+        registry=registry,
+        health=StageHealth(database),
+        token=TOKEN,
+        approved=lambda _stage, _route: False,
+    )
+
+    assert plan.services == {}
+    assert "was not merged with a complete sign-off" in plan.builtin_because[Stage.SPEC_BUILDER]

@@ -1,5 +1,5 @@
-"""Adopted stage services: their live calls, suspensions after repeated failures, and the lineage of
-`line/stages.yaml` changes.
+"""Adopted stage services: their live calls, suspensions after repeated failures, the lineage of
+`line/stages.yaml` changes, and which of those changes were merged signed off.
 
 Revision ID: 0006
 Revises: 0005
@@ -57,9 +57,21 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     op.create_index("ix_stage_adoptions_repo", "stage_adoptions", ["repo"])
+    op.create_table(
+        "stage_approvals",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("repo", sa.String(length=200), nullable=False),
+        sa.Column("commit_sha", sa.String(length=64), nullable=False),
+        sa.Column("pr_number", sa.Integer(), nullable=False),
+        sa.Column("approvers", sa.String(length=500), nullable=False),
+        sa.Column("at", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("repo", "commit_sha", name="uq_stage_approvals_once"),
+    )
 
 
 def downgrade() -> None:
+    op.drop_table("stage_approvals")
     op.drop_index("ix_stage_adoptions_repo", table_name="stage_adoptions")
     op.drop_table("stage_adoptions")
     op.drop_table("stage_suspensions")
