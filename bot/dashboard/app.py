@@ -13,7 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from bot.dashboard import analytics, approvals, auth, detail, live, merges, queue, services
+from bot.dashboard import analytics, approvals, auth, detail, live, merges, queue, services, stages
 from bot.dashboard.context import DashboardContext
 from bot.dashboard.forgecache import ForgeViewCache
 from bot.dashboard.rendering import STATIC, build_templates, path_for, render
@@ -34,6 +34,7 @@ ROUTERS = (
     merges.router,
     services.router,
     analytics.router,
+    stages.router,
 )
 
 SECURITY_HEADERS = (
