@@ -162,7 +162,7 @@ def _add_dashboard(app: FastAPI, settings: Settings, line: Line, database: Datab
 
 
 def _dashboard_repo_for(line: Line) -> RepoForToken:
-    def repo_for(token: str, full_name: str) -> RepoClient:
+    def repo_for(token: str, full_name: str) -> GithubRepoClient:
         return GithubRepoClient(token_connection(token, line.api_base_url), full_name)
 
     return repo_for

@@ -1,5 +1,6 @@
 """Analytics: intents per day, auto-approval rate, median time per stage, SPEC scores, deploy success
-rate, LLM tokens and cost this month. A handful of grouped queries over the ledger."""
+rate, LLM tokens and cost this month. A handful of grouped queries over the ledger, over a range of days
+(`since`, `until`; the last 14 by default)."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ import math
 import statistics
 from collections import Counter, defaultdict
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Annotated
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, HTTPException, Query, Request, status
 from sqlalchemy import func, select
 from starlette.responses import Response
 
@@ -18,12 +20,16 @@ from bot.dashboard.context import ContextDep, DashboardContext
 from bot.dashboard.readmodel import TIMELINE
 from bot.dashboard.rendering import duration, render
 from bot.dashboard.sessions import UserDep
+from bot.dashboard.text import BAD_DATE, BAD_RANGE, RANGE_TOO_LONG
 from pipeline.ledger import Outcome, Stage
 from pipeline.ledger.tables import DecisionRow, IntentEventRow, IntentRow
 from pipeline.llm.usage import month_of
 from pipeline.state import Database
 
 DAYS = 14
+MAX_DAYS = 366
+LABELS = 16
+"""At most this many day labels under the per-day chart; the others stay blank (their bars keep titles)."""
 AUTO_APPROVE = "auto_approve"
 SCORE_BUCKETS = ((0, 59), (60, 69), (70, 79), (80, 89), (90, 100))
 
@@ -41,7 +47,50 @@ class LlmMonth:
 
 
 @dataclass(frozen=True)
+class DayRange:
+    """The days shown, both included (UTC)."""
+
+    first: date
+    last: date
+
+    @property
+    def days(self) -> int:
+        return (self.last - self.first).days + 1
+
+    @property
+    def start(self) -> datetime:
+        return datetime.combine(self.first, time.min, UTC)
+
+    @property
+    def end(self) -> datetime:
+        """The first moment after the range."""
+        return datetime.combine(self.last + timedelta(days=1), time.min, UTC)
+
+
+def day_range(since: str, until: str, today: date) -> DayRange:
+    """The range a person asked for: YYYY-MM-DD dates, at most MAX_DAYS days; the last DAYS days without
+    them. Raises a 400 that names the bad value."""
+    last = _date("until", until) if until else today
+    first = _date("since", since) if since else last - timedelta(days=DAYS - 1)
+    if first > last:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, BAD_RANGE.format(since=first, until=last))
+    if (last - first).days + 1 > MAX_DAYS:
+        raise HTTPException(status.HTTP_400_BAD_REQUEST, RANGE_TOO_LONG.format(days=MAX_DAYS))
+    return DayRange(first, last)
+
+
+def _date(name: str, value: str) -> date:
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise HTTPException(
+            status.HTTP_400_BAD_REQUEST, BAD_DATE.format(name=name, value=value[:40])
+        ) from None
+
+
+@dataclass(frozen=True)
 class Analytics:
+    days: DayRange
     intents_total: int
     per_day: BarChart
     decided: int
@@ -54,24 +103,39 @@ class Analytics:
     llm: LlmMonth | None
 
 
-def _per_day(db: Database, now: datetime) -> tuple[int, BarChart]:
-    first = (now - timedelta(days=DAYS - 1)).date()
+def _per_day(db: Database, days: DayRange) -> tuple[int, BarChart]:
     with db.session() as session:
-        total = int(session.execute(select(func.count(IntentRow.id))).scalar_one())
         created = session.scalars(
-            select(IntentRow.created_at).where(IntentRow.created_at >= datetime.combine(first, time.min, UTC))
+            select(IntentRow.created_at).where(
+                IntentRow.created_at >= days.start, IntentRow.created_at < days.end
+            )
         ).all()
-    days = Counter(moment.date() for moment in created)
+    per_day = Counter(_utc(moment).date() for moment in created)
+    every = -(-days.days // LABELS)
     points = []
-    for offset in range(DAYS):
-        day = first + timedelta(days=offset)
-        points.append((day.strftime("%m-%d"), float(days[day]), str(days[day])))
-    return total, bar_chart(f"Intents received per day, last {DAYS} days", points)
+    for offset in range(days.days):
+        day = days.first + timedelta(days=offset)
+        label = day.strftime("%m-%d") if offset % every == 0 else ""
+        points.append((label, float(per_day[day]), str(per_day[day])))
+    title = f"Intents received per day, {days.first} to {days.last}"
+    return len(created), bar_chart(title, points, describe=[d.strftime("%m-%d") for d in _each(days)])
 
 
-def _auto_approval(db: Database) -> tuple[int, float | None]:
-    """Of the intents with a decision, the share whose latest decision was auto_approve."""
-    latest = select(func.max(DecisionRow.id)).group_by(DecisionRow.intent_id)
+def _each(days: DayRange) -> list[date]:
+    return [days.first + timedelta(days=offset) for offset in range(days.days)]
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _auto_approval(db: Database, days: DayRange) -> tuple[int, float | None]:
+    """Of the intents decided in the range, the share whose latest decision there was auto_approve."""
+    latest = (
+        select(func.max(DecisionRow.id))
+        .where(DecisionRow.at >= days.start, DecisionRow.at < days.end)
+        .group_by(DecisionRow.intent_id)
+    )
     query = (
         select(DecisionRow.action, func.count())
         .where(DecisionRow.id.in_(latest))
@@ -83,9 +147,11 @@ def _auto_approval(db: Database) -> tuple[int, float | None]:
     return decided, (actions.get(AUTO_APPROVE, 0) / decided if decided else None)
 
 
-def _stage_times(db: Database) -> tuple[BarChart, int, float | None]:
+def _stage_times(db: Database, days: DayRange) -> tuple[BarChart, int, float | None]:
     query = select(IntentEventRow.stage, IntentEventRow.outcome, IntentEventRow.duration_ms).where(
-        IntentEventRow.outcome.in_([Outcome.SUCCEEDED.value, Outcome.FAILED.value])
+        IntentEventRow.outcome.in_([Outcome.SUCCEEDED.value, Outcome.FAILED.value]),
+        IntentEventRow.at >= days.start,
+        IntentEventRow.at < days.end,
     )
     durations: dict[str, list[int]] = defaultdict(list)
     deploys = Counter[str]()
@@ -115,12 +181,16 @@ def _number(value: object) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def _spec_scores(db: Database) -> tuple[BarChart, float | None]:
+def _spec_scores(db: Database, days: DayRange) -> tuple[BarChart, float | None]:
+    """The SPEC score of each intent last active in the range."""
     # Only the score is read out of each build report (JSON path, SQLite and PostgreSQL alike).
     # As text, parsed here: a score that is not a number is skipped instead of failing the cast in SQL.
     score = IntentRow.report[("spec", "score")].as_string()
+    query = select(score).where(
+        IntentRow.report.is_not(None), IntentRow.updated_at >= days.start, IntentRow.updated_at < days.end
+    )
     with db.session() as session:
-        values = session.scalars(select(score).where(IntentRow.report.is_not(None))).all()
+        values = session.scalars(query).all()
     scores = [s for s in map(_number, values) if s is not None]
     points = []
     for low, high in SCORE_BUCKETS:
@@ -146,13 +216,15 @@ def _llm(context: DashboardContext, now: datetime) -> LlmMonth | None:
     )
 
 
-def compute(context: DashboardContext) -> Analytics:
+def compute(context: DashboardContext, days: DayRange | None = None) -> Analytics:
     now = context.clock()
-    total, per_day = _per_day(context.db, now)
-    decided, auto_rate = _auto_approval(context.db)
-    medians, deploys, deploy_rate = _stage_times(context.db)
-    scores, spec_median = _spec_scores(context.db)
+    days = days or day_range("", "", now.date())
+    total, per_day = _per_day(context.db, days)
+    decided, auto_rate = _auto_approval(context.db, days)
+    medians, deploys, deploy_rate = _stage_times(context.db, days)
+    scores, spec_median = _spec_scores(context.db, days)
     return Analytics(
+        days=days,
         intents_total=total,
         per_day=per_day,
         decided=decided,
@@ -166,6 +238,13 @@ def compute(context: DashboardContext) -> Analytics:
     )
 
 
+DateText = Annotated[str, Query(max_length=40)]
+
+
 @router.get("/analytics", name="analytics")
-def analytics(request: Request, user: UserDep, context: ContextDep) -> Response:
-    return render(request, "analytics.html", {"title": "Analytics", "data": compute(context)}, user=user)
+def analytics(
+    request: Request, user: UserDep, context: ContextDep, since: DateText = "", until: DateText = ""
+) -> Response:
+    days = day_range(since, until, context.clock().date())
+    data = compute(context, days)
+    return render(request, "analytics.html", {"title": "Analytics", "data": data}, user=user)

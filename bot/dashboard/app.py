@@ -16,6 +16,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from bot.dashboard import analytics, approvals, auth, detail, live, merges, queue, services, stages
 from bot.dashboard.context import DashboardContext
 from bot.dashboard.forgecache import ForgeViewCache
+from bot.dashboard.intenttext import IntentTexts
 from bot.dashboard.rendering import STATIC, build_templates, path_for, render
 from bot.dashboard.sessions import SESSION_COOKIE, SignInRequired, session_secret
 from bot.dashboard.sessionstore import SessionStore
@@ -125,6 +126,7 @@ def create_dashboard_app(context: DashboardContext, settings: Settings) -> FastA
     app.state.stream_seconds = live.STREAM_SECONDS
     app.state.forge_cache = ForgeViewCache[Any](ttl_seconds=settings.dashboard_forge_cache_seconds)
     app.state.spec_cache = SpecCache()
+    app.state.intent_texts = IntentTexts()
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,

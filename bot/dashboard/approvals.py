@@ -1,7 +1,11 @@
-"""Approvals: what waits for the signed-in user's sign-off, with the diff and the SPEC before the buttons.
+"""Approvals: what waits for the signed-in user's sign-off, with the intent, the diff and the SPEC before
+the buttons.
 
-Approve submits a real APPROVE review on the pull request's head as the user, through the forge, so every
-sign-off rule applies unchanged; reject closes the pull request with the user's reason as a comment.
+The diff reads intent, SPEC and tests first with generated code folded; for a pull request that moved since
+the user approved it, the changes since that approval come first. An intent whose tests fail is not offered
+for sign-off (an approval cannot help it). Approve submits a real APPROVE review on the pull request's head
+as the user, through the forge, so every sign-off rule applies unchanged; reject, once confirmed, closes the
+pull request with the user's reason as a comment.
 """
 
 from __future__ import annotations
@@ -13,15 +17,17 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Form, HTTPException, Request, status
 from starlette.responses import RedirectResponse, Response
 
-from bot.dashboard.context import ContextDep, DashboardContext
+from bot.dashboard.context import ContextDep, DashboardContext, DashboardRepo
+from bot.dashboard.diffs import DiffFile, review_diff, whole_file
 from bot.dashboard.eligibility import Eligibility, eligibility
 from bot.dashboard.forgecache import ForgeViewCache, cached_views, forge_cache
+from bot.dashboard.intenttext import IntentFile, IntentTexts, intent_texts
 from bot.dashboard.live import markers
 from bot.dashboard.lookup import record_or_404
 from bot.dashboard.merges import ready_to_merge
 from bot.dashboard.rendering import flash, path_for, render
 from bot.dashboard.sessions import CsrfChecked, User, UserDep
-from bot.dashboard.specdoc import SpecCache, SpecDigest, digest
+from bot.dashboard.specdoc import SpecCache, SpecDigest, digest, spec_document
 from bot.dashboard.text import (
     ALREADY_APPROVED,
     APPROVE_REVIEW_BODY,
@@ -32,13 +38,13 @@ from bot.dashboard.text import (
     REASON_REQUIRED,
     REASON_TOO_LONG,
     REJECT_COMMENT,
+    REJECT_CONFIRM,
     REJECTED,
 )
-from bot.dashboard.views import DecisionView
+from bot.dashboard.views import DecisionView, ReportView
 from bot.usertext import neutral
-from bot.vcs.client import RepoClient
 from bot.vcs.errors import ForgeError
-from bot.vcs.models import PullRequest, ReviewState
+from bot.vcs.models import FileDiff, PullRequest, Review, ReviewState
 from pipeline.ledger import IntentRecord
 from pipeline.ledger.lifecycle import SIGNOFF_STATES
 
@@ -50,6 +56,16 @@ router = APIRouter()
 
 
 @dataclass(frozen=True)
+class Since:
+    """The changes since the user's last approval of an earlier head."""
+
+    sha: str
+    status: str
+    """The forge's comparison: `ahead` (new commits on top), `diverged` (the branch was rewritten) ..."""
+    files: tuple[DiffFile, ...]
+
+
+@dataclass(frozen=True)
 class Pending:
     """One intent as the approvals page shows it to one user."""
 
@@ -58,32 +74,54 @@ class Pending:
     allowed: bool
     reason: str
     pull: PullRequest | None = None
-    files: tuple[tuple[str, int, int], ...] = ()
+    files: tuple[DiffFile, ...] = ()
     spec_path: str = ""
     spec_text: str = ""
     already_approved: bool = False
     error: str = ""
+    tests_failing: bool = False
+    since: Since | None = None
+    intent: DiffFile | None = None
+    """The intent file as governed, when the pull request does not change it itself."""
 
     @property
     def spec(self) -> SpecDigest:
         return digest(self.spec_text)
 
+    @property
+    def changed(self) -> tuple[int, int]:
+        return sum(f.additions for f in self.files), sum(f.deletions for f in self.files)
 
-def _approved_head(client: RepoClient, pull: PullRequest, login: str) -> bool:
-    mine = (r for r in client.reviews(pull.number) if r.reviewer.lower() == login.lower())
+
+def _approved_head(reviews: list[Review], pull: PullRequest, login: str) -> bool:
+    mine = (r for r in reviews if r.reviewer.lower() == login.lower())
     return any(r.state is ReviewState.APPROVED and r.commit_id == pull.head_sha for r in mine)
 
 
-def _spec_path(files: list[tuple[str, int, int]]) -> str:
-    return next((path for path, _, _ in files if posixpath.basename(path) == SPEC_FILE), "")
+def last_approval(reviews: list[Review], login: str) -> Review | None:
+    """The user's latest approving review, whatever head it was on."""
+    mine = [r for r in reviews if r.reviewer.lower() == login.lower() and r.state is ReviewState.APPROVED]
+    return max(mine, key=lambda r: r.id, default=None)
+
+
+def _spec_path(files: list[FileDiff]) -> str:
+    return next((f.path for f in files if posixpath.basename(f.path) == SPEC_FILE), "")
+
+
+@dataclass(frozen=True)
+class Stores:
+    """What the page keeps between requests: SPECs by commit, intent files by content."""
+
+    specs: SpecCache
+    texts: IntentTexts
 
 
 def _pending(
-    context: DashboardContext, user: User, record: IntentRecord, specs: SpecCache, *, with_spec: bool = False
+    context: DashboardContext, user: User, record: IntentRecord, stores: Stores, *, with_spec: bool = False
 ) -> Pending:
-    """What one user may do about one intent, with the diff and the SPEC for those who may sign off
-    (`with_spec`: for anyone who can read the pull request, on the SPEC's own page). The SPEC is read
-    once per commit (see `SpecCache`)."""
+    """What one user may do about one intent, with the intent, the diff and the SPEC for those who may
+    sign off (`with_spec`: for anyone who can read the pull request, on the SPEC's own page). The SPEC is
+    read once per commit and the intent once per content."""
     decision = DecisionView.of(record.decision)
     client = context.repo_for_token(user.token, record.repo)
     try:
@@ -95,11 +133,16 @@ def _pending(
             ledger=context.ledger,
         )
         if verdict.pull is None or (not verdict.allowed and not with_spec):
-            return Pending(record, decision, False, verdict.reason, verdict.pull)
-        files = client.pull_files(verdict.pull.number)
-        spec_path = _spec_path(files)
-        spec_text = specs.text(client, verdict.pull.head_sha, spec_path)
-        already = verdict.allowed and _approved_head(client, verdict.pull, user.login)
+            return Pending(
+                record, decision, False, verdict.reason, verdict.pull, tests_failing=verdict.tests_failing
+            )
+        changes = client.pull_diff(verdict.pull.number)
+        spec_path = _spec_path(changes)
+        spec_text = stores.specs.text(client, verdict.pull.head_sha, spec_path)
+        reviews = client.reviews(verdict.pull.number) if verdict.allowed else []
+        already = verdict.allowed and _approved_head(reviews, verdict.pull, user.login)
+        since = _since(client, reviews, verdict.pull, user.login) if verdict.allowed else None
+        intent = _intent_file(client, record, stores.texts, changes)
     except (ForgeError, OSError) as exc:
         return Pending(record, decision, False, "", error=FORGE_UNREACHABLE.format(error=_why(exc)))
     return Pending(
@@ -108,11 +151,34 @@ def _pending(
         verdict.allowed,
         verdict.reason,
         verdict.pull,
-        tuple(files),
+        review_diff(changes),
         spec_path,
         spec_text,
         already,
+        tests_failing=verdict.tests_failing,
+        since=since,
+        intent=intent,
     )
+
+
+def _since(client: DashboardRepo, reviews: list[Review], pull: PullRequest, login: str) -> Since | None:
+    """The diff since the user's last approval, when that was on another head."""
+    approval = last_approval(reviews, login)
+    if approval is None or approval.commit_id == pull.head_sha:
+        return None
+    comparison = client.compare(approval.commit_id, pull.head_sha)
+    return Since(approval.commit_id, comparison.status, review_diff(comparison.files))
+
+
+def _intent_file(
+    client: DashboardRepo, record: IntentRecord, texts: IntentTexts, changes: list[FileDiff]
+) -> DiffFile | None:
+    if any(change.path == record.path for change in changes):
+        return None  # the pull request adds or changes the intent itself: it is first in the diff
+    found = texts.read(client, IntentFile.of(record))
+    if found is None:
+        return None
+    return whole_file(record.path, found.text, status=f"as governed, at {record.commit_sha[:12]}")
 
 
 def _why(exc: Exception) -> str:
@@ -120,7 +186,7 @@ def _why(exc: Exception) -> str:
 
 
 def pending_for(
-    context: DashboardContext, user: User, cache: ForgeViewCache[Any], specs: SpecCache
+    context: DashboardContext, user: User, cache: ForgeViewCache[Any], stores: Stores
 ) -> list[Pending]:
     """Each pending intent as this user may act on it (a few forge calls each; see `cached_views`)."""
     records = [
@@ -129,26 +195,27 @@ def pending_for(
         for r in context.ledger.list_intents(state=state.value, limit=MAX_PENDING)
         if r.pr_number is not None
     ]
-    return cached_views(cache, user, records, lambda record: _pending(context, user, record, specs))
+    return cached_views(cache, user, records, lambda record: _pending(context, user, record, stores))
 
 
-def spec_cache(request: Request) -> SpecCache:
+def stores_of(request: Request) -> Stores:
     specs: SpecCache = request.app.state.spec_cache
-    return specs
+    return Stores(specs=specs, texts=intent_texts(request))
 
 
 @router.get("/approvals", name="approvals")
 def approvals(request: Request, user: UserDep, context: ContextDep) -> Response:
     seen = markers(context.db)
     cache = forge_cache(request)
-    items = pending_for(context, user, cache, spec_cache(request))
+    items = pending_for(context, user, cache, stores_of(request))
     return render(
         request,
         "approvals.html",
         {
             "title": "Approvals",
             "mine": [i for i in items if i.allowed],
-            "others": [i for i in items if not i.allowed],
+            "failing": [i for i in items if i.tests_failing],
+            "others": [i for i in items if not i.allowed and not i.tests_failing],
             "ready": ready_to_merge(context, user, cache),
             "reason_limit": REASON_LIMIT,
             "markers": seen,
@@ -161,20 +228,29 @@ def approvals(request: Request, user: UserDep, context: ContextDep) -> Response:
 def approval_spec(request: Request, intent_id: int, user: UserDep, context: ContextDep) -> Response:
     """The SPEC of a pending intent in full, with the same buttons for those who may sign off."""
     record = record_or_404(context, intent_id)
-    item = _pending(context, user, record, spec_cache(request), with_spec=True)
+    item = _pending(context, user, record, stores_of(request), with_spec=True)
     if item.error:
         raise HTTPException(status.HTTP_502_BAD_GATEWAY, item.error)
     if item.pull is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, item.reason)
+    report = ReportView.of(record.report)
     return render(
         request,
         "spec.html",
-        {"title": f"SPEC of {item.record.service_name}", "item": item, "reason_limit": REASON_LIMIT},
+        {
+            "title": f"SPEC of {item.record.service_name}",
+            "item": item,
+            "spec": report.spec,
+            "document": spec_document(item.spec_text, report.spec),
+            "reason_limit": REASON_LIMIT,
+        },
         user=user,
     )
 
 
-def _authorize(context: DashboardContext, user: User, record: IntentRecord) -> tuple[RepoClient, PullRequest]:
+def _authorize(
+    context: DashboardContext, user: User, record: IntentRecord
+) -> tuple[DashboardRepo, PullRequest]:
     """The server's own check, whatever the page showed: 403 unless this user's approval would count."""
     client = context.repo_for_token(user.token, record.repo)
     try:
@@ -209,7 +285,7 @@ def approve(
     if head_sha != pull.head_sha:
         raise HTTPException(status.HTTP_409_CONFLICT, HEAD_MOVED.format(head=pull.head_sha[:12]))
     try:
-        if _approved_head(client, pull, user.login):
+        if _approved_head(client.reviews(pull.number), pull, user.login):
             flash(request, ALREADY_APPROVED.format(service=record.service_name))
             return _back(request)
         client.submit_review(
@@ -232,7 +308,9 @@ def reject(
     user: UserDep,
     context: ContextDep,
     reason: Annotated[str, Form()] = "",
+    confirmed: Annotated[str, Form(max_length=8)] = "",
 ) -> Response:
+    """Asks first: without `confirmed`, a page that says what rejecting does, with the reason to send."""
     reason = reason.strip()
     if not reason:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, REASON_REQUIRED)
@@ -240,6 +318,21 @@ def reject(
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, REASON_TOO_LONG.format(limit=REASON_LIMIT))
     record = record_or_404(context, intent_id)
     client, pull = _authorize(context, user, record)
+    if confirmed != "yes":
+        question = REJECT_CONFIRM.format(service=record.service_name, number=pull.number)
+        return render(
+            request,
+            "reject.html",
+            {
+                "title": f"Reject {record.service_name}?",
+                "record": record,
+                "pull": pull,
+                "reason": reason,
+                "question": question,
+                "reason_limit": REASON_LIMIT,
+            },
+            user=user,
+        )
     quoted = neutral(reason).replace("\n", "\n> ")  # quoted as text: no HTML, no mentions
     try:
         client.comment(pull.number, REJECT_COMMENT.format(login=user.login, reason=quoted))

@@ -27,6 +27,8 @@ class BarChart:
     bars: tuple[Bar, ...]
     width: int
     height: int
+    names: tuple[str, ...] = ()
+    """What each bar stands for, when its label under the chart is left blank to save room."""
 
     @property
     def empty(self) -> bool:
@@ -39,11 +41,17 @@ class BarChart:
     @property
     def description(self) -> str:
         """What a screen reader says instead of the picture."""
-        return "; ".join(f"{bar.label}: {bar.text}" for bar in self.bars)
+        names = self.names or tuple(bar.label for bar in self.bars)
+        return "; ".join(f"{name}: {bar.text}" for name, bar in zip(names, self.bars, strict=False))
 
 
 def bar_chart(
-    title: str, points: Sequence[tuple[str, float, str]], *, width: int = 640, height: int = 200
+    title: str,
+    points: Sequence[tuple[str, float, str]],
+    *,
+    width: int = 640,
+    height: int = 200,
+    describe: Sequence[str] = (),
 ) -> BarChart:
     """Bars scaled to the largest value; `points` are (label, value, text shown above the bar)."""
     plot_height = height - PLOT_TOP - LABEL_SPACE
@@ -64,4 +72,4 @@ def bar_chart(
                 height=round(bar_height, 1),
             )
         )
-    return BarChart(title=title, bars=tuple(bars), width=width, height=height)
+    return BarChart(title=title, bars=tuple(bars), width=width, height=height, names=tuple(describe))

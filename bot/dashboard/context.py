@@ -5,19 +5,25 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from fastapi import Depends, Request
 
 from bot.api.auth import TokenVerifier
-from bot.vcs.client import RepoClient
+from bot.vcs.client import RepoClient, ReviewReader
 from bot.vcs.github import GithubRepoClient, login_of, token_connection
 from pipeline.ledger import Ledger
 from pipeline.llm.usage import UsageLedger
 from pipeline.registry import RegistryStore
 from pipeline.state import Database
 
-RepoForToken = Callable[[str, str], RepoClient]
+
+class DashboardRepo(RepoClient, ReviewReader, Protocol):
+    """A repository as the signed-in user sees it: what the bot asks, plus the diffs and the conversation a
+    reviewer reads (`bot.vcs.github.GithubRepoClient` is both)."""
+
+
+RepoForToken = Callable[[str, str], DashboardRepo]
 """(user token, repository full name) -> a client that acts on the forge as that user."""
 
 
@@ -63,7 +69,7 @@ def forge_context(
     def login_for(token: str) -> str | None:
         return login_of(token_connection(token, base))
 
-    def repo_for(token: str, full_name: str) -> RepoClient:
+    def repo_for(token: str, full_name: str) -> DashboardRepo:
         # Lazy: a page asks several questions about one pull request; each is then one request.
         return GithubRepoClient(token_connection(token, base), full_name, lazy=True)
 

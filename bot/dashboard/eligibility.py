@@ -9,12 +9,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from bot.dashboard.text import NO_ACCESS, NO_PULL_REQUEST, NOT_SIGNOFF_STAGE, PULL_CLOSED
+from bot.dashboard.text import NO_ACCESS, NO_PULL_REQUEST, NOT_SIGNOFF_STAGE, PULL_CLOSED, TESTS_FAILING
 from bot.signoffs import pull_signoff
 from bot.vcs.client import RepoClient
 from bot.vcs.errors import Forbidden, NotFound
 from bot.vcs.models import PullRequest
-from pipeline.ledger import IntentRecord, Ledger
+from pipeline.ledger import Checks, IntentRecord, Ledger
 from pipeline.ledger.lifecycle import SIGNOFF_STATES
 from pipeline.signoff import Approval
 
@@ -24,6 +24,8 @@ class Eligibility:
     allowed: bool
     reason: str
     pull: PullRequest | None
+    tests_failing: bool = False
+    """The head's tests fail: nobody's approval helps until they pass, so nobody is asked for one."""
 
 
 def permission_of(client: RepoClient) -> Callable[[str], str]:
@@ -46,6 +48,21 @@ def visible_pull(client: RepoClient, number: int) -> PullRequest | None:
         return None
 
 
+def tests_fail(record: IntentRecord, head_sha: str, ledger: Ledger) -> bool:
+    """Whether the line tested this head red (or, for a head it has no record of, whether the intent's
+    last build's tests failed on the head the ledger holds)."""
+    tested = Checks(ledger.database).tested(record.id, head_sha)
+    if tested is not None:
+        return not tested.ok
+    report = record.report
+    return (
+        record.head_sha == head_sha
+        and report is not None
+        and report.tests is not None
+        and not report.tests.ok
+    )
+
+
 def eligibility(
     client: RepoClient, record: IntentRecord, *, login: str, bot_login: str, ledger: Ledger
 ) -> Eligibility:
@@ -60,6 +77,8 @@ def eligibility(
         return Eligibility(False, NO_ACCESS.format(login=login, repo=record.repo), None)
     if pull.state != "open" or pull.merged:
         return Eligibility(False, PULL_CLOSED.format(state="merged" if pull.merged else pull.state), pull)
+    if tests_fail(record, pull.head_sha, ledger):
+        return Eligibility(False, TESTS_FAILING.format(head=pull.head_sha[:12]), pull, tests_failing=True)
     status = pull_signoff(
         record=record,
         pull=pull,

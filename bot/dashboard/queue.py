@@ -1,15 +1,22 @@
-"""The queue: every intent, its state, its stage timeline with durations and what it waits for."""
+"""The queue: every intent, its state, its stage timeline with durations and what it waits for; found by
+words of its name, author, file or purpose, and filtered by state, priority, author and repository."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from dataclasses import dataclass
+from typing import Annotated
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
-from bot.dashboard.context import ContextDep
+from bot.dashboard.context import ContextDep, DashboardContext
+from bot.dashboard.intenttext import intent_texts
 from bot.dashboard.live import markers
-from bot.dashboard.readmodel import TIMELINE, queue_page
+from bot.dashboard.readmodel import TIMELINE, QueueFilter, distinct_values, queue_page
 from bot.dashboard.rendering import render
-from bot.dashboard.sessions import UserDep
+from bot.dashboard.search import MAX_QUERY, search, words_of
+from bot.dashboard.sessions import User, UserDep
 from pipeline.intents import Priority
 from pipeline.ledger import IntentState
 
@@ -18,49 +25,103 @@ PER_PAGE = 100
 router = APIRouter()
 
 
-def _filters(state: str, priority: str) -> tuple[str | None, str | None]:
-    """Unknown filter values are ignored (shown as 'all'), never passed on to the query."""
-    known_state = state if state in {s.value for s in IntentState} else None
-    known_priority = priority if priority in {p.value for p in Priority} else None
-    return known_state, known_priority
+@dataclass(frozen=True)
+class QueueParams:
+    """The queue's address as given; values it does not know are ignored (shown as 'all')."""
+
+    state: str = ""
+    priority: str = ""
+    author: str = ""
+    repo: str = ""
+    q: str = ""
+    page: int = 1
+
+    def query(self, **changes: object) -> str:
+        """This address's query string with `changes` (empty values left out)."""
+        values = {**self.__dict__, **changes}
+        return urlencode(
+            {k: v for k, v in values.items() if v not in ("", None) and not (k == "page" and v == 1)}
+        )
 
 
-def _context(context: ContextDep, state: str, priority: str, page: int) -> dict[str, object]:
-    chosen_state, chosen_priority = _filters(state, priority)
-    seen = markers(context.db)
-    result = queue_page(
-        context.db,
-        context.ledger,
-        state=chosen_state,
-        priority=chosen_priority,
-        page=page,
-        per_page=PER_PAGE,
+def _known(value: str, allowed: list[str] | set[str]) -> str:
+    return value if value in allowed else ""
+
+
+def _context(
+    context: DashboardContext, request: Request, user: User, given: QueueParams
+) -> dict[str, object]:
+    authors, repos = distinct_values(context.db)
+    params = QueueParams(
+        state=_known(given.state, {s.value for s in IntentState}),
+        priority=_known(given.priority, {p.value for p in Priority}),
+        author=_known(given.author, authors),
+        repo=_known(given.repo, repos),
+        q=given.q.strip()[:MAX_QUERY],
+        page=given.page,
     )
+    seen = markers(context.db)
+    chosen = QueueFilter(
+        state=params.state or None,
+        priority=params.priority or None,
+        author=params.author or None,
+        repo=params.repo or None,
+    )
+    unread = 0
+    words = words_of(params.q)
+    if words:
+        found = search(context, user, intent_texts(request), words, chosen)
+        chosen = QueueFilter(**{**chosen.__dict__, "ids": found.ids})
+        unread = found.unread
+    result = queue_page(context.db, context.ledger, chosen=chosen, page=params.page, per_page=PER_PAGE)
     return {
         "title": "Queue",
         "page": result,
+        "params": params,
         "stages": TIMELINE,
         "states": [s.value for s in IntentState],
         "priorities": [p.value for p in Priority],
-        "state": chosen_state or "",
-        "priority": chosen_priority or "",
+        "authors": authors,
+        "repos": repos,
+        "filtered": bool(params.state or params.priority or params.author or params.repo or words),
+        "unread": unread,
         "counts": context.ledger.counts_by_state(),
         "markers": seen,
     }
 
 
+Text = Annotated[str, Query(max_length=MAX_QUERY * 2)]
+
+
 @router.get("/", name="queue")
 def queue(
-    request: Request, user: UserDep, context: ContextDep, state: str = "", priority: str = "", page: int = 1
+    request: Request,
+    user: UserDep,
+    context: ContextDep,
+    state: Text = "",
+    priority: Text = "",
+    author: Text = "",
+    repo: Text = "",
+    q: Text = "",
+    page: int = 1,
 ) -> Response:
-    data = _context(context, state, priority, page)
-    return render(request, "queue.html", data, user=user)
+    given = QueueParams(state, priority, author, repo, q, page)
+    return render(request, "queue.html", _context(context, request, user, given), user=user)
 
 
 @router.get("/queue/table", name="queue_table")
 def queue_table(
-    request: Request, user: UserDep, context: ContextDep, state: str = "", priority: str = "", page: int = 1
+    request: Request,
+    user: UserDep,
+    context: ContextDep,
+    state: Text = "",
+    priority: Text = "",
+    author: Text = "",
+    repo: Text = "",
+    q: Text = "",
+    page: int = 1,
 ) -> Response:
-    """The table alone: what the page swaps in when the live stream says the ledger changed."""
-    data = _context(context, state, priority, page)
-    return render(request, "_queue_table.html", data, user=user)
+    """The counts and the table alone: what the page swaps in when the live stream says the ledger
+    changed."""
+    given = QueueParams(state, priority, author, repo, q, page)
+    return render(request, "_queue_table.html", _context(context, request, user, given), user=user)

@@ -8,8 +8,9 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import TypeVar
 
-from sqlalchemy import func, select
+from sqlalchemy import Select, func, select
 
 from pipeline.ledger import IntentRecord, Ledger, Outcome, Stage
 from pipeline.ledger.lifecycle import STAGES
@@ -18,6 +19,7 @@ from pipeline.llm.usage import CallStatus, LLMCall
 from pipeline.registry.store import ServiceInstance
 from pipeline.state import Database
 
+AnySelect = TypeVar("AnySelect", bound=Select)  # a query of any columns
 TIMELINE: tuple[Stage, ...] = STAGES
 """The stage strip: the lifecycle's order of stages."""
 
@@ -120,28 +122,97 @@ def _events_by_intent(db: Database, records: Sequence[IntentRecord]) -> dict[int
     return grouped
 
 
+@dataclass(frozen=True)
+class QueueFilter:
+    """What the queue shows: each field narrows it; `ids` (from a text search) keeps only those intents."""
+
+    state: str | None = None
+    priority: str | None = None
+    author: str | None = None
+    repo: str | None = None
+    ids: frozenset[int] | None = None
+
+    def apply(self, query: AnySelect) -> AnySelect:
+        for column, value in (
+            (IntentRow.state, self.state),
+            (IntentRow.priority, self.priority),
+            (IntentRow.author, self.author),
+            (IntentRow.repo, self.repo),
+        ):
+            if value:
+                query = query.where(column == value)
+        if self.ids is not None:
+            query = query.where(IntentRow.id.in_(sorted(self.ids)))
+        return query
+
+
 def count_intents(db: Database, *, state: str | None, priority: str | None) -> int:
-    query = select(func.count(IntentRow.id))
-    if state:
-        query = query.where(IntentRow.state == state)
-    if priority:
-        query = query.where(IntentRow.priority == priority)
+    return count_matching(db, QueueFilter(state=state, priority=priority))
+
+
+def count_matching(db: Database, chosen: QueueFilter) -> int:
     with db.session() as session:
-        return int(session.execute(query).scalar_one())
+        return int(session.execute(chosen.apply(select(func.count(IntentRow.id)))).scalar_one())
 
 
 def queue_page(
-    db: Database, ledger: Ledger, *, state: str | None, priority: str | None, page: int, per_page: int
+    db: Database,
+    ledger: Ledger,
+    *,
+    state: str | None = None,
+    priority: str | None = None,
+    page: int,
+    per_page: int,
+    chosen: QueueFilter | None = None,
 ) -> QueuePage:
     """One page of the queue; a page number past the end (or before the start) shows the nearest page."""
-    total = count_intents(db, state=state, priority=priority)
+    chosen = chosen or QueueFilter(state=state, priority=priority)
+    total = count_matching(db, chosen)
     page = min(max(1, page), max(1, -(-total // per_page)))
-    records = ledger.list_intents(
-        state=state, priority=priority, limit=per_page, offset=(page - 1) * per_page
-    )
+    query = chosen.apply(select(IntentRow)).order_by(IntentRow.updated_at.desc(), IntentRow.id.desc())
+    with db.session() as session:
+        rows = session.scalars(query.limit(per_page).offset((page - 1) * per_page))
+        records = [IntentRecord.of(row) for row in rows]
     events = _events_by_intent(db, records) if records else {}
-    rows = tuple(QueueRow(r, timeline(events.get(r.id, ()))) for r in records)
-    return QueuePage(rows=rows, total=total, page=page, per_page=per_page)
+    rows_out = tuple(QueueRow(r, timeline(events.get(r.id, ()))) for r in records)
+    return QueuePage(rows=rows_out, total=total, page=page, per_page=per_page)
+
+
+def distinct_values(db: Database) -> tuple[list[str], list[str]]:
+    """(authors, repositories) the ledger knows, for the queue's filters."""
+    with db.session() as session:
+        authors = session.scalars(select(IntentRow.author).distinct().order_by(IntentRow.author)).all()
+        repos = session.scalars(select(IntentRow.repo).distinct().order_by(IntentRow.repo)).all()
+    return [a for a in authors if a], list(repos)
+
+
+@dataclass(frozen=True)
+class SearchRow:
+    """What a text search reads of each intent before it looks at purposes."""
+
+    id: int
+    repo: str
+    path: str
+    content_hash: str
+    commit_sha: str
+    author: str
+    service_name: str
+
+
+def search_rows(db: Database, chosen: QueueFilter) -> list[SearchRow]:
+    query = chosen.apply(
+        select(
+            IntentRow.id,
+            IntentRow.repo,
+            IntentRow.path,
+            IntentRow.content_hash,
+            IntentRow.commit_sha,
+            IntentRow.author,
+            IntentRow.service_name,
+        )
+    )
+    with db.session() as session:
+        return [SearchRow(*row) for row in session.execute(query)]
 
 
 def change_marker(db: Database) -> str:

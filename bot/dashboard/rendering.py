@@ -68,6 +68,16 @@ def safe_url(value: Any) -> str:
     return ""
 
 
+def service_page(url: Any, path: Any) -> str:
+    """A page of a running service (`/health`, `/docs`): the bare address of a service answers nothing of
+    its own, so links go to a page that does. Empty for anything but http(s)."""
+    base = safe_url(url).rstrip("/")
+    if not base:
+        return ""
+    page = path if isinstance(path, str) and path.startswith("/") else "/"
+    return base + page
+
+
 def path_for(request: Request, name: str, /, **params: Any) -> str:
     """The path of one of the dashboard's routes, with the prefix it is mounted under (if any).
 
@@ -85,7 +95,15 @@ def _path_for(context: Any, name: str, /, **params: Any) -> str:
 def build_templates() -> Jinja2Templates:
     templates = Jinja2Templates(directory=str(TEMPLATES))
     env = templates.env
-    env.filters.update(duration=duration, when=when, iso=iso, percent=percent, money=money, safe_url=safe_url)
+    env.filters.update(
+        duration=duration,
+        when=when,
+        iso=iso,
+        percent=percent,
+        money=money,
+        safe_url=safe_url,
+        service_page=service_page,
+    )
     env.globals["csrf_field"] = CSRF_FIELD
     env.globals["path_for"] = _path_for
     return templates

@@ -1,5 +1,6 @@
-"""The SPEC of a pending intent, read once per commit and cut into what a person checks before approving:
-the overview, the functional requirements and the endpoints."""
+"""The SPEC of a pending intent, read once per commit: cut into what a person checks before approving (the
+overview, the functional requirements, the endpoints), and rendered as a document whose sections carry the
+verifier's points and findings."""
 
 from __future__ import annotations
 
@@ -8,7 +9,12 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
+from markupsafe import Markup
+
+from bot.dashboard.markdown import heading_text, parse, render_markdown, render_tokens, slug
+from bot.dashboard.views import FindingView, SpecView
 from bot.vcs.client import RepoClient
+from pipeline.spec.verifier import WEIGHTS
 
 PREVIEW_CHARS = 60_000
 MAX_ENTRIES = 256
@@ -45,6 +51,73 @@ def _section(sections: dict[str, list[str]], word: str) -> list[str]:
 
 def _plain(line: str) -> str:
     return line.replace("**", "").strip()
+
+
+@dataclass(frozen=True)
+class SpecSection:
+    """One `##` section of the SPEC, rendered, with what the verifier said about it."""
+
+    title: str
+    anchor: str
+    html: Markup
+    key: str
+    """The verifier's name of the section (`functional_requirements`), or empty when it has none."""
+    findings: tuple[FindingView, ...] = ()
+    points: float | None = None
+    weight: int | None = None
+
+
+@dataclass(frozen=True)
+class SpecDocument:
+    preamble: Markup
+    """What comes before the first section (the title)."""
+    sections: tuple[SpecSection, ...]
+    unplaced: tuple[FindingView, ...]
+    """Findings about a section the document does not have."""
+
+    @property
+    def empty(self) -> bool:
+        return not self.sections and not str(self.preamble).strip()
+
+
+def section_key(title: str) -> str:
+    """The verifier's key a heading belongs to: `7. Non-functional requirements` -> `non_functional`."""
+    words = slug(re.sub(r"^\s*\d+\.\s*", "", title)).replace("-", "_")
+    return next((key for key in WEIGHTS if words == key or words.startswith(f"{key}_")), "")
+
+
+def spec_document(text: str, spec: SpecView | None) -> SpecDocument:
+    """The SPEC as HTML, cut at its `##` headings, each section with its findings and points."""
+    tokens = parse(text)
+    starts = [i for i, t in enumerate(tokens) if t.type == "heading_open" and t.tag == "h2"]
+    findings = list(spec.findings) if spec else []
+    scores = spec.section_scores if spec else {}
+    sections = []
+    for number, start in enumerate(starts):
+        end = starts[number + 1] if number + 1 < len(starts) else len(tokens)
+        title = heading_text(tokens, start)
+        anchor = f"spec-{slug(title)}"
+        tokens[start].attrSet("id", anchor)
+        key = section_key(title)
+        mine = tuple(f for f in findings if key and f.section == key)
+        sections.append(
+            SpecSection(
+                title=title,
+                anchor=anchor,
+                html=render_tokens(tokens[start:end]),
+                key=key,
+                findings=mine,
+                points=scores.get(key) if key else None,
+                weight=WEIGHTS.get(key) if key else None,
+            )
+        )
+    placed = {section.key for section in sections if section.key}
+    preamble = render_tokens(tokens[: starts[0]]) if starts else render_markdown(text)
+    return SpecDocument(
+        preamble=preamble,
+        sections=tuple(sections),
+        unplaced=tuple(f for f in findings if f.section not in placed),
+    )
 
 
 def digest(text: str) -> SpecDigest:

@@ -20,6 +20,7 @@ NO_PULL_REQUEST = "this intent has no pull request yet"
 PULL_CLOSED = "the pull request is {state}"
 NOT_SIGNOFF_STAGE = "this intent is not waiting for a sign-off"
 NO_ACCESS = "{login} cannot read the repository {repo} on the forge"
+TESTS_FAILING = "its tests fail at {head}: an approval cannot help until a fix passes them"
 CANNOT_SIGN_OFF = "You cannot sign off on this intent: {reason}."
 HEAD_MOVED = (
     "The pull request changed since you looked at it (now at {head}). Review the new commits, then approve."
@@ -33,8 +34,13 @@ APPROVED = "You approved {service} (pull request #{number}). The sign-off counts
 ALREADY_APPROVED = "You had already approved {service} at this commit."
 REJECT_COMMENT = "Rejected from the IntentOps dashboard by {login}:\n\n> {reason}"
 REJECTED = "You rejected {service}: pull request #{number} is closed with your reason."
+REJECT_CONFIRM = "Reject {service}? This closes pull request #{number} and comments your reason on it."
 REASON_REQUIRED = "Say why you reject it: the reason goes on the pull request."
 REASON_TOO_LONG = "Keep the reason under {limit} characters."
+
+BAD_DATE = "{name}: '{value}' is not a date; give it as YYYY-MM-DD (for example 2026-11-24)."
+BAD_RANGE = "The range starts ({since}) after it ends ({until}); swap the dates."
+RANGE_TOO_LONG = "Show at most {days} days at a time."
 
 WAITING_NOTHING = "nothing"
 NO_DATA = "no data yet"

@@ -13,6 +13,7 @@ Deploys come from the ledger's `deployed` stage events (detail: version, url, lo
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -200,6 +201,8 @@ class SpecView:
     reached_gate: bool | None
     rounds: list[tuple[int | None, float | None, int | None]]
     findings: list[FindingView]
+    section_scores: dict[str, float] = dataclasses.field(default_factory=dict)
+    """The verifier's points per section (`security`: 4.2), each out of its weight in the rubric."""
 
 
 @dataclass(frozen=True)
@@ -272,12 +275,14 @@ def spec_view(raw: Any) -> SpecView | None:
     ]
     rounds = [(_int(r, "round"), _num(r, "score"), _int(r, "findings")) for r in _maps(raw.get("rounds"))]
     score = _num(raw, "score")
+    scores = _map(verification.get("section_scores"))
     return SpecView(
         score=score if score is not None else _num(verification, "score"),
         gate=_int(raw, "gate"),
         reached_gate=_bool(raw, "reached_gate"),
         rounds=rounds,
         findings=findings,
+        section_scores={key: value for key in scores if (value := _num(scores, key)) is not None},
     )
 
 

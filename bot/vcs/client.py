@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from bot.vcs.models import DeploymentState, MergeOutcome, PullRequest, Review, StatusState
+from bot.vcs.models import (
+    Comment,
+    Comparison,
+    DeploymentState,
+    FileDiff,
+    MergeOutcome,
+    PullRequest,
+    Review,
+    StatusState,
+)
 
 
 class RepoClient(Protocol):
@@ -71,3 +80,20 @@ class RepoClient(Protocol):
     def deployment_status(
         self, deployment_id: int, state: DeploymentState, description: str, environment_url: str | None = None
     ) -> None: ...
+
+
+class ReviewReader(Protocol):
+    """What a person reviewing a pull request reads beyond what the bot needs: the diffs and the
+    conversation (the dashboard asks these as the signed-in user)."""
+
+    def pull_diff(self, number: int) -> list[FileDiff]:
+        """Each file the pull request changes, with its patch."""
+        ...
+
+    def compare(self, base: str, head: str) -> Comparison:
+        """What changed from `base` to `head` (three dots: since their merge base)."""
+        ...
+
+    def issue_comments(self, number: int) -> list[Comment]:
+        """The conversation of an issue or pull request, oldest first."""
+        ...

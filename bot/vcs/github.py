@@ -14,13 +14,24 @@ from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
 from github import Auth, Github, GithubException, GithubIntegration, UnknownObjectException
+from github.File import File
 from github.GithubObject import NotSet
 from github.PullRequest import PullRequest as GhPullRequest
 from github.Repository import Repository
 from requests import RequestException
 
 from bot.vcs.errors import ForgeError, Unavailable, for_status
-from bot.vcs.models import DeploymentState, MergeOutcome, PullRequest, Review, ReviewState, StatusState
+from bot.vcs.models import (
+    Comment,
+    Comparison,
+    DeploymentState,
+    FileDiff,
+    MergeOutcome,
+    PullRequest,
+    Review,
+    ReviewState,
+    StatusState,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -148,6 +159,17 @@ def _pull(pr: GhPullRequest) -> PullRequest:
     )
 
 
+def _file_diff(file: File) -> FileDiff:
+    return FileDiff(
+        path=file.filename,
+        status=file.status,
+        additions=file.additions,
+        deletions=file.deletions,
+        patch=file.patch or "",
+        previous_path=file.previous_filename or "",
+    )
+
+
 def _review_state(value: str) -> ReviewState:
     try:
         return ReviewState(value)
@@ -252,7 +274,14 @@ class GithubRepoClient:
 
     def reviews(self, number: int) -> list[Review]:
         return [
-            Review(id=r.id, reviewer=r.user.login, state=_review_state(r.state), commit_id=r.commit_id)
+            Review(
+                id=r.id,
+                reviewer=r.user.login,
+                state=_review_state(r.state),
+                commit_id=r.commit_id,
+                body=r.body or "",
+                submitted_at=r.submitted_at,
+            )
             for r in self._repo.get_pull(number).get_reviews()
         ]
 
@@ -270,6 +299,25 @@ class GithubRepoClient:
     def pull_files(self, number: int) -> list[tuple[str, int, int]]:
         """(path, additions, deletions) for each file the pull request changes."""
         return [(f.filename, f.additions, f.deletions) for f in self._repo.get_pull(number).get_files()]
+
+    def pull_diff(self, number: int) -> list[FileDiff]:
+        return [_file_diff(f) for f in self._repo.get_pull(number).get_files()]
+
+    def compare(self, base: str, head: str) -> Comparison:
+        comparison = self._repo.compare(base, head)
+        return Comparison(status=comparison.status, files=tuple(_file_diff(f) for f in comparison.files))
+
+    def issue_comments(self, number: int) -> list[Comment]:
+        return [
+            Comment(
+                id=c.id,
+                author=c.user.login if c.user else "",
+                body=c.body or "",
+                created_at=c.created_at,
+                html_url=c.html_url or "",
+            )
+            for c in self._repo.get_issue(number).get_comments()
+        ]
 
     def merge_pull(self, number: int, *, sha: str, message: str) -> MergeOutcome:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from enum import StrEnum
 
 
@@ -64,6 +65,41 @@ class Review:
     reviewer: str
     state: ReviewState
     commit_id: str
+    body: str = ""
+    submitted_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class FileDiff:
+    """One file a pull request (or a comparison) changes, with its unified diff hunks."""
+
+    path: str
+    status: str
+    """added, modified, removed, renamed (GitHub's words)."""
+    additions: int
+    deletions: int
+    patch: str
+    """The hunks (`@@ -1,3 +1,4 @@` ...); empty for a binary file or one too large to show."""
+    previous_path: str = ""
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Two commits compared: GitHub's status (ahead, behind, diverged, identical) and the files."""
+
+    status: str
+    files: tuple[FileDiff, ...]
+
+
+@dataclass(frozen=True)
+class Comment:
+    """A comment on an issue or a pull request's conversation."""
+
+    id: int
+    author: str
+    body: str
+    created_at: datetime | None
+    html_url: str
 
 
 @dataclass(frozen=True)

@@ -162,21 +162,39 @@ class Rig:
         # Unpaced: PyGithub's default spacing of writes (a second each) is for github.com.
         return token_connection(account.token, self.kit.api_url).client()
 
-    def receive(self, service: str, *, priority: str = "normal", state: IntentState | None = None) -> int:
+    def receive(
+        self,
+        service: str,
+        *,
+        priority: str = "normal",
+        state: IntentState | None = None,
+        commit_sha: str = "",
+        author: str = "ivan",
+    ) -> int:
         record, _ = self.ledger.receive(
             repo=REPO,
             path=f"intents/{service}.yaml",
             service_name=service,
             content_hash=f"hash-{service}",
             priority=priority,
-            author="ivan",
+            author=author,
+            commit_sha=commit_sha,
         )
         if state is not None:
             enter(self.ledger, record.id, state)
         return record.id
 
-    def open_pull(self, service: str, *, approvers: tuple[str, ...] = ()) -> OpenedPull:
-        """What the bot does before a sign-off: a branch with SPEC.md and code, a pull request, the ledger."""
+    def commit_intent(self, service: str, *, purpose: str = "") -> str:
+        """What the requester does: commit `intents/<service>.yaml` to main; returns the commit."""
+        repo = self.github(self.people.requester).get_repo(REPO)
+        text = INTENT_TEXT.format(service=service, purpose=purpose or f"Greet the people of {service}.")
+        result = repo.create_file(f"intents/{service}.yaml", f"Add {service}", text, branch="main")
+        return str(result["commit"].sha)
+
+    def open_pull(self, service: str, *, approvers: tuple[str, ...] = (), purpose: str = "") -> OpenedPull:
+        """What the requester and the bot do before a sign-off: the intent on main, a branch with SPEC.md and
+        code, a pull request, the ledger."""
+        commit = self.commit_intent(service, purpose=purpose)
         repo = self.github(self.people.bot).get_repo(REPO)
         branch = f"intentops/{service}"
         repo.create_git_ref(f"refs/heads/{branch}", repo.get_branch("main").commit.sha)
@@ -184,7 +202,7 @@ class Rig:
         repo.create_file(f"services/{service}/SPEC.md", "spec", spec, branch=branch)
         repo.create_file(f"services/{service}/app.py", "code", "print('hello')\n", branch=branch)
         pull = repo.create_pull(base="main", head=branch, title=f"intentops: {service}", body="report")
-        intent_id = self.receive(service, priority="high")
+        intent_id = self.receive(service, priority="high", commit_sha=commit)
         self.ledger.record(intent_id, Stage.GOVERNED, Outcome.SUCCEEDED, duration_ms=40)
         self.ledger.record_decision(intent_id, Decision.from_json(decision(service, approvers=approvers)))
         self.ledger.record(intent_id, Stage.PR, Outcome.SUCCEEDED, f"#{pull.number}", duration_ms=900)
@@ -199,6 +217,12 @@ class Rig:
         )
         return OpenedPull(intent_id, pull.number, pull.head.sha, service)
 
+
+INTENT_TEXT = """service_name: {service}
+purpose: {purpose}
+priority: high
+tier: 1
+"""
 
 SPEC_TEXT = """# SPEC: {service}
 

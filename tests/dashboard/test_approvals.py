@@ -70,8 +70,8 @@ def forge_requests(monkeypatch: pytest.MonkeyPatch, rig: Rig) -> list[str]:
 def test_the_approvals_page_asks_the_forge_each_question_once(
     rig: Rig, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Per pending intent: the pull request, the user's permission, its files, its reviews and, once per
-    commit, its SPEC."""
+    """Per pending intent: the pull request, the user's permission, its files with their patches, its
+    reviews and, once per commit, its SPEC, and once per content, the intent file."""
     pulls = [rig.open_pull(f"asked-{n}") for n in range(3)]
     with signed_in(rig, rig.people.approver) as client:
         seen = forge_requests(monkeypatch, rig)
@@ -82,19 +82,19 @@ def test_the_approvals_page_asks_the_forge_each_question_once(
         seen.clear()
         second = client.get("/approvals").text
     assert all(f"Approve {p.service}" in first and f"Approve {p.service}" in second for p in pulls)
-    assert len(cold) == 5 * len(pulls), cold
+    assert len(cold) == 6 * len(pulls), cold
     assert len(seen) == 4 * len(pulls), seen
-    assert not any("contents" in request for request in seen), "the SPEC is read once per commit"
+    assert not any("contents" in request for request in seen), "the SPEC and the intent are read once"
 
 
 def test_the_spec_page_shows_the_spec_of_the_current_head_with_the_buttons(rig: Rig) -> None:
     pull = rig.open_pull("spec-reader")
     with signed_in(rig, rig.people.approver) as client:
         page = client.get(f"/approvals/{pull.intent_id}/spec").text
-    assert page.index("# SPEC: spec-reader") < page.index("Approve spec-reader")
+    assert page.index("<h1>SPEC: spec-reader</h1>") < page.index("Approve spec-reader")
     with signed_in(rig, rig.people.reader) as client:
         as_reader = client.get(f"/approvals/{pull.intent_id}/spec").text
-    assert "# SPEC: spec-reader" in as_reader and "Approve spec-reader" not in as_reader
+    assert "<h1>SPEC: spec-reader</h1>" in as_reader and "Approve spec-reader" not in as_reader
     assert "rita does not have write permission" in as_reader
 
 
@@ -146,7 +146,7 @@ def test_someone_outside_the_repository_gets_403(rig: Rig) -> None:
         spec = client.get(f"/approvals/{pull.intent_id}/spec")
         forged = approve(client, pull)
     assert "Approve private-one" not in page and "oscar cannot read the repository acme/intents" in page
-    assert spec.status_code == 404 and "# SPEC" not in spec.text
+    assert spec.status_code == 404 and "SPEC: private-one" not in spec.text
     assert forged.status_code == 403
     assert "You cannot sign off on this intent: oscar cannot read the repository acme/intents" in forged.text
     assert reviews(rig, pull) == []
@@ -194,19 +194,29 @@ def test_a_post_without_the_csrf_token_fails_and_changes_nothing(rig: Rig) -> No
     assert reviews(rig, pull) == []
 
 
-def test_reject_closes_the_pull_request_with_the_reason(rig: Rig) -> None:
+def test_reject_asks_first_then_closes_the_pull_request_with_the_reason(rig: Rig) -> None:
     pull = rig.open_pull("rejected")
+    reason = "Duplicates the greeter service <b>@acme</b>"
     with signed_in(rig, rig.people.approver) as client:
         page = client.get("/approvals")
+        asked = client.post(
+            f"/approvals/{pull.intent_id}/reject", data={"csrf_token": csrf_of(page.text), "reason": reason}
+        )
+        assert asked.status_code == 200
+        assert "Reject rejected?" in asked.text and f"closes pull request #{pull.number}" in asked.text
+        assert "Duplicates the greeter service &lt;b&gt;@acme&lt;/b&gt;" in asked.text
+        assert rig.github(rig.people.owner).get_repo(REPO).get_pull(pull.number).state == "open"
+        confirm = asked.text[asked.text.index('name="confirmed"') - 300 :]
+        assert f'value="{reason}"'.replace("<", "&lt;").replace(">", "&gt;") in confirm
         response = client.post(
             f"/approvals/{pull.intent_id}/reject",
-            data={"csrf_token": csrf_of(page.text), "reason": "Duplicates the greeter service"},
+            data={"csrf_token": csrf_of(asked.text), "reason": reason, "confirmed": "yes"},
         )
     assert response.status_code == 303
     gh_pull = rig.github(rig.people.owner).get_repo(REPO).get_pull(pull.number)
     assert gh_pull.state == "closed" and not gh_pull.merged
     comments = [c.body for c in gh_pull.as_issue().get_comments()]
-    assert any("alice" in c and "Duplicates the greeter service" in c for c in comments)
+    assert any("alice" in c and "Duplicates the greeter service &lt;b&gt;@\u200dacme" in c for c in comments)
 
 
 def test_reject_needs_a_reason(rig: Rig) -> None:

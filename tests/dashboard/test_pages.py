@@ -30,8 +30,9 @@ def client(rig: Rig) -> Iterator[httpx.Client]:
 
 
 def row_of(html: str, service: str) -> str:
+    """One intent's rows of the queue: its facts, then its stage strip."""
     start = html.index(f'data-service="{service}"')
-    return html[start : html.index("</tr>", start)]
+    return html[start : html.index("</tbody>", start)]
 
 
 def test_the_queue_shows_each_intent_its_stages_with_durations_and_what_it_waits_for(
