@@ -15,6 +15,7 @@ from forge import githttp
 from forge.api import apps, deployments, git_data, hooks, issues, pulls, repos, reviews, statuses, users
 from forge.core import Forge
 from forge.errors import DOCS, BadJSON, ForgeError, Invalid, NotFound, TooLarge
+from forge.web import pages
 
 log = logging.getLogger(__name__)
 
@@ -122,6 +123,7 @@ def create_app(forge: Forge, *, max_api_body_bytes: int = 8 * 1024 * 1024) -> Fa
         methods=["GET", "POST", "PUT", "PATCH", "DELETE"],
         include_in_schema=False,
     )
+    app.include_router(pages.router)  # after the API, before git's catch-all /{owner}/{name}/{rest}
     app.include_router(githttp.router)
     app.add_exception_handler(RequestValidationError, on_validation_error)  # type: ignore[arg-type]
     app.add_exception_handler(ForgeError, on_forge_error)  # type: ignore[arg-type]

@@ -44,7 +44,7 @@ def test_sign_in_watch_an_intent_arrive_live_and_approve_it(page: Page, live_rig
     page.evaluate("window.__sameDocument = true")
 
     pull = rig.open_pull("browser-hello")
-    row = page.locator('tr[data-service="browser-hello"]')
+    row = page.locator('[data-service="browser-hello"]')
     expect(row).to_be_visible()
     expect(row).to_contain_text("awaiting signoff")
     assert page.evaluate("window.__sameDocument") is True, "the row arrived without a page reload"
@@ -53,10 +53,10 @@ def test_sign_in_watch_an_intent_arrive_live_and_approve_it(page: Page, live_rig
     page.get_by_role("link", name="Approvals").click()
     card = page.locator(f"#approval-{pull.intent_id}")
     expect(card.get_by_text("services/browser-hello/app.py")).to_be_visible()
-    expect(card.get_by_text("A service that greets people.")).to_be_visible()
+    expect(card.locator(".spec-digest").get_by_text("A service that greets people.")).to_be_visible()
     screenshot(page, "approvals")
     card.get_by_role("link", name="Read the whole SPEC").click()
-    expect(page.get_by_text("# SPEC: browser-hello")).to_be_visible()
+    expect(page.get_by_role("heading", name="SPEC: browser-hello", exact=True)).to_be_visible()
     screenshot(page, "spec")
     page.get_by_role("button", name="Approve browser-hello").click()
     expect(page.get_by_role("status").first).to_contain_text("You approved browser-hello")

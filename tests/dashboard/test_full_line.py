@@ -39,7 +39,7 @@ def test_approve_merge_and_see_the_service_running(page: Page, line_rig: Rig) ->
     page.evaluate("window.__sameDocument = true")
 
     rig.push({PATH: NOTES}, "Add notes")
-    row = page.locator('tr[data-service="notes"]')
+    row = page.locator('[data-service="notes"]')
     expect(row).to_contain_text("awaiting signoff", timeout=BUILD_TIMEOUT_MS)
     assert page.evaluate("window.__sameDocument") is True, "the queue updated itself"
     screenshot(page, "line-queue")
