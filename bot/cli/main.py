@@ -28,6 +28,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.bot_cmd",
     "bot.cli.demo_cmd",
     "bot.cli.stages_cmd",
+    "bot.cli.shadow_cmd",
 )
 
 
@@ -54,6 +55,7 @@ COMMAND_OWNERS: dict[str, str] = {
     "up": "bot.cli.demo_cmd",
     "demo": "bot.cli.demo_cmd",
     "stages": "bot.cli.stages_cmd",
+    "shadow": "bot.cli.shadow_cmd",
 }
 """Top-level command -> the module that registers it."""
 

@@ -44,7 +44,6 @@ _JUDGES: dict[Stage, Callable[..., None]] = {
     Stage.SPEC_OPTIMIZER: optimizer.judge,
     Stage.CODE_GENERATOR: generator.judge,
 }
-_ROLES = ("builder", "verifier", "optimizer", "code generator")
 
 
 def utcnow() -> datetime:
@@ -73,7 +72,8 @@ def evaluate(
     gets at most `timeout_s`. Raises ValueError for arguments that cannot make an evaluation (a candidate
     that is one of the referees, an implementation of another stage); never for what the candidate does.
     """
-    _check(stage, incumbent=incumbent, candidate=candidate, referees=referees, timeout_s=timeout_s)
+    _check(stage, incumbent=incumbent, candidate=candidate, timeout_s=timeout_s)
+    _refuse_self_grading(candidate, referees.graders(stage, run_tests=run_tests))
     tested = (run_tests and stage is Stage.SPEC_BUILDER) or stage is Stage.CODE_GENERATOR
     if tested and (referees.sandbox_for is None or referees.workdir is None):
         raise ValueError(NO_SANDBOX)
@@ -101,16 +101,17 @@ def evaluate(
     )
 
 
-def _check(
-    stage: Stage, *, incumbent: object, candidate: object, referees: Referees, timeout_s: float
-) -> None:
+def _check(stage: Stage, *, incumbent: object, candidate: object, timeout_s: float) -> None:
     if not timeout_s > 0:
         raise ValueError(BAD_TIMEOUT.format(timeout=timeout_s))
     method = _METHODS[stage]
     for side, implementation in (("incumbent", incumbent), ("candidate", candidate)):
         if not callable(getattr(implementation, method, None)):
             raise ValueError(NOT_THE_STAGE.format(side=side, stage=stage.value, method=method))
-    for role, grader in zip(_ROLES, referees.graders(), strict=True):
+
+
+def _refuse_self_grading(candidate: object, graders: dict[str, object]) -> None:
+    for role, grader in graders.items():
         if candidate is grader or _equal(candidate, grader):
             raise ValueError(GRADES_ITSELF.format(role=role))
 

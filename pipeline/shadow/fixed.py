@@ -144,7 +144,7 @@ def known_specs() -> tuple[KnownSpec, ...]:
     known = [KnownSpec(name, spec, Known.GOOD) for name, spec in good.items()]
     for defect, (apply, repairable) in DEFECTS.items():
         for name, spec in good.items():
-            known.append(KnownSpec(f"{defect}:{name}", apply(spec), Known.BAD, repairable))
+            known.append(KnownSpec(f"{defect}/{name}", apply(spec), Known.BAD, repairable))
     return tuple(known)
 
 
@@ -167,7 +167,7 @@ class AdversarialPair:
 
     @property
     def id(self) -> str:
-        return f"adversarial/{self.kind.value}:{self.name}"
+        return f"adversarial/{self.kind.value}/{self.name}"
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from pipeline.factory.contracts import Stage
 from pipeline.factory.interfaces import CodeGenerator, FactoryStages, SpecBuilder, SpecOptimizer, SpecVerifier
 from pipeline.sandbox.runner import Sandbox
 from pipeline.shadow.calls import Attempt, attempt
@@ -70,8 +71,26 @@ class Referees:
             max_rounds=max_rounds,
         )
 
-    def graders(self) -> tuple[object, ...]:
-        return (self.builder, self.verifier, self.optimizer, self.generator)
+    def graders(self, stage: Stage, *, run_tests: bool = False) -> dict[str, object]:
+        """The referees that prepare or grade an evaluation of `stage`, by role."""
+        roles = {
+            Stage.ALIGNMENT_SCORER: {},
+            Stage.SPEC_BUILDER: {"verifier": self.verifier, "optimizer": self.optimizer},
+            Stage.SPEC_VERIFIER: {
+                "builder": self.builder,
+                "verifier": self.verifier,
+                "optimizer": self.optimizer,
+            },
+            Stage.SPEC_OPTIMIZER: {"builder": self.builder, "verifier": self.verifier},
+            Stage.CODE_GENERATOR: {
+                "builder": self.builder,
+                "verifier": self.verifier,
+                "optimizer": self.optimizer,
+            },
+        }[stage]
+        if run_tests and stage is Stage.SPEC_BUILDER:
+            roles["code generator"] = self.generator
+        return roles
 
 
 @dataclass(frozen=True)

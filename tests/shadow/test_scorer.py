@@ -31,7 +31,7 @@ def test_a_scorer_that_rewards_padding_is_worse(
     held = report.metric("adversarial_held")
     assert held.comparison is Comparison.WORSE
     assert len(held.rows) == len(load_adversarial().pairs)
-    padded = next(row for row in held.rows if row.case == "adversarial/padded:secret-sync")
+    padded = next(row for row in held.rows if row.case == "adversarial/padded/secret-sync")
     assert padded.candidate == 0.0 and "candidate: plain" in padded.note
     assert report.verdict is Verdict.WORSE
 
