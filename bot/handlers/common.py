@@ -26,6 +26,8 @@ class JobKind(StrEnum):
     CLOSED = "pr.closed"
     COMMAND = "pr.command"
     ISSUE = "issue.intent"
+    SHADOW = "stage.shadow"
+    """A stage service was deployed: prove it beside the incumbent on recent work; propose it if better."""
     STAGES = "line.stages"
     """`line/stages.yaml` changed on the default branch: record the lineage, route to what it names."""
     CHANGED = "pr.changed"

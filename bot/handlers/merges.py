@@ -8,7 +8,7 @@ from bot.handlers.common import DEPLOY_ENVIRONMENT, SERVICES_DIR, JobKind, requi
 from bot.handlers.deadletters import report_dead
 from bot.handlers.payloads import DeployPayload, PullPayload
 from bot.handlers.reviews import signoff_status
-from bot.handlers.stages import record_stage_merge
+from bot.handlers.stages import implements_a_stage, record_stage_merge, start_shadow
 from bot.line import Line
 from bot.queue import Job
 from bot.routing import BotContext, Routes
@@ -90,6 +90,8 @@ def deploy_merge(job: Job, context: BotContext) -> None:
         run.failed = not result.ok
         run.detail = {"version": sha, "url": result.url, "log_tail": result.log_tail[-2000:]}
     _report(line, repo, record, number, deployment, result, signoff.counted if signoff else ())
+    if result.ok and implements_a_stage(repo, record.path, sha):
+        start_shadow(context, repo=repo.full_name, path=record.path, sha=sha, number=number)
 
 
 def signoff_at_merge(

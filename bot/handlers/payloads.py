@@ -55,6 +55,15 @@ class CommitPayload(JobPayload):
     base: str = Field(default="", max_length=64)
 
 
+class ShadowPayload(JobPayload):
+    """A stage service deployed from a merge: its intent file and the version (merge commit) deployed."""
+
+    path: str = Field(min_length=1, max_length=500)
+    sha: str = Field(min_length=1, max_length=64)
+    number: int = Field(ge=1, le=2**31 - 1)
+    """The stage service's pull request, where the report is commented."""
+
+
 class PullPayload(JobPayload):
     """A pull request (or an issue) of the repository."""
 

@@ -9,26 +9,44 @@ import logging
 from bot import reports
 from bot.handlers.common import JobKind, require_line
 from bot.handlers.deadletters import report_dead
-from bot.handlers.governing import GoverningFiles
-from bot.handlers.payloads import CommitPayload
+from bot.handlers.governing import GoverningFiles, governing_files
+from bot.handlers.payloads import CommitPayload, ShadowPayload
 from bot.handlers.policy_changes import govern_pull
 from bot.line import Line
 from bot.queue import Job
-from bot.routing import BotContext, Routes
+from bot.routing import BotContext, PermanentJobError, Routes
 from bot.signoffs import latest_approvals
 from bot.vcs.client import RepoClient
 from bot.vcs.models import PullRequest
-from pipeline.adoption.fallback import AdoptedStages
+from pipeline.adoption.fallback import CLIENTS, FIELDS, AdoptedStages
 from pipeline.adoption.health import StageHealth
 from pipeline.adoption.history import StageHistory
 from pipeline.adoption.routing import StagePlan, plan_stages
 from pipeline.adoption.stagefile import STAGES_FILE, StageFile, StageFileError, StageRoute, parse_stage_file
+from pipeline.factory.clients import StageEndpoint
+from pipeline.factory.routing import BUILTIN
+from pipeline.intents import InvalidIntent, load_intent
+from pipeline.intents.stagehints import parse_implements
+from pipeline.shadow import (
+    BUNDLED_SOURCE,
+    DEFAULT_CALL_TIMEOUT_S,
+    Referees,
+    ShadowReport,
+    ShadowStore,
+    Verdict,
+    cases_from_ledger,
+    evaluate,
+    load_history,
+)
 from pipeline.signoff import evaluate_signoff, requirements_of
 
 log = logging.getLogger(__name__)
 routes = Routes()
 
 ADOPT_BRANCH = "intentops/adopt-{stage}"
+MIN_LEDGER_CASES = 3
+"""Fewer recent intents than this: the bundled example history is the shadow evaluation's work instead."""
+NO_STAGE_TOKEN = "stage services need INTENTOPS_STAGE_TOKEN: the line cannot call the candidate without it"
 
 
 def stages_for(line: Line, repo: str, rules: GoverningFiles) -> tuple[AdoptedStages, StagePlan, str]:
@@ -150,3 +168,96 @@ def propose_adoption(
         repo.update_pull(pull.number, title=title, body=report_body)
     govern_pull(line, repo, pull.number, once=once)  # the bot's own pull request: its events are not seen
     return repo.get_pull(pull.number)
+
+
+def implements_a_stage(repo: RepoClient, path: str, ref: str) -> bool:
+    """Whether the intent file at `ref` says it implements one of the line's stages."""
+    data = repo.read_file(path, ref)
+    if data is None:
+        return False
+    try:
+        return load_intent(data, source=path).implements is not None
+    except InvalidIntent:
+        return False
+
+
+def start_shadow(context: BotContext, *, repo: str, path: str, sha: str, number: int) -> None:
+    """After a deploy: queue the shadow evaluation if the deployed intent implements a stage."""
+    context.queue.enqueue(
+        JobKind.SHADOW,
+        key=f"shadow:{repo}:{path}:{sha}",
+        payload=ShadowPayload(repo=repo, path=path, sha=sha, number=number),
+    )
+
+
+@routes.job(JobKind.SHADOW, on_dead=report_dead, payload=ShadowPayload)
+def shadow_stage(job: Job, context: BotContext) -> None:
+    """Run the deployed stage service beside the stage's incumbent on the repository's recent intents; keep
+    the report, tell the pull request, and propose the adoption when the candidate is better."""
+    line = require_line(context)
+    payload = ShadowPayload.of(job)
+    repo = line.repo(payload.repo)
+    data = repo.read_file(payload.path, payload.sha)
+    intent = load_intent(data, source=payload.path) if data is not None else None
+    if intent is None or intent.implements is None:
+        return  # not a stage service: nothing to prove
+    stage, contract = parse_implements(intent.implements)
+    service = intent.service_name
+    entry = line.registry.get(service)
+    if entry is None or entry.version != payload.sha:
+        repo.comment(
+            payload.number, reports.SHADOW_NOT_SERVING.format(service=service, version=payload.sha[:12])
+        )
+        return
+    if line.stage_token is None:
+        raise PermanentJobError(NO_STAGE_TOKEN)
+    rules = governing_files(repo, repo.default_branch())
+    adopted, plan, _problem = stages_for(line, payload.repo, rules)
+    current = adopted.resolve(line.provider)
+    incumbent = getattr(current, FIELDS[stage])
+    candidate = CLIENTS[stage](StageEndpoint(entry.url, line.stage_token, DEFAULT_CALL_TIMEOUT_S))
+    picked = cases_from_ledger(
+        line.ledger,
+        repo=payload.repo,
+        read=repo.read_file,
+        parent=repo.commit_parent,
+        list_dir=repo.list_dir,
+        floor=line.floor,
+    )
+    cases, source, skipped = picked.cases, f"the ledger of {payload.repo}", picked.skipped
+    if len(cases) < MIN_LEDGER_CASES:  # a young repository: the bundled history stands in for its own
+        cases, source = load_history(floor=line.floor), BUNDLED_SOURCE
+    report = evaluate(
+        stage,
+        incumbent=incumbent,
+        candidate=candidate,
+        cases=cases,
+        referees=Referees.of(current, gate=line.factory.gate, max_rounds=line.factory.max_rounds),
+        incumbent_name=plan.services.get(stage, BUILTIN),
+        candidate_name=service,
+        source=source,
+    )
+    if skipped:
+        report = report.model_copy(update={"skipped": (*report.skipped, *skipped)})
+    stored = ShadowStore(line.ledger.database).save(report, repo=payload.repo, candidate_version=payload.sha)
+    next_step = reports.SHADOW_NOT_PROPOSED
+    if report.verdict is Verdict.BETTER:
+        route = StageRoute(stage, service, contract, payload.sha, stored.id)
+        body = _report_body(stored.id, report, reports.SHADOW_NOT_PROPOSED)
+        proposal = propose_adoption(line, repo, route=route, report_body=body, once=job.key)
+        if proposal is None:
+            next_step = reports.SHADOW_ADOPTED_ALREADY
+        else:
+            next_step = reports.SHADOW_PROPOSED.format(number=proposal.number)
+            repo.update_pull(proposal.number, body=_report_body(stored.id, report, _adoption_note(route)))
+    repo.comment(payload.number, _report_body(stored.id, report, next_step))
+
+
+def _report_body(report_id: int, report: ShadowReport, next_step: str) -> str:
+    return reports.render("shadow_report", report_id=report_id, report=report, next_step=next_step)
+
+
+def _adoption_note(route: StageRoute) -> str:
+    return reports.ADOPTION_NOTE.format(
+        stage=route.stage.value, service=route.service, version=route.version[:12]
+    )

@@ -29,6 +29,10 @@ class RepoClient(Protocol):
 
     def list_dir(self, path: str, ref: str) -> list[str]: ...
 
+    def commit_parent(self, sha: str) -> str | None:
+        """The first parent of commit `sha` (None for a first commit)."""
+        ...
+
     def commit_file(
         self, path: str, content: bytes, message: str, branch: str, *, replacing: bytes | None = None
     ) -> str:

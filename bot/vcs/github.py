@@ -221,6 +221,10 @@ class GithubRepoClient:
         entries = content if isinstance(content, list) else [content]
         return sorted(entry.path for entry in entries if entry.type == "file")
 
+    def commit_parent(self, sha: str) -> str | None:
+        parents = self._repo.get_commit(sha).parents
+        return parents[0].sha if parents else None
+
     def commit_file(
         self, path: str, content: bytes, message: str, branch: str, *, replacing: bytes | None = None
     ) -> str:
