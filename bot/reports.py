@@ -49,7 +49,7 @@ POLICY_CHANGE_BLOCKED = "policy change blocked: {summary}"
 SHADOW_PROPOSED = "The line proposes to adopt it: #{number} changes `line/stages.yaml` (two approvals)."
 SHADOW_NOT_PROPOSED = "It is not proposed for adoption: a candidate that is not better never is."
 SHADOW_ADOPTED_ALREADY = "The default branch routes the stage to this version already."
-SHADOW_NOT_SERVING = "`{service}` is not registered at {version}: the shadow evaluation waits for a deploy of it."
+SHADOW_NOT_SERVING = "`{service}` is not registered at {version}: the shadow evaluation waits for its deploy."
 ADOPTION_NOTE = (
     "Merging this pull request (two approvals) routes every later build's `{stage}` to `{service}` at "
     "`{version}`; a call it fails falls back to the built-in. Reverting the merge is a rollback."
