@@ -3,6 +3,11 @@
 This is the seed's sovereign-factory + build-executor (code half) as one call with a typed result. Each
 stage is whatever `FactoryConfig.stages` routes it to (`pipeline.factory`: built in by default, or a stage
 service over HTTP). It knows nothing of forges: the caller commits `BuildOutcome.files` wherever it wants.
+
+An intent that `implements` one of the line's stages gets a stage service (`pipeline.factory.stageservice`)
+instead of a CRUD service: its SPEC goes through the same builder, optimizer and verifier (it describes the
+contract's endpoint and what the hints change), its code is the line's stage templates, and its tests (the
+stage's conformance suite among them) run in the same sandbox.
 """
 
 from __future__ import annotations
@@ -17,8 +22,17 @@ from pipeline.buildreport import BuildReport, BuildVerdict
 from pipeline.codegen.generator import GeneratedService
 from pipeline.codegen.model_path import CodegenRound
 from pipeline.factory.builtin import BuiltinSpecVerifier
-from pipeline.factory.interfaces import SpecVerifier
+from pipeline.factory.hinted import hints_digest
+from pipeline.factory.interfaces import FactoryStages, SpecVerifier
 from pipeline.factory.routing import StageRegistry
+from pipeline.factory.stages import Stage
+from pipeline.factory.stageservice import (
+    StageService,
+    describe_stage,
+    generate_stage_service,
+    implemented,
+    spec_intent,
+)
 from pipeline.intents import Intent
 from pipeline.llm import LLMProvider
 from pipeline.sandbox.model import SandboxResult
@@ -26,6 +40,7 @@ from pipeline.sandbox.runner import Sandbox
 from pipeline.spec.optimizer import OptimizationReport
 from pipeline.spec.render import SPEC_MARKDOWN, read_spec, render_markdown
 from pipeline.spec.verifier import DEFAULT_GATE, Verification, stale_markdown
+from pipeline.stagekit import stage_kit
 
 # Files a test run leaves behind that must never be committed.
 NOT_COMMITTED = {"__pycache__", ".pytest_cache", ".ruff_cache", "data", "report.xml"}
@@ -41,6 +56,13 @@ class BuildOutcome:
     """Everything under `services/<name>/`, relative to that folder: what the PR commits."""
     model_rounds: tuple[CodegenRound, ...] = ()
     """With a model: its write round and repair rounds, accepted or not."""
+    stage_service: StageService | None = None
+    """For an intent that `implements` a stage: the stage and contract version the service implements,
+    the stage kit its requirements pin and its hints' digest (None: an ordinary service)."""
+
+    @property
+    def is_stage_service(self) -> bool:
+        return self.stage_service is not None
 
     @property
     def verdict(self) -> BuildVerdict:
@@ -59,6 +81,7 @@ class BuildOutcome:
             "files": sorted(self.files),
             "model_rounds": [r.to_json() for r in self.model_rounds],
             "version": self.generated.manifest.version if self.generated else None,
+            "stage_service": self.stage_service.to_json() if self.stage_service else None,
         }
 
     def report(self) -> BuildReport:
@@ -94,6 +117,19 @@ def build_service(
     untouched). Tests always run in `sandbox_for`'s sandbox, whoever wrote the code.
     """
     stages = config.stages.resolve(provider, budget_key=budget_key)
+    target = implemented(intent)
+    if target is not None:
+        return _build_stage_service(
+            intent,
+            target=target,
+            intent_path=intent_path,
+            blueprint=blueprint,
+            workdir=workdir,
+            sandbox_for=sandbox_for,
+            stages=stages,
+            config=config,
+            progress=progress,
+        )
     progress("spec")
     spec = stages.builder.build(intent, blueprint=blueprint, intent_path=intent_path)
     report = stages.optimizer.optimize(spec, gate=config.gate, max_rounds=config.max_rounds)
@@ -116,6 +152,49 @@ def build_service(
         tests=coded.result,
         files=collect_files(directory),  # the sandbox tests a copy: this folder holds only what was written
         model_rounds=coded.rounds,
+    )
+
+
+def _build_stage_service(
+    intent: Intent,
+    *,
+    target: tuple[Stage, str],
+    intent_path: str,
+    blueprint: str,
+    workdir: Path,
+    sandbox_for: Callable[[Path], Sandbox],
+    stages: FactoryStages,
+    config: FactoryConfig,
+    progress: Callable[[str], None],
+) -> BuildOutcome:
+    """A stage service: its SPEC from the routed builder (given the contract's endpoints), described with
+    its hints, optimized and verified like any SPEC; its code from the stage templates; its tests (the
+    stage's conformance suite and its hints' claims) in the line's sandbox."""
+    progress("spec")
+    draft = stages.builder.build(spec_intent(intent), blueprint=blueprint, intent_path=intent_path)
+    kit = stage_kit()
+    spec = describe_stage(draft, intent, kit=kit)
+    report = stages.optimizer.optimize(spec, gate=config.gate, max_rounds=config.max_rounds)
+    report = replace(report, verification=stages.verifier.verify(report.spec))
+    if not report.reached_gate:
+        digest = hints_digest(intent.stage_hints) if intent.stage_hints is not None else ""
+        planned = StageService(*target, kit_version=kit.version, hints_digest=digest)
+        return BuildOutcome(service_name=intent.service_name, spec=report, stage_service=planned)
+    progress("code")
+    directory = workdir / intent.service_name
+    clean_workdir(workdir, intent.service_name)
+    generated, service = generate_stage_service(
+        report.spec, directory, intent=intent, intent_path=intent_path, kit=kit
+    )
+    progress("tests")
+    tests = sandbox_for(directory).run_tests(directory)
+    return BuildOutcome(
+        service_name=intent.service_name,
+        spec=report,
+        generated=generated,
+        tests=tests,
+        files=collect_files(directory),
+        stage_service=service,
     )
 
 

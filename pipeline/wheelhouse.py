@@ -4,6 +4,10 @@ offline into cached virtual environments.
 `prepare_wheelhouse` runs at set-up time (network allowed then). Everything after it is offline:
 `cached_venv` builds (once per requirements set) a venv from the wheelhouse with `--no-index`, and the
 Dockerfiles of generated services install from the same wheelhouse. Deployers reuse both functions.
+
+A stage service (`pipeline.factory.stageservice`) also needs the line's own code: the stage kit
+(`pipeline.stagekit`), a wheel the line builds into the wheelhouse itself, and the third-party packages
+its built-in stages import (STAGE_RUNTIME and what they pull in), downloaded with the rest at set-up.
 """
 
 from __future__ import annotations
@@ -19,9 +23,14 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.stagekit import StageKit, StageKitError, ensure_kits, stage_kit
+
 SERVICE_RUNTIME = ("fastapi", "uvicorn", "pydantic", "httpx", "prometheus-client")
 SERVICE_TEST = ("pytest", "httpx2")
 """httpx2: what starlette's TestClient uses from now on (plain httpx there is deprecated)."""
+STAGE_RUNTIME = ("jinja2", "ruamel-yaml", "cel-python")
+"""What a stage service imports beyond a generated service's runtime: `pipeline.factory.builtin`'s
+third-party imports (pydantic is already in SERVICE_RUNTIME); the stage kit's wheel names them too."""
 STAMP = ".intentops-wheelhouse"
 READY = ".intentops-ready"
 INSTALL_TIMEOUT_S = 600
@@ -104,14 +113,32 @@ def closure(lock: dict[str, LockedPackage], roots: Sequence[str]) -> list[Locked
     return sorted((lock[name] for name in wanted), key=lambda p: normalize(p.name))
 
 
+REQUIREMENTS_HEADER = (
+    "# Pinned from IntentOps' requirements.lock; install with --no-index --find-links <wheelhouse>.\n"
+)
+
+
 def service_requirements(*, with_tests: bool = False, lock_path: Path | None = None) -> str:
     """The pinned, hashed requirements file of a generated service (runtime, or runtime + tests)."""
     roots = (*SERVICE_RUNTIME, *SERVICE_TEST) if with_tests else SERVICE_RUNTIME
     packages = closure(read_lock(lock_path or default_lock_path()), roots)
-    header = (
-        "# Pinned from IntentOps' requirements.lock; install with --no-index --find-links <wheelhouse>.\n"
-    )
-    return header + "\n".join(p.requirement_line() for p in packages) + "\n"
+    return REQUIREMENTS_HEADER + "\n".join(p.requirement_line() for p in packages) + "\n"
+
+
+def stage_requirements(kit: StageKit, *, with_tests: bool = False, lock_path: Path | None = None) -> str:
+    """The requirements file of a stage service: a generated service's, what the line's built-in stages
+    import, and the stage kit, pinned by version and hash."""
+    roots = (*SERVICE_RUNTIME, *STAGE_RUNTIME, *(SERVICE_TEST if with_tests else ()))
+    packages = closure(read_lock(lock_path or default_lock_path()), roots)
+    lines = [p.requirement_line() for p in packages] + [kit.requirement_line()]
+    return REQUIREMENTS_HEADER + "\n".join(lines) + "\n"
+
+
+def _downloaded(lock_path: Path | None) -> str:
+    """Every third-party package a generated or stage service (or their tests) installs."""
+    roots = (*SERVICE_RUNTIME, *SERVICE_TEST, *STAGE_RUNTIME)
+    packages = closure(read_lock(lock_path or default_lock_path()), roots)
+    return REQUIREMENTS_HEADER + "\n".join(p.requirement_line() for p in packages) + "\n"
 
 
 def _digest(text: str) -> str:
@@ -121,10 +148,12 @@ def _digest(text: str) -> str:
 def prepare_wheelhouse(
     directory: Path, *, lock_path: Path | None = None, python: str = sys.executable
 ) -> bool:
-    """Download the services' wheels into `directory` (network needed). Returns False when already there."""
-    requirements = service_requirements(with_tests=True, lock_path=lock_path)
+    """Download the services' wheels into `directory` (network needed), and put the stage kit of the line's
+    sources beside them. Returns False when the downloads were already there."""
+    requirements = _downloaded(lock_path)
     stamp = directory / STAMP
     if stamp.is_file() and stamp.read_text(encoding="utf-8") == _digest(requirements):
+        stage_kit().write(directory)
         return False
     directory.mkdir(parents=True, exist_ok=True)
     with _locked(directory.parent / f"{directory.name}.lock"):
@@ -151,13 +180,13 @@ def prepare_wheelhouse(
             what="downloading the wheelhouse",
         )
         stamp.write_text(_digest(requirements), encoding="utf-8")
+    stage_kit().write(directory)
     return True
 
 
 def wheelhouse_ready(directory: Path, *, lock_path: Path | None = None) -> bool:
     stamp = directory / STAMP
-    requirements = service_requirements(with_tests=True, lock_path=lock_path)
-    return stamp.is_file() and stamp.read_text(encoding="utf-8") == _digest(requirements)
+    return stamp.is_file() and stamp.read_text(encoding="utf-8") == _digest(_downloaded(lock_path))
 
 
 def cached_venv(
@@ -167,6 +196,7 @@ def cached_venv(
 
     Returns the venv directory (its interpreter is `<dir>/bin/python`). Safe to call from several
     processes at once: builders take a file lock, and a venv counts only once its ready marker exists.
+    A stage kit the requirements pin is built into the wheelhouse first (when these sources make it).
     """
     venv = cache_dir.absolute() / _digest(f"{VENV_LAYOUT}\n{requirements}")
     if (venv / READY).is_file():
@@ -175,6 +205,10 @@ def cached_venv(
         raise WheelhouseError(
             f"no wheelhouse at {wheelhouse}; run ./scripts/wheelhouse.sh (needs the network once)"
         )
+    try:
+        ensure_kits(requirements, wheelhouse)
+    except StageKitError as exc:
+        raise WheelhouseError(str(exc)) from None
     cache_dir.mkdir(parents=True, exist_ok=True)
     with _locked(cache_dir / f"{venv.name}.lock"):
         if (venv / READY).is_file():

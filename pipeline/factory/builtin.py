@@ -2,7 +2,8 @@
 
 Offline (no provider, or the offline one) every stage is deterministic; with a model, the builder extends
 the draft, the verifier adds a judge's findings (which only lower a score), the optimizer may rewrite, the
-code generator writes custom logic and repairs failing tests, and alignment is Claude's.
+code generator writes custom logic and repairs failing tests, and alignment is Claude's. A stage service
+runs one of them configured by its hints (`pipeline.factory.hinted`).
 """
 
 from __future__ import annotations
@@ -12,9 +13,11 @@ from pathlib import Path
 
 from pipeline.codegen.generator import generate_service
 from pipeline.codegen.model_path import CodegenReport, generate_with_model
+from pipeline.factory.hinted import with_hints
 from pipeline.factory.interfaces import FactoryStages
 from pipeline.governance.alignment import AlignmentScorer, LexicalScorer, scorer_for
 from pipeline.intents import Intent
+from pipeline.intents.stagehints import AnyStageHints
 from pipeline.llm import LLMProvider
 from pipeline.sandbox.runner import Sandbox
 from pipeline.spec.builder import build_spec
@@ -91,12 +94,19 @@ class BuiltinCodeGenerator:
         )
 
 
-def builtin_stages(provider: LLMProvider | None = None, *, budget_key: str | None = None) -> FactoryStages:
-    """Every stage built in, bound to `provider` (None: offline) and the intent's `budget_key`."""
-    return FactoryStages(
+def builtin_stages(
+    provider: LLMProvider | None = None,
+    *,
+    budget_key: str | None = None,
+    hints: AnyStageHints | None = None,
+) -> FactoryStages:
+    """Every stage built in, bound to `provider` (None: offline) and the intent's `budget_key`; the stage
+    `hints` are for (a stage service's, `pipeline.intents.stagehints`) configured by them."""
+    stages = FactoryStages(
         scorer=builtin_scorer(provider, budget_key=budget_key),
         builder=BuiltinSpecBuilder(provider, budget_key),
         verifier=BuiltinSpecVerifier(provider, budget_key),
         optimizer=BuiltinSpecOptimizer(provider, budget_key),
         generator=BuiltinCodeGenerator(provider, budget_key),
     )
+    return stages if hints is None else with_hints(stages, hints)

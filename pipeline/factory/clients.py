@@ -226,6 +226,13 @@ def _detail_of(raw: bytes) -> str:
     return f": {_clean(detail)}" if detail.strip() else ""
 
 
+def _as_sent(intent: Intent) -> dict[str, Any]:
+    """The intent as its YAML would say it: fields left at their defaults are not sent, so a stage service
+    built before a field existed reads an intent that does not use it, and none is sent as an explicit null
+    its own model would refuse."""
+    return intent.model_dump(mode="json", exclude_defaults=True)
+
+
 def _same_service(call: _Call, answered: str, asked: str) -> None:
     if answered != asked:
         raise call.fail(StageFailure.MALFORMED, OTHER_SERVICE.format(answered=answered, asked=asked))
@@ -242,7 +249,7 @@ class HttpAlignmentScorer:
 
     def score(self, intent: Intent, blueprint: str) -> Alignment:
         call = _Call(Stage.ALIGNMENT_SCORER, self.endpoint, ScorerUnavailable)
-        request = call.request(ScoreRequest, intent=intent.model_dump(mode="json"), blueprint=blueprint)
+        request = call.request(ScoreRequest, intent=_as_sent(intent), blueprint=blueprint)
         answer = call.answer(request, ScoreAnswer)
         rationale = answer.rationale.strip()[:MAX_RATIONALE]
         return Alignment(answer.score, AlignmentMethod.SERVICE, rationale, model=answer.model)
@@ -255,7 +262,7 @@ class HttpSpecBuilder:
     def build(self, intent: Intent, *, blueprint: str = "", intent_path: str = "") -> Spec:
         call = _Call(Stage.SPEC_BUILDER, self.endpoint)
         request = call.request(
-            BuildRequest, intent=intent.model_dump(mode="json"), blueprint=blueprint, intent_path=intent_path
+            BuildRequest, intent=_as_sent(intent), blueprint=blueprint, intent_path=intent_path
         )
         spec = call.answer(request, BuildAnswer).spec
         _same_service(call, spec.service_name, intent.service_name)

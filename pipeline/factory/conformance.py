@@ -87,7 +87,14 @@ GREETINGS = IntentCase(
                     "required": ["language"],
                 }
             ],
-            "endpoints": [{"method": "GET", "path": "/hello", "summary": "Return the default greeting."}],
+            "endpoints": [
+                {
+                    "method": "GET",
+                    "path": "/hello",
+                    "summary": "Return the default greeting.",
+                    "respond": {"language": "en", "message": "hello"},
+                }
+            ],
         }
     ),
     structured=True,

@@ -9,17 +9,17 @@ and be consistent with themselves (a verification that says its hard checks pass
 from __future__ import annotations
 
 import math
-from enum import StrEnum
 from pathlib import PurePosixPath
-from typing import Any, Final, Literal, Self
+from typing import Any, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from pipeline.factory.stages import CONTRACT_VERSION as CONTRACT_VERSION
+from pipeline.factory.stages import Stage as Stage
 from pipeline.spec.model import Spec
 from pipeline.spec.optimizer import DEFAULT_MAX_ROUNDS, MAX_ROUNDS, OptimizationReport, Round
 from pipeline.spec.verifier import DEFAULT_GATE, Finding, Severity, Verification
 
-CONTRACT_VERSION: Final = "1"
 ALL_STAGES_PORT = 8210
 """The seed's sovereign-factory port: every stage served together (`intentops stage all`)."""
 MAX_BLUEPRINT_CHARS = 200_000
@@ -39,42 +39,6 @@ INCONSISTENT_GATE = (
 INCONSISTENT_SCORE = "score {score} differs from the verification's {verified}"
 DUPLICATE_PATH = "{path!r} is listed twice"
 FILE_AND_FOLDER = "{path!r} is a file, and a folder of {other!r}"
-
-
-class Stage(StrEnum):
-    """The factory's stages, in the order a build runs them."""
-
-    ALIGNMENT_SCORER = "alignment-scorer"
-    SPEC_BUILDER = "spec-builder"
-    SPEC_VERIFIER = "spec-verifier"
-    SPEC_OPTIMIZER = "spec-optimizer"
-    CODE_GENERATOR = "code-generator"
-
-    @property
-    def seed_port(self) -> int:
-        """Where the stage is served alone: the seed's port of the service it was."""
-        return _SEED_PORTS[self]
-
-    @property
-    def route(self) -> str:
-        """The path a stage service answers this stage's inline request at."""
-        return _ROUTES[self]
-
-
-_SEED_PORTS = {
-    Stage.ALIGNMENT_SCORER: 8213,  # the seed's governance
-    Stage.SPEC_BUILDER: 8207,
-    Stage.SPEC_VERIFIER: 8205,
-    Stage.SPEC_OPTIMIZER: 8206,
-    Stage.CODE_GENERATOR: 8211,  # the seed's build-executor (its code half)
-}
-_ROUTES = {
-    Stage.ALIGNMENT_SCORER: "/score",
-    Stage.SPEC_BUILDER: "/build",
-    Stage.SPEC_VERIFIER: "/verify",
-    Stage.SPEC_OPTIMIZER: "/optimize",
-    Stage.CODE_GENERATOR: "/generate",
-}
 
 
 # -- requests -----------------------------------------------------------------------------------------

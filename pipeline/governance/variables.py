@@ -67,7 +67,8 @@ def rule_variables(
     variables = intent.rule_variables()
     variables.update(
         alignment_method=alignment_method,
-        is_self_modification=is_self_modification(intent.service_name),
+        # An intent that implements a stage changes the line, whatever its name.
+        is_self_modification=is_self_modification(intent.service_name) or intent.implements is not None,
         author=context.author,
         changed_files=list(context.changed_files),
     )
