@@ -18,6 +18,8 @@ from pydantic import (
     model_validator,
 )
 
+from pipeline.intents.stagehints import Implements, StageHints
+
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
@@ -191,6 +193,10 @@ class Intent(_Strict):
     dependencies: list[StrictStr] = Field(
         default_factory=list, description="Names of services this one calls."
     )
+    # A new version of one of the line's own stages (pipeline.intents.stagehints). Last: their validators
+    # read the fields above.
+    implements: Implements = None
+    stage_hints: StageHints = None
 
     @field_validator("service_name")
     @classmethod
