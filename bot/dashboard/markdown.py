@@ -1,15 +1,17 @@
 """Markdown as the dashboard shows it (a SPEC, a pull request's conversation): rendered by markdown-it-py,
 sanitized by construction.
 
-The parser runs with raw HTML off, so a `<script>` or an `onerror=` someone wrote is text, never markup;
-markdown-it refuses `javascript:`, `vbscript:`, `file:` and `data:` links (images aside) and escapes every
-attribute. Links open outside the dashboard without a referrer; images are not loaded (the dashboard's
-content security policy forbids other origins anyway), they show as their alt text linked to their address.
+Raw HTML is kept only when it is nothing but the tags the bot's comments fold text with (`<details>`,
+`<summary>`, `<br>`, without attributes): a `<script>`, an `onerror=` or a comment someone wrote is text,
+never markup. markdown-it refuses `javascript:`, `vbscript:`, `file:` and `data:` links (images aside) and
+escapes every attribute. Links open without a referrer; images are not loaded (the dashboard's content
+security policy forbids other origins anyway), they show as their alt text linked to their address.
 """
 
 from __future__ import annotations
 
 import functools
+import html
 import re
 from collections.abc import Sequence
 
@@ -22,6 +24,21 @@ from markupsafe import Markup
 MAX_CHARS = 200_000
 """Longer text is cut before parsing (a SPEC is read whole up to the approvals page's own limit)."""
 SLUG = re.compile(r"[^a-z0-9]+")
+FOLDING_TAG = re.compile(r"</?(?:details|summary)>|<br\s*/?>", re.IGNORECASE)
+
+
+def allowed_html(raw: str) -> str:
+    """`raw` with its folding tags kept and the rest escaped; all of it escaped when it holds any other
+    tag, a comment or a stray `<`."""
+    if "<" in FOLDING_TAG.sub("", raw):
+        return html.escape(raw)
+    out, position = [], 0
+    for tag in FOLDING_TAG.finditer(raw):
+        out.append(html.escape(raw[position : tag.start()]))
+        out.append(tag.group(0).lower().replace(" ", ""))
+        position = tag.end()
+    out.append(html.escape(raw[position:]))
+    return "".join(out)
 
 
 def slug(text: str) -> str:
@@ -30,7 +47,14 @@ def slug(text: str) -> str:
 
 
 class _SafeRenderer(RendererHTML):
-    """Links get rel/target attributes; images become links to their source (nothing is fetched)."""
+    """Links get rel attributes; images become links to their source (nothing is fetched); raw HTML is
+    `allowed_html`."""
+
+    def html_block(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        return allowed_html(tokens[idx].content)
+
+    def html_inline(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
+        return allowed_html(tokens[idx].content)
 
     def link_open(self, tokens: Sequence[Token], idx: int, options: OptionsDict, env: EnvType) -> str:
         tokens[idx].attrSet("rel", "nofollow noopener noreferrer")
@@ -52,7 +76,7 @@ class _SafeRenderer(RendererHTML):
 
 @functools.cache
 def _parser() -> MarkdownIt:
-    parser = MarkdownIt("commonmark", {"html": False, "linkify": False, "typographer": False})
+    parser = MarkdownIt("commonmark", {"html": True, "linkify": False, "typographer": False})
     parser.enable(["table", "strikethrough"])
     parser.renderer = _SafeRenderer(parser)
     return parser

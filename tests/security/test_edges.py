@@ -322,7 +322,11 @@ def test_a_reject_reason_cannot_render_html_or_ping_anyone(forge_kit: ForgeKit, 
             page = browser.get("/approvals")
             answer = browser.post(
                 f"/approvals/{pull.intent_id}/reject",
-                data={"csrf_token": csrf_of(page.text), "reason": f"Not this one.\n{HOSTILE}"},
+                data={
+                    "csrf_token": csrf_of(page.text),
+                    "reason": f"Not this one.\n{HOSTILE}",
+                    "confirmed": "yes",
+                },
             )
         assert answer.status_code == 303
         issue = rig.github(people.owner).get_repo(DASHBOARD_REPO).get_issue(pull.number)
