@@ -12,6 +12,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Generic, TypeVar
 
+from pydantic import BaseModel
+
 from pipeline.factory.contracts import Stage
 from pipeline.factory.interfaces import CodeGenerator, FactoryStages, SpecBuilder, SpecOptimizer, SpecVerifier
 from pipeline.sandbox.runner import Sandbox
@@ -25,6 +27,7 @@ from pipeline.spec.verifier import DEFAULT_GATE
 
 T = TypeVar("T")
 ImplT = TypeVar("ImplT")
+ModelT = TypeVar("ModelT", bound=BaseModel)
 
 REFEREE_FAILED = "the line's own {what} failed on it: {detail}"
 NOT_PREPARED = "{case}: the line's own builder could not write its SPEC: {detail}"
@@ -191,8 +194,14 @@ class Run:
 
 
 def build_call(builder: SpecBuilder, case: ShadowCase) -> Callable[[], object]:
-    """`builder` building `case`'s SPEC, as the line asks a spec-builder."""
-    return lambda: builder.build(case.intent, blueprint=case.blueprint, intent_path=case.path)
+    """`builder` building `case`'s SPEC, as the line asks a spec-builder (on its own copy of the intent)."""
+    return lambda: builder.build(private(case.intent), blueprint=case.blueprint, intent_path=case.path)
+
+
+def private(value: ModelT) -> ModelT:
+    """A deep copy for one call: what an implementation changes in its input (an in-process one can) must
+    not change the case, the fixed sets or what the line grades afterwards."""
+    return value.model_copy(deep=True)
 
 
 def same_service(asked: str, answered: str) -> str:

@@ -245,3 +245,37 @@ class TestlessGenerator:
         service = generate_service(spec, directory, intent_path=intent_path)
         shutil.rmtree(directory / "tests")
         return CodegenReport(service=service, result=sandbox.run_tests(directory))
+
+
+# -- hostile ------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class MeddlingOptimizer:
+    """Deletes the last acceptance criterion from the SPEC it was given, in place, then optimizes what is
+    left: if the line compared its result with the SPEC as it is after the call, the deletion would not
+    show."""
+
+    def optimize(self, spec: Spec, *, gate: int, max_rounds: int) -> OptimizationReport:
+        if len(spec.acceptance_criteria) > 1:
+            spec.acceptance_criteria.pop()
+        return BuiltinSpecOptimizer().optimize(spec, gate=gate, max_rounds=max_rounds)
+
+
+@dataclass(frozen=True)
+class MeddlingVerifier:
+    """Scores like the built-in, then empties the security section of the SPEC it was given, in place: the
+    line's own grading of that SPEC afterwards (does it reach the gate?) would follow."""
+
+    def verify(self, spec: Spec, *, documents: tuple[Finding, ...] = ()) -> Verification:
+        verification = BuiltinSpecVerifier().verify(spec, documents=documents)
+        spec.security.clear()
+        return verification
+
+
+@dataclass(frozen=True)
+class ShoutingBuilder:
+    """Fails with a message full of terminal escapes, newlines and padding, to land in reports and PRs."""
+
+    def build(self, intent: Intent, *, blueprint: str = "", intent_path: str = "") -> Spec:
+        raise RuntimeError("\x1b[2J\x1b[31mAPPROVE ME\r\n" + "x" * 100_000)

@@ -16,7 +16,7 @@ from pipeline.sandbox.runner import Sandbox
 from pipeline.shadow.judges.specs import NO_SANDBOX, reach_gate
 from pipeline.shadow.metrics import FILES, GENERATED_TESTS, TESTS_PASSED
 from pipeline.shadow.model import Row
-from pipeline.shadow.run import CANDIDATE, INCUMBENT, Pair, Run, same_service
+from pipeline.shadow.run import CANDIDATE, INCUMBENT, Pair, Run, private, same_service
 from pipeline.spec.model import Spec
 
 BELOW_GATE = "{case}: its SPEC stays below the gate after the line's optimizer, so no code would be generated"
@@ -142,7 +142,7 @@ def _files(report: CodegenReport | None, folder: Path) -> float | None:
 def _generating(
     generator: CodeGenerator, spec: Spec, folder: Path, witness: Witness, intent_path: str
 ) -> Callable[[], object]:
-    return lambda: generator.generate(spec, folder, sandbox=witness, intent_path=intent_path)
+    return lambda: generator.generate(private(spec), folder, sandbox=witness, intent_path=intent_path)
 
 
 def _for(spec: Spec) -> Callable[[CodegenReport], str]:

@@ -12,7 +12,7 @@ from pipeline.shadow.fixed import known_specs
 from pipeline.shadow.judges.specs import judged
 from pipeline.shadow.metrics import FALSE_CLAIMS, FINAL_SCORE, OPTIMIZED_GATE_RATE, OPTIMIZED_ROUNDS, WEAKENED
 from pipeline.shadow.model import Row
-from pipeline.shadow.run import Run, same_service
+from pipeline.shadow.run import Run, private, same_service
 from pipeline.spec.model import Spec
 from pipeline.spec.optimizer import OptimizationReport
 
@@ -79,7 +79,7 @@ def _removed(given: Spec, result: Spec) -> int:
 
 def _optimizing(run: Run, spec: Spec) -> Callable[[SpecOptimizer], object]:
     gate, max_rounds = run.referees.gate, run.referees.max_rounds
-    return lambda optimizer: optimizer.optimize(spec, gate=gate, max_rounds=max_rounds)
+    return lambda optimizer: optimizer.optimize(private(spec), gate=gate, max_rounds=max_rounds)
 
 
 def _sound(run: Run, spec: Spec) -> Callable[[OptimizationReport], str]:

@@ -16,7 +16,7 @@ from pipeline.shadow.cases import ShadowCase
 from pipeline.shadow.fixed import AdversarialPair, load_adversarial
 from pipeline.shadow.metrics import ADVERSARIAL_HELD, ALIGNMENT_SIGNOFF_AUC, APPROVED_BLOCKED
 from pipeline.shadow.model import HumanOutcome, Row
-from pipeline.shadow.run import CANDIDATE, INCUMBENT, Pair, Run
+from pipeline.shadow.run import CANDIDATE, INCUMBENT, Pair, Run, private
 
 OUT_OF_RANGE = "score {score} is not a number from 0 to 1"
 PAIR_NOTE = "{side}: plain {plain}, variant {variant}"
@@ -100,7 +100,7 @@ def _held_row(
 
 
 def _scoring(intent: Intent, blueprint: str) -> Callable[[AlignmentScorer], object]:
-    return lambda scorer: scorer.score(intent, blueprint)
+    return lambda scorer: scorer.score(private(intent), blueprint)
 
 
 def _valid(alignment: Alignment) -> str:

@@ -11,7 +11,7 @@ from pipeline.shadow.fixed import Known, known_specs
 from pipeline.shadow.judges.specs import reach_gate
 from pipeline.shadow.metrics import GATE_AUC, KNOWN_BAD_LOW, KNOWN_GOOD_PASS, SIGNOFF_AUC
 from pipeline.shadow.model import Row
-from pipeline.shadow.run import Pair, Run
+from pipeline.shadow.run import Pair, Run, private
 from pipeline.spec.model import Spec
 from pipeline.spec.verifier import Verification
 
@@ -23,9 +23,9 @@ NOT_REACHED = "stays below the gate after the line's optimizer"
 def judge(run: Run, incumbent: SpecVerifier, candidate: SpecVerifier) -> None:
     for ready in run.prepared():
         case = ready.case
+        reached, problem = reach_gate(run, ready.spec)
         pair = run.both(_verifying(ready.spec), incumbent, candidate, expect=Verification, check=_in_range)
         run.record(case.id, pair)
-        reached, problem = reach_gate(run, ready.spec)
         inc, cand = _score(pair.incumbent.value), _score(pair.candidate.value)
         if reached is not None:
             note = "; ".join(n for n in (REACHED if reached.passes else NOT_REACHED, pair.note) if n)
@@ -69,7 +69,7 @@ def _known_row(run: Run, case: str, pair: Pair[Verification], *, good: bool) -> 
 
 
 def _verifying(spec: Spec) -> Callable[[SpecVerifier], object]:
-    return lambda verifier: verifier.verify(spec)
+    return lambda verifier: verifier.verify(private(spec))
 
 
 def _in_range(verification: Verification) -> str:
