@@ -310,7 +310,7 @@ def _print_rows(result: MetricResult) -> None:
 
 
 def _number(value: float | None) -> str:
-    return "-" if value is None else f"{value:g}"
+    return "-" if value is None else f"{round(value, 2):g}"
 
 
 def register(app: typer.Typer) -> None:
