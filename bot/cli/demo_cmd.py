@@ -43,10 +43,19 @@ resources:
   - name: greeting
     fields: {language: string, message: string}
     required: [language, message]
+    seed:
+      - {language: en, message: "Hello, world!"}
+      - {language: fr, message: "Bonjour, le monde !"}
+      - {language: es, message: "¡Hola, mundo!"}
 endpoints:
   - method: GET
     path: /hello
-    summary: Return the default greeting.
+    summary: Return the default greeting, in English.
+    respond: {language: en, message: "Hello, world!"}
+  - method: GET
+    path: /hello/{language}
+    summary: Greet in the language asked for.
+    query: {resource: greeting, where: {language: "{language}"}, single: true}
 """
 SECOND_PATH = "intents/notes.yaml"
 # Tier 1 as well: it waits for the person running the demo to sign it off on the dashboard.

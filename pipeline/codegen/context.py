@@ -4,24 +4,43 @@ from __future__ import annotations
 
 import keyword
 import re
+import textwrap
 from typing import Any
 
 from pydantic import BaseModel
 
+from pipeline.codegen import plans, scenarios
 from pipeline.intents import FieldType, HttpMethod
-from pipeline.spec.model import AcceptanceCriterion, Endpoint, Entity, Spec
+from pipeline.spec.model import (
+    AcceptanceCriterion,
+    Endpoint,
+    Entity,
+    QueryBehaviour,
+    RedirectBehaviour,
+    RelatedBehaviour,
+    Spec,
+)
 
 PY_TYPES = {
     FieldType.STRING: "str",
+    FieldType.URL: "str",
     FieldType.INTEGER: "int",
     FieldType.NUMBER: "float",
     FieldType.BOOLEAN: "bool",
     FieldType.DATETIME: "datetime",
 }
-REQUEST_TYPES = {FieldType.DATETIME: "IsoDatetime"}
-"""Request bodies are validated strictly; a date-time is the one type JSON can only send as text."""
+REQUEST_TYPES = {
+    FieldType.STRING: "Text",
+    FieldType.URL: "HttpUrlText",
+    FieldType.INTEGER: "Int64",
+    FieldType.NUMBER: "Finite",
+    FieldType.DATETIME: "IsoDatetime",
+}
+"""Request bodies are validated strictly, within what storage and JSON can hold (app/models.py); a
+date-time is the one type JSON can only send as text."""
 SAMPLE = {
     FieldType.STRING: "sample {name}",
+    FieldType.URL: "https://example.org/{name}",
     FieldType.INTEGER: 7,
     FieldType.NUMBER: 1.5,
     FieldType.BOOLEAN: True,
@@ -29,6 +48,7 @@ SAMPLE = {
 }
 CHANGED = {
     FieldType.STRING: "changed {name}",
+    FieldType.URL: "https://example.com/changed-{name}",
     FieldType.INTEGER: 8,
     FieldType.NUMBER: 2.5,
     FieldType.BOOLEAN: False,
@@ -36,6 +56,7 @@ CHANGED = {
 }
 WRONG = {
     FieldType.STRING: 12345,
+    FieldType.URL: 12345,
     FieldType.INTEGER: "not-a-number",
     FieldType.NUMBER: "not-a-number",
     FieldType.BOOLEAN: "not-a-boolean",
@@ -50,15 +71,6 @@ COERCIBLE = {
 """Wrong JSON types a lax parser would quietly convert; the SPEC promises 422 for each."""
 MISSING_ID = "999999"
 CRUD = frozenset({"create", "list", "get", "update", "delete"})
-DEFAULT_CHECK = {
-    "create": "create_ok",
-    "list": "list_ok",
-    "get": "get_ok",
-    "update": "update_ok",
-    "delete": "delete_ok",
-    "health": "health_ok",
-    "metrics": "metrics_ok",
-}
 _PARAM = re.compile(r"\{([^}]*)\}")
 _MODEL_NAMES = frozenset(dir(BaseModel))
 
@@ -134,42 +146,18 @@ def entity_context(entity: Entity) -> dict[str, Any]:
     }
 
 
-def model_imports(spec: Spec, *, uses_alias: bool) -> list[str]:
-    """The import lines app/models.py needs, and no others ("" separates the groups)."""
-    if not spec.data_model.entities:
-        return []
-    datetimes = any(f.type is FieldType.DATETIME for e in spec.data_model.entities for f in e.fields)
-    names = ["BaseModel", "ConfigDict", "model_validator"]
-    names += ["Field"] if uses_alias else []
-    names += ["BeforeValidator", "Strict"] if datetimes else []
-    pydantic = f"from pydantic import {', '.join(sorted(names))}"
-    if not datetimes:
-        return [pydantic]
-    return ["from datetime import datetime", "from typing import Annotated", "", pydantic]
-
-
 def endpoint_context(endpoint: Endpoint, spec: Spec) -> dict[str, Any]:
+    names = _PARAM.findall(endpoint.path)
     params = path_params(endpoint.path)
     operation = endpoint.operation
-    if operation in CRUD and (endpoint.resource is None or spec.entity(endpoint.resource) is None):
+    if operation in RESOURCE_OPERATIONS and (
+        endpoint.resource is None or spec.entity(endpoint.resource) is None
+    ):
         raise CodegenError(f"{endpoint.id}: '{operation}' needs a resource of the data model")
-    if operation in {"get", "update", "delete"} and not params:
+    if operation in ID_OPERATIONS and len(params) != 1 and not (operation == "get" and params):
         raise CodegenError(f"{endpoint.id}: '{operation}' needs an id parameter in its path")
     cls = class_name(endpoint.resource) if endpoint.resource else ""
-    has_body = operation == "custom" and endpoint.method in {
-        HttpMethod.POST,
-        HttpMethod.PUT,
-        HttpMethod.PATCH,
-    }
-    signature = [f"p_{p}: Annotated[str, Path(alias={p!r})]" for p in params]
-    if operation == "create":
-        signature.append(f"body: models.{cls}Create")
-    elif operation == "update":
-        signature.append(f"body: models.{cls}Update")
-    elif has_body:
-        signature.append("body: Annotated[dict[str, Any] | None, Body()] = None")
-    if operation in CRUD:
-        signature.append("storage: StorageDep")
+    behaviour = endpoint.behaviour
     return {
         "id": endpoint.id,
         "func": identifier(f"{endpoint.id}_{operation}_{endpoint.resource or endpoint.path}"),
@@ -181,13 +169,82 @@ def endpoint_context(endpoint: Endpoint, spec: Spec) -> dict[str, Any]:
         "resource": endpoint.resource or "",
         "cls": cls,
         "status": endpoint.success_status,
-        "signature": ", ".join(signature),
+        "signature": ", ".join(_signature(endpoint, params, cls)),
         "id_param": f"p_{params[0]}" if params else "",
-        "params_dict": ", ".join(f"{p!r}: p_{p}" for p in params),
-        "has_body": has_body,
-        "summary_literal": repr(endpoint.summary),
+        "params_dict": ", ".join(f"{name!r}: p_{param}" for name, param in zip(names, params, strict=True)),
+        "has_body": _has_body(endpoint),
+        "responses": _responses(endpoint),
+        "plan": plans.plan_name(endpoint) if plans.plan_literal(endpoint) is not None else "",
+        "single": isinstance(behaviour, QueryBehaviour) and behaviour.single,
+        "counts": isinstance(behaviour, RedirectBehaviour) and bool(behaviour.increment),
+        "lookup": getattr(behaviour, "lookup", "id"),
+        "target": behaviour.to if isinstance(behaviour, RedirectBehaviour) else "",
+        "parent": behaviour.parent if isinstance(behaviour, RelatedBehaviour) else "",
+        "link": behaviour.field if isinstance(behaviour, RelatedBehaviour) else "",
         "doc": docstring(f"{endpoint.id}: {endpoint.summary}"),
     }
+
+
+RESOURCE_OPERATIONS = CRUD | {"query", "aggregate", "action", "redirect", "related"}
+ID_OPERATIONS = frozenset({"get", "update", "delete", "action", "redirect", "related"})
+STORAGE_OPERATIONS = RESOURCE_OPERATIONS
+BEHAVIOUR_MODULE_OPERATIONS = RESOURCE_OPERATIONS - {"list"}
+"""Operations whose handler calls app/behaviours.py (a create checks its parents)."""
+
+
+def _has_body(endpoint: Endpoint) -> bool:
+    return endpoint.operation == "custom" and endpoint.method in {
+        HttpMethod.POST,
+        HttpMethod.PUT,
+        HttpMethod.PATCH,
+    }
+
+
+def _signature(endpoint: Endpoint, params: list[str], cls: str) -> list[str]:
+    operation = endpoint.operation
+    # The route's parameters are identifiers (route_path); the plan reads them by the SPEC's names.
+    signature = [f"p_{p}: Annotated[str, Path(alias={p!r})]" for p in params]
+    if operation == "create":
+        signature.append(f"body: models.{cls}Create")
+    elif operation == "update":
+        signature.append(f"body: models.{cls}Update")
+    elif _has_body(endpoint):
+        signature.append("body: Annotated[dict[str, Any] | None, Body()] = None")
+    if operation in STORAGE_OPERATIONS:
+        signature.append("storage: StorageDep")
+    behaviour = endpoint.behaviour
+    if isinstance(behaviour, QueryBehaviour) and not behaviour.single:
+        signature.append(f"limit: Annotated[int, Query(ge=1, le={behaviour.limit})] = {behaviour.limit}")
+        signature.append("offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0")
+    return signature
+
+
+def _responses(endpoint: Endpoint) -> str:
+    """`, responses={...}`: the SPEC's error cases, so the OpenAPI documents every status it answers."""
+    documented: dict[int, str] = {}
+    for error in endpoint.errors:
+        if error.status != 405 and error.status not in documented:
+            documented[error.status] = error.when
+    if endpoint.operation == "custom":
+        documented.setdefault(501, "no model has written this endpoint's logic yet")
+    if endpoint.operation == "redirect":
+        documented.setdefault(409, "the stored URL is not an absolute http(s) URL")
+    if endpoint.operation in {"create", "update"}:
+        documented.setdefault(413, "the body is too large")
+    if not documented:
+        return ""
+    items = ", ".join(
+        f"{status}: {{'description': {_literal(when)}}}" for status, when in sorted(documented.items())
+    )
+    return f", responses={{{items}}}"
+
+
+def _literal(text: str, width: int = 60) -> str:
+    """A string literal that fits the generated code's lines: long text as implicit concatenation."""
+    if len(text) <= width:
+        return repr(text)
+    parts = textwrap.wrap(text, width, drop_whitespace=False, break_long_words=False)
+    return "(" + " ".join(repr(part) for part in parts) + ")"
 
 
 def route_imports(endpoints: list[dict[str, Any]]) -> dict[str, Any]:
@@ -199,27 +256,73 @@ def route_imports(endpoints: list[dict[str, Any]]) -> dict[str, Any]:
         fastapi.add("Body")
     if "delete" in ops:
         fastapi.add("Response")
+    if any(e["operation"] == "query" and not e["single"] for e in endpoints):
+        fastapi.add("Query")
+    responses = sorted(
+        {"JSONResponse" for e in endpoints if e["operation"] == "static"}
+        | {"RedirectResponse" for e in endpoints if e["operation"] == "redirect"}
+    )
+    local = []
+    if ops & BEHAVIOUR_MODULE_OPERATIONS:
+        local.append("behaviours")
+    if ops & (RESOURCE_OPERATIONS | {"redirect"}):
+        local.append("models")
     return {
         "typing": ["Annotated", "Any"],
         "fastapi": sorted(fastapi),
-        "models": bool(ops & CRUD),
-        "service_name": "custom" in ops,
+        "responses": responses,
+        "local": local,
     }
 
 
 def service_endpoints(spec: Spec) -> list[Endpoint]:
-    """The endpoints the router serves (health and metrics are part of the application itself)."""
-    return [ep for ep in spec.endpoints if ep.operation not in {"health", "metrics"}]
+    """The endpoints the router serves (health and metrics are part of the application itself), in the
+    order their routes are registered (static segments before parameters)."""
+    return plans.registration_order(
+        [ep for ep in spec.endpoints if ep.operation not in {"health", "metrics"}]
+    )
+
+
+def route_plans(spec: Spec) -> list[tuple[str, str]]:
+    """(constant name, Python literal) of every endpoint's plan, in the SPEC's order."""
+    result = []
+    for endpoint in spec.endpoints:
+        literal = plans.plan_literal(endpoint)
+        if literal is not None:
+            result.append((plans.plan_name(endpoint), literal))
+    return result
+
+
+LINE_CHECKS = frozenset(
+    {
+        "query_ok",
+        "query_page",
+        "query_missing",
+        "aggregate_ok",
+        "action_ok",
+        "action_missing",
+        "redirect_ok",
+        "redirect_missing",
+        "static_ok",
+        "related_ok",
+        "related_missing",
+        "relation_refused",
+        "relation_delete",
+        "create_bad_url",
+        "seeded",
+    }
+)
+"""Checks whose test body `scenarios` writes line by line (the template has a block for the others)."""
 
 
 def scenario(ac: AcceptanceCriterion, spec: Spec) -> dict[str, Any]:
-    endpoint = next((ep for ep in spec.endpoints if ep.id == ac.endpoint), None)
+    endpoint = spec.endpoint(ac.endpoint)
     if endpoint is None:
         raise CodegenError(f"{ac.id}: names endpoint {ac.endpoint}, which the spec does not list")
-    check = ac.check or DEFAULT_CHECK.get(endpoint.operation, "custom_ok")
+    check = spec.check_of(ac)
     values: dict[str, Any] = {
         "check": check,
-        "func": identifier(f"test_{ac.id}_{check}"),
+        "func": spec.test_name(ac),
         "doc": docstring(
             f"{ac.id} ({ac.requirement}, {ac.endpoint}). Given {ac.given}, when {ac.when}, then {ac.then}."
         ),
@@ -230,9 +333,35 @@ def scenario(ac: AcceptanceCriterion, spec: Spec) -> dict[str, Any]:
         "url": url_expr(endpoint.path, "created['id']"),
         "missing_url": url_expr(endpoint.path, None, MISSING_ID),
         "body": "",
+        "lines": [],
     }
+    if check in LINE_CHECKS:
+        values["lines"] = _lines(ac, spec, endpoint, check)
+        return values
     values.update(_resource_values(endpoint, spec, check))
     return values
+
+
+def _lines(ac: AcceptanceCriterion, spec: Spec, endpoint: Endpoint, check: str) -> list[str]:
+    earlier = [a for a in spec.acceptance_criteria if a.endpoint == ac.endpoint and spec.check_of(a) == check]
+    index = next(i for i, a in enumerate(earlier) if a.id == ac.id)
+    writers = {
+        "query": lambda: scenarios.query_lines(spec, endpoint, check),
+        "aggregate": lambda: scenarios.aggregate_lines(spec, endpoint),
+        "action": lambda: scenarios.action_lines(spec, endpoint, check),
+        "redirect": lambda: scenarios.redirect_lines(spec, endpoint, check),
+        "static": lambda: scenarios.static_lines(endpoint),
+        "related": lambda: scenarios.related_lines(spec, endpoint, check),
+        "relation_refused": lambda: scenarios.relation_refused_lines(spec, endpoint, index),
+        "relation_delete": lambda: scenarios.relation_delete_lines(spec, endpoint, index),
+        "create_bad_url": lambda: scenarios.bad_url_lines(spec, endpoint, index),
+        "seeded": lambda: scenarios.seeded_lines(spec, endpoint),
+    }
+    key = check if check in writers else endpoint.operation
+    try:
+        return writers[key]()
+    except (scenarios.ScenarioError, KeyError, IndexError) as exc:
+        raise CodegenError(f"{ac.id}: no test can be written for {check} on {endpoint.id}: {exc}") from None
 
 
 def _resource_values(endpoint: Endpoint, spec: Spec, check: str) -> dict[str, Any]:
@@ -240,9 +369,10 @@ def _resource_values(endpoint: Endpoint, spec: Spec, check: str) -> dict[str, An
     if entity is None:
         has_body = endpoint.method in {HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH}
         return {"body": "{}" if has_body else "", "url": url_expr(endpoint.path)}
-    sample = sample_constant(entity.name)
+    links = {r.field for r in entity.relations}
+    own = [f for f in entity.fields if f.name not in links] or entity.fields
     first = entity.fields[0]
-    optional = next((f for f in entity.fields if not f.required), first)
+    optional = next((f for f in own if not f.required), own[0])
     required = next((f for f in entity.fields if f.required), first)
     create = _find(spec, entity.name, "create")
     listing = _find(spec, entity.name, "list")
@@ -250,7 +380,7 @@ def _resource_values(endpoint: Endpoint, spec: Spec, check: str) -> dict[str, An
     if create is None and check not in {"get_missing", "update_missing", "delete_missing", "custom_missing"}:
         raise CodegenError(f"{endpoint.id}: its resource '{entity.name}' has no create endpoint to test with")
     return {
-        "sample": sample,
+        "sample": f"{sample_function(entity.name)}(client)",
         "create_path": create.path if create else "",
         "list_path": listing.path if listing and "{" not in listing.path else "",
         "get_url": url_expr(getter.path, "created['id']") if getter else "",
@@ -262,7 +392,11 @@ def _resource_values(endpoint: Endpoint, spec: Spec, check: str) -> dict[str, An
         "wrong": repr(WRONG[first.type]),
         "coerced": repr([(f.name, COERCIBLE[f.type]) for f in entity.fields if f.type in COERCIBLE]),
         "changed": repr(_value(CHANGED, optional.type, optional.name)),
-        "body": sample if endpoint.operation == "create" else "{}" if endpoint.operation == "update" else "",
+        "body": "sample"
+        if endpoint.operation == "create"
+        else "{}"
+        if endpoint.operation == "update"
+        else "",
     }
 
 
@@ -275,14 +409,30 @@ def _find(spec: Spec, resource: str, operation: str) -> Endpoint | None:
     return next((ep for ep in spec.endpoints if ep.resource == resource and ep.operation == operation), None)
 
 
-def sample_constant(resource: str) -> str:
-    return f"SAMPLE_{resource.upper()}"
+def sample_function(resource: str) -> str:
+    return f"sample_{resource}"
 
 
-def samples(spec: Spec) -> dict[str, str]:
-    """Constant name -> Python literal of a valid body, per entity (SAMPLE_GREETING = {...})."""
-    result = {}
+def samples(spec: Spec) -> list[dict[str, str]]:
+    """Per entity, a test helper that returns a valid body (creating its parents first): name, the resource,
+    and the body's Python expression."""
+    result = []
     for entity in spec.data_model.entities:
-        value = {f.name: _value(SAMPLE, f.type, f.name) for f in entity.fields}
-        result[sample_constant(entity.name)] = repr(value)
+        parents = {r.field: r.parent for r in entity.relations}
+        items = []
+        for f in entity.fields:
+            if f.name in parents:
+                create = _find(spec, parents[f.name], "create")
+                path = create.path if create else f"/{parents[f.name]}s"
+                call = f"post_row(client, {path!r}, {sample_function(parents[f.name])}(client))['id']"
+                items.append(f"{f.name!r}: {call}")
+            else:
+                items.append(f"{f.name!r}: {_value(SAMPLE, f.type, f.name)!r}")
+        result.append(
+            {
+                "name": sample_function(entity.name),
+                "resource": entity.name,
+                "body": "{" + ", ".join(items) + "}",
+            }
+        )
     return result

@@ -24,6 +24,7 @@ GENERATED_DIRS = ("app", "tests")
 TEMPLATES = {
     "app/__init__.py.j2": "app/__init__.py",
     "app/__main__.py.j2": "app/__main__.py",
+    "app/behaviours.py.j2": "app/behaviours.py",
     "app/config.py.j2": "app/config.py",
     "app/main.py.j2": "app/main.py",
     "app/metrics.py.j2": "app/metrics.py",
@@ -84,7 +85,7 @@ def template_values(spec: Spec) -> dict[str, object]:
     scenarios = [context.scenario(ac, spec) for ac in spec.acceptance_criteria]
     checks = {s["check"] for s in scenarios}
     config_imports = ["SERVICE_NAME"] if "health_ok" in checks or {"registers"} & checks else []
-    if checks & {"registers", "registry_down", "persist"}:
+    if checks & {"registers", "registry_down", "persist", "seeded"}:
         config_imports.append("ServiceConfig")
     uses_alias = any(f["attr"] != f["name"] for e in entities for f in e["fields"])
     return {
@@ -92,20 +93,57 @@ def template_values(spec: Spec) -> dict[str, object]:
         "spec_hash": spec.content_hash(),
         "entities": entities,
         "uses_alias": uses_alias,
-        "model_imports": context.model_imports(spec, uses_alias=uses_alias),
-        "uses_datetime": any(f.type.value == "datetime" for e in spec.data_model.entities for f in e.fields),
         "endpoints": endpoints,
+        "plans": context.route_plans(spec),
         "imports": context.route_imports(endpoints),
         "scenarios": scenarios,
         "checks": checks,
         "config_imports": config_imports,
         "samples": context.samples(spec),
+        "relations": repr(storage_relations(spec)),
+        "parents": repr(storage_parents(spec)),
+        "seed": repr(seed_rows(spec)),
         "health_path": spec.deployment.health_path,
         "list_limit": LIST_LIMIT,
         "body_limit_bytes": BODY_LIMIT_KIB * 1024,
         "requirements": service_requirements().rstrip("\n"),
         "test_requirements": service_requirements(with_tests=True).rstrip("\n"),
     }
+
+
+def storage_relations(spec: Spec) -> dict[str, tuple[tuple[str, str, str], ...]]:
+    """Parent resource -> (child, link field, on_delete) of every relation in the data model."""
+    relations: dict[str, tuple[tuple[str, str, str], ...]] = {}
+    for entity in spec.data_model.entities:
+        for relation in entity.relations:
+            link = (entity.name, relation.field, relation.on_delete.value)
+            relations[relation.parent] = (*relations.get(relation.parent, ()), link)
+    return relations
+
+
+def storage_parents(spec: Spec) -> dict[str, tuple[tuple[str, str], ...]]:
+    return {
+        entity.name: tuple((r.parent, r.field) for r in entity.relations)
+        for entity in spec.data_model.entities
+        if entity.relations
+    }
+
+
+def seed_rows(spec: Spec) -> tuple[tuple[str, dict[str, object]], ...]:
+    """Every entity's seed rows, parents' before their children's (a child's seed names parent ids)."""
+    done: list[str] = []
+    entities = {e.name: e for e in spec.data_model.entities}
+
+    def visit(name: str, path: tuple[str, ...]) -> None:
+        if name in done or name in path or name not in entities:
+            return
+        for relation in entities[name].relations:
+            visit(relation.parent, (*path, name))
+        done.append(name)
+
+    for name in entities:
+        visit(name, ())
+    return tuple((name, dict(row)) for name in done for row in entities[name].seed)
 
 
 def _prepare(directory: Path) -> None:

@@ -1,5 +1,19 @@
 """Intents: the YAML files that ask the line for a service."""
 
+from pipeline.intents.hints import (
+    ActionHint,
+    Aggregate,
+    AggregateHint,
+    EndpointHint,
+    FieldType,
+    HttpMethod,
+    OnDelete,
+    Op,
+    QueryHint,
+    RedirectHint,
+    RelationHint,
+    ResourceHint,
+)
 from pipeline.intents.loader import (
     DEFAULT_MAX_BYTES,
     LocatedIntent,
@@ -9,21 +23,15 @@ from pipeline.intents.loader import (
     load_located_intent_file,
     parse_intent_mapping,
 )
-from pipeline.intents.model import (
-    EndpointHint,
-    FieldType,
-    HttpMethod,
-    Intent,
-    Priority,
-    ResourceHint,
-    Storage,
-    intent_json_schema,
-)
+from pipeline.intents.model import Intent, Priority, Storage, intent_json_schema
 from pipeline.intents.owners import NameClaim, duplicate_names, name_claims, name_owners, owner_of
 from pipeline.intents.problems import IntentProblem, InvalidIntent
 
 __all__ = [
     "DEFAULT_MAX_BYTES",
+    "ActionHint",
+    "Aggregate",
+    "AggregateHint",
     "EndpointHint",
     "FieldType",
     "HttpMethod",
@@ -32,7 +40,12 @@ __all__ = [
     "InvalidIntent",
     "LocatedIntent",
     "NameClaim",
+    "OnDelete",
+    "Op",
     "Priority",
+    "QueryHint",
+    "RedirectHint",
+    "RelationHint",
     "ResourceHint",
     "Storage",
     "duplicate_names",

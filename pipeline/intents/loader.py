@@ -10,10 +10,10 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from types import MappingProxyType
-from typing import Any
+from types import MappingProxyType, UnionType
+from typing import Annotated, Any, Union, get_args, get_origin
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from ruamel.yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from pipeline.intents.model import Intent
@@ -378,15 +378,48 @@ def _nearest(loc: PathKey, positions: dict[PathKey, Position]) -> Position | Non
 
 
 def _allowed_fields(parent: PathKey) -> list[str]:
-    from pipeline.intents.model import EndpointHint, ResourceHint
+    """The fields the model at `parent` (a mapping inside the intent) allows."""
+    model = _model_at(parent)
+    return sorted(model.model_fields) if model is not None else []
 
-    if not parent:
-        return sorted(Intent.model_fields)
-    if parent[0] == "resources":
-        return sorted(ResourceHint.model_fields)
-    if parent[0] == "endpoints":
-        return sorted(EndpointHint.model_fields)
-    return []
+
+def _model_at(parent: PathKey) -> type[BaseModel] | None:
+    """The pydantic model that validates the mapping at `parent`, following fields, list items, mapping
+    values and unions."""
+    annotation: Any = Intent
+    for part in parent:
+        origin = get_origin(annotation)
+        if origin in (list, dict):
+            annotation = get_args(annotation)[-1]  # an item, or a mapping's value, whatever its key
+            continue
+        model = _model_in(annotation)
+        info = model.model_fields.get(str(part)) if model is not None else None
+        if info is None:
+            return None
+        annotation = _unwrapped(info.annotation)
+    return _model_in(annotation)
+
+
+def _unwrapped(annotation: Any) -> Any:
+    """`list[X] | None` -> `list[X]`; `Annotated[...]` -> its type."""
+    if get_origin(annotation) is Annotated:
+        return _unwrapped(get_args(annotation)[0])
+    arguments = [a for a in get_args(annotation) if a is not type(None)]
+    if get_origin(annotation) in (Union, UnionType) and len(arguments) == 1:
+        return _unwrapped(arguments[0])
+    return annotation
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    if get_origin(annotation) in (list, dict):
+        return None
+    for argument in get_args(annotation):
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
 
 
 def _describe(value: Any) -> str:

@@ -18,10 +18,10 @@ from pydantic import (
     model_validator,
 )
 
-from pipeline.intents.stagehints import Implements, StageHints
+from pipeline.intents.hint_checks import check_hints
+from pipeline.intents.hints import EndpointHint, ResourceHint, raise_problems
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
-IDENTIFIER = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
 
 # Names a service may not take: they collide with the line's own routes, hosts or well-known system names.
 RESERVED_SERVICE_NAMES = frozenset(
@@ -44,9 +44,6 @@ RESERVED_SERVICE_NAMES = frozenset(
     }
 )
 
-# Field names a resource may not use: the generated code owns them.
-RESERVED_FIELD_NAMES = frozenset({"id", "created_at", "updated_at"})
-
 SCHEMA_ID = "https://intentops.dev/schemas/intent.schema.json"
 
 
@@ -60,22 +57,6 @@ class Priority(StrEnum):
     def rank(self) -> int:
         """Higher runs first in the job queue."""
         return {"low": 0, "normal": 1, "high": 2, "critical": 3}[self.value]
-
-
-class FieldType(StrEnum):
-    STRING = "string"
-    INTEGER = "integer"
-    NUMBER = "number"
-    BOOLEAN = "boolean"
-    DATETIME = "datetime"
-
-
-class HttpMethod(StrEnum):
-    GET = "GET"
-    POST = "POST"
-    PUT = "PUT"
-    PATCH = "PATCH"
-    DELETE = "DELETE"
 
 
 class Storage(StrEnum):
@@ -113,63 +94,6 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-class ResourceHint(_Strict):
-    """A REST resource the service manages, with typed fields (CRUD endpoints are generated for it)."""
-
-    name: StrictStr = Field(description="Singular identifier, e.g. 'greeting'.")
-    fields: dict[StrictStr, FieldType] = Field(min_length=1, description="Field name to type.")
-    required: list[StrictStr] = Field(default_factory=list, description="Fields a create request must give.")
-
-    @field_validator("name")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not IDENTIFIER.match(value):
-            raise ValueError("must be a lowercase identifier (letters, digits, '_'; starting with a letter)")
-        return value
-
-    @field_validator("fields")
-    @classmethod
-    def _fields(cls, value: dict[str, FieldType]) -> dict[str, FieldType]:
-        for key in value:
-            if not IDENTIFIER.match(key):
-                raise ValueError(f"field name '{key}' must be a lowercase identifier")
-            if key in RESERVED_FIELD_NAMES:
-                raise ValueError(f"field name '{key}' is reserved (the service adds it itself)")
-        return value
-
-    @model_validator(mode="after")
-    def _required_known(self) -> ResourceHint:
-        unknown = [name for name in self.required if name not in self.fields]
-        if unknown:
-            raise ValueError(f"required names fields that do not exist: {', '.join(unknown)}")
-        return self
-
-
-class EndpointHint(_Strict):
-    """An endpoint beyond the generated CRUD ones."""
-
-    method: HttpMethod
-    path: StrictStr = Field(description="Starts with '/'; '{param}' segments allowed.")
-    summary: Text = ""
-    resource: StrictStr | None = Field(default=None, description="The resource it acts on, if any.")
-
-    @field_validator("method", mode="before")
-    @classmethod
-    def _upper(cls, value: Any) -> Any:
-        return value.upper() if isinstance(value, str) else value
-
-    @field_validator("path")
-    @classmethod
-    def _path(cls, value: str) -> str:
-        if not re.fullmatch(r"/([A-Za-z0-9_\-{}]+(/[A-Za-z0-9_\-{}]+)*)?", value):
-            raise ValueError(
-                "must start with '/' and hold only letters, digits, '-', '_', '{param}' segments"
-            )
-        if ".." in value:
-            raise ValueError("must not contain '..'")
-        return value
-
-
 class Intent(_Strict):
     """One intent: a request to the line for a service."""
 
@@ -193,10 +117,6 @@ class Intent(_Strict):
     dependencies: list[StrictStr] = Field(
         default_factory=list, description="Names of services this one calls."
     )
-    # A new version of one of the line's own stages (pipeline.intents.stagehints). Last: their validators
-    # read the fields above.
-    implements: Implements = None
-    stage_hints: StageHints = None
 
     @field_validator("service_name")
     @classmethod
@@ -215,14 +135,10 @@ class Intent(_Strict):
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Intent:
-        names = [r.name for r in self.resources]
-        if len(set(names)) != len(names):
-            raise ValueError("resources: two resources have the same name")
-        for endpoint in self.endpoints:
-            if endpoint.resource is not None and endpoint.resource not in names:
-                raise ValueError(f"endpoints: resource '{endpoint.resource}' is not declared under resources")
+        problems = check_hints(self.resources, self.endpoints)
         if self.service_name in self.dependencies:
-            raise ValueError("dependencies: a service cannot depend on itself")
+            problems.append((("dependencies",), "a service cannot depend on itself"))
+        raise_problems("Intent", problems)
         return self
 
     def has_structured_hints(self) -> bool:

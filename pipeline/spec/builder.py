@@ -69,7 +69,9 @@ def _build_with_model(
         except ValidationError as exc:
             problem = _errors(exc)
             continue
-        return spec.model_copy(update={"service_name": intent.service_name, "intent_path": draft.intent_path})
+        # What the templates cannot implement, the model writes (and the tests prove): say so in the SPEC.
+        update = {"service_name": intent.service_name, "intent_path": draft.intent_path, "logic": "model"}
+        return spec.model_copy(update=update)
     raise SpecBuildError(f"the model gave no valid spec after {MODEL_ATTEMPTS} attempts: {problem}")
 
 

@@ -141,8 +141,8 @@ def _rewrite(spec: Spec, provider: LLMProvider, budget_key: str | None) -> tuple
         rewritten = Spec.model_validate(response.tool_input or {})
     except (LLMError, ValidationError):
         return spec, ["model rewrite rejected (no valid spec)"]
-    rewritten = rewritten.model_copy(
-        update={"service_name": spec.service_name, "intent_path": spec.intent_path}
+    rewritten = rewritten.model_copy(  # the rewrite cannot change who writes the logic
+        update={"service_name": spec.service_name, "intent_path": spec.intent_path, "logic": spec.logic}
     )
     if verify(rewritten).score <= verify(spec).score:
         return spec, ["model rewrite rejected (no better score)"]

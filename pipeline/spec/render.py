@@ -8,6 +8,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pydantic import ValidationError
 
+from pipeline.spec.describe import describe
 from pipeline.spec.model import Spec
 
 SPEC_MARKDOWN = "SPEC.md"
@@ -31,7 +32,12 @@ def jinja_environment(subdir: str) -> Environment:
 
 
 def render_markdown(spec: Spec) -> str:
-    return jinja_environment("spec").get_template("SPEC.md.j2").render(spec=spec)
+    template = jinja_environment("spec").get_template("SPEC.md.j2")
+    return template.render(spec=spec, describe=describe, as_json=_as_json)
+
+
+def _as_json(value: object) -> str:
+    return json.dumps(value, ensure_ascii=False)
 
 
 def write_spec(spec: Spec, directory: Path) -> tuple[Path, Path]:

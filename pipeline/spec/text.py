@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pipeline.intents.hints import plural
+
 NO_SUMMARY = "Behaviour described by the intent."
 NO_GOAL = "(no blueprint goal given)"
 SCOPE_OPERATIONS = "Health, metrics and registration with the service registry."
@@ -106,7 +108,7 @@ def fr_custom(method: str, path: str, summary: str) -> str:
 
 def custom_response(operation: str, resource: str | None) -> str:
     if operation == "custom":
-        return "a JSON object naming the service, the endpoint and what it does"
+        return "what a model writes (no hint says what it returns; offline it answers 501 Not Implemented)"
     return f"the {resource} result of the {operation} operation"
 
 
@@ -166,3 +168,135 @@ def ac_custom(method: str, path: str, missing: bool) -> tuple[str, str, str]:
     if missing:
         return ("nothing matches the path parameters", f"a client sends {method} {path}", "it answers 404")
     return ("the service is running", f"a client sends {method} {path}", "it answers with success and JSON")
+
+
+# -- relations, seed rows, URL fields ----------------------------------------------------------------------
+
+
+def scope_relation(many: str, parent: str) -> str:
+    return f"The {many} of each {parent}, and no {many[:-1] if many.endswith('s') else many} without one."
+
+
+def fr_url(name: str, field: str) -> str:
+    return f"The service MUST refuse a {name} whose {field} is not an absolute http(s) URL, with 422."
+
+
+def ac_bad_url(name: str, field: str) -> tuple[str, str, str]:
+    return (
+        f"a {name} whose {field} is a javascript: URL, a relative path, or holds a line break",
+        "a client POSTs it",
+        "it answers 422 and stores nothing",
+    )
+
+
+def fr_relation(name: str, field: str, parent: str) -> str:
+    return f"The service MUST refuse a {name} whose {field} names no {parent}, with 422."
+
+
+def ac_relation_refused(name: str, parent: str) -> tuple[str, str, str]:
+    return (
+        f"no {parent} has id 999999",
+        f"a client POSTs a {name} naming it",
+        "it answers 422 and stores nothing",
+    )
+
+
+def fr_parent_delete(name: str, children: str, cascade: bool) -> str:
+    if cascade:
+        return f"The service MUST delete a {name}'s {children} with it."
+    return f"The service MUST refuse to delete a {name} that still has {children}, with 409."
+
+
+def ac_parent_delete(name: str, children: str, cascade: bool) -> tuple[str, str, str]:
+    then = (
+        f"it answers 204 and its {children} are gone" if cascade else f"it answers 409 and the {name} stays"
+    )
+    return (f"a {name} with {children}", f"a client DELETEs the {name}", then)
+
+
+def fr_seed(many: str, count: int) -> str:
+    return f"The service MUST start with the intent's {count} {many} when its storage is new."
+
+
+def ac_seeded(many: str, count: int) -> tuple[str, str, str]:
+    return (
+        "a service started on new storage",
+        f"a client lists {many}",
+        f"it answers the {count} seed rows, in order",
+    )
+
+
+def fr_related(many: str, parent: str) -> str:
+    return f"The service MUST list the {many} of a {parent}, and answer 404 when there is no such {parent}."
+
+
+def ac_related(many: str, parent: str) -> tuple[str, str, str]:
+    return (
+        f"two {parent}s with {many} each",
+        f"a client lists the {many} of one {parent}",
+        f"it answers that {parent}'s {many} only, oldest first",
+    )
+
+
+# -- endpoints whose hint says what they do ----------------------------------------------------------------
+
+KIND_SUMMARIES = {
+    "query": "Answer the rows that match.",
+    "aggregate": "Answer a figure computed over the rows.",
+    "action": "Change one row.",
+    "redirect": "Redirect to a stored URL.",
+    "respond": "Answer a fixed JSON value.",
+}
+
+
+def kind_summary(kind: str | None) -> str:
+    return KIND_SUMMARIES.get(kind or "", NO_SUMMARY)
+
+
+def fr_behaviour(method: str, path: str, words: str) -> str:
+    return f"The service MUST serve {method} {path}. {words}"
+
+
+_HINT_CRITERIA = {
+    "query_ok": (
+        "{many} that match and, for each condition, one that misses it",
+        "a client sends {method} {path}",
+        "it answers exactly the matching ones, in the promised order",
+    ),
+    "query_page": (
+        "more matching {many} than one page shows",
+        "a client sends {method} {path} with limit=1 and offset=1",
+        "it answers only the second match",
+    ),
+    "query_missing": ("no {name} matches", "a client sends {method} {path}", "it answers 404"),
+    "aggregate_ok": (
+        "{many} the conditions keep, in more than one group, and one they leave out",
+        "a client sends {method} {path}",
+        "it answers the figure computed from the kept rows only",
+    ),
+    "action_ok": (
+        "a {name}",
+        "a client sends {method} {path} for it, twice",
+        "it answers the {name} with the set fields changed, each counter raised once per call, the rest "
+        "unchanged",
+    ),
+    "action_missing": ("no {name} matches the path", "a client sends {method} {path}", "it answers 404"),
+    "redirect_ok": (
+        "a {name} holding an http(s) URL",
+        "a client sends {method} {path} for it",
+        "it answers the redirect status with Location set to that URL, and counts the call",
+    ),
+    "redirect_missing": ("no {name} matches the path", "a client sends {method} {path}", "it answers 404"),
+    "static_ok": (
+        "the service is running",
+        "a client sends {method} {path}",
+        "it answers 200 with exactly the JSON the intent gives",
+    ),
+}
+
+
+def ac_hint(check: str, method: str, path: str, name: str) -> tuple[str, str, str]:
+    many = plural(name) if name else "rows"
+    given, when, then = _HINT_CRITERIA[check]
+    values = {"many": many, "name": name, "method": method, "path": path}
+    return given.format(**values), when.format(**values), then.format(**values)

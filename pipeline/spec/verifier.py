@@ -1,8 +1,10 @@
 """spec-verifier: a versioned rubric scores a Spec 0-100 with findings; hard checks decide first.
 
 Hard checks are the things code generation cannot do without (sections present, unique ids, every FR
-covered by an acceptance criterion, every endpoint with its errors, every NFR with a number, no vague
-words). A spec failing one is capped below any usable gate, whatever its weighted score.
+mapped to an endpoint and a generated test through an acceptance criterion, every endpoint with its errors
+and with logic something will write, every NFR with a number, no vague words). A spec failing one is
+capped below any usable gate, whatever its weighted score: no offline SPEC scores 100 while an endpoint
+is a placeholder.
 """
 
 from __future__ import annotations
@@ -13,8 +15,11 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
+from pipeline.spec.behaviour_checks import behaviour_problems, fixing_hint
 from pipeline.spec.model import (
+    BEHAVIOUR_OPERATIONS,
     CHECKS,
+    CHECKS_BY_OPERATION,
     CRUD_OPERATIONS,
     MAX_OPEN_QUESTIONS,
     MISSING_CHECKS,
@@ -24,7 +29,9 @@ from pipeline.spec.model import (
     Spec,
 )
 
-RUBRIC_VERSION = "1.0"
+RUBRIC_VERSION = "1.1"
+"""1.1: an endpoint offline generation would leave a placeholder is a hard finding, a behaviour must fit the
+data model, and a criterion's check must be one its endpoint's test generator writes."""
 DEFAULT_GATE = 90
 HARD_CHECK_CAP = 60
 """The highest score a spec failing a hard check can get."""
@@ -112,6 +119,11 @@ REWORDED_BY_REPAIR = frozenset({"functional_requirements", "non_functional"})
 """Where the optimizer puts those stand-ins. A goal, scope or security line is prose whose meaning only a
 person (or a model) can restate: a stand-in there would invent what the author meant."""
 NO_REPAIR = "reword it (or move the claim into a non-functional requirement with a number)"
+UNCOVERED = "has no acceptance criterion: no endpoint is named for it and no generated test verifies it"
+PLACEHOLDER = (
+    "{where}: no hint says what it returns; offline it would be a placeholder. Give it {hint} in the "
+    "intent, or build with a model (ANTHROPIC_API_KEY), which writes the logic its tests then prove"
+)
 _ID_PATTERNS = {"FR": r"FR-\d{3}", "EP": r"EP-\d{3}", "AC": r"AC-\d{3}", "NFR": r"NFR-\d{3}"}
 
 
@@ -272,7 +284,7 @@ def _unique_ids(spec: Spec) -> list[Finding]:
 def _coverage(spec: Spec) -> list[Finding]:
     covered = {ac.requirement for ac in spec.acceptance_criteria}
     found = [
-        _hard("acceptance_criteria", "fr-uncovered", f"{fr.id} has no acceptance criterion", fr.id)
+        _hard("acceptance_criteria", "fr-uncovered", f"{fr.id} {UNCOVERED}", fr.id)
         for fr in spec.functional_requirements
         if fr.id not in covered
     ]
@@ -331,21 +343,11 @@ def _nfr_numbers(spec: Spec) -> list[Finding]:
 
 
 def _generatable_endpoints(spec: Spec) -> list[Finding]:
-    """What code generation needs of each endpoint: a known operation, its resource, its id parameter."""
+    """What code generation needs of each endpoint: a known operation, its resource, its id parameter, a
+    behaviour that fits the data model, and logic something will write."""
     found = []
     for ep in spec.endpoints:
-        where = f"{ep.id} {ep.method.value} {ep.path}"
-        if ep.operation not in OPERATIONS:
-            known = ", ".join(sorted(OPERATIONS))
-            message = f"{where}: unknown operation '{ep.operation}' (one of {known})"
-            found.append(_hard("endpoints", "unknown-operation", message, ep.id))
-        elif ep.operation in CRUD_OPERATIONS and (ep.resource is None or spec.entity(ep.resource) is None):
-            what = f"'{ep.resource}', which the data model does not declare" if ep.resource else "no resource"
-            message = f"{where}: '{ep.operation}' needs a resource of the data model; it names {what}"
-            found.append(_hard("data_model", "unknown-resource", message, ep.id))
-        elif ep.operation in {"get", "update", "delete"} and "{" not in ep.path:
-            message = f"{where}: '{ep.operation}' needs an id parameter in its path"
-            found.append(_hard("endpoints", "no-id-parameter", message, ep.id))
+        found += _generatable(spec, ep)
     found += [
         _hard("data_model", "entity-no-fields", f"entity '{e.name}' has no fields", e.name)
         for e in spec.data_model.entities
@@ -357,15 +359,52 @@ def _generatable_endpoints(spec: Spec) -> list[Finding]:
     return found
 
 
+def _generatable(spec: Spec, ep: Endpoint) -> list[Finding]:
+    where = f"{ep.id} {ep.method.value} {ep.path}"
+    if ep.operation not in OPERATIONS:
+        known = ", ".join(sorted(OPERATIONS))
+        message = f"{where}: unknown operation '{ep.operation}' (one of {known})"
+        return [_hard("endpoints", "unknown-operation", message, ep.id)]
+    if ep.operation == "custom" and spec.logic == "templates":
+        message = PLACEHOLDER.format(where=where, hint=fixing_hint(ep.method.value, ep.path))
+        return [_hard("endpoints", "placeholder-endpoint", message, ep.id)]
+    needs_resource = ep.operation in CRUD_OPERATIONS or (
+        ep.operation in BEHAVIOUR_OPERATIONS and ep.operation != "static"
+    )
+    if needs_resource and (ep.resource is None or spec.entity(ep.resource) is None):
+        what = f"'{ep.resource}', which the data model does not declare" if ep.resource else "no resource"
+        message = f"{where}: '{ep.operation}' needs a resource of the data model; it names {what}"
+        return [_hard("data_model", "unknown-resource", message, ep.id)]
+    if ep.operation in {"get", "update", "delete"} and "{" not in ep.path:
+        message = f"{where}: '{ep.operation}' needs an id parameter in its path"
+        return [_hard("endpoints", "no-id-parameter", message, ep.id)]
+    if ep.operation in BEHAVIOUR_OPERATIONS:
+        return [
+            _hard("endpoints", "behaviour-mismatch", f"{where}: {problem}", ep.id)
+            for problem in behaviour_problems(spec, ep)
+        ]
+    return []
+
+
 def _generatable_criteria(spec: Spec) -> list[Finding]:
     """Every criterion must become a test: a known scenario, and a way to create what it reads."""
     endpoints = {ep.id: ep for ep in spec.endpoints}
     found = []
     for ac in spec.acceptance_criteria:
+        endpoint = endpoints.get(ac.endpoint)
         if ac.check and ac.check not in CHECKS:
             message = f"{ac.id}: unknown check '{ac.check}' (leave it empty or use a known scenario)"
             found.append(_hard("acceptance_criteria", "unknown-check", message, ac.id))
-        endpoint = endpoints.get(ac.endpoint)
+        elif endpoint is not None and spec.check_of(ac) not in CHECKS_BY_OPERATION.get(
+            endpoint.operation, ()
+        ):
+            allowed = ", ".join(sorted(CHECKS_BY_OPERATION.get(endpoint.operation, ())))
+            message = (
+                f"{ac.id}: the check '{spec.check_of(ac)}' cannot test {endpoint.id} (a "
+                f"'{endpoint.operation}' endpoint: {allowed or 'none'}), so no generated test would verify "
+                f"{ac.requirement}"
+            )
+            found.append(_hard("acceptance_criteria", "check-mismatch", message, ac.id))
         if endpoint is not None and _needs_create(spec, endpoint, ac.check):
             message = (
                 f"{ac.id}: its endpoint {endpoint.id} works on '{endpoint.resource}', "

@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from bot.registry_api import create_registry_app
 from pipeline.codegen.generator import generate_service
-from pipeline.intents import Intent, load_intent_file
+from pipeline.intents import Intent, load_intent_file, parse_intent_mapping
 from pipeline.llm.anthropic import AnthropicProvider, RetryPolicy
 from pipeline.llm.usage import Budgets, UsageLedger
 from pipeline.registry import RegistryStore
@@ -22,8 +22,17 @@ from pipeline.wheelhouse import cached_venv, prepare_wheelhouse, service_require
 from tests.fixtures.anthropic_api import FakeMessagesAPI
 from tests.fixtures.servers import serve_app
 
-STRUCTURED = ("hello-world", "bookmarks")
-FREE_TEXT = ("spec-analyzer", "governance-v2", "spec-builder-v2")
+STRUCTURED = ("hello-world", "bookmarks", "todo", "links", "notebooks")
+"""The examples whose hints say everything: offline, each reaches the gate and its purpose is implemented."""
+FREE_TEXT = tuple(
+    sorted(
+        p.stem
+        for p in (Path(__file__).parents[2] / "examples" / "intents").glob("*.yaml")
+        if p.stem not in STRUCTURED
+    )
+)
+"""The other examples: the line's own stages, in free text (and stage hints), which offline generation
+cannot build as services; their SPECs stay below the gate and say why."""
 REGISTRY_TOKEN = "factory-test-registry-token"
 
 
@@ -92,3 +101,16 @@ def claude(anthropic_api: FakeMessagesAPI, tmp_path: Path) -> Iterator[Anthropic
         retry=RetryPolicy(max_attempts=2, base_delay=0.01, max_delay=0.05, max_retry_after=1.0),
     )
     database.dispose()
+
+
+MOTD = {"method": "GET", "path": "/motd", "summary": "Return the message of the day."}
+"""An endpoint no hint explains: only a model can write it."""
+
+
+@pytest.fixture
+def custom_spec(examples_dir: Path, blueprint: str) -> Spec:
+    """hello-world with an endpoint whose logic a model writes (as a SPEC built with Claude says)."""
+    data = {**load_example(examples_dir, "hello-world").model_dump(mode="json", exclude_unset=True)}
+    data["endpoints"] = [*data["endpoints"], MOTD]
+    spec = build_spec(parse_intent_mapping(data, source="intents/hello-world.yaml"), blueprint=blueprint)
+    return spec.model_copy(update={"logic": "model"})

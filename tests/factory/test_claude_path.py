@@ -23,13 +23,13 @@ from pipeline.spec.verifier import verify
 from tests.factory.conftest import load_example
 from tests.fixtures.anthropic_api import FakeMessagesAPI
 
-HELLO_HANDLER = """    return {
-        "service": SERVICE_NAME,
-        "endpoint": "GET /hello",
-        "summary": "Return the default greeting.",
-        "params": {},
-    }"""
-MODEL_HANDLER = """    return {"message": "Hello, world", "service": SERVICE_NAME}"""
+HELLO_HANDLER = (
+    '    raise HTTPException(status_code=501, detail=NOT_IMPLEMENTED.format(endpoint="GET /motd"))'
+)
+"""The placeholder of GET /motd (tests.factory.conftest.MOTD): it answers 501 until a model writes it."""
+MODEL_HANDLER = """    return {"motd": "Ship small, ship often"}"""
+MOTD_ROUTE = '    "/motd",\n    status_code=200,'
+BUGGY_ROUTE = '    "/motd",\n    status_code=202,'
 
 
 def test_spec_builder_takes_the_models_structured_spec(
@@ -96,18 +96,17 @@ def test_optimizer_keeps_a_better_model_rewrite_and_rejects_a_worse_one(
 def test_codegen_model_logic_with_a_rejected_and_an_accepted_repair(
     claude: AnthropicProvider,
     anthropic_api: FakeMessagesAPI,
-    hello_spec: Spec,
+    custom_spec: Spec,
     sandbox_python: Path,
     tmp_path: Path,
 ) -> None:
-    template = generate_service(hello_spec, tmp_path / "template")
+    template = generate_service(custom_spec, tmp_path / "template")
     routes = (template.directory / "app" / "routes.py").read_text()
     tests_before = (template.directory / "tests" / "test_acceptance.py").read_text()
     assert HELLO_HANDLER in routes
-    buggy = routes.replace(HELLO_HANDLER, MODEL_HANDLER).replace(
-        '"/hello", status_code=200', '"/hello", status_code=202'
-    )
-    fixed = buggy.replace('"/hello", status_code=202', '"/hello", status_code=200')
+    assert MOTD_ROUTE in routes
+    buggy = routes.replace(HELLO_HANDLER, MODEL_HANDLER).replace(MOTD_ROUTE, BUGGY_ROUTE)
+    fixed = buggy.replace(BUGGY_ROUTE, MOTD_ROUTE)
     weakened = tests_before.replace("== 200", ">= 200")
     anthropic_api.enqueue(
         anthropic_api.tool_use({"files": [{"path": "app/routes.py", "content": buggy}]}, name="write_files"),
@@ -117,7 +116,7 @@ def test_codegen_model_logic_with_a_rejected_and_an_accepted_repair(
         anthropic_api.tool_use({"files": [{"path": "app/routes.py", "content": fixed}]}, name="write_files"),
     )
     report = generate_with_model(
-        hello_spec, tmp_path / "svc", provider=claude, sandbox=ProcessSandbox(sandbox_python)
+        custom_spec, tmp_path / "svc", provider=claude, sandbox=ProcessSandbox(sandbox_python)
     )
     assert [(r.kind, r.accepted) for r in report.rounds] == [
         ("write", True),
@@ -129,7 +128,7 @@ def test_codegen_model_logic_with_a_rejected_and_an_accepted_repair(
     assert "outside app/" in report.rounds[1].reason
     assert report.ok, report.result.output
     assert (tmp_path / "svc" / "tests" / "test_acceptance.py").read_text() == tests_before
-    assert "Hello, world" in (tmp_path / "svc" / "app" / "routes.py").read_text()
+    assert "Ship small" in (tmp_path / "svc" / "app" / "routes.py").read_text()
     repair_prompt = str(anthropic_api.requests[1].body["messages"])
     assert "202" in repair_prompt and "Fix the code, not the tests" in repair_prompt
 
@@ -137,11 +136,11 @@ def test_codegen_model_logic_with_a_rejected_and_an_accepted_repair(
 def test_codegen_repair_rounds_are_bounded_and_skips_are_rejected(
     claude: AnthropicProvider,
     anthropic_api: FakeMessagesAPI,
-    hello_spec: Spec,
+    custom_spec: Spec,
     sandbox_python: Path,
     tmp_path: Path,
 ) -> None:
-    template = generate_service(hello_spec, tmp_path / "template")
+    template = generate_service(custom_spec, tmp_path / "template")
     routes = (template.directory / "app" / "routes.py").read_text()
     broken = routes.replace(HELLO_HANDLER, '    raise RuntimeError("not yet")')
     sneaky = routes.replace(
@@ -156,7 +155,7 @@ def test_codegen_repair_rounds_are_bounded_and_skips_are_rejected(
         anthropic_api.tool_use({"files": [{"path": "app/routes.py", "content": broken}]}, name="write_files"),
     )
     report = generate_with_model(
-        hello_spec, tmp_path / "svc", provider=claude, sandbox=ProcessSandbox(sandbox_python)
+        custom_spec, tmp_path / "svc", provider=claude, sandbox=ProcessSandbox(sandbox_python)
     )
     assert not report.ok
     assert len(report.rounds) == 4  # the write round and at most 3 repairs
@@ -190,17 +189,19 @@ def _line_sandbox(python: Path) -> Callable[[Path], ProcessSandbox]:
 def test_the_assembly_line_uses_the_judge_and_the_model_path(
     claude: AnthropicProvider,
     anthropic_api: FakeMessagesAPI,
-    hello_spec: Spec,
+    custom_spec: Spec,
     examples_dir: Path,
     sandbox_python: Path,
     tmp_path: Path,
 ) -> None:
-    routes = (generate_service(hello_spec, tmp_path / "template").directory / "app" / "routes.py").read_text()
+    routes = (
+        generate_service(custom_spec, tmp_path / "template").directory / "app" / "routes.py"
+    ).read_text()
     buggy = routes.replace(HELLO_HANDLER, '    raise RuntimeError("not yet")')
     fixed = routes.replace(HELLO_HANDLER, MODEL_HANDLER)
     concern = {"section": "security", "severity": "info", "message": "Consider a rate limit."}
     anthropic_api.enqueue(
-        anthropic_api.tool_use(hello_spec.to_json(), name="write_spec"),
+        anthropic_api.tool_use(custom_spec.to_json(), name="write_spec"),
         anthropic_api.tool_use({"findings": [concern]}, name="report_findings"),
         anthropic_api.tool_use({"files": [{"path": "app/routes.py", "content": buggy}]}, name="write_files"),
         anthropic_api.tool_use({"files": [{"path": "app/routes.py", "content": fixed}]}, name="write_files"),
@@ -219,7 +220,8 @@ def test_the_assembly_line_uses_the_judge_and_the_model_path(
     assert any(f.code == "judge" for f in outcome.spec.verification.findings)
     assert outcome.spec.verification.score < verify(outcome.spec.spec).score  # the judge only lowers
     assert [(r.kind, r.accepted) for r in outcome.model_rounds] == [("write", True), ("repair", True)]
-    assert "Hello, world" in outcome.files["app/routes.py"].decode()
+    assert "Ship small" in outcome.files["app/routes.py"].decode()
+    assert outcome.spec.spec.logic == "model"
     assert not anthropic_api.unexpected
 
 

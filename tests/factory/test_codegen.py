@@ -51,8 +51,13 @@ EVERY_KIND = {
         },
     ],
     "endpoints": [
-        {"method": "GET", "path": "/greet/{who}", "summary": "Greet someone by name."},
-        {"method": "POST", "path": "/echo", "summary": "Echo a JSON object."},
+        {
+            "method": "GET",
+            "path": "/greet/{who}",
+            "summary": "Greet someone by name.",
+            "query": {"resource": "note", "where": {"body": {"contains": "{who}"}}, "single": True},
+        },
+        {"method": "GET", "path": "/answer", "summary": "A fixed answer.", "respond": {"answer": 42}},
         {
             "method": "GET",
             "path": "/items-by/{item-id}",
@@ -61,6 +66,28 @@ EVERY_KIND = {
         },
         {"method": "GET", "path": "/all-notes", "summary": "All notes.", "resource": "note"},
         {"method": "POST", "path": "/quick-note", "summary": "Add a note.", "resource": "note"},
+        {
+            "method": "POST",
+            "path": "/stock-items/{sku}/restock",
+            "summary": "Count a delivery.",
+            "action": {
+                "resource": "stock_item",
+                "lookup": "sku",
+                "set": {"restocked_at": "now", "active": True},
+                "increment": {"count": 10, "price": 0.5},
+            },
+        },
+        {
+            "method": "GET",
+            "path": "/stock-items/value",
+            "summary": "Stock per activity.",
+            "aggregate": {
+                "resource": "stock_item",
+                "function": "max",
+                "field": "price",
+                "group_by": "active",
+            },
+        },
         # Routes the spec already has: folded in, not served twice.
         {"method": "GET", "path": "/notes", "summary": "List notes.", "resource": "note"},
         {"method": "GET", "path": "/health", "summary": "Health."},
@@ -81,6 +108,8 @@ EXAMPLE_INTENTS = sorted(p.stem for p in (EXAMPLES / "intents").glob("*.yaml"))
 
 def test_the_examples_are_the_ones_the_factory_tests_know() -> None:
     assert set(EXAMPLE_INTENTS) == {*STRUCTURED, *FREE_TEXT}
+    for name in FREE_TEXT:  # nothing a service would do is said in hints: offline, only free text
+        assert not load_example(EXAMPLES, name).has_structured_hints(), name
 
 
 @pytest.mark.parametrize("name", EXAMPLE_INTENTS)
@@ -94,7 +123,7 @@ def test_generated_code_passes_ruff(tmp_path: Path, blueprint: str, name: str) -
     assert fmt.returncode == 0, fmt.stdout
 
 
-def test_every_field_type_and_custom_endpoint_kind(tmp_path: Path, sandbox_python: Path) -> None:
+def test_every_field_type_and_endpoint_kind(tmp_path: Path, sandbox_python: Path) -> None:
     intent = parse_intent_mapping(EVERY_KIND, source="inventory.yaml")
     report = optimize(build_spec(intent))
     assert report.reached_gate, report.verification.to_json()
@@ -226,7 +255,9 @@ def test_started_service_registers_and_serves_every_spec_endpoint(
     )
     assert chunked.request.headers["transfer-encoding"] == "chunked"
     assert chunked.status_code == 413, chunked.text[:300]
-    coerced = httpx.post(f"{url}/bookmarks", json={"url": "u", "title": "t", "stars": "3", "archived": "yes"})
+    coerced = httpx.post(
+        f"{url}/bookmarks", json={"url": "https://u.example", "title": "t", "stars": "3", "archived": "yes"}
+    )
     assert coerced.status_code == 422
     assert {e["loc"][-1] for e in coerced.json()["detail"]} == {"stars", "archived"}
     assert len(httpx.get(f"{url}/bookmarks").json()) == 1  # only the one created above and not deleted
@@ -253,7 +284,10 @@ def test_service_keeps_serving_while_the_registry_is_down(generated: dict[str, P
         _wait_healthy(f"http://127.0.0.1:{port}", process)
         time.sleep(1.0)  # a few failed registration attempts
         assert process.poll() is None
-        assert httpx.get(f"http://127.0.0.1:{port}/hello").json()["endpoint"] == "GET /hello"
+        assert httpx.get(f"http://127.0.0.1:{port}/hello").json() == {
+            "language": "en",
+            "message": "Hello, world!",
+        }
     finally:
         process.terminate()
         output = process.communicate(timeout=10)[0]

@@ -255,7 +255,7 @@ def test_unknown_field_in_a_resource_lists_resource_fields() -> None:
     text = MINIMAL + "resources:\n  - name: note\n    fields: {text: string}\n    color: red\n"
     line, _, field, message = only(text)
     assert (line, field) == (6, "resources.0.color")
-    assert "allowed: fields, name, required" in message
+    assert "allowed: belongs_to, fields, name, required, seed" in message
 
 
 def test_missing_required_field() -> None:
@@ -310,7 +310,7 @@ def test_resource_field_types_are_checked() -> None:
     text = MINIMAL + "resources:\n  - name: note\n    fields: {text: str}\n"
     line, _, field, message = only(text)
     assert (line, field) == (5, "resources.0.fields.text")
-    assert "'string', 'integer', 'number', 'boolean' or 'datetime'" in message
+    assert "'string', 'integer', 'number', 'boolean', 'datetime' or 'url'" in message
 
 
 def test_resource_fields_may_not_shadow_generated_ones() -> None:
