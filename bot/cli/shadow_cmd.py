@@ -2,9 +2,10 @@
 report on that stage.
 
 With `--candidate` (a stage service's URL, or its name in the registry) it runs a shadow evaluation: the
-incumbent and the referees are the line's stages as INTENTOPS_STAGES routes them, offline; the cases are a
-history file (`--cases`) or the bundled example history. The report is kept in the state database. Without
-`--candidate` it shows the newest kept report on the stage (the bot's runs on real history included).
+incumbent and the referees are the line's stages as INTENTOPS_STAGES routes them, offline; the cases are the
+last intents of the repository (`--repo`, or INTENTOPS_REPO) in the ledger, read from the forge with
+GITHUB_TOKEN; without ledger history, the bundled example history (or a history file, `--cases`). The report
+is kept in the state database. Without `--candidate` it shows the newest kept report on the stage.
 """
 
 from __future__ import annotations
@@ -24,10 +25,13 @@ from rich.text import Text
 
 from bot.cli.output import FormatOption, OutputFormat, err, fail, out, print_json
 from bot.settings import Settings
+from bot.vcs.github import GithubRepoClient, token_connection
 from pipeline.factory.contracts import Stage
 from pipeline.factory.interfaces import FactoryStages
 from pipeline.factory.routing import BUILTIN, StageConfigError, StageRegistry
 from pipeline.governance.floor import FloorLoadError, load_floor
+from pipeline.governance.loading import PolicySet
+from pipeline.ledger import Ledger
 from pipeline.registry import RegistryStore, ServiceStatus
 from pipeline.sandbox.runner import Sandbox, sandbox_for
 from pipeline.shadow import (
@@ -35,12 +39,15 @@ from pipeline.shadow import (
     DEFAULT_CASES,
     Comparison,
     MetricResult,
+    PickedCases,
     Referees,
+    ShadowCase,
     ShadowDataError,
     ShadowReport,
     ShadowStore,
     StoredReport,
     Verdict,
+    cases_from_ledger,
     evaluate,
     history_source,
     load_history,
@@ -54,6 +61,14 @@ NOT_REGISTERED = (
 )
 NO_URL = "{name!r} is in the registry but is gone (deregistered) or has no URL to call"
 UNREADABLE = "the kept report cannot be read: {problem}"
+NO_LEDGER_HISTORY = "the ledger has no intents of {repo}: replaying the bundled example history"
+NEEDS_TOKEN = (
+    "the ledger has intents of {repo}; reading them needs GITHUB_TOKEN (and GITHUB_BASE_URL for a forge "
+    "other than github.com), or pass --cases FILE"
+)
+LEDGER_SOURCE = "the ledger of {repo}"
+CALL_MARGIN_S = 30.0
+"""How much longer than a stage client's own timeout the evaluation waits for a call."""
 RUNNING = "replaying {count} intents from {source} through {candidate} and {incumbent}"
 VERDICT_STYLE = {Verdict.BETTER: "green", Verdict.NO_BETTER: "yellow", Verdict.WORSE: "red"}
 COMPARISON_STYLE = {Comparison.BETTER: "green", Comparison.WORSE: "red"}
@@ -79,6 +94,14 @@ TestsOption = Annotated[
     typer.Option("--tests", help="spec-builder: also generate and test each SPEC at the gate (slow)"),
 ]
 RowsOption = Annotated[bool, typer.Option("--rows", help="Show each metric's per-intent rows")]
+RepoOption = Annotated[
+    str | None,
+    typer.Option(
+        "--repo",
+        metavar="OWNER/NAME",
+        help="Replay this intents repository's last intents from the ledger (default: INTENTOPS_REPO)",
+    ),
+]
 
 
 @dataclass(frozen=True)
@@ -88,11 +111,20 @@ class _Candidate:
     version: str = ""
 
 
+@dataclass(frozen=True)
+class _Cases:
+    cases: tuple[ShadowCase, ...]
+    source: str
+    repo: str = ""
+    skipped: tuple[str, ...] = ()
+
+
 def shadow(
     stage: StageArgument,
     candidate: CandidateOption = None,
     intents: IntentsOption = DEFAULT_CASES,
     cases: CasesOption = None,
+    repo: RepoOption = None,
     tests: TestsOption = False,
     rows: RowsOption = False,
     output_format: FormatOption = OutputFormat.TEXT,
@@ -107,16 +139,10 @@ def shadow(
                 fail(escape(NO_REPORT.format(stage=stage.value)))
         else:
             chosen = _candidate(candidate, RegistryStore(database))
-            report = _run(
-                settings,
-                stage,
-                chosen,
-                history=cases,
-                limit=intents,
-                tests=tests,
-                quiet=_quiet(output_format),
-            )
-            stored = store.save(report, candidate_version=chosen.version)
+            quiet = _quiet(output_format)
+            replayed = _cases(settings, database, repo=repo, history=cases, limit=intents, quiet=quiet)
+            report = _run(settings, stage, chosen, replayed, tests=tests, quiet=quiet)
+            stored = store.save(report, repo=replayed.repo, candidate_version=chosen.version)
     _show(stored, rows=rows, output_format=output_format)
 
 
@@ -153,36 +179,65 @@ def _candidate(given: str, registry: RegistryStore) -> _Candidate:
     return _Candidate(name=given, url=entry.url, version=entry.version)
 
 
-def _run(
-    settings: Settings,
-    stage: Stage,
-    candidate: _Candidate,
-    *,
-    history: Path | None,
-    limit: int,
-    tests: bool,
-    quiet: bool,
-) -> ShadowReport:
-    line, candidates = _stages(settings, stage, candidate)
+def _cases(
+    settings: Settings, database: Database, *, repo: str | None, history: Path | None, limit: int, quiet: bool
+) -> _Cases:
+    """What to replay: a history file if given; else the repository's last intents in the ledger; else the
+    bundled example history."""
+    floor = _floor(settings)
+    name = repo or settings.intents_repo
+    if history is None and name:
+        ledger = Ledger(database)
+        if any(record.repo == name for record in ledger.list_intents(limit=MAX_CASES)):
+            picked = _from_ledger(settings, ledger, name, floor=floor, limit=limit)
+            if picked.cases:
+                return _Cases(picked.cases, LEDGER_SOURCE.format(repo=name), name, picked.skipped)
+        if not quiet:
+            err.print(escape(NO_LEDGER_HISTORY.format(repo=name)), emoji=False)
     path = history or BUNDLED_HISTORY
     try:
-        cases = load_history(path, floor=load_floor(settings.policy_floor), limit=limit)
-    except (ShadowDataError, FloorLoadError) as exc:
+        return _Cases(load_history(path, floor=floor, limit=limit), history_source(path))
+    except ShadowDataError as exc:
         fail(escape(str(exc)))
+
+
+def _from_ledger(
+    settings: Settings, ledger: Ledger, repo: str, *, floor: PolicySet, limit: int
+) -> PickedCases:
+    token = settings.github_token
+    if token is None:
+        fail(escape(NEEDS_TOKEN.format(repo=repo)))
+    client = GithubRepoClient(token_connection(token.get_secret_value(), settings.github_base_url), repo)
+    return cases_from_ledger(
+        ledger,
+        repo=repo,
+        read=client.read_file,
+        parent=client.commit_parent,
+        list_dir=client.list_dir,
+        floor=floor,
+        limit=limit,
+    )
+
+
+def _floor(settings: Settings) -> PolicySet:
+    try:
+        return load_floor(settings.policy_floor)
+    except FloorLoadError as exc:
+        fail(escape(f"INTENTOPS_POLICY_FLOOR: {exc}"))
+
+
+def _run(
+    settings: Settings, stage: Stage, candidate: _Candidate, replayed: _Cases, *, tests: bool, quiet: bool
+) -> ShadowReport:
+    line, candidates = _stages(settings, stage, candidate)
     incumbent = StageRegistry.from_config(
         settings.stages, token=settings.stage_token, timeout_s=settings.stage_timeout_seconds
     ).describe()[stage.value]
     if not quiet:
-        err.print(
-            escape(
-                RUNNING.format(
-                    count=len(cases),
-                    source=history_source(path),
-                    candidate=candidate.name,
-                    incumbent=incumbent,
-                )
-            )
+        running = RUNNING.format(
+            count=len(replayed.cases), source=replayed.source, candidate=candidate.name, incumbent=incumbent
         )
+        err.print(escape(running), emoji=False)
     with tempfile.TemporaryDirectory(prefix="intentops-shadow-") as workdir:
         referees = Referees.of(line, sandbox_for=_sandboxes(settings), workdir=Path(workdir))
         try:
@@ -190,13 +245,14 @@ def _run(
                 stage,
                 incumbent=_implementation(line, stage),
                 candidate=_implementation(candidates, stage),
-                cases=cases,
+                cases=replayed.cases,
                 referees=referees,
                 incumbent_name=incumbent,
                 candidate_name=candidate.name,
-                source=history_source(path),
+                source=replayed.source,
                 run_tests=tests,
-                timeout_s=settings.stage_timeout_seconds + 30,
+                timeout_s=settings.stage_timeout_seconds + CALL_MARGIN_S,
+                skipped=replayed.skipped,
             )
         except ValueError as exc:
             fail(escape(str(exc)))

@@ -62,6 +62,7 @@ def evaluate(
     source: str = "",
     run_tests: bool = False,
     timeout_s: float = DEFAULT_CALL_TIMEOUT_S,
+    skipped: Sequence[str] = (),
     clock: Callable[[], datetime] = utcnow,
 ) -> ShadowReport:
     """Run `candidate` beside `incumbent` (both implementations of `stage`'s interface,
@@ -69,7 +70,8 @@ def evaluate(
 
     `run_tests` (spec-builder only; costly) also generates and tests each SPEC at the gate; it and the
     code-generator stage need `referees.sandbox_for` and `referees.workdir`. Each call of either side
-    gets at most `timeout_s`. Raises ValueError for arguments that cannot make an evaluation (a candidate
+    gets at most `timeout_s`. `skipped`: intents left out before the run, and why (`PickedCases.skipped`),
+    listed in the report. Raises ValueError for arguments that cannot make an evaluation (a candidate
     that is one of the referees, an implementation of another stage); never for what the candidate does.
     """
     _check(stage, incumbent=incumbent, candidate=candidate, timeout_s=timeout_s)
@@ -78,7 +80,7 @@ def evaluate(
     if tested and (referees.sandbox_for is None or referees.workdir is None):
         raise ValueError(NO_SANDBOX)
     started, began = clock(), time.monotonic()
-    run = Run(cases=cases, referees=referees, timeout_s=timeout_s, run_tests=run_tests)
+    run = Run(cases=cases, referees=referees, timeout_s=timeout_s, run_tests=run_tests, skipped=list(skipped))
     _JUDGES[stage](run, incumbent, candidate)
     results = [
         measure(metric, run.rows.get(metric.name, []))
