@@ -21,7 +21,7 @@ from bot.dashboard.context import ContextDep, DashboardContext, DashboardRepo
 from bot.dashboard.diffs import DiffFile, review_diff, whole_file
 from bot.dashboard.eligibility import Eligibility, eligibility
 from bot.dashboard.forgecache import ForgeViewCache, cached_views, forge_cache
-from bot.dashboard.intenttext import IntentFile, IntentTexts, intent_texts
+from bot.dashboard.intenttext import IntentFile, IntentText, IntentTexts, intent_texts
 from bot.dashboard.live import markers
 from bot.dashboard.lookup import record_or_404
 from bot.dashboard.merges import ready_to_merge
@@ -81,8 +81,10 @@ class Pending:
     error: str = ""
     tests_failing: bool = False
     since: Since | None = None
-    intent: DiffFile | None = None
-    """The intent file as governed, when the pull request does not change it itself."""
+    intent: IntentText | None = None
+    """The intent as governed (read at the commit the line governed it at)."""
+    intent_file: DiffFile | None = None
+    """Its file whole, when the pull request does not change it itself (folded when the intent is read)."""
 
     @property
     def spec(self) -> SpecDigest:
@@ -142,7 +144,7 @@ def _pending(
         reviews = client.reviews(verdict.pull.number) if verdict.allowed else []
         already = verdict.allowed and _approved_head(reviews, verdict.pull, user.login)
         since = _since(client, reviews, verdict.pull, user.login) if verdict.allowed else None
-        intent = _intent_file(client, record, stores.texts, changes)
+        intent = stores.texts.read(client, IntentFile.of(record))
     except (ForgeError, OSError) as exc:
         return Pending(record, decision, False, "", error=FORGE_UNREACHABLE.format(error=_why(exc)))
     return Pending(
@@ -158,6 +160,7 @@ def _pending(
         tests_failing=verdict.tests_failing,
         since=since,
         intent=intent,
+        intent_file=_intent_file(record, intent, changes),
     )
 
 
@@ -170,15 +173,11 @@ def _since(client: DashboardRepo, reviews: list[Review], pull: PullRequest, logi
     return Since(approval.commit_id, comparison.status, review_diff(comparison.files))
 
 
-def _intent_file(
-    client: DashboardRepo, record: IntentRecord, texts: IntentTexts, changes: list[FileDiff]
-) -> DiffFile | None:
-    if any(change.path == record.path for change in changes):
+def _intent_file(record: IntentRecord, found: IntentText | None, changes: list[FileDiff]) -> DiffFile | None:
+    if found is None or any(change.path == record.path for change in changes):
         return None  # the pull request adds or changes the intent itself: it is first in the diff
-    found = texts.read(client, IntentFile.of(record))
-    if found is None:
-        return None
-    return whole_file(record.path, found.text, status=f"as governed, at {record.commit_sha[:12]}")
+    status = f"as governed, at {record.commit_sha[:12]}"
+    return whole_file(record.path, found.text, status=status, fold=found.intent is not None)
 
 
 def _why(exc: Exception) -> str:

@@ -111,10 +111,12 @@ class DiffFile:
     hidden_lines: int = 0
     """Lines of the patch not shown (past the per-file or per-diff limit)."""
     note: str = ""
+    fold: bool | None = None
+    """Folded whatever its kind (None: by its kind)."""
 
     @property
     def folded(self) -> bool:
-        return self.kind in FOLDED
+        return self.fold if self.fold is not None else self.kind in FOLDED
 
     @property
     def anchor(self) -> str:
@@ -204,7 +206,7 @@ def _hunk(header: str, old: int, new: int, body: list[str], path: str) -> Hunk:
     return Hunk(header, tuple(out))
 
 
-def whole_file(path: str, text: str, *, status: str) -> DiffFile:
+def whole_file(path: str, text: str, *, status: str, fold: bool | None = None) -> DiffFile:
     """A file shown whole (every line as context): the intent as it stands on the default branch."""
     lines = text.splitlines()[:MAX_FILE_LINES]
     highlighted = highlight_lines(path, tuple(lines))
@@ -213,7 +215,7 @@ def whole_file(path: str, text: str, *, status: str) -> DiffFile:
         tuple(DiffLine(LineKind.CONTEXT, n, n, html) for n, html in enumerate(highlighted, start=1)),
     )
     hidden = max(0, len(text.splitlines()) - len(lines))
-    return DiffFile(path, status, 0, 0, kind_of(path), (hunk,), hidden_lines=hidden)
+    return DiffFile(path, status, 0, 0, kind_of(path), (hunk,), hidden_lines=hidden, fold=fold)
 
 
 @functools.lru_cache(maxsize=2048)
