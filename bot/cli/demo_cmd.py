@@ -72,6 +72,10 @@ resources:
     required: [title]
 """
 STAGE_TIMEOUT_S = 300.0
+SERVICE_PAGE = "/docs"
+FORGE_SIGN_IN = (
+    "  The forge's pages (pull requests, issues) ask for a login and a token too: sign in with the same ones."
+)
 DONE = (IntentState.DEPLOYED,)
 STUCK = (
     IntentState.INVALID,
@@ -120,8 +124,13 @@ def _start(data_dir: Path, bot_port: int, forge_port: int, backend: str) -> Stac
     return stack
 
 
+def service_page(url: str) -> str:
+    """Where to look at a deployed service: its API's page (its bare address answers nothing itself)."""
+    return f"{url.rstrip('/')}{SERVICE_PAGE}"
+
+
 def _describe(stack: Stack) -> None:
-    out.print(f"  forge      {stack.forge.url}  (repository {REPO})")
+    out.print(f"  forge      {stack.forge.url}  (repository {stack.forge.url}/{REPO})")
     out.print(f"  bot        {stack.bot_url}  (webhook, API, registry)")
     out.print(f"  dashboard  {stack.dashboard_url}")
     out.print(
@@ -269,7 +278,7 @@ def _check_service(url: str, pushed_at: datetime) -> TimelineRow:
     out.print(f"  GET {url}/hello -> {hello.status_code} {hello.text[:80]}")
     done = datetime.now(UTC)
     took, at = (done - started).total_seconds(), (done - pushed_at).total_seconds()
-    return TimelineRow("health", "succeeded", took, at, f"{url}/health and /hello answer 200")
+    return TimelineRow("health", "succeeded", took, at, "/health and /hello answer 200")
 
 
 def _stop_on_sigterm() -> None:
@@ -290,7 +299,8 @@ def _wait_for_interrupt(stack: Stack, watcher: _Watcher | None = None) -> None:
             if watcher is not None:
                 record = watcher.poll()
                 if record is not None and record.state is IntentState.DEPLOYED and watcher.announce:
-                    out.print(f"[bold green]{Path(watcher.path).stem} is running at {record.service_url}[/]")
+                    name = Path(watcher.path).stem
+                    out.print(f"[bold green]{name} is running at {service_page(record.service_url)}[/]")
                     watcher.announce = False
             time.sleep(0.5 if watcher is not None else 3600)
     except KeyboardInterrupt:
@@ -312,6 +322,7 @@ def _hand_over(stack: Stack) -> _Watcher:
     _commit_intent(stack, SECOND_PATH, SECOND_INTENT)
     out.print(f"[bold]Your turn[/]: open {stack.dashboard_url} and sign in as {REVIEWER} (the reviewer)")
     out.print(f"  {_sign_in_hint(stack)}")
+    out.print(FORGE_SIGN_IN)
     out.print(
         "  On Approvals, once notes' pull request is open, read its SPEC and changes and press Approve: "
         "the bot merges it; follow it to deployed on Queue and Services."
@@ -367,7 +378,7 @@ def demo(
         rows = timeline_rows(stack.bot.line.ledger.history(record.id), pushed_at)
         out.print(_timeline([*rows, health]))
         out.print(
-            f"[bold green]hello-world is running at {record.service_url}[/bold green] "
+            f"[bold green]hello-world is running at {service_page(record.service_url)}[/bold green] "
             f"({time.monotonic() - started:.1f}s from commit); dashboard: {stack.dashboard_url}"
         )
         succeeded = True

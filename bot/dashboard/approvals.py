@@ -19,7 +19,7 @@ from starlette.responses import RedirectResponse, Response
 
 from bot.dashboard.context import ContextDep, DashboardContext, DashboardRepo
 from bot.dashboard.diffs import DiffFile, review_diff, whole_file
-from bot.dashboard.eligibility import Eligibility, eligibility
+from bot.dashboard.eligibility import Eligibility, eligibility, visible_pull
 from bot.dashboard.forgecache import ForgeViewCache, cached_views, forge_cache
 from bot.dashboard.intenttext import IntentFile, IntentText, IntentTexts, intent_texts
 from bot.dashboard.live import markers
@@ -134,16 +134,17 @@ def _pending(
             bot_login=context.bot_login,
             ledger=context.ledger,
         )
-        if verdict.pull is None or (not verdict.allowed and not with_spec):
-            return Pending(
-                record, decision, False, verdict.reason, verdict.pull, tests_failing=verdict.tests_failing
-            )
-        changes = client.pull_diff(verdict.pull.number)
+        pull = verdict.pull
+        if pull is None and with_spec and record.pr_number is not None:
+            pull = visible_pull(client, record.pr_number)  # a merged or closed one's SPEC can be read too
+        if pull is None or (not verdict.allowed and not with_spec):
+            return Pending(record, decision, False, verdict.reason, pull, tests_failing=verdict.tests_failing)
+        changes = client.pull_diff(pull.number)
         spec_path = _spec_path(changes)
-        spec_text = stores.specs.text(client, verdict.pull.head_sha, spec_path)
-        reviews = client.reviews(verdict.pull.number) if verdict.allowed else []
-        already = verdict.allowed and _approved_head(reviews, verdict.pull, user.login)
-        since = _since(client, reviews, verdict.pull, user.login) if verdict.allowed else None
+        spec_text = stores.specs.text(client, pull.head_sha, spec_path)
+        reviews = client.reviews(pull.number) if verdict.allowed else []
+        already = verdict.allowed and _approved_head(reviews, pull, user.login)
+        since = _since(client, reviews, pull, user.login) if verdict.allowed else None
         intent = stores.texts.read(client, IntentFile.of(record))
     except (ForgeError, OSError) as exc:
         return Pending(record, decision, False, "", error=FORGE_UNREACHABLE.format(error=_why(exc)))
@@ -152,7 +153,7 @@ def _pending(
         decision,
         verdict.allowed,
         verdict.reason,
-        verdict.pull,
+        pull,
         review_diff(changes),
         spec_path,
         spec_text,

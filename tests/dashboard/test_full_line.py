@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 import pytest
@@ -19,6 +20,7 @@ from playwright.sync_api import Page, expect
 
 from pipeline.ledger import IntentState
 from tests.conftest import ROOT
+from tests.dashboard.crawl import crawl, printed_urls
 from tests.fixtures.browser import screenshot
 from tests.fixtures.line import NOTES_INTENT as NOTES
 from tests.fixtures.line import Rig
@@ -102,6 +104,39 @@ def _wait_for_button(page: Page, name: str, timeout: float) -> None:
         page.reload()
 
 
+def _printed_links_that_404(output: str, auth: tuple[str, str]) -> list[str]:
+    """Every address the demo printed, opened as the reviewer would (the forge's pages ask for a sign-in)."""
+    links = printed_urls(output)
+    assert any("/pull/" in link for link in links), links
+    return [
+        link
+        for link in links
+        if httpx.get(link, auth=auth, follow_redirects=True, timeout=10).status_code == 404
+    ]
+
+
+def _crawled_links_that_404(page: Page, dashboard: str, output: str, token: str) -> list[str]:
+    """Every link of every page of the dashboard and the forge, followed as the reviewer signed in to both."""
+    browser = page.context.browser
+    assert browser is not None
+    forge = re.search(r"forge\s+(http://127\.0\.0\.1:\d+)", output)
+    assert forge, output
+    context = browser.new_context(http_credentials={"username": "bob", "password": token})
+    try:
+        reviewer = context.new_page()
+        reviewer.goto(dashboard)
+        reviewer.get_by_label("Token").fill(token)
+        reviewer.get_by_role("button", name="Sign in").click()
+        expect(reviewer.get_by_role("heading", name="Queue")).to_be_visible()
+        hosts = {urlsplit(dashboard).netloc, urlsplit(forge.group(1)).netloc}
+        starts = [dashboard, f"{dashboard}approvals", f"{dashboard}services", forge.group(1)]
+        seen, broken = crawl(reviewer, starts, hosts)
+        assert any("/pull/" in url for url in seen) and any("/intents/" in url for url in seen), seen
+        return broken
+    finally:
+        context.close()
+
+
 def test_a_person_follows_the_demo_and_approves_its_second_intent(page: Page, tmp_path: Path) -> None:
     data = tmp_path / "demo"
     log = tmp_path / "demo.log"
@@ -117,7 +152,7 @@ def test_a_person_follows_the_demo_and_approves_its_second_intent(page: Page, tm
     try:
         output = _output_until(log, "Your turn", demo, timeout=300)
         dashboard = re.search(r"Your turn\S*: open (http://127\.0\.0\.1:\d+/dashboard/)", output)
-        hello = re.search(r"hello-world is running at (http://127\.0\.0\.1:\d+)", output)
+        hello = re.search(r"hello-world is running at (http://127\.0\.0\.1:\d+)/docs", output)
         assert dashboard and hello, output
         token = json.loads((data / "credentials.json").read_text())["tokens"]["bob"]
         assert token not in output, "not a terminal: the token is not printed, the file is named"
@@ -132,11 +167,13 @@ def test_a_person_follows_the_demo_and_approves_its_second_intent(page: Page, tm
         expect(page.get_by_role("status").first).to_contain_text("You approved notes")
         screenshot(page, "demo-approved")
         output = _output_until(log, "notes is running at", demo, timeout=BUILD_TIMEOUT_MS / 1000)
-        notes = re.search(r"notes is running at (http://127\.0\.0\.1:\d+)", output)
+        notes = re.search(r"notes is running at (http://127\.0\.0\.1:\d+)/docs", output)
         assert notes, output
         page.get_by_role("link", name="Services").click()
         expect(page.locator("#service-notes")).to_contain_text("healthy")
         screenshot(page, "demo-services")
+        assert _printed_links_that_404(output, ("bob", token)) == []
+        assert _crawled_links_that_404(page, dashboard.group(1), output, token) == []
     finally:
         demo.send_signal(signal.SIGTERM)  # like Ctrl-C: a service manager or `kill` stops it all the same
         code = demo.wait(timeout=120)

@@ -248,3 +248,14 @@ def test_analytics_shows_a_range_of_days(rig: Rig, alice: httpx.Client) -> None:
     ):
         bad = alice.get("/analytics", params=params)
         assert bad.status_code == 400 and message in bad.text, params
+
+
+def test_the_spec_of_a_merged_pull_request_can_still_be_read(rig: Rig, alice: httpx.Client) -> None:
+    pull = rig.open_pull("merged-spec")
+    rig.github(rig.people.owner).get_repo(REPO).get_pull(pull.number).merge(merge_method="merge")
+    enter(rig.ledger, pull.intent_id, IntentState.DEPLOYED, service_url="http://127.0.0.1:9101")
+    intent = alice.get(f"/intents/{pull.intent_id}").text
+    assert f'href="/approvals/{pull.intent_id}/spec"' in intent
+    spec = alice.get(f"/approvals/{pull.intent_id}/spec")
+    assert spec.status_code == 200 and "<h1>SPEC: merged-spec</h1>" in spec.text
+    assert "Approve merged-spec" not in spec.text

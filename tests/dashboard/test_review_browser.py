@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urldefrag, urlsplit
+from urllib.parse import urlsplit
 
 import pytest
 from playwright.sync_api import Browser, Page, expect
@@ -19,6 +19,7 @@ from pipeline.intents import Intent
 from pipeline.ledger import IntentState, Outcome, Stage
 from pipeline.registry import Provenance
 from tests.conftest import ROOT
+from tests.dashboard.crawl import crawl
 from tests.dashboard.rig import REPO, People, Rig, start_rig
 from tests.dashboard.test_review import REPORT
 from tests.fixtures.browser import screenshot
@@ -28,7 +29,6 @@ from tests.fixtures.records import enter
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
 WIDTHS = (1280, 420)
-MAX_CRAWL = 80
 
 
 @pytest.fixture
@@ -163,6 +163,9 @@ def _fill(rig: Rig, tag: str) -> dict[str, str]:
         blocked, govern(intent, seed, scorer=GivenScore(0.41, method=AlignmentMethod.CLAUDE), blueprint=None)
     )
     enter(rig.ledger, blocked, IntentState.BLOCKED, waiting_for="a change")
+    shipped = rig.open_pull(f"shipped-{tag}")
+    rig.github(rig.people.owner).get_repo(REPO).get_pull(shipped.number).merge(merge_method="merge")
+    enter(rig.ledger, shipped.intent_id, IntentState.DEPLOYED, service_url="http://127.0.0.1:9101")
     rig.registry.announce(
         name=long_name,
         version="v1-" + "f" * 40,
@@ -178,6 +181,7 @@ def _fill(rig: Rig, tag: str) -> dict[str, str]:
         "spec": f"/approvals/{pull.intent_id}/spec",
         "intent": f"/intents/{pull.intent_id}",
         "intent-blocked": f"/intents/{blocked}",
+        "intent-deployed": f"/intents/{shipped.intent_id}",
         "services": "/services",
         "analytics": "/analytics",
         "forge-pull": f"{rig.kit.url}/{REPO}/pull/{pull.number}",
@@ -214,22 +218,8 @@ def test_no_link_on_any_page_answers_404(signed_page: Page, live_rig: Rig) -> No
     page = signed_page
     pages = _fill(live_rig, "l")
     dashboard, forge = urlsplit(live_rig.url).netloc, urlsplit(live_rig.kit.url).netloc
-    queue = [f"{live_rig.url}{path}" if path.startswith("/") else path for path in pages.values()]
-    seen: set[str] = set()
-    broken: list[str] = []
-    while queue and len(seen) < MAX_CRAWL:
-        url = urldefrag(queue.pop(0)).url
-        if url in seen:
-            continue
-        seen.add(url)
-        response = page.goto(url)
-        assert response is not None
-        if response.status == 404:
-            broken.append(f"{url} (from a page of the crawl)")
-            continue
-        for href in page.eval_on_selector_all("a[href]", "links => links.map(a => a.href)"):
-            if urlsplit(href).netloc in (dashboard, forge) and "/signout" not in href:
-                queue.append(href)
+    starts = [f"{live_rig.url}{path}" if path.startswith("/") else path for path in pages.values()]
+    seen, broken = crawl(page, starts, {dashboard, forge})
     assert broken == []
     assert len(seen) >= 10, seen
     assert any(forge in url for url in seen), "the forge's pages were followed too"
