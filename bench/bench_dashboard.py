@@ -100,7 +100,11 @@ def timed(client: httpx.Client, path: str, runs: int, *, expect: str = "") -> li
     return samples
 
 
-EXPECT = {"queue, filtered": "data-service=", "approvals": "Approve pending-"}
+EXPECT = {
+    "queue, filtered": "data-service=",
+    "queue, search by purpose": 'data-service="pending-',
+    "approvals": "Approve pending-",
+}
 """What a page must show for its figure to count (a filter that matches nothing measures nothing)."""
 
 
@@ -147,6 +151,7 @@ def run(rig: Rig, intents: int, pending: int, runs: int) -> int:
         "queue": "/",
         "queue, filtered": "/?state=deployed&priority=high",  # 1/16 of the intents
         "queue table (live refresh)": "/queue/table",
+        "queue, search by purpose": "/?q=greet+people",  # words of the pending intents' purposes
         "intent detail (built)": f"/intents/{last}",
         "intent detail (open PR)": f"/intents/{opened[0].intent_id}",
         "approvals": "/approvals",
