@@ -17,7 +17,7 @@ from pipeline.codegen.context import CodegenError
 from pipeline.codegen.generator import GeneratedService, generate_service
 from pipeline.intents import InvalidIntent, load_intent_file
 from pipeline.llm import LLMError, LLMProvider
-from pipeline.sandbox import SandboxLimits, SandboxResult, sandbox_for
+from pipeline.sandbox import SandboxLimits, SandboxResult, Wheelhouse, locate_wheelhouse, sandbox_for
 from pipeline.spec.builder import SpecBuildError, build_spec
 from pipeline.spec.judge import judged_report
 from pipeline.spec.model import Spec
@@ -181,7 +181,7 @@ def generate(
         if provider is None:
             service = generate_service(spec_value, output)
         else:
-            service = _generate_with_model(spec_value, output, provider, settings.data_dir)
+            service = _generate_with_model(spec_value, output, provider)
     except (ValueError, CodegenError, WheelhouseError, LLMError) as exc:
         fail(escape(str(exc)))
     if output_format is OutputFormat.JSON:
@@ -214,15 +214,14 @@ def _check_gate(spec_value: Spec, gate: int, *, force: bool) -> None:
     fail(escape(f"{summary}: {BELOW_GATE_GENERATE}"))
 
 
-def _generate_with_model(
-    spec_value: Spec, output: Path, provider: LLMProvider, data: Path
-) -> GeneratedService:
+def _generate_with_model(spec_value: Spec, output: Path, provider: LLMProvider) -> GeneratedService:
     from pipeline.codegen.model_path import generate_with_model
     from pipeline.sandbox import ProcessSandbox
     from pipeline.wheelhouse import cached_venv, service_requirements, venv_python
 
+    found = _wheelhouse(None)
     venv = cached_venv(
-        service_requirements(with_tests=True), wheelhouse=data / "wheelhouse", cache_dir=data / "venvs"
+        service_requirements(with_tests=True), wheelhouse=found.path, cache_dir=found.venv_cache
     )
     report = generate_with_model(
         spec_value, output, provider=provider, sandbox=ProcessSandbox(venv_python(venv))
@@ -237,25 +236,43 @@ def _generate_with_model(
     return report.service
 
 
+WheelhouseOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--wheelhouse",
+        help="A prepared wheelhouse (default: the data directory's, ./.data's or the IntentOps checkout's)",
+    ),
+]
+
+
+def _wheelhouse(explicit: Path | None) -> Wheelhouse:
+    """The wheelhouse to install from, wherever the command runs (see pipeline.sandbox.locate)."""
+    settings = _settings()
+    data_dir = settings.data_dir if "data_dir" in settings.model_fields_set else None
+    try:
+        return locate_wheelhouse(explicit=explicit, data_dir=data_dir)
+    except WheelhouseError as exc:
+        fail(escape(str(exc)))
+
+
 def sandbox(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="A generated service folder")],
     timeout: Annotated[float, typer.Option(min=1, help="Seconds the test run may take")] = 120.0,
     memory_mb: Annotated[int, typer.Option(min=64, help="Memory limit of the test process, MiB")] = 1024,
     docker: Annotated[bool, typer.Option("--docker", help="In a container (network_mode none)")] = False,
+    wheelhouse_dir: WheelhouseOption = None,
     output_format: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Run a generated service's tests in the sandbox; exit 1 unless tests ran and all passed."""
     if not (directory / "tests").is_dir() or not (directory / "requirements-test.txt").is_file():
         fail(escape(f"{directory}: not a generated service (no tests/ or requirements-test.txt)"))
-    data = _settings().data_dir
+    found = _wheelhouse(wheelhouse_dir)
     limits = SandboxLimits(timeout_s=timeout, memory_mb=memory_mb)
     if docker:
-        result = _in_docker(directory, data / "wheelhouse", limits)
+        result = _in_docker(directory, found.path, limits)
     else:
         try:
-            runner = sandbox_for(
-                directory, wheelhouse=data / "wheelhouse", cache_dir=data / "venvs", limits=limits
-            )
+            runner = sandbox_for(directory, wheelhouse=found.path, cache_dir=found.venv_cache, limits=limits)
         except WheelhouseError as exc:
             fail(escape(str(exc)))
         result = runner.run_tests(directory)

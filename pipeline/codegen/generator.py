@@ -44,6 +44,8 @@ TEMPLATES = {
 TESTS_DIR = "tests"
 REQUIREMENTS_TEST = "requirements-test.txt"
 FORMAT_TIMEOUT_S = 60
+SERVICE_UID = 10001
+"""The unprivileged user (and group) generated containers run as; it owns only the data volume."""
 
 
 @dataclass(frozen=True)
@@ -104,6 +106,7 @@ def template_values(spec: Spec) -> dict[str, object]:
         "parents": repr(storage_parents(spec)),
         "seed": repr(seed_rows(spec)),
         "health_path": spec.deployment.health_path,
+        "uid": SERVICE_UID,
         "list_limit": LIST_LIMIT,
         "body_limit_bytes": BODY_LIMIT_KIB * 1024,
         "requirements": service_requirements().rstrip("\n"),

@@ -183,6 +183,10 @@ class DockerRuntime:
             # One named volume per service and installation: its data outlives versions, as DATA_DIR does
             # for local processes, and two installations on one engine never share it.
             volumes={self.volume_name(plan.name): {"bind": CONTAINER_DATA_DIR, "mode": "rw"}},
+            # The volume is the only place it writes (the image runs as an unprivileged user).
+            read_only=True,
+            tmpfs={"/tmp": "size=16m,mode=1777"},
+            security_opt=["no-new-privileges"],
         )
         return Instance(
             name=plan.name,

@@ -187,6 +187,10 @@ class _Resource:
     def too_large() -> ErrorCase:
         return ErrorCase(status=413, when=text.TOO_LARGE.format(limit=BODY_LIMIT_KIB))
 
+    @staticmethod
+    def not_text() -> ErrorCase:
+        return ErrorCase(status=400, when=text.NOT_TEXT)
+
 
 def _resource_section(draft: _Draft, hint: ResourceHint, intent: Intent) -> None:
     """CRUD for one resource: a requirement, an endpoint and its acceptance criteria per operation; then
@@ -234,7 +238,7 @@ def _create(draft: _Draft, r: _Resource) -> str:
         request=fields,
         response=f"the created {r.name} with its id",
         success_status=201,
-        errors=[r.invalid(), r.too_large()],
+        errors=[r.invalid(), r.too_large(), r.not_text()],
     )
     draft.ac(fr, ep, "create_ok", *text.ac_create_ok(r.name))
     if required:
@@ -286,7 +290,7 @@ def _update(draft: _Draft, r: _Resource) -> None:
         operation="update",
         request=optional,
         response=f"the updated {r.name}",
-        errors=[r.not_found(), r.invalid(), r.too_large()],
+        errors=[r.not_found(), r.invalid(), r.too_large(), r.not_text()],
     )
     draft.ac(fr, ep, "update_ok", *text.ac_update_ok(r.name))
     draft.ac(fr, ep, "update_missing", *text.ac_missing(r.name, "PATCH"))
@@ -393,6 +397,7 @@ def _free_text_endpoint(draft: _Draft, hint: EndpointHint, intent: Intent) -> No
         errors.append(ErrorCase(status=404, when="nothing matches the path parameters"))
     if hint.method in {HttpMethod.POST, HttpMethod.PUT, HttpMethod.PATCH}:
         errors.append(ErrorCase(status=422, when="the body is not a valid JSON object"))
+        errors.append(ErrorCase(status=400, when=text.NOT_TEXT))
     resource = next((r for r in intent.resources if r.name == hint.resource), None)
     ep = draft.endpoint(
         method=hint.method,

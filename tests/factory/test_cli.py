@@ -61,11 +61,22 @@ def test_spec_generate_sandbox_end_to_end(tmp_path: Path, sandbox_python: Path) 
     generated = run("generate", "spec", "-o", "services/bookmarks", cwd=tmp_path)
     assert generated.returncode == 0, generated.stderr
     assert "app/main.py" in generated.stdout
-    env = {"INTENTOPS_DATA_DIR": str(DATA)}
-    tested = run("sandbox", "services/bookmarks", "--format", "json", cwd=tmp_path, env=env)
+    # From a folder with no .data of its own and no INTENTOPS_DATA_DIR: the checkout's wheelhouse is found.
+    assert not (tmp_path / ".data").exists() and "INTENTOPS_DATA_DIR" not in os.environ
+    tested = run("sandbox", "services/bookmarks", "--format", "json", cwd=tmp_path)
     assert tested.returncode == 0, tested.stdout + tested.stderr
     result = json.loads(tested.stdout)
     assert result["ok"] and result["passed"] > 10 and result["skipped"] == 0
+
+
+def test_sandbox_names_every_place_it_looked_for_a_wheelhouse(
+    cli: typer.Typer, tmp_path: Path, generated: dict[str, Path]
+) -> None:
+    missing = tmp_path / "no-wheels"
+    result = invoke(cli, "sandbox", str(generated["hello-world"]), "--wheelhouse", str(missing))
+    assert result.exit_code == 1
+    assert f"no prepared wheelhouse (looked in: {missing})" in result.stderr
+    assert "--wheelhouse" in result.stderr
 
 
 def test_spec_then_generate_in_the_default_folder(cli: typer.Typer, tmp_path: Path) -> None:
