@@ -31,6 +31,10 @@ ENV_SERVICE_URL = "SERVICE_URL"  # the URL callers should use (what is registere
 ENV_SERVICE_VERSION = "SERVICE_VERSION"  # e.g. the merge commit SHA
 ENV_DATA_DIR = "DATA_DIR"  # where SQLite storage lives
 ENV_HEARTBEAT_SECONDS = "HEARTBEAT_SECONDS"
+ENV_STAGE_TOKEN = "STAGE_TOKEN"  # a stage service only: the bearer token the line sends it
+
+STAGE_FILE = "app/stage.json"
+"""Present in a stage service (`pipeline.factory.stageservice`): its stage, contract version and hints."""
 
 
 class ServiceManifest(BaseModel):

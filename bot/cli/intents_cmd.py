@@ -18,6 +18,7 @@ from pipeline.intents import (
     intent_json_schema,
     load_located_intent_file,
 )
+from pipeline.intents.stagehints import stage_suggestion
 
 INTENT_SUFFIXES = (".yaml", ".yml")
 UNEXPECTED = "could not be checked ({error}); please report this"
@@ -85,11 +86,21 @@ class FileResult:
     intent: LocatedIntent | None
     problems: list[IntentProblem]
 
+    @property
+    def suggestions(self) -> list[str]:
+        """Not problems: what the file most likely means to say (`implements` for a stage's new version)."""
+        if self.intent is None:
+            return []
+        found = stage_suggestion(self.intent.intent.service_name, self.intent.intent.implements)
+        return [found] if found else []
+
     def to_json(self) -> dict[str, Any]:
         result: dict[str, Any] = {"file": self.file, "valid": not self.problems}
         if self.intent is not None:
             result["service_name"] = self.intent.intent.service_name
         result["problems"] = [p.to_json() for p in self.problems]
+        if self.suggestions:
+            result["suggestions"] = self.suggestions
         return result
 
 
@@ -118,6 +129,8 @@ def _print_text(results: list[FileResult], problems: list[IntentProblem]) -> Non
     for result in valid:
         name = result.intent.intent.service_name if result.intent else ""
         out.print(f"[green]valid[/green]   {escape(result.file)} ({escape(name)})")
+        for suggestion in result.suggestions:
+            out.print(f"[yellow]note[/yellow]    {escape(result.file)}: {escape(suggestion)}")
     for problem in problems:
         err.print(f"[red]invalid[/red] {escape(str(problem))}")
     out.print(f"{len(valid)} valid, {len(results) - len(valid)} invalid")

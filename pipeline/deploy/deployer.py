@@ -39,7 +39,9 @@ from pipeline.manifest import (
     ENV_REGISTRY_URL,
     ENV_SERVICE_URL,
     ENV_SERVICE_VERSION,
+    ENV_STAGE_TOKEN,
     MANIFEST_FILE,
+    STAGE_FILE,
     ServiceManifest,
 )
 from pipeline.registry import Provenance, RegistryStore, ServiceStatus
@@ -82,6 +84,7 @@ class DeployerConfig:
     health_timeout: float = 30.0
     adopt_timeout: float = 5.0  # after a restart, a live instance must answer its health check within this
     drain_seconds: float = 0.5  # requests routed to the old version just before the switch still finish
+    stage_token: str = ""  # given to stage services only (STAGE_TOKEN): what the line's stage client sends
 
 
 class Deployer:
@@ -239,7 +242,9 @@ class Deployer:
             container_port=manifest.port,
             health_path=manifest.health_path,
             artifact=artifact,
-            environment=self._environment(manifest, version, url, port),
+            environment=self._environment(
+                manifest, version, url, port, stage=(service_dir / STAGE_FILE).is_file()
+            ),
             intent_path=provenance.intent_path or manifest.intent_path,
         )
         if not provenance.spec_hash and manifest.spec_hash:
@@ -255,7 +260,9 @@ class Deployer:
         )
         return self.records.add(self.runtime.start(plan, port))
 
-    def _environment(self, manifest: ServiceManifest, version: str, url: str, port: int) -> dict[str, str]:
+    def _environment(
+        self, manifest: ServiceManifest, version: str, url: str, port: int, *, stage: bool = False
+    ) -> dict[str, str]:
         data_dir = self.config.data_dir / manifest.name
         data_dir.mkdir(parents=True, exist_ok=True)
         environment = {
@@ -269,6 +276,8 @@ class Deployer:
         if self.config.registry_url:
             environment[ENV_REGISTRY_URL] = self.config.registry_url
             environment[ENV_REGISTRY_TOKEN] = self.config.registry_token
+        if stage and self.config.stage_token:
+            environment[ENV_STAGE_TOKEN] = self.config.stage_token
         return environment
 
     def _discard(self, candidate: Instance) -> None:

@@ -31,6 +31,7 @@ class DeploySetup:
     registry_ttl: float = 30.0  # INTENTOPS_REGISTRY_TTL_SECONDS: services heartbeat well within it
     base_image: str = "intentops-base:bookworm"
     keep_images: int = 3
+    stage_token: str = ""  # INTENTOPS_STAGE_TOKEN: handed to stage services, which answer only it
 
     @property
     def owner(self) -> str:
@@ -72,6 +73,7 @@ def build_deployer(backend: Backend, setup: DeploySetup, db: Database, registry:
         registry_token=setup.registry_token,
         health_timeout=setup.health_timeout,
         heartbeat_seconds=heartbeat_for_ttl(setup.registry_ttl),
+        stage_token=setup.stage_token,
     )
     # The other backends are built on demand, to stop or check what they run under the same names.
     peers = {other: partial(build_runtime, other, setup) for other in Backend if other is not backend}

@@ -29,7 +29,7 @@ from pipeline.intents.stagehints import (
     fill,
 )
 from pipeline.spec.model import NEEDS_CLARIFICATION, BlueprintTrace, Spec
-from pipeline.spec.verifier import DEFAULT_GATE, PENALTY, Verification
+from pipeline.spec.verifier import PENALTY, Verification
 
 Problems = list[str]
 HINTED_SECTIONS = ("security", "observability", "out_of_scope")
@@ -59,6 +59,8 @@ CLAIM_SYNONYMS = "It MUST count each of the {count} synonym group(s) of its hint
 CLAIM_GENERIC_WORDS = "It MUST weigh {count} more word(s) as generic: {weight:g} of a goal's word."
 CLAIM_GENERIC_WEIGHT = "It MUST weigh a generic word {weight:g} of a goal's word."
 WORDING_PURPOSE = "Say hello in several languages, {word}, so the team can try the line end to end."
+FULL_MARKS = 100
+"""The gate the optimizer's checks ask for: every finding is then one to repair, soft ones included."""
 PROBE_SERVICE = "xq-zv"
 """A service name that says nothing to the lexical scorer (its words are too short to count)."""
 
@@ -400,10 +402,12 @@ def _order_check(order: list[str]) -> Callable[[Any], Problems]:
         if not shown:
             return [NO_DEFECT.format(codes=", ".join(order))]
         others = [code for code in ("no-out-of-scope", "fr-not-must", "ac-incomplete") if code not in order]
-        report = optimizer.optimize(_defective([*others, *shown]), gate=DEFAULT_GATE, max_rounds=1)
+        report = optimizer.optimize(_defective([*others, *shown]), gate=FULL_MARKS, max_rounds=1)
         made = _repaired(report)
         hinted = [code for code in made if code in shown]
         ranked = [code for code in shown if code in hinted]
+        if not hinted:
+            return [f"it made none of the repairs {', '.join(shown)} (it made {made})"]
         problems = []
         if list(dict.fromkeys(hinted)) != ranked:
             problems.append(f"its repairs ran in the order {made}, not {shown} first")
@@ -419,7 +423,7 @@ def _skip_check(skipped: list[str]) -> Callable[[Any], Problems]:
         shown = [code for code in skipped if code in DEFECTS]
         if not shown:
             return [NO_DEFECT.format(codes=", ".join(skipped))]
-        report = optimizer.optimize(_defective(shown), gate=DEFAULT_GATE, max_rounds=3)
+        report = optimizer.optimize(_defective(shown), gate=FULL_MARKS, max_rounds=3)
         made = set(_repaired(report)) & set(shown)
         return [f"it made the skipped repairs {', '.join(sorted(made))}"] if made else []
 

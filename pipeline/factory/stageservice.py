@@ -31,14 +31,13 @@ from pipeline.factory.hinted import hints_digest
 from pipeline.factory.stages import Stage
 from pipeline.intents import HttpMethod, Intent
 from pipeline.intents.stagehints import NO_CODE_GENERATOR, AnyStageHints, parse_implements
-from pipeline.manifest import MANIFEST_FILE, ServiceManifest
+from pipeline.manifest import MANIFEST_FILE, STAGE_FILE, ServiceManifest
 from pipeline.spec.model import AcceptanceCriterion, BlueprintTrace, ErrorCase, FunctionalRequirement, Spec
 from pipeline.spec.render import SPEC_JSON, SPEC_MARKDOWN, jinja_environment, write_spec
 from pipeline.stagekit import StageKit, stage_kit
 from pipeline.wheelhouse import stage_requirements
 
 INFO_PATH = "/contract"
-STAGE_FILE = "app/stage.json"
 BODY_LIMIT_BYTES = 1024 * 1024
 """What the line's own stage servers take (`bot.stages.app.MAX_BODY_BYTES`)."""
 GENERATED_DIRS = ("app", "tests")
