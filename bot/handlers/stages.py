@@ -23,13 +23,12 @@ from pipeline.adoption.health import StageHealth
 from pipeline.adoption.history import StageHistory
 from pipeline.adoption.routing import StagePlan, plan_stages
 from pipeline.adoption.stagefile import STAGES_FILE, StageFile, StageFileError, StageRoute, parse_stage_file
-from pipeline.factory.clients import StageEndpoint
+from pipeline.factory.clients import DEFAULT_TIMEOUT_S, StageEndpoint
 from pipeline.factory.routing import BUILTIN
 from pipeline.intents import InvalidIntent, load_intent
 from pipeline.intents.stagehints import parse_implements
 from pipeline.shadow import (
     BUNDLED_SOURCE,
-    DEFAULT_CALL_TIMEOUT_S,
     Referees,
     ShadowReport,
     ShadowStore,
@@ -215,7 +214,7 @@ def shadow_stage(job: Job, context: BotContext) -> None:
     adopted, plan, _problem = stages_for(line, payload.repo, rules)
     current = adopted.resolve(line.provider)
     incumbent = getattr(current, FIELDS[stage])
-    candidate = CLIENTS[stage](StageEndpoint(entry.url, line.stage_token, DEFAULT_CALL_TIMEOUT_S))
+    candidate = CLIENTS[stage](StageEndpoint(entry.url, line.stage_token, DEFAULT_TIMEOUT_S))
     picked = cases_from_ledger(
         line.ledger,
         repo=payload.repo,
@@ -236,9 +235,8 @@ def shadow_stage(job: Job, context: BotContext) -> None:
         incumbent_name=plan.services.get(stage, BUILTIN),
         candidate_name=service,
         source=source,
+        skipped=skipped,
     )
-    if skipped:
-        report = report.model_copy(update={"skipped": (*report.skipped, *skipped)})
     stored = ShadowStore(line.ledger.database).save(report, repo=payload.repo, candidate_version=payload.sha)
     next_step = reports.SHADOW_NOT_PROPOSED
     if report.verdict is Verdict.BETTER:
