@@ -20,6 +20,7 @@ from pydantic import (
 
 from pipeline.intents.hint_checks import check_hints
 from pipeline.intents.hints import EndpointHint, ResourceHint, raise_problems
+from pipeline.intents.stagehints import Implements, StageHints
 
 DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
 
@@ -117,6 +118,10 @@ class Intent(_Strict):
     dependencies: list[StrictStr] = Field(
         default_factory=list, description="Names of services this one calls."
     )
+    # A new version of one of the line's own stages (pipeline.intents.stagehints). Last: their validators
+    # read the fields above.
+    implements: Implements = None
+    stage_hints: StageHints = None
 
     @field_validator("service_name")
     @classmethod
