@@ -28,9 +28,12 @@ from pipeline.factory.hinted import HintedLexicalScorer, rubric
 from pipeline.factory.interfaces import FactoryStages
 from pipeline.factory.stages import Stage
 from pipeline.governance.alignment import LexicalScorer
-from pipeline.intents import load_intent, parse_intent_mapping
+from pipeline.intents import load_intent, load_intent_file, parse_intent_mapping
 from pipeline.intents.stagehints import AnyStageHints
+from pipeline.shadow.history import load_history
+from pipeline.spec.optimizer import optimize
 from pipeline.spec.verifier import DEFAULT_GATE, WEIGHTS
+from tests.conftest import EXAMPLES
 
 HINTS: dict[Stage, str] = {
     Stage.SPEC_BUILDER: """
@@ -246,3 +249,21 @@ def test_a_hint_that_breaks_the_contract_fails_the_conformance_suite() -> None:
     verifier = hinted(Stage.SPEC_VERIFIER, "\n  not_vague: [fast]\n")
     problems = [p for case in VERIFY_CASES for p in check_verifier(verifier, case)]
     assert any("the hard checks should fail" in p for p in problems)
+
+
+# -- the example ------------------------------------------------------------------------------------------
+
+
+def test_the_example_spec_builder_v2_costs_fewer_optimizer_rounds_on_the_bundled_history() -> None:
+    hints = load_intent_file(EXAMPLES / "intents" / "spec-builder-v2.yaml").stage_hints
+    sides = {"built-in": builtin_stages().builder, "v2": builtin_stages(hints=hints).builder}
+    rounds = dict.fromkeys(sides, 0)
+    at_gate = dict.fromkeys(sides, 0)
+    for case in load_history(floor=None, limit=100):
+        for side, builder in sides.items():
+            spec = builder.build(case.intent, blueprint=case.blueprint, intent_path=case.path)
+            report = optimize(spec)  # the line's own optimizer and rubric referee both sides
+            rounds[side] += len(report.rounds) - 1
+            at_gate[side] += report.reached_gate
+    assert rounds["v2"] < rounds["built-in"], rounds
+    assert at_gate["v2"] >= at_gate["built-in"], at_gate
