@@ -33,7 +33,7 @@ from pipeline.sandbox.runner import Sandbox, sandbox_for
 from pipeline.spec.builder import build_spec
 from pipeline.spec.model import Spec
 from pipeline.stagekit import DISTRIBUTION, ROOT, StageKitError, ensure_kits, stage_kit
-from pipeline.wheelhouse import prepare_wheelhouse
+from pipeline.wheelhouse import cached_venv, prepare_wheelhouse, stage_requirements, venv_python
 from tests.conftest import EXAMPLES
 
 DATA = ROOT / ".data"
@@ -222,3 +222,23 @@ def test_a_pinned_kit_is_built_into_the_wheelhouse_or_named_when_it_cannot_be(
         ensure_kits(f"{DISTRIBUTION}==0.1.0+t000000000000 \\\n", wheelhouse, root=sources)
     assert "0.1.0+t000000000000 is not in the wheelhouse" in str(caught.value)
     assert kit.version in str(caught.value)
+
+
+def test_the_kit_s_runtime_closure_imports_what_a_stage_service_imports(tmp_path: Path) -> None:
+    prepare_wheelhouse(WHEELHOUSE)
+    venv = cached_venv(stage_requirements(stage_kit()), wheelhouse=WHEELHOUSE, cache_dir=DATA / "venvs")
+    imports = (
+        "import pipeline.factory.builtin, pipeline.factory.hinted, pipeline.factory.clients, "
+        "pipeline.factory.conformance, pipeline.factory.hintchecks, pipeline.intents.stagehints, "
+        "fastapi, uvicorn, prometheus_client\n"
+        "from pipeline.spec.render import render_markdown, templates_dir\n"
+        "assert (templates_dir() / 'spec' / 'SPEC.md.j2').is_file()\n"
+    )
+    result = subprocess.run(
+        [str(venv_python(venv)), "-c", imports], capture_output=True, text=True, cwd=tmp_path, timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    building = subprocess.run(
+        [str(venv_python(venv)), "-c", "import wheel"], capture_output=True, text=True, cwd=tmp_path
+    )
+    assert building.returncode != 0  # building kits is the line's job: a stage service never needs `wheel`
