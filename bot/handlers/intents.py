@@ -55,7 +55,7 @@ def on_push(event: PushEvent, context: BotContext) -> None:
         context.queue.enqueue(
             JobKind.STAGES,
             key=f"stages:{event.repo}:{event.after}",
-            payload=CommitPayload(repo=event.repo, sha=event.after, base=_payload(event, "", []).base),
+            payload=CommitPayload(repo=event.repo, sha=event.after, base=_base(event)),
         )
     for path in sorted(p for p in removed if is_intent_path(p)):
         payload = _payload(event, path, changed_files)
@@ -68,14 +68,18 @@ NO_COMMIT = "0" * 40
 """What a push event's `before` is when the branch did not exist."""
 
 
+def _base(event: PushEvent) -> str:
+    """The default branch as it was before the push ("" when it is new): its policies, blueprint and stage
+    routing govern the push, so a change to them never decides its own fate."""
+    return "" if event.before.strip("0") == "" else event.before
+
+
 def _payload(event: PushEvent, path: str, changed_files: list[str]) -> IntentPayload:
     return IntentPayload(
         repo=event.repo,
         path=path,
         sha=event.after,
-        # The default branch as it was before this push: its policies and blueprint govern the push, so a
-        # change to them never decides its own fate.
-        base="" if event.before.strip("0") == "" else event.before,
+        base=_base(event),
         author=event.sender,
         changed_files=tuple(changed_files),
     )
