@@ -179,6 +179,7 @@ def _policy(evaluated: EvaluatedPolicy, known: Mapping[str, Any]) -> PolicyExpla
     alternatives = tuple(
         tuple(_clause(text, known) for text in conjunction) for conjunction in _alternatives(evaluated.rule)
     )
+    alternatives = _inferred(alternatives, evaluated.result)
     return PolicyExplanation(
         name=evaluated.name,
         action=evaluated.action.value,
@@ -188,6 +189,21 @@ def _policy(evaluated: EvaluatedPolicy, known: Mapping[str, Any]) -> PolicyExpla
         alternatives=alternatives,
         withheld=evaluated.withheld,
     )
+
+
+def _inferred(
+    alternatives: tuple[tuple[Clause, ...], ...], result: RuleResult
+) -> tuple[tuple[Clause, ...], ...]:
+    """What the recorded result says of clauses whose values are not known: every clause of a matching
+    rule without alternatives held; the single clause of a rule that did not match did not."""
+    if len(alternatives) != 1:
+        return alternatives
+    (only,) = alternatives
+    if result is RuleResult.MATCHED:
+        return (tuple(replace(c, holds=True) if c.holds is None else c for c in only),)
+    if result is RuleResult.NOT_MATCHED and len(only) == 1 and only[0].holds is None:
+        return ((replace(only[0], holds=False),),)
+    return alternatives
 
 
 def _alternatives(rule: str) -> list[list[str]]:

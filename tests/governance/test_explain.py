@@ -164,3 +164,16 @@ def test_findings_and_rule_errors_say_what_holds_the_intent_back() -> None:
     assert any(
         t.startswith("without the text addressed to the scorer or the reviewer in purpose") for t in texts
     )
+
+
+def test_without_the_intents_values_a_matching_rules_clauses_read_as_held() -> None:
+    policies = load_policy_sources(
+        {
+            "p.yaml": b"- {name: No miners, rule: \"purpose.contains('mining') && tier > 0\", "
+            b"action: blocked, reason: r}\n"
+        }
+    )
+    decision, _values = decided(
+        policies, make_intent(purpose="Crypto mining at night", tier=1), 0.9, AlignmentMethod.CLAUDE
+    )
+    assert lines(explain(decision)) == ["purpose.contains('mining'): true", "tier > 0: true"]
