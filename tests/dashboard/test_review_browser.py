@@ -197,8 +197,7 @@ def test_no_page_is_wider_than_the_window_at_1280_or_420(signed_page: Page, live
             page.goto(path if path.startswith("http") else f"{live_rig.url}{path}")
             overflow = page.evaluate("document.documentElement.scrollWidth - window.innerWidth")
             assert overflow <= 0, f"{name} is {overflow} px wider than a {width} px window"
-            if width == 420:
-                screenshot(page, f"narrow-{name}")
+            screenshot(page, f"{'narrow' if width == 420 else 'wide'}-{name}")
         page.goto(f"{live_rig.url}/")
         table = page.evaluate("document.querySelector('table.queue').getBoundingClientRect().width")
         assert table <= width, f"the queue table is {table} px wide in a {width} px window"
