@@ -400,5 +400,5 @@ def _routes(resources: list[ResourceHint], endpoints: list[EndpointHint]) -> lis
                     f"{endpoint.method.value} {endpoint.path} is {taken[shape]}; give it another path",
                 )
             )
-        taken.setdefault(shape, f"endpoints[{index}]")
+        taken.setdefault(shape, f"endpoints[{index}]'s route too")
     return problems

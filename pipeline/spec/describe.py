@@ -75,7 +75,8 @@ def condition_words(condition: Condition, kind: FieldType | None) -> str:
     words = ORDERED_WORDS[condition.op]
     if kind is FieldType.DATETIME and condition.op in TIME_WORDS:
         words = TIME_WORDS[condition.op]
-    return f"{condition.field} {words} {value_words(condition)}"
+    ignoring = " (ignoring case)" if condition.op is Op.CONTAINS else ""
+    return f"{condition.field} {words} {value_words(condition)}{ignoring}"
 
 
 def where_words(spec: Spec, resource: str | None, where: list[Condition]) -> str:
