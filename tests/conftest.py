@@ -19,6 +19,7 @@ pytest_plugins = [
     "tests.fixtures.database",
     "tests.fixtures.fake_llm",
     "tests.fixtures.forge",
+    "tests.fixtures.generated",
     "tests.fixtures.line",
     "tests.fixtures.browser",
     "tests.fixtures.postgres",

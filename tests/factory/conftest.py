@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from bot.registry_api import create_registry_app
 from pipeline.codegen.generator import generate_service
-from pipeline.intents import Intent, load_intent_file, parse_intent_mapping
+from pipeline.intents import parse_intent_mapping
 from pipeline.llm.anthropic import AnthropicProvider, RetryPolicy
 from pipeline.llm.usage import Budgets, UsageLedger
 from pipeline.registry import RegistryStore
@@ -20,29 +20,16 @@ from pipeline.spec.model import Spec
 from pipeline.state import Database, default_sqlite_url
 from pipeline.wheelhouse import cached_venv, prepare_wheelhouse, service_requirements, venv_python
 from tests.fixtures.anthropic_api import FakeMessagesAPI
+from tests.fixtures.generated import FREE_TEXT as FREE_TEXT  # re-exported for the factory tests
+from tests.fixtures.generated import STRUCTURED, load_example
 from tests.fixtures.servers import serve_app
 
-STRUCTURED = ("hello-world", "bookmarks", "todo", "links", "notebooks")
-"""The examples whose hints say everything: offline, each reaches the gate and its purpose is implemented."""
-FREE_TEXT = tuple(
-    sorted(
-        p.stem
-        for p in (Path(__file__).parents[2] / "examples" / "intents").glob("*.yaml")
-        if p.stem not in STRUCTURED
-    )
-)
-"""The other examples: the line's own stages, in free text (and stage hints), which offline generation
-cannot build as services; their SPECs stay below the gate and say why."""
 REGISTRY_TOKEN = "factory-test-registry-token"
 
 
 @pytest.fixture(scope="session")
 def blueprint(examples_dir: Path) -> str:
     return (examples_dir / "BLUEPRINT.md").read_text(encoding="utf-8")
-
-
-def load_example(examples_dir: Path, name: str) -> Intent:
-    return load_intent_file(examples_dir / "intents" / f"{name}.yaml")
 
 
 @pytest.fixture

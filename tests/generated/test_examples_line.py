@@ -10,7 +10,7 @@ import pytest
 
 from pipeline.ledger import IntentRecord, IntentState
 from tests.conftest import EXAMPLES
-from tests.factory.conftest import STRUCTURED
+from tests.fixtures.generated import STRUCTURED
 from tests.fixtures.line import REPO, Rig
 
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]

@@ -25,8 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from tests.factory.conftest import STRUCTURED
-from tests.generated.conftest import running
+from tests.fixtures.generated import STRUCTURED, running
 
 EXAMPLES_PER_OPERATION = 25
 CHECKS = [
