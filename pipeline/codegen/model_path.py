@@ -241,8 +241,8 @@ def _sources(directory: Path, *names: str) -> str:
 
 def _write_prompt(spec: Spec, directory: Path) -> str:
     return (
-        "Implement the behaviour of the endpoints whose operation is 'custom' (the template only describes "
-        "them). SPEC:\n"
+        "Implement the behaviour of the endpoints whose operation is 'custom' (the template answers 501 Not "
+        "Implemented for them; every other endpoint already does what its behaviour says). SPEC:\n"
         + json.dumps(spec.to_json(), indent=2)
         + "\n\nCurrent code and the fixed tests:\n"
         + _sources(directory, "app/routes.py", "app/models.py", "app/storage.py", "tests/test_acceptance.py")

@@ -21,7 +21,8 @@ SYSTEM_PROMPT = (
     "names the FR it verifies and the endpoint it exercises. Every non-functional requirement has a number "
     "(target) and unit. Never use vague words such as fast, easy or user-friendly. Use at most 3 open "
     "questions, each starting with [NEEDS CLARIFICATION]. Start from the draft you are given: keep its "
-    "endpoints, data model and ids, and add what the free text asks for."
+    "endpoints (with their behaviours), data model and ids, and add what the free text asks for; an "
+    "endpoint no behaviour explains has operation 'custom', and its logic is written by a model."
 )
 
 
