@@ -24,7 +24,16 @@ from rich.table import Table
 
 from bot.cli.datamodes import check_data_dir
 from bot.cli.output import fail, out
-from bot.cli.stack import AUTHOR, CREDENTIALS, REPO, REVIEWER, Stack, port_or_free, start_stack
+from bot.cli.stack import (
+    AUTHOR,
+    CREDENTIALS,
+    REPO,
+    REVIEWER,
+    SECOND_REVIEWER,
+    Stack,
+    port_or_free,
+    start_stack,
+)
 from bot.vcs.github import GithubRepoClient, token_connection
 from bot.vcs.workspace import auth_environment
 from pipeline.ledger import IntentRecord, IntentState, Outcome, StageEvent
@@ -134,7 +143,8 @@ def _describe(stack: Stack) -> None:
     out.print(f"  bot        {stack.bot_url}  (webhook, API, registry)")
     out.print(f"  dashboard  {stack.dashboard_url}")
     out.print(
-        f"  sign-in tokens for {AUTHOR} (author) and {REVIEWER} (reviewer): {stack.data_dir / CREDENTIALS}"
+        f"  sign-in tokens for {AUTHOR} (author), {REVIEWER} and {SECOND_REVIEWER} (reviewers): "
+        f"{stack.data_dir / CREDENTIALS}"
     )
 
 
@@ -353,41 +363,77 @@ def demo(
             "Ctrl-C (default: when run from a terminal)",
         ),
     ] = None,
+    self_improve: Annotated[
+        bool,
+        typer.Option(
+            "--self-improve",
+            help="Instead: the line builds a new version of its own spec-builder, proves it on recent work "
+            "beside the built-in, adopts it through a pull request two people approve, and builds the next "
+            "intent's SPEC with it",
+        ),
+    ] = False,
 ) -> None:
     """Drive the hello-world intent from commit to a running, registered service, and print a timeline;
-    then (from a terminal, or with --stay) hand a second intent over to you on the dashboard."""
+    then (from a terminal, or with --stay) hand a second intent over to you on the dashboard.
+    With --self-improve, show the line improving itself instead."""
     _stop_on_sigterm()
     stack = _start(data_dir, port, forge_port, backend)
     succeeded = False
     try:
         _describe(stack)
-        started = time.monotonic()
-        watcher = _Watcher(stack, started)
-        out.print(f"{AUTHOR} commits {INTENT_PATH} and pushes it to main")
-        pushed_at = datetime.now(UTC)
-        _commit_intent(stack, INTENT_PATH, DEMO_INTENT)
-        record = watcher.wait(IntentState.AWAITING_SIGNOFF, IntentState.APPROVED)
-        out.print(f"  pull request: {record.pr_url} (waiting for {record.waiting_for or 'merge'})")
-        _approve(stack, record)
-        record = watcher.wait(IntentState.MERGED, IntentState.DEPLOYING, *DONE)
-        if record.state is IntentState.MERGED:  # merged, but the bot refused to deploy it
-            fail(f"hello-world was merged but not deployed: {record.waiting_for}")
-        out.print(f"  the bot merges it ({record.commit_sha[:12]}): signed off, every check green")
-        record = watcher.wait(*DONE)
-        health = _check_service(record.service_url, pushed_at)
-        rows = timeline_rows(stack.bot.line.ledger.history(record.id), pushed_at)
-        out.print(_timeline([*rows, health]))
-        out.print(
-            f"[bold green]hello-world is running at {service_page(record.service_url)}[/bold green] "
-            f"({time.monotonic() - started:.1f}s from commit); dashboard: {stack.dashboard_url}"
-        )
-        succeeded = True
-        if stay if stay is not None else sys.stdin.isatty():
-            _wait_for_interrupt(stack, _hand_over(stack))
+        succeeded = _improve(stack) if self_improve else _hello_world(stack, stay)
     finally:
         stack.stop(undeploy=True)
     if not succeeded:
         raise typer.Exit(1)
+
+
+def _hello_world(stack: Stack, stay: bool | None) -> bool:
+    """hello-world from commit to a running service; then, if asked, the hand-over."""
+    started = time.monotonic()
+    watcher = _Watcher(stack, started)
+    out.print(f"{AUTHOR} commits {INTENT_PATH} and pushes it to main")
+    pushed_at = datetime.now(UTC)
+    _commit_intent(stack, INTENT_PATH, DEMO_INTENT)
+    record = watcher.wait(IntentState.AWAITING_SIGNOFF, IntentState.APPROVED)
+    out.print(f"  pull request: {record.pr_url} (waiting for {record.waiting_for or 'merge'})")
+    _approve(stack, record)
+    record = watcher.wait(IntentState.MERGED, IntentState.DEPLOYING, *DONE)
+    if record.state is IntentState.MERGED:  # merged, but the bot refused to deploy it
+        fail(f"hello-world was merged but not deployed: {record.waiting_for}")
+    out.print(f"  the bot merges it ({record.commit_sha[:12]}): signed off, every check green")
+    record = watcher.wait(*DONE)
+    health = _check_service(record.service_url, pushed_at)
+    rows = timeline_rows(stack.bot.line.ledger.history(record.id), pushed_at)
+    out.print(_timeline([*rows, health]))
+    out.print(
+        f"[bold green]hello-world is running at {service_page(record.service_url)}[/bold green] "
+        f"({time.monotonic() - started:.1f}s from commit); dashboard: {stack.dashboard_url}"
+    )
+    if stay if stay is not None else sys.stdin.isatty():
+        _wait_for_interrupt(stack, _hand_over(stack))
+    return True
+
+
+def _improve(stack: Stack) -> bool:
+    """`--self-improve`: True when the next intent's SPEC came from the adopted spec-builder-v2."""
+    from bot.cli.selfimprove import ADOPTED, drive
+
+    started = time.monotonic()
+    watchers: dict[str, _Watcher] = {}
+
+    def watch(path: str, states: tuple[IntentState, ...]) -> IntentRecord:
+        watcher = watchers.setdefault(path, _Watcher(stack, started, path))
+        return watcher.wait(*states)
+
+    if not drive(stack, commit=_commit_intent, watch=watch):
+        out.print(f"[bold red]the line did not adopt {ADOPTED}[/]")
+        return False
+    out.print(
+        f"[bold green]the line improved itself: {ADOPTED} builds its SPECs[/] "
+        f"({time.monotonic() - started:.1f}s); see Stages on {stack.dashboard_url}"
+    )
+    return True
 
 
 def up(

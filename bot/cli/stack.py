@@ -28,6 +28,8 @@ from pipeline.wheelhouse import prepare_wheelhouse
 
 REPO = "demo/intents"
 OWNER, BOT, AUTHOR, REVIEWER = "demo", "intentops-bot", "alice", "bob"
+SECOND_REVIEWER = "carol"
+"""The second person a self-modification of the line needs (`intentops demo --self-improve`)."""
 CREDENTIALS = "credentials.json"
 START_TIMEOUT_S = 30.0
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,6 +44,8 @@ class Credentials:
     webhook_secret: str
     dashboard_secret: str
     tokens: dict[str, str]
+    stage_token: str = ""
+    """What the line sends the stage services it built (and their deployer gives them)."""
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -102,15 +106,19 @@ PROTECTING_CONTEXTS = (StatusContext.GOVERNANCE, StatusContext.SPEC, StatusConte
 
 def _people(forge: ForgeServer) -> Credentials:
     admin = forge.admin
-    tokens = {login: admin.create_user(login).token for login in (OWNER, BOT, AUTHOR, REVIEWER)}
+    people = (OWNER, BOT, AUTHOR, REVIEWER, SECOND_REVIEWER)
+    tokens = {login: admin.create_user(login).token for login in people}
     admin.create_repo(REPO, files=_repo_files())
-    for login in (BOT, AUTHOR, REVIEWER):
+    for login in (BOT, AUTHOR, REVIEWER, SECOND_REVIEWER):
         admin.add_collaborator(REPO, login, "write")
     # Nobody merges a PR before governance is satisfied and the line has checked its SPEC and tests
     # (pushing intents to main stays open).
     admin.protect_branch(REPO, "main", required_approvals=0, required_contexts=list(PROTECTING_CONTEXTS))
     return Credentials(
-        webhook_secret=secrets.token_urlsafe(32), dashboard_secret=secrets.token_urlsafe(32), tokens=tokens
+        webhook_secret=secrets.token_urlsafe(32),
+        dashboard_secret=secrets.token_urlsafe(32),
+        tokens=tokens,
+        stage_token=secrets.token_urlsafe(32),
     )
 
 
@@ -126,6 +134,7 @@ def _settings(
     return Settings(
         INTENTOPS_DATA_DIR=str(data_dir),
         INTENTOPS_WEBHOOK_SECRET=credentials.webhook_secret,
+        INTENTOPS_STAGE_TOKEN=credentials.stage_token,
         INTENTOPS_DASHBOARD_SECRET=credentials.dashboard_secret,
         GITHUB_TOKEN=credentials.tokens[BOT],
         GITHUB_BASE_URL=forge.api_url,

@@ -81,3 +81,31 @@ def test_the_demo_fails_when_the_service_does_not_answer(capfd: pytest.CaptureFi
         _check_service(f"http://127.0.0.1:{free_port()}", pushed_at)
     assert silent.value.exit_code == 1
     assert "does not answer" in capfd.readouterr().err
+
+
+def test_the_self_improving_demo_adopts_spec_builder_v2_through_two_approvals(tmp_path: Path) -> None:
+    """`intentops demo --self-improve`: the line builds its own spec-builder-v2, proves it beside the
+    built-in, adopts it through a pull request two people approve, and builds the next SPEC with it."""
+    intentops = Path(sys.executable).parent / "intentops"
+    data = tmp_path / "demo"
+    command = [str(intentops), "demo", "--self-improve", "--data-dir", str(data), "--port", "0"]
+    result = subprocess.run(
+        [*command, "--forge-port", "0"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        stdin=subprocess.DEVNULL,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    output = result.stdout
+    assert "Self-modification needs two approvals" in output, "the stage is governed as a self-modification"
+    assert "signed off by bob, carol" in output
+    assert re.search(r"shadow evaluation #\d+ on \d+ recent intents: spec-builder-v2 is better than", output)
+    assert re.search(r"rounds_to_gate +[\d.]+ -> [\d.]+ +better", output), output
+    assert "bob approves the adoption" in output and "carol approves the adoption" in output
+    assert "spec-builder by spec-builder-v2" in output, "the next intent's SPEC names the stage that built it"
+    assert "its SPEC was built by: spec-builder-v2" in output
+    assert "Traceback" not in result.stderr
+    for token in json.loads((data / "credentials.json").read_text())["tokens"].values():
+        assert token not in output + result.stderr
