@@ -197,7 +197,7 @@ def build_intent(job: Job, context: BotContext) -> None:
     if stage_file_problem:
         notes["line/stages.yaml"] = stage_file_problem
     outcome = _build(line, record, intent, rules.blueprint_text, adopted, notes, once=job.key)
-    report_suspensions(line, repo, adopted)
+    report_suspensions(line, repo, adopted, once=job.key)
     if outcome.verdict is BuildVerdict.SPEC_BELOW_GATE:
         _report_below_gate(line, repo, record, outcome, payload.sha)
         return

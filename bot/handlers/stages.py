@@ -24,6 +24,7 @@ from pipeline.adoption.history import StageHistory
 from pipeline.adoption.routing import StagePlan, plan_stages
 from pipeline.adoption.stagefile import STAGES_FILE, StageFile, StageFileError, StageRoute, parse_stage_file
 from pipeline.factory.clients import DEFAULT_TIMEOUT_S, StageEndpoint
+from pipeline.factory.contracts import Stage
 from pipeline.factory.routing import BUILTIN
 from pipeline.intents import InvalidIntent, load_intent
 from pipeline.intents.stagehints import parse_implements
@@ -43,6 +44,7 @@ log = logging.getLogger(__name__)
 routes = Routes()
 
 ADOPT_BRANCH = "intentops/adopt-{stage}"
+REVERT_BRANCH = "intentops/revert-{stage}"
 MIN_LEDGER_CASES = 3
 """Fewer recent intents than this: the bundled example history is the shadow evaluation's work instead."""
 NO_STAGE_TOKEN = "stage services need INTENTOPS_STAGE_TOKEN: the line cannot call the candidate without it"
@@ -70,20 +72,29 @@ def stages_for(line: Line, repo: str, rules: GoverningFiles) -> tuple[AdoptedSta
     return adopted, plan, problem
 
 
-def report_suspensions(line: Line, repo: RepoClient, adopted: AdoptedStages) -> None:
-    """An issue for each stage service this build's failures suspended (the line routes that stage back to
-    its built-in implementation until `line/stages.yaml` changes)."""
+def report_suspensions(line: Line, repo: RepoClient, adopted: AdoptedStages, *, once: str) -> None:
+    """For each stage service the line stopped routing to (after repeated failures, in this build or one
+    that ended before it could say so): the pull request that routes the stage back to the built-in for
+    good, and an issue that says why and links it. Each suspension is reported once."""
     health = StageHealth(line.ledger.database)
-    for stage, service, error in adopted.served.suspended:
-        suspension = health.suspension(repo.full_name, stage.value, service)
-        reason = suspension.reason if suspension else error
+    errors = {(stage.value, service): error for stage, service, error in adopted.served.suspended}
+    for suspension in health.unreported(repo.full_name):
+        if not health.claim_report(repo.full_name, suspension.stage, suspension.service):
+            continue  # another build reports it
+        stage = Stage(suspension.stage)
+        revert = propose_revert(line, repo, stage=stage, service=suspension.service, once=once)
         body = reports.render(
-            "stage_suspended", stage=stage.value, service=service, reason=reason, error=error
+            "stage_suspended",
+            stage=stage.value,
+            service=suspension.service,
+            reason=suspension.reason,
+            error=errors.get((stage.value, suspension.service), suspension.reason),
+            revert=revert.number if revert is not None else None,
         )
         number = repo.create_issue(
-            reports.STAGE_SUSPENDED_TITLE.format(stage=stage.value, service=service), body
+            reports.STAGE_SUSPENDED_TITLE.format(stage=stage.value, service=suspension.service), body
         )
-        health.note_issue(repo.full_name, stage.value, service, number)
+        health.note_issue(repo.full_name, stage.value, suspension.service, number)
 
 
 @routes.job(JobKind.STAGES, on_dead=report_dead, payload=CommitPayload)
@@ -148,23 +159,65 @@ def propose_adoption(
     """Open (or update) the pull request that makes `route` serve its stage: a change of `line/stages.yaml`,
     governed like every change of what governs the line (two approvals by default), never merged by the bot.
     None when the default branch routes the stage so already."""
-    default = repo.default_branch()
-    current = parse_stage_file(repo.read_file(STAGES_FILE, default))
+    current = parse_stage_file(repo.read_file(STAGES_FILE, repo.default_branch()))
     if current.route(route.stage) == route:
         return None
-    branch = ADOPT_BRANCH.format(stage=route.stage.value)
-    line.workspace(repo.full_name).add_files(
-        branch=branch,
-        base=default,
-        files={STAGES_FILE: current.with_route(route).to_yaml().encode()},
+    return _propose_stage_file(
+        line,
+        repo,
+        current.with_route(route),
+        branch=ADOPT_BRANCH.format(stage=route.stage.value),
+        title=reports.ADOPT_TITLE.format(stage=route.stage.value, service=route.service),
         message=reports.ADOPT_COMMIT.format(stage=route.stage.value, service=route.service),
+        body=report_body,
+        once=once,
     )
-    title = reports.ADOPT_TITLE.format(stage=route.stage.value, service=route.service)
+
+
+def propose_revert(
+    line: Line, repo: RepoClient, *, stage: Stage, service: str, once: str
+) -> PullRequest | None:
+    """Open (or update) the pull request that routes `stage` back to the built-in: the suspended service's
+    way out for good, one merge once two people approve. None when the default branch no longer routes the
+    stage to `service`."""
+    try:
+        current = parse_stage_file(repo.read_file(STAGES_FILE, repo.default_branch()))
+    except StageFileError:
+        return None  # a file that does not load routes nothing already
+    if current.route(stage).service != service:
+        return None
+    return _propose_stage_file(
+        line,
+        repo,
+        current.without(stage),
+        branch=REVERT_BRANCH.format(stage=stage.value),
+        title=reports.REVERT_TITLE.format(stage=stage.value, service=service),
+        message=reports.REVERT_COMMIT.format(stage=stage.value, service=service),
+        body=reports.render("stage_revert", stage=stage.value, service=service),
+        once=once,
+    )
+
+
+def _propose_stage_file(
+    line: Line,
+    repo: RepoClient,
+    stage_file: StageFile,
+    *,
+    branch: str,
+    title: str,
+    message: str,
+    body: str,
+    once: str,
+) -> PullRequest:
+    default = repo.default_branch()
+    line.workspace(repo.full_name).add_files(
+        branch=branch, base=default, files={STAGES_FILE: stage_file.to_yaml().encode()}, message=message
+    )
     pull = repo.find_open_pull(branch)
     if pull is None:
-        pull = repo.create_pull(head=branch, base=default, title=title, body=report_body)
+        pull = repo.create_pull(head=branch, base=default, title=title, body=body)
     else:
-        repo.update_pull(pull.number, title=title, body=report_body)
+        repo.update_pull(pull.number, title=title, body=body)
     govern_pull(line, repo, pull.number, once=once)  # the bot's own pull request: its events are not seen
     return repo.get_pull(pull.number)
 

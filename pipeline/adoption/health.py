@@ -11,13 +11,15 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text, UniqueConstraint, func, select
+from sqlalchemy import Boolean, DateTime, Integer, String, Text, UniqueConstraint, func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pipeline.state import Base, Database
 
 DEFAULT_LIMIT = 3
+REPORTING = 0
+"""A suspension's issue number while its issue is being opened."""
 DEFAULT_WINDOW = timedelta(minutes=30)
 
 
@@ -159,6 +161,34 @@ class StageHealth:
             if row is None:
                 return None
             return Suspension(row.repo, row.stage, row.service, row.reason, row.issue_number, row.since)
+
+    def unreported(self, repo: str) -> list[Suspension]:
+        """The repository's suspensions nobody has claimed to report yet (oldest first)."""
+        query = (
+            select(StageSuspensionRow)
+            .where(StageSuspensionRow.repo == repo, StageSuspensionRow.issue_number.is_(None))
+            .order_by(StageSuspensionRow.since)
+        )
+        with self._db.session() as session:
+            return [
+                Suspension(row.repo, row.stage, row.service, row.reason, row.issue_number, row.since)
+                for row in session.scalars(query)
+            ]
+
+    def claim_report(self, repo: str, stage: str, service: str) -> bool:
+        """Claim the suspension's issue for this caller: True for exactly one of concurrent callers."""
+        claim = (
+            update(StageSuspensionRow)
+            .where(
+                StageSuspensionRow.repo == repo,
+                StageSuspensionRow.stage == stage,
+                StageSuspensionRow.service == service,
+                StageSuspensionRow.issue_number.is_(None),
+            )
+            .values(issue_number=REPORTING)
+        )
+        with self._db.session() as session:
+            return bool(session.execute(claim).rowcount)  # type: ignore[attr-defined]
 
     def note_issue(self, repo: str, stage: str, service: str, issue_number: int) -> None:
         query = select(StageSuspensionRow).where(

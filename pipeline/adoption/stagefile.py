@@ -86,6 +86,10 @@ class StageFile:
     def with_route(self, route: StageRoute) -> StageFile:
         return StageFile({**self.routes, route.stage: route})
 
+    def without(self, stage: Stage) -> StageFile:
+        """The file with `stage` routed to the built-in again."""
+        return StageFile({s: route for s, route in self.routes.items() if s is not stage})
+
     def to_yaml(self) -> str:
         """The file's text: a header, then one block per routed stage, in the line's stage order."""
         lines = [HEADER.rstrip("\n"), "stages:"]

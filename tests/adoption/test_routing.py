@@ -113,6 +113,19 @@ def test_a_service_that_crashes_mid_build_falls_back_for_that_call_and_is_suspen
     assert health.error_rate("acme/intents", "spec-builder", "spec-builder-v2").failures == 3
 
 
+def test_a_suspension_is_reported_by_exactly_one_build(database: Database) -> None:
+    """Builds running at once each see the suspension; one claims its issue, and the others skip it."""
+    health = StageHealth(database, limit=1)
+    health.record(repo="r/r", stage="spec-builder", service="s", ok=False, failure="timeout")
+    assert [(u.stage, u.service) for u in health.unreported("r/r")] == [("spec-builder", "s")]
+    claims = [health.claim_report("r/r", "spec-builder", "s") for _ in range(3)]
+    assert claims == [True, False, False]
+    assert health.unreported("r/r") == []
+    health.note_issue("r/r", "spec-builder", "s", 7)
+    suspension = health.suspension("r/r", "spec-builder", "s")
+    assert suspension is not None and suspension.issue_number == 7
+
+
 def test_failures_outside_the_window_do_not_add_up(database: Database) -> None:
     clock = ManualClock(datetime(2027, 1, 15, 8, tzinfo=UTC))
     health = StageHealth(database, limit=2, window=timedelta(minutes=10), clock=clock)

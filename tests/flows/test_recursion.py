@@ -2,7 +2,9 @@
 it, it is built as a stage service, deployed and registered; the line proves it on recent work beside the
 built-in spec-builder and, when it is better, opens the adoption pull request. Adoption takes effect only
 with two approvals; then the next intent's SPEC is built by the new stage, and a stage service that
-breaks mid-build falls back to the built-in without failing the intent."""
+breaks mid-build falls back to the built-in without failing the intent; after three failures the line stops
+routing to it and opens an issue and the pull request that routes the stage back. A candidate that is not
+better is reported and never proposed."""
 
 from __future__ import annotations
 
@@ -93,3 +95,71 @@ def test_an_adoption_two_people_approve_builds_the_next_specs_and_a_crash_falls_
     assert served_spec_by(rig, "intents/board.yaml")["spec-builder"].startswith(
         "builtin (fell back: spec-builder-v2 unreachable)"
     )
+
+    # Two more builds fail the same way: three failures within the window suspend the service. The line
+    # opens the pull request that routes the stage back to the built-in for good, and an issue that links it.
+    rig.push({"intents/links.yaml": LINKS_INTENT, "intents/recipes.yaml": RECIPES_INTENT}, "two more")
+    for path in ("intents/links.yaml", "intents/recipes.yaml"):
+        rig.wait_for(path, IntentState.AWAITING_SIGNOFF)
+    repo = rig.github(BOT).get_repo(REPO)
+    issue = wait_for_issue(rig, "back on the built-in")
+    assert "spec-builder-v2" in issue.title and "3 failed calls" in issue.body, issue.body
+    revert = [p for p in repo.get_pulls(state="open") if p.head.ref == "intentops/revert-spec-builder"]
+    assert len(revert) == 1 and f"#{revert[0].number}" in issue.body
+    routed = repo.get_contents("line/stages.yaml", ref=revert[0].head.sha).decoded_content.decode()
+    assert "spec-builder-v2" not in routed, "the revert routes spec-builder to the built-in"
+    assert len([i for i in repo.get_issues(state="open") if "back on the built-in" in i.title]) == 1
+
+
+def test_a_candidate_that_is_not_better_is_reported_and_never_proposed(line_rig: Rig) -> None:
+    rig = line_rig
+    rig.push({PLAIN_PATH: PLAIN_STAGE_INTENT}, "spec-builder-plain")
+    built = rig.wait_for(PLAIN_PATH, IntentState.AWAITING_SIGNOFF, timeout=300)
+    assert built.pr_number is not None
+    approve(rig, "bob", built.pr_number, built.head_sha)
+    approve(rig, "acme", built.pr_number, built.head_sha)
+    rig.wait_for(PLAIN_PATH, IntentState.DEPLOYED, timeout=120)
+
+    report = wait_for_reply(rig, built.pr_number, "Shadow evaluation", timeout=180)
+    assert "**better**" not in report and "not proposed for adoption" in report, report
+    repo = rig.github(BOT).get_repo(REPO)
+    assert [
+        p.head.ref for p in repo.get_pulls(state="all") if p.head.ref.startswith("intentops/adopt-")
+    ] == []
+
+
+PLAIN_PATH = "intents/spec-builder-plain.yaml"
+PLAIN_STAGE_INTENT = """\
+# A spec-builder with no hints: it builds SPECs exactly as the built-in does, so it is no better.
+service_name: spec-builder-plain
+purpose: Build SPECs the way the built-in spec-builder does, as a service of its own.
+implements: spec-builder@1
+"""
+
+LINKS_INTENT = """\
+service_name: links
+purpose: Keep the links the team shares, so knowledge is found again.
+resources:
+  - name: link
+    fields: {url: url, title: string}
+    required: [url]
+"""
+RECIPES_INTENT = """\
+service_name: recipes
+purpose: Keep the team's recipes with their ingredients, so lunches are planned together.
+resources:
+  - name: recipe
+    fields: {title: string, ingredients: string}
+    required: [title]
+"""
+
+
+def wait_for_issue(rig: Rig, title: str, timeout: float = 60.0):  # type: ignore[no-untyped-def]
+    repo = rig.github(BOT).get_repo(REPO)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [i for i in repo.get_issues(state="open") if title in i.title]
+        if found:
+            return found[0]
+        time.sleep(0.5)
+    raise AssertionError(f"no issue titled '{title}'")
