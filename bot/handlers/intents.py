@@ -33,6 +33,7 @@ from pipeline.factory.routing import BUILTIN
 from pipeline.governance import Decision, PolicyAction, PushContext, govern
 from pipeline.governance.alignment import AlignmentScorer
 from pipeline.governance.cache import AlignmentCache, CachingScorer
+from pipeline.governance.variables import rule_variables
 from pipeline.intents import Intent, IntentProblem, InvalidIntent, duplicate_names, load_intent
 from pipeline.intents.serialize import content_hash
 from pipeline.ledger import Event, IntentRecord, IntentState, Outcome, Stage, TestedBy
@@ -188,7 +189,9 @@ def build_intent(job: Job, context: BotContext) -> None:
     adopted, plan, stage_file_problem = stages_for(line, payload.repo, rules)
     decision = _govern(line, repo, intent, record, payload, rules, adopted, once=job.key)
     if decision.action is PolicyAction.BLOCKED:
-        _report_blocked(line, repo, record, decision, payload.sha)
+        context = PushContext.of(author=payload.author, changed_files=payload.changed_files)
+        variables = rule_variables(intent, context, alignment_score=None, alignment_method="")
+        _report_blocked(line, repo, record, decision, payload.sha, variables)
         return
     if not intent.auto_build:
         line.ledger.apply(record.id, Event.HELD)
@@ -249,10 +252,19 @@ def _budget_key(record: IntentRecord) -> str:
     return f"{record.repo}:{record.path}"
 
 
-def _report_blocked(line: Line, repo: RepoClient, record: IntentRecord, decision: Decision, sha: str) -> None:
+def _report_blocked(
+    line: Line,
+    repo: RepoClient,
+    record: IntentRecord,
+    decision: Decision,
+    sha: str,
+    variables: dict[str, Any],
+) -> None:
+    """The intent's values go with the decision, so the issue says each clause in numbers (the alignment
+    score comes from the decision itself)."""
     line.ledger.apply(record.id, Event.BLOCKED, reason=f"a change: {decision.summary}")
     fail_commit(line, repo, sha, reports.GOVERNANCE_BLOCKED.format(summary=decision.summary), record)
-    body = reports.render("blocked", path=record.path, decision=decision.to_json())
+    body = reports.render("blocked", path=record.path, decision=decision.to_json(), variables=variables)
     notify(line, repo, line.ledger.get(record.id), body)
 
 

@@ -10,7 +10,7 @@ import pytest
 from bot.events import Commit, PushEvent
 from bot.handlers.changes import on_changed
 from bot.handlers.common import JobKind
-from bot.handlers.intents import on_push, read_intent
+from bot.handlers.intents import build_intent, on_push, read_intent
 from bot.line import Line
 from bot.queue import Job, JobQueue
 from bot.routing import BotContext
@@ -138,3 +138,21 @@ def test_a_policy_pull_request_is_governed_by_the_policies_in_force_with_a_plan(
     assert repo.status_of(head, "intentops/governance").state is StatusState.SUCCESS
     assert len(repo.comments[pull.number]) == 1
     assert BOT not in repo.permissions
+
+
+def test_the_blocked_issue_gives_the_intents_own_values_in_numbers(
+    context: BotContext, repo: FakeRepo, line: Line
+) -> None:
+    block_tier = b"policies:\n  - {name: No tier 3, rule: 'tier >= 3', action: blocked, reason: r}\n"
+    repo.files[BEFORE]["policies/block.yaml"] = block_tier
+    repo.files[AFTER] = {"intents/notes.yaml": NOTES.replace(b"tier: 1", b"tier: 3")}
+
+    on_push(push("intents/notes.yaml"), context)
+    read_intent(queued(context, JobKind.READ)[0], context)
+    build_intent(queued(context, JobKind.BUILD)[0], context)
+
+    blocked = line.ledger.find(REPO, "intents/notes.yaml")
+    assert blocked is not None and blocked.state is IntentState.BLOCKED
+    ((_title, body),) = repo.issues.values()
+    numbers = body[body.index("**In numbers**") :]
+    assert "**No tier 3**: `tier 3 >= 3" in numbers, numbers
