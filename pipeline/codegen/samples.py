@@ -144,10 +144,12 @@ def _around(kind: FieldType, condition: Condition, params: dict[str, Any]) -> li
     if kind is FieldType.DATETIME:
         moment = normal(kind, value, now=now_at_generation())
         return [_iso(moment - timedelta(days=1)), value, _iso(moment + timedelta(days=1))]
+    if kind is FieldType.URL:  # every candidate must be a URL the service accepts
+        if condition.op is Op.CONTAINS:
+            return [f"https://example.org/x{value}y", _url_without(str(value))]
+        return [value, f"{value}/other", _url_without(str(value))]
     if condition.op is Op.CONTAINS:
         return [f"x{value}y", f"X{str(value).upper()}Y", _without(str(value))]
-    if kind is FieldType.URL:
-        return [value, f"{value}/other", "https://example.net/elsewhere"]
     return [value, f"{value}~", "", f"{value} (other)"]
 
 
@@ -161,6 +163,14 @@ def _without(text: str) -> str:
         if text.lower() not in filler:
             return filler
     return "x"
+
+
+def _url_without(text: str) -> str:
+    """An http(s) URL that does not contain `text` (ignoring case)."""
+    for url in ("https://q.example/", "http://z9.test/", "https://w.example/77"):
+        if text.lower() not in url:
+            return url
+    return "https://example.invalid/"
 
 
 def code_of(value: Any, parents: list[str]) -> str:

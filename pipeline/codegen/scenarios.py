@@ -143,8 +143,7 @@ class Writer:
         parents = self.parents.get(resource, {})
         text = path
         for name, value in params.items():
-            code = _param_code(value, parents.get(fields.get(name, ""), []))
-            text = text.replace("{" + name + "}", "{" + code + "}")
+            text = text.replace("{" + name + "}", _param_text(value, parents.get(fields.get(name, ""), [])))
         return "f" + repr(text) if "{" in text else repr(text)
 
     def finish(self) -> list[str]:
@@ -162,12 +161,13 @@ class Writer:
         return lines
 
 
-def _param_code(value: Any, parents: list[str]) -> str:
+def _param_text(value: Any, parents: list[str]) -> str:
+    """A path parameter's value in an f-string's text: a parent's id as an expression, the rest as text."""
     if isinstance(value, ParentId):
-        return code_of(value, parents)
+        return "{" + code_of(value, parents) + "}"
     if isinstance(value, bool):
-        return repr("true" if value else "false")
-    return repr(str(value))
+        return "true" if value else "false"
+    return str(value)
 
 
 # -- queries and aggregates --------------------------------------------------------------------------------
@@ -307,13 +307,14 @@ def query_lines(spec: Spec, endpoint: Endpoint, check: str) -> list[str]:
     plan = plan_rows(entity, behaviour.where, params, writer.base(resource))
     swapped = _order_pair(entity, behaviour, plan, behaviour.where)
     kept = _create_rows(writer, resource, plan, keep=check != "query_missing")
-    expected = [f'{name}["id"]' for name in (reversed(kept) if swapped else kept)]
+    matches = [f'{name}["id"]' for name in (reversed(kept) if swapped else kept)]
+    expected = matches[: behaviour.limit]  # the first page: at most `limit` rows
     url = writer.url(endpoint.path, params, resource, _param_fields(behaviour.where))
     lines = writer.lines
     if check == "query_page":
         lines.append(f"response = client.get({url}, params={{'limit': 1, 'offset': 1}})")
         lines.append("assert response.status_code == 200, response.text")
-        lines.append(f"assert [item['id'] for item in response.json()] == [{', '.join(expected[1:2])}]")
+        lines.append(f"assert [item['id'] for item in response.json()] == [{', '.join(matches[1:2])}]")
         lines.append(f"assert client.get({url}, params={{'limit': 0}}).status_code == 422")
         lines.append(
             f"assert client.get({url}, params={{'limit': {behaviour.limit + 1}}}).status_code == 422"

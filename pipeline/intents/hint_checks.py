@@ -303,6 +303,9 @@ def _lookup(lookup: str, resource: ResourceHint) -> list[Problem]:
 def _action(hint: ActionHint, resource: ResourceHint, params: list[str]) -> list[Problem]:
     fields = resource.all_fields()
     problems = _lookup(hint.lookup, resource)
+    problems += _keeps_lookup(hint.lookup, "set", hint.set) + _keeps_lookup(
+        hint.lookup, "increment", hint.increment
+    )
     for name, value in hint.set.items():
         at: tuple[str | int, ...] = ("set", name)
         if name not in fields:
@@ -313,6 +316,13 @@ def _action(hint: ActionHint, resource: ResourceHint, params: list[str]) -> list
             problems.append((at, problem))
     problems += _increments(hint.increment, resource)
     return problems
+
+
+def _keeps_lookup(lookup: str, section: str, changed: Mapping[str, Any]) -> list[Problem]:
+    """A call must leave the field its row is found by as it was: the same URL must find the same row."""
+    if lookup in changed:
+        return [((section, lookup), f"changes '{lookup}', the field the path finds its row by (lookup)")]
+    return []
 
 
 def _set_problem(kind: FieldType, value: Any) -> str:
@@ -338,7 +348,7 @@ def _increments(increment: Mapping[str, int | float], resource: ResourceHint) ->
 
 def _redirect(hint: RedirectHint, resource: ResourceHint, params: list[str]) -> list[Problem]:
     fields = resource.all_fields()
-    problems = _lookup(hint.lookup, resource)
+    problems = _lookup(hint.lookup, resource) + _keeps_lookup(hint.lookup, "increment", hint.increment)
     if hint.to not in fields:
         problems.append((("to",), f"'{hint.to}' is not a field of {resource.name} ({_names(fields)})"))
     elif fields[hint.to] is not FieldType.URL:

@@ -262,3 +262,11 @@ def test_a_url_field_takes_only_absolute_http_urls_in_seed_rows() -> None:
     line, column, field, message = only(text)
     assert (line, field) == (7, "resources.0.seed.0.link")
     assert message == "expected an absolute http(s) URL, got 'javascript:alert(1)'"
+
+
+def test_an_action_leaves_the_field_it_finds_its_row_by() -> None:
+    action = "{resource: task, lookup: hits, increment: {hits: 1}}"
+    text = f"endpoints:\n  - {{method: POST, path: '/t/{{h}}', action: {action}}}\n"
+    line, _, field, message = only(text)
+    assert (line, field) == (8, "endpoints.0.action.increment.hits")
+    assert message == "changes 'hits', the field the path finds its row by (lookup)"
