@@ -374,6 +374,8 @@ def _hint_errors(hint: EndpointHint, behaviour: object) -> list[ErrorCase]:
         errors.append(ErrorCase(status=404, when="no row matches the path"))
     if isinstance(behaviour, QueryBehaviour) and not behaviour.single:
         errors.append(ErrorCase(status=422, when="limit or offset is not a number in range"))
+    if hint.kind == "redirect":
+        errors.append(ErrorCase(status=409, when=text.STORED_URL))
     return errors
 
 

@@ -25,6 +25,7 @@ OBSERVABILITY = (
 INVALID_BODY = "the body is not a valid {name} (missing required field, wrong type, or unknown field)"
 TOO_LARGE = "the body is larger than {limit} KiB"
 NOT_TEXT = "the body is not UTF-8 text"
+STORED_URL = "the stored URL is not an absolute http(s) URL (a row written around the API)"
 
 FR_HEALTH = "The service MUST answer GET /health with status ok, its name and version while it can serve."
 FR_METRICS = "The service MUST expose Prometheus metrics at GET /metrics."
