@@ -57,6 +57,10 @@ def _print(repo: str, statuses: list[StageStatus]) -> None:
         table.add_column(column, overflow="fold")
     for status in statuses:
         serving = escape(status.serving)
+        if not status.signed_off:
+            serving += (
+                "\n[yellow]not signed off[/yellow]: merged without a complete sign-off (builtin serves)"
+            )
         if status.suspended:
             serving += f"\n[red]suspended[/red]: {escape(status.suspended)} (builtin serves)"
         lineage = " -> ".join([BUILTIN, *(escape(a.service) for a in status.lineage)])

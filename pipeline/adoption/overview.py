@@ -10,7 +10,7 @@ from typing import Any
 
 from pipeline.adoption.health import ErrorRate, StageHealth
 from pipeline.adoption.history import Adoption, StageHistory
-from pipeline.adoption.stagefile import BUILTIN
+from pipeline.adoption.stagefile import BUILTIN, StageRoute
 from pipeline.factory.contracts import CONTRACT_VERSION, Stage
 from pipeline.state import Database
 
@@ -32,6 +32,8 @@ class StageStatus:
     """The serving service's calls and failures in the last 24 hours (nothing for the built-in)."""
     suspended: str
     """Why the line stopped routing to the serving service ("" when it routes to it)."""
+    signed_off: bool = True
+    """False when the change naming the service merged without a complete sign-off: the built-in serves."""
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -49,6 +51,7 @@ class StageStatus:
             "failures_24h": self.errors.failures,
             "error_rate_24h": round(self.errors.rate, 4),
             "suspended": self.suspended,
+            "signed_off": self.signed_off,
         }
 
 
@@ -63,7 +66,10 @@ def stage_overview(database: Database, repo: str, *, now: datetime) -> list[Stag
         serving = latest.service if latest else BUILTIN
         errors = ErrorRate(0, 0)
         suspended = ""
-        if serving != BUILTIN:
+        signed_off = True
+        if serving != BUILTIN and latest is not None:
+            route = StageRoute(stage, serving, version=latest.version)
+            signed_off = history.approved(repo, stage, route)
             errors = health.error_rate(repo, stage.value, serving, since=now - ERROR_WINDOW)
             suspension = health.suspension(repo, stage.value, serving)
             suspended = suspension.reason if suspension else ""
@@ -77,6 +83,7 @@ def stage_overview(database: Database, repo: str, *, now: datetime) -> list[Stag
                 lineage=lineage,
                 errors=errors,
                 suspended=suspended,
+                signed_off=signed_off,
             )
         )
     return statuses

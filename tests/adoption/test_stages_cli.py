@@ -44,9 +44,17 @@ def test_stages_shows_the_adopted_service_its_lineage_and_its_live_errors(tmp_pa
     assert (builder["calls_24h"], builder["failures_24h"], builder["error_rate_24h"]) == (2, 1, 0.5)
     assert [step["service"] for step in builder["lineage"]] == ["spec-builder-v2"]
     assert by_stage["spec-verifier"]["serving"] == "builtin" and by_stage["spec-verifier"]["lineage"] == []
+    assert builder["signed_off"] is False, "its change was never signed off: the built-in serves"
 
     with pytest.MonkeyPatch.context() as patch:  # the CLI's console takes its width once: a wide one here
         patch.setattr(output.out, "width", 200)
         text = CliRunner().invoke(build_app(), ["stages"], env=env)
     assert text.exit_code == 0, text.output
     assert "builtin -> spec-builder-v2" in text.stdout and "1/2 (50%)" in text.stdout
+    assert "not signed off" in text.stdout
+
+    approved = Database(default_sqlite_url(tmp_path))
+    StageHistory(approved).approve(REPO, commit_sha="c" * 40, pr_number=9, approvers=("bob", "carol"))
+    approved.dispose()
+    again = CliRunner().invoke(build_app(), ["stages", "--format", "json"], env=env)
+    assert {s["stage"]: s for s in json.loads(again.stdout)["stages"]}["spec-builder"]["signed_off"] is True

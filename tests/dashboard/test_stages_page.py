@@ -34,6 +34,12 @@ def test_the_page_shows_the_lineage_the_serving_service_and_a_suspension(
         StageRoute(Stage.SPEC_BUILDER, "spec-builder-v2", version="abc123def456", shadow=3)
     )
     history.record_change("acme/intents", StageFile(), v2, commit_sha="c" * 40)
+    unsigned = client.get("/stages").text
+    row = unsigned[unsigned.index('id="stage-spec-builder"') :].split("</tr>")[0]
+    assert "not signed off" in row and "the built-in serves" in row, (
+        "a merge with one approval takes no effect"
+    )
+    history.approve("acme/intents", commit_sha="c" * 40, pr_number=7, approvers=("bob", "carol"))
     health = StageHealth(rig.db, limit=1)
     health.record(
         repo="acme/intents", stage="spec-builder", service="spec-builder-v2", ok=False, failure="timeout"
@@ -44,6 +50,7 @@ def test_the_page_shows_the_lineage_the_serving_service_and_a_suspension(
     row = page[page.index('id="stage-spec-builder"') :].split("</tr>")[0]
     assert "spec-builder-v2" in row and "abc123def456" in row and "#3" in row
     assert "suspended" in row and "1 failed calls" in row and "1 of 1 calls" in row
+    assert "not signed off" not in row
     assert "built in → <code>spec-builder-v2</code>" in row
     verifier = page[page.index('id="stage-spec-verifier"') :].split("</tr>")[0]
     assert "built in" in verifier
