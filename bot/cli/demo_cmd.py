@@ -157,7 +157,7 @@ def _git(args: list[str], cwd: Path, env: dict[str, str]) -> None:
         fail(f"git {args[0]} failed: {detail}")
 
 
-def _commit_intent(stack: Stack, path: str, text: str) -> None:
+def commit_intent(stack: Stack, path: str, text: str) -> None:
     """What the author does: clone, write the intent, commit, push."""
     service = Path(path).stem
     clone = stack.data_dir / f"author-clone-{service}"
@@ -177,7 +177,7 @@ def _commit_intent(stack: Stack, path: str, text: str) -> None:
     _git(["push", "--quiet", "origin", "HEAD:main"], clone, env)
 
 
-class _Watcher:
+class Watcher:
     """Prints each stage event of the intent once, as the ledger records it."""
 
     def __init__(self, stack: Stack, started: float, path: str = INTENT_PATH) -> None:
@@ -300,7 +300,7 @@ def _stop_on_sigterm() -> None:
     signal.signal(signal.SIGTERM, interrupt)
 
 
-def _wait_for_interrupt(stack: Stack, watcher: _Watcher | None = None) -> None:
+def _wait_for_interrupt(stack: Stack, watcher: Watcher | None = None) -> None:
     """Until Ctrl-C (SIGINT), printing what happens to the watched intent; a second Ctrl-C while the line
     stops is ignored, so nothing is left half-stopped."""
     out.print("The line keeps running (Ctrl-C stops it and the services it deployed).")
@@ -326,10 +326,10 @@ def _sign_in_hint(stack: Stack) -> str:
     return f"with {REVIEWER}'s token from {stack.data_dir / CREDENTIALS} (tokens → {REVIEWER})"
 
 
-def _hand_over(stack: Stack) -> _Watcher:
+def _hand_over(stack: Stack) -> Watcher:
     """The second intent is the person's: it needs their sign-off on the dashboard."""
     out.print(f"{AUTHOR} commits {SECOND_PATH}, which needs a person's sign-off: yours.")
-    _commit_intent(stack, SECOND_PATH, SECOND_INTENT)
+    commit_intent(stack, SECOND_PATH, SECOND_INTENT)
     out.print(f"[bold]Your turn[/]: open {stack.dashboard_url} and sign in as {REVIEWER} (the reviewer)")
     out.print(f"  {_sign_in_hint(stack)}")
     out.print(FORGE_SIGN_IN)
@@ -337,7 +337,7 @@ def _hand_over(stack: Stack) -> _Watcher:
         "  On Approvals, once notes' pull request is open, read its SPEC and changes and press Approve: "
         "the bot merges it; follow it to deployed on Queue and Services."
     )
-    watcher = _Watcher(stack, time.monotonic(), SECOND_PATH)
+    watcher = Watcher(stack, time.monotonic(), SECOND_PATH)
     watcher.announce = True
     return watcher
 
@@ -391,10 +391,10 @@ def demo(
 def _hello_world(stack: Stack, stay: bool | None) -> bool:
     """hello-world from commit to a running service; then, if asked, the hand-over."""
     started = time.monotonic()
-    watcher = _Watcher(stack, started)
+    watcher = Watcher(stack, started)
     out.print(f"{AUTHOR} commits {INTENT_PATH} and pushes it to main")
     pushed_at = datetime.now(UTC)
-    _commit_intent(stack, INTENT_PATH, DEMO_INTENT)
+    commit_intent(stack, INTENT_PATH, DEMO_INTENT)
     record = watcher.wait(IntentState.AWAITING_SIGNOFF, IntentState.APPROVED)
     out.print(f"  pull request: {record.pr_url} (waiting for {record.waiting_for or 'merge'})")
     _approve(stack, record)
@@ -420,13 +420,13 @@ def _improve(stack: Stack) -> bool:
     from bot.cli.selfimprove import ADOPTED, drive
 
     started = time.monotonic()
-    watchers: dict[str, _Watcher] = {}
+    watchers: dict[str, Watcher] = {}
 
     def watch(path: str, states: tuple[IntentState, ...]) -> IntentRecord:
-        watcher = watchers.setdefault(path, _Watcher(stack, started, path))
+        watcher = watchers.setdefault(path, Watcher(stack, started, path))
         return watcher.wait(*states)
 
-    if not drive(stack, commit=_commit_intent, watch=watch):
+    if not drive(stack, commit=commit_intent, watch=watch):
         out.print(f"[bold red]the line did not adopt {ADOPTED}[/]")
         return False
     out.print(

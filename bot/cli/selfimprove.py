@@ -31,11 +31,11 @@ from pipeline.shadow import ShadowStore, Verdict
 ROOT = Path(__file__).resolve().parents[2]
 STAGE_INTENT = ROOT / "examples" / "intents" / "spec-builder-v2.yaml"
 STAGE_PATH = "intents/spec-builder-v2.yaml"
-FOLLOWING_PATH = "intents/quick-links.yaml"
+FOLLOWING_PATH = "intents/share-links.yaml"
 FOLLOWING_INTENT = """\
 # Written the way people write: "quick", "easy", "fast". The built-in spec-builder leaves such words in
 # the SPEC's scope, below the gate; spec-builder-v2 rewords them.
-service_name: quick-links
+service_name: share-links
 purpose: A quick, easy place where the team keeps the links it shares, so knowledge is found fast.
 tier: 2
 resources:
@@ -98,7 +98,7 @@ def drive(stack: Stack, *, commit: Committer, watch: Watch) -> bool:
     out.print(f"{AUTHOR} commits {FOLLOWING_PATH}")
     commit(stack, FOLLOWING_PATH, FOLLOWING_INTENT)
     following = watch(FOLLOWING_PATH, (IntentState.AWAITING_SIGNOFF, IntentState.NEEDS_HUMAN))
-    served = _served_by(stack, following)
+    served = served_by(stack, following)
     out.print(f"  its SPEC was built by: {escape(served or 'unknown')}")
     return served == ADOPTED
 
@@ -122,7 +122,8 @@ def _adopted_route(client: RepoClient) -> StageRoute:
     return stage_file.route(Stage.SPEC_BUILDER)
 
 
-def _served_by(stack: Stack, record: IntentRecord) -> str:
+def served_by(stack: Stack, record: IntentRecord) -> str:
+    """Who built the intent's last SPEC, as its spec event says (`builtin`, or a stage service's name)."""
     events = [e for e in stack.bot.line.ledger.history(record.id) if e.stage is LedgerStage.SPEC and e.detail]
     served = events[-1].detail.get("served_by", {}) if events and events[-1].detail else {}
     return str(served.get(Stage.SPEC_BUILDER.value, ""))
