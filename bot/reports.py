@@ -59,7 +59,7 @@ ADOPT_COMMIT = "Adopt {service} as the {stage} stage (shadow evaluation: better 
 STAGES_ADOPTED = "Signed off by {who}: from now on the line's builds use the stages this change names."
 STAGES_NOT_GOVERNED = "the change was not governed at its merged head"
 REVERT_TITLE = "intentops: route the line's {stage} back to the built-in ({service} keeps failing)"
-REVERT_COMMIT = "Route the {stage} stage back to the built-in: {service} was suspended after repeated failures"
+REVERT_COMMIT = "Route the {stage} stage back to the built-in: {service} was suspended after failing"
 STAGE_SUSPENDED_TITLE = "intentops: the {stage} stage is back on the built-in ({service} keeps failing)"
 
 WAITING_RETRY = "a worker to retry its failed work"
