@@ -189,8 +189,8 @@ def build_intent(job: Job, context: BotContext) -> None:
     adopted, plan, stage_file_problem = stages_for(line, payload.repo, rules)
     decision = _govern(line, repo, intent, record, payload, rules, adopted, once=job.key)
     if decision.action is PolicyAction.BLOCKED:
-        context = PushContext.of(author=payload.author, changed_files=payload.changed_files)
-        variables = rule_variables(intent, context, alignment_score=None, alignment_method="")
+        push = PushContext.of(author=payload.author, changed_files=payload.changed_files)
+        variables = rule_variables(intent, push, alignment_score=None, alignment_method="")
         _report_blocked(line, repo, record, decision, payload.sha, variables)
         return
     if not intent.auto_build:
