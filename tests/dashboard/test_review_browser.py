@@ -12,12 +12,17 @@ from urllib.parse import urlsplit
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
+from pipeline.adoption.history import StageHistory
+from pipeline.adoption.stagefile import StageFile, StageRoute
 from pipeline.buildreport import BuildReport
+from pipeline.factory.builtin import builtin_stages
+from pipeline.factory.contracts import Stage as LineStage
 from pipeline.governance import GivenScore, govern, load_policy_sources
 from pipeline.governance.alignment import AlignmentMethod
 from pipeline.intents import Intent
 from pipeline.ledger import IntentState, Outcome, Stage
 from pipeline.registry import Provenance
+from pipeline.shadow import Referees, ShadowStore, evaluate
 from tests.conftest import ROOT
 from tests.dashboard.crawl import crawl
 from tests.dashboard.rig import REPO, People, Rig, start_rig
@@ -25,6 +30,8 @@ from tests.dashboard.test_review import REPORT
 from tests.fixtures.browser import screenshot
 from tests.fixtures.forge import ForgeKit
 from tests.fixtures.records import enter
+from tests.shadow.candidates import ConstantVerifier
+from tests.shadow.conftest import HISTORY
 
 pytestmark = [pytest.mark.browser, pytest.mark.xdist_group("browser")]
 
@@ -147,7 +154,8 @@ def test_search_finds_an_intent_by_a_word_of_its_purpose(signed_page: Page, live
 
 def _fill(rig: Rig, tag: str) -> dict[str, str]:
     """Every kind of page with something on it: long names and words, a pull request, a blocked intent
-    explained in numbers, a deploy, a registered service, analytics. Returns page name -> path."""
+    explained in numbers, a deploy, a registered service, analytics, an adopted stage and its shadow
+    evaluation. Returns page name -> path."""
     long_name = f"a-service-with-a-name-as-long-as-dns-allows-for-one-label-{tag}"
     pull = rig.open_pull(long_name, purpose="x" * 4000)
     enter(rig.ledger, pull.intent_id, IntentState.AWAITING_SIGNOFF, report=BuildReport.from_json(REPORT))
@@ -175,6 +183,18 @@ def _fill(rig: Rig, tag: str) -> dict[str, str]:
             intent_path=f"intents/{long_name}.yaml", pr_number=pull.number, approvers=("alice",)
         ),
     )
+    stages = builtin_stages()
+    report = evaluate(
+        LineStage.SPEC_VERIFIER,
+        incumbent=stages.verifier,
+        candidate=ConstantVerifier(100),
+        cases=HISTORY[:3],
+        referees=Referees.of(stages),
+        candidate_name=f"spec-verifier-that-grades-everything-one-hundred-{tag}",
+    )
+    shadow = ShadowStore(rig.db).save(report, repo=REPO, candidate_version="d" * 40)
+    route = StageRoute(LineStage.SPEC_VERIFIER, report.candidate, version="d" * 40, shadow=shadow.id)
+    StageHistory(rig.db).record_change(REPO, StageFile(), StageFile().with_route(route), commit_sha="e" * 40)
     return {
         "queue": "/",
         "approvals": "/approvals",
@@ -184,6 +204,8 @@ def _fill(rig: Rig, tag: str) -> dict[str, str]:
         "intent-deployed": f"/intents/{shipped.intent_id}",
         "services": "/services",
         "analytics": "/analytics",
+        "stages": "/stages",
+        "shadow": f"/stages/shadow/{shadow.id}",
         "forge-pull": f"{rig.kit.url}/{REPO}/pull/{pull.number}",
     }
 
@@ -202,7 +224,7 @@ def test_no_page_is_wider_than_the_window_at_1280_or_420(signed_page: Page, live
         table = page.evaluate("document.querySelector('table.queue').getBoundingClientRect().width")
         assert table <= width, f"the queue table is {table} px wide in a {width} px window"
         nav = page.get_by_role("navigation", name="Dashboard")
-        for label in ("Queue", "Approvals", "Services", "Analytics"):
+        for label in ("Queue", "Approvals", "Services", "Analytics", "Stages"):
             box = nav.get_by_role("link", name=label).bounding_box()
             assert box is not None and box["x"] >= 0 and box["x"] + box["width"] <= width, (label, width)
         expect(page.get_by_role("button", name="Sign out")).to_be_in_viewport()
