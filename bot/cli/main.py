@@ -29,6 +29,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.demo_cmd",
     "bot.cli.stages_cmd",
     "bot.cli.shadow_cmd",
+    "bot.cli.action_cmd",
 )
 
 
@@ -56,6 +57,7 @@ COMMAND_OWNERS: dict[str, str] = {
     "demo": "bot.cli.demo_cmd",
     "stages": "bot.cli.stages_cmd",
     "shadow": "bot.cli.shadow_cmd",
+    "action": "bot.cli.action_cmd",
 }
 """Top-level command -> the module that registers it."""
 

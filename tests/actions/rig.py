@@ -1,0 +1,137 @@
+"""A repository on the embedded forge driven as GitHub Actions would drive it: people act through the forge,
+each event the forge sends (to a recording receiver, no bot) is written to an event file, and
+`intentops action` runs as a subprocess with the runner's variables, a fresh RUNNER_TEMP each time."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from forge.admin import Account
+from pipeline.wheelhouse import prepare_wheelhouse
+from tests.conftest import EXAMPLES, ROOT
+from tests.fixtures.forge import ForgeKit, HookReceiver
+from tests.fixtures.line import BOT, REPO, SHARED_DATA, SMOKE_POLICY
+
+INTENTOPS = Path(sys.executable).parent / "intentops"
+RUN_TIMEOUT_S = 240
+
+
+@dataclass
+class ActionRun:
+    returncode: int
+    stdout: str
+    stderr: str
+    summary: str
+    outputs: dict[str, str]
+
+
+@dataclass
+class ActionsRig:
+    kit: ForgeKit
+    hooks: HookReceiver
+    accounts: dict[str, Account]
+    clone: Path
+    workdir: Path
+    runs: int = 0
+    seen: dict[tuple[str, str | None], int] = field(default_factory=dict)
+
+    def github(self, login: str):  # type: ignore[no-untyped-def]
+        return self.kit.github(self.accounts[login])
+
+    def push(self, files: dict[str, str | None], message: str) -> str:
+        self.kit.git(self.clone, "fetch", "--quiet", "origin")
+        self.kit.git(self.clone, "reset", "--quiet", "--hard", "origin/main")
+        sha = self.kit.commit(self.clone, files, message)
+        self.kit.git(self.clone, "push", "--quiet", "origin", "HEAD:main")
+        return sha
+
+    def next_event(self, event: str, action: str | None = None) -> dict[str, Any]:
+        """The next delivery of `event` (and `action`) the forge sent that a person caused."""
+        count = self.seen.get((event, action), 0) + 1
+        while True:
+            hooks = self.hooks.wait_for(event, action, count=count, timeout=30)
+            hook = hooks[count - 1]
+            self.seen[(event, action)] = count
+            if hook.payload.get("sender", {}).get("login") != BOT:  # the bot's own start no run
+                return hook.payload
+            count += 1
+
+    def env(self, event: str, payload: dict[str, Any], *, token_of: str = BOT) -> dict[str, str]:
+        self.runs += 1
+        run = self.workdir / f"run-{self.runs}"
+        temp = run / "temp"
+        data = temp / "intentops"
+        data.mkdir(parents=True)
+        (data / "wheelhouse").symlink_to(SHARED_DATA / "wheelhouse")
+        (data / "venvs").symlink_to(SHARED_DATA / "venvs")
+        event_path = run / "event.json"
+        event_path.write_text(json.dumps(payload), encoding="utf-8")
+        for name in ("summary.md", "output.txt"):
+            (run / name).touch()
+        return {
+            "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+            "HOME": str(run),
+            "GITHUB_ACTIONS": "true",
+            "GITHUB_EVENT_NAME": event,
+            "GITHUB_EVENT_PATH": str(event_path),
+            "GITHUB_REPOSITORY": REPO,
+            "GITHUB_SHA": str(payload.get("after") or ""),
+            "GITHUB_API_URL": self.kit.api_url,
+            "GITHUB_SERVER_URL": self.kit.url,
+            "GITHUB_TOKEN": self.accounts[token_of].token,
+            "GITHUB_RUN_ID": str(1000 + self.runs),
+            "GITHUB_RUN_ATTEMPT": "1",
+            "GITHUB_STEP_SUMMARY": str(run / "summary.md"),
+            "GITHUB_OUTPUT": str(run / "output.txt"),
+            "RUNNER_TEMP": str(temp),
+            "INTENTOPS_BOT_LOGIN": BOT,
+        }
+
+    def action(
+        self, event: str, payload: dict[str, Any], *args: str, env: dict[str, str] | None = None
+    ) -> ActionRun:
+        """`intentops action` as a workflow step runs it; `env`: variables the workflow adds."""
+        variables = {**self.env(event, payload), **(env or {})}
+        done = subprocess.run(
+            [str(INTENTOPS), "action", *args],
+            env=variables,
+            cwd=self.workdir,
+            capture_output=True,
+            text=True,
+            timeout=RUN_TIMEOUT_S,
+            check=False,
+        )
+        summary = Path(variables["GITHUB_STEP_SUMMARY"]).read_text(encoding="utf-8")
+        lines = Path(variables["GITHUB_OUTPUT"]).read_text(encoding="utf-8").splitlines()
+        outputs = dict(line.split("=", 1) for line in lines if "=" in line)
+        return ActionRun(done.returncode, done.stdout, done.stderr, summary, outputs)
+
+
+def _repo_files() -> dict[str, bytes]:
+    policies = {f"policies/{p.name}": p.read_bytes() for p in (ROOT / "policies").iterdir() if p.is_file()}
+    return {
+        "BLUEPRINT.md": (EXAMPLES / "BLUEPRINT.md").read_bytes(),
+        **policies,
+        "policies/smoke.yaml": SMOKE_POLICY,
+    }
+
+
+@pytest.fixture
+def actions_rig(forge_kit: ForgeKit, hook_receiver: HookReceiver, tmp_path: Path) -> Iterator[ActionsRig]:
+    kit = forge_kit
+    accounts = {login: kit.user(login) for login in ("acme", BOT, "alice", "bob", "carol")}
+    kit.repo(REPO, files=_repo_files(), collaborators={BOT: "write", "alice": "write", "bob": "write"})
+    kit.admin.add_webhook(REPO, hook_receiver.url)
+    prepare_wheelhouse(SHARED_DATA / "wheelhouse")  # a no-op once set-up has run
+    (SHARED_DATA / "venvs").mkdir(parents=True, exist_ok=True)
+    clone = kit.clone(REPO, accounts["alice"])
+    yield ActionsRig(kit=kit, hooks=hook_receiver, accounts=accounts, clone=clone, workdir=tmp_path)

@@ -1,0 +1,72 @@
+"""The line from GitHub Actions runs only: each event a person causes becomes one `intentops action` run,
+with no webhook bot and no state but the repository's. The scenario of the webhook flow tests
+(tests/flows/test_signoff.py) must end with the same pull request, statuses and deploy: push -> PR with
+checks -> approval -> merge by the line -> deploy in the deploy job, then removal -> undeploy."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from tests.actions.rig import ActionsRig
+from tests.fixtures.line import BOT, REPO
+from tests.fixtures.line import NOTES_INTENT as NOTES
+
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]
+
+PATH = "intents/notes.yaml"
+STATE_BRANCH = "intentops/state"
+
+
+def test_push_review_merge_deploy_from_workflow_runs_alone(actions_rig: ActionsRig) -> None:
+    rig = actions_rig
+    repo = rig.github(BOT).get_repo(REPO)
+
+    rig.push({PATH: NOTES}, "Add notes")
+    pushed = rig.action("push", rig.next_event("push"), "--hold-deploys")
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    (pull,) = list(repo.get_pulls(state="open"))
+    assert pull.head.ref == "intentops/notes" and "requires_approval" in pull.body
+    statuses = {s.context: s.state for s in repo.get_commit(pull.head.sha).get_combined_status().statuses}
+    assert statuses == {
+        "intentops/governance": "pending",
+        "intentops/spec": "success",
+        "intentops/tests": "success",
+    }
+    assert "`intents/notes.yaml` | awaiting_signoff" in pushed.summary
+    assert pushed.outputs["pull-requests"] == str(pull.number)
+    state = repo.get_branch(STATE_BRANCH).commit
+    assert state.parents == [] and [f.filename for f in state.files] == ["state.db"]
+
+    author = rig.github("alice").get_repo(REPO)
+    author.get_pull(pull.number).create_review(commit=author.get_commit(pull.head.sha), event="APPROVE")
+    reviewed = rig.action("pull_request_review", rig.next_event("pull_request_review"), "--hold-deploys")
+    assert reviewed.returncode == 0, reviewed.stdout + reviewed.stderr
+    assert not repo.get_pull(pull.number).merged, "the author's own approval does not count"
+
+    reviewer = rig.github("bob").get_repo(REPO)
+    reviewer.get_pull(pull.number).create_review(commit=reviewer.get_commit(pull.head.sha), event="APPROVE")
+    approval = rig.next_event("pull_request_review")
+    approved = rig.action("pull_request_review", approval, "--hold-deploys")
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    merged = repo.get_pull(pull.number)
+    assert merged.merged, "the line merges a signed-off, tested pull request"
+    assert approved.outputs["held-deploys"] == "1" and list(repo.get_deployments()) == []
+
+    deployed = rig.action("pull_request_review", approval)  # the deploy job: same event, its environment
+    assert deployed.returncode == 0, deployed.stdout + deployed.stderr
+    (deployment,) = list(repo.get_deployments())
+    assert deployment.sha == merged.merge_commit_sha and deployment.environment == "intentops-notes"
+    assert [s.state for s in deployment.get_statuses()][::-1] == ["in_progress", "success"]
+    url = next(s.environment_url for s in deployment.get_statuses() if s.state == "success")
+    assert httpx.get(f"{url}/health", timeout=10).status_code == 200
+    assert "`intents/notes.yaml` | deployed" in deployed.summary and deployed.outputs["held-deploys"] == "0"
+    comments = [c.body for c in repo.get_issue(pull.number).get_comments()]
+    assert any(url in body for body in comments)
+
+    rig.push({PATH: None}, "Remove notes")
+    removed = rig.action("push", rig.next_event("push"), "--hold-deploys")
+    assert removed.returncode == 0, removed.stdout + removed.stderr
+    assert "`intents/notes.yaml` | undeployed" in removed.summary
+    with pytest.raises(httpx.TransportError):
+        httpx.get(f"{url}/health", timeout=3)
