@@ -123,6 +123,13 @@ class Settings(BaseSettings):
     """The bearer token between the line and its stage services (`intentops stage` requires the same)."""
     stage_timeout_seconds: float = Field(default=120.0, gt=0, alias="INTENTOPS_STAGE_TIMEOUT")
 
+    # The assembly-line monitor (bot.handlers.monitor): rules over the line's metrics that file intents.
+    monitor_enabled: bool = Field(default=True, alias="INTENTOPS_MONITOR")
+    monitor_rules: Path | None = Field(default=None, alias="INTENTOPS_MONITOR_RULES")
+    """A folder of monitor rules (`*.yaml`); unset: the rules shipped with IntentOps (monitors/)."""
+    monitor_max_per_day: int = Field(default=2, ge=0, alias="INTENTOPS_MONITOR_MAX_PER_DAY")
+    """At most this many improvement intents filed a day, whatever the rules say."""
+
     @field_validator("stages", mode="before")
     @classmethod
     def _stage_routes(cls, value: object) -> object:

@@ -8,4 +8,5 @@ FLOW_MODULES: tuple[str, ...] = (
     "bot.handlers.issues",
     "bot.handlers.changes",
     "bot.handlers.stages",
+    "bot.handlers.monitor",
 )

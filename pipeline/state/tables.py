@@ -10,4 +10,5 @@ import pipeline.governance.cache
 import pipeline.governance.kept
 import pipeline.ledger.tables
 import pipeline.llm.usage
+import pipeline.monitor.store
 import pipeline.registry.store  # noqa: F401
