@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
+from enum import StrEnum
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from bot.cli.output import FormatOption, OutputFormat, err, out, print_json
+from bot.cli.annotations import github_annotations, sarif_log
+from bot.cli.output import err, out, print_json
 from pipeline.intents import (
     IntentProblem,
     InvalidIntent,
@@ -23,6 +27,24 @@ from pipeline.intents.stagehints import stage_suggestion
 INTENT_SUFFIXES = (".yaml", ".yml")
 UNEXPECTED = "could not be checked ({error}); please report this"
 NO_INTENT_FILES = "no intent files found (*.yaml, *.yml)"
+
+
+class ValidateFormat(StrEnum):
+    TEXT = "text"
+    JSON = "json"
+    GITHUB = "github"
+    """GitHub Actions workflow commands: each problem annotated on its file and line."""
+    SARIF = "sarif"
+    """SARIF 2.1.0 on stdout, for code scanning (upload it with github/codeql-action/upload-sarif)."""
+
+
+ValidateFormatOption = Annotated[
+    ValidateFormat,
+    typer.Option(
+        "--format",
+        help="text for people, json for programs, github for workflow annotations, sarif for code scanning",
+    ),
+]
 
 
 def collect_intent_files(paths: list[Path]) -> tuple[list[Path], list[IntentProblem]]:
@@ -106,7 +128,7 @@ class FileResult:
 
 def validate(
     paths: Annotated[list[Path], typer.Argument(help="Intent files, or directories to search for *.yaml")],
-    output_format: FormatOption = OutputFormat.TEXT,
+    output_format: ValidateFormatOption = ValidateFormat.TEXT,
 ) -> None:
     """Validate intent files, and that no two of them say the same service_name; exit 1 if any is invalid."""
     files, missing = collect_intent_files(paths)
@@ -116,8 +138,13 @@ def validate(
         problem = IntentProblem(" ".join(map(str, paths)), 0, 0, NO_INTENT_FILES)
         results.append(FileResult(problem.file, None, [problem]))
     problems = [problem for result in results for problem in result.problems]
-    if output_format is OutputFormat.JSON:
+    if output_format is ValidateFormat.JSON:
         print_json({"valid": not problems, "files": [result.to_json() for result in results]})
+    elif output_format is ValidateFormat.GITHUB:
+        sys.stdout.write(github_annotations(problems))
+        _print_text(results, [])
+    elif output_format is ValidateFormat.SARIF:
+        print_json(sarif_log(problems, root=Path.cwd(), version=_version()))
     else:
         _print_text(results, problems)
     if problems:
@@ -134,6 +161,13 @@ def _print_text(results: list[FileResult], problems: list[IntentProblem]) -> Non
     for problem in problems:
         err.print(f"[red]invalid[/red] {escape(str(problem))}")
     out.print(f"{len(valid)} valid, {len(results) - len(valid)} invalid")
+
+
+def _version() -> str:
+    try:
+        return version("intentops")
+    except PackageNotFoundError:
+        return "0"
 
 
 def schema() -> None:
