@@ -23,6 +23,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from pipeline.resources import resource
 from pipeline.stagekit import StageKit, StageKitError, ensure_kits, stage_kit
 
 SERVICE_RUNTIME = ("fastapi", "uvicorn", "pydantic", "httpx", "prometheus-client")
@@ -63,7 +64,7 @@ class LockedPackage:
 
 
 def default_lock_path() -> Path:
-    return Path(__file__).resolve().parents[1] / "requirements.lock"
+    return resource("requirements.lock")
 
 
 def normalize(name: str) -> str:

@@ -28,9 +28,10 @@ from pipeline.deploy.reconcile import FIXABLE, desired_from_checkout, reconcile
 from pipeline.deploy.wiring import DeploySetup, build_deployer
 from pipeline.manifest import MANIFEST_FILE, ServiceManifest
 from pipeline.registry import Provenance, RegistryEntry, RegistryStore, load_or_create_token
+from pipeline.resources import resource_path
 from pipeline.state import Database
 
-DOCKER_SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "docker.sh"
+DOCKER_SCRIPT = resource_path("scripts/docker.sh")
 NO_DOCKER = "no Docker engine answers ({error}); install and start one with `intentops docker base-image`"
 PORT_TAKEN = "cannot listen on {host}:{port}: {error}"
 COMMIT_SHA = re.compile(r"[0-9a-f]{40}")

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from pathlib import Path
 from typing import TypeVar
 
 from rich.markup import escape
@@ -26,10 +25,10 @@ from pipeline.adoption.stagefile import StageRoute, parse_stage_file
 from pipeline.factory.contracts import Stage
 from pipeline.ledger import IntentRecord, IntentState
 from pipeline.ledger import Stage as LedgerStage
+from pipeline.resources import resource_path
 from pipeline.shadow import ShadowStore, Verdict
 
-ROOT = Path(__file__).resolve().parents[2]
-STAGE_INTENT = ROOT / "examples" / "intents" / "spec-builder-v2.yaml"
+STAGE_INTENT = resource_path("examples/intents/spec-builder-v2.yaml")
 STAGE_PATH = "intents/spec-builder-v2.yaml"
 FOLLOWING_PATH = "intents/share-links.yaml"
 FOLLOWING_INTENT = """\

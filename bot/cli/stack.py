@@ -23,8 +23,10 @@ from bot.settings import Settings
 from bot.vcs.models import StatusContext
 from forge.server import ForgeServer
 from pipeline.deploy.bridge import listen
+from pipeline.resources import resource
+from pipeline.sandbox.locate import locate_wheelhouse
 from pipeline.state.private import private_dir
-from pipeline.wheelhouse import prepare_wheelhouse
+from pipeline.wheelhouse import WheelhouseError, prepare_wheelhouse
 
 REPO = "demo/intents"
 OWNER, BOT, AUTHOR, REVIEWER = "demo", "intentops-bot", "alice", "bob"
@@ -32,7 +34,6 @@ SECOND_REVIEWER = "carol"
 """The second person a self-modification of the line needs (`intentops demo --self-improve`)."""
 CREDENTIALS = "credentials.json"
 START_TIMEOUT_S = 30.0
-ROOT = Path(__file__).resolve().parents[2]
 DEMO_README = b"""# Intents
 
 Commit an intent under `intents/` (see the IntentOps README); the bot answers with a pull request.
@@ -68,13 +69,22 @@ def port_or_free(preferred: int, host: str = "127.0.0.1") -> int:
 
 
 def _repo_files() -> dict[str, bytes]:
-    files = {"BLUEPRINT.md": (ROOT / "examples" / "BLUEPRINT.md").read_bytes(), "README.md": DEMO_README}
-    for path in sorted((ROOT / "policies").iterdir()):
+    files = {"BLUEPRINT.md": resource("examples/BLUEPRINT.md").read_bytes(), "README.md": DEMO_README}
+    for path in sorted(resource("policies").iterdir()):
         if path.is_file():
             files[f"policies/{path.name}"] = path.read_bytes()
-    template = ROOT / "templates" / "github" / "ISSUE_TEMPLATE" / "intent.yml"
+    template = resource("templates/github/ISSUE_TEMPLATE/intent.yml")
     files[".github/ISSUE_TEMPLATE/intent.yml"] = template.read_bytes()
     return files
+
+
+def default_wheelhouse() -> Path:
+    """The first prepared wheelhouse (the current directory's .data, then the checkout's); none prepared
+    yet: the current directory's, which `prepare_wheelhouse` fills (it needs the network once)."""
+    try:
+        return locate_wheelhouse().path
+    except WheelhouseError:
+        return (Path(".data") / "wheelhouse").absolute()
 
 
 @dataclass
@@ -160,7 +170,7 @@ def start_stack(
     `merge_on_signoff`: the bot merges a signed-off PR whose checks pass (as the bot's default settings do);
     off, the reviewer merges by hand."""
     data_dir = data_dir.absolute()
-    shared_wheelhouse = wheelhouse or ROOT / ".data" / "wheelhouse"
+    shared_wheelhouse = wheelhouse or default_wheelhouse()
     prepare_wheelhouse(shared_wheelhouse)  # a no-op once set-up has run; needs the network otherwise
     private_dir(data_dir / "bot")  # the state database, tokens and credentials are for the owner only
     link = data_dir / "bot" / "wheelhouse"

@@ -24,9 +24,9 @@ from pipeline.governance.loading import (
 )
 from pipeline.governance.policy import PolicyProblem
 from pipeline.governance.rules import DEFAULT_LIMITS, RuleLimits
+from pipeline.resources import resource_path
 
-ROOT = Path(__file__).resolve().parents[2]
-SHIPPED_FLOOR = ROOT / "policies" / "floor" / "floor.yaml"
+SHIPPED_FLOOR = resource_path("policies/floor/floor.yaml")
 SHIPPED_FLOOR_NAME = "policies/floor/floor.yaml"
 """How the shipped floor's policies name their file in decisions (the path in this project)."""
 FLOOR_DOES_NOT_LOAD = "the policy floor does not load"

@@ -19,8 +19,9 @@ from ruamel.yaml import YAML
 from pipeline.intents.loader import load_intent
 from pipeline.intents.model import Intent
 from pipeline.intents.problems import IntentProblem, InvalidIntent
+from pipeline.resources import resource_path
 
-TEMPLATE = Path(__file__).resolve().parents[2] / "templates" / "github" / "ISSUE_TEMPLATE" / "intent.yml"
+TEMPLATE = resource_path("templates/github/ISSUE_TEMPLATE/intent.yml")
 NO_RESPONSE = "_No response_"
 HEADING = re.compile(r"^###\s+(.+?)\s*$", re.MULTILINE)
 FENCE = re.compile(r"^```[a-zA-Z]*\n(.*?)\n?```\s*$", re.DOTALL)

@@ -8,6 +8,7 @@ from pathlib import Path
 from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from pydantic import ValidationError
 
+from pipeline.resources import resource
 from pipeline.spec.describe import describe
 from pipeline.spec.model import Spec
 
@@ -16,8 +17,8 @@ SPEC_JSON = "spec.json"
 
 
 def templates_dir() -> Path:
-    """The project's `templates/` folder (beside the `pipeline` package)."""
-    return Path(__file__).resolve().parents[2] / "templates"
+    """The project's `templates/` folder (in the checkout, or shipped inside an installed package)."""
+    return resource("templates")
 
 
 def jinja_environment(subdir: str) -> Environment:
