@@ -28,6 +28,7 @@ from bot.cli.output import fail as fail_marked
 from bot.settings import Settings
 
 DEFAULT_TIMEOUT_S = 50 * 60.0
+OPTIONAL_SECRETS = ("DATABASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")
 STATE_FILE = "state.db"
 BAD_SETTINGS = "invalid settings: {problems}"
 NO_TOKEN = "GITHUB_TOKEN is not set: give the step `GITHUB_TOKEN: ${{ github.token }}` (or the bot's token)"
@@ -51,6 +52,8 @@ def _overrides(event: RunnerEvent, env: Mapping[str, str]) -> dict[str, Any]:
     data = data_dir_for(env)
     if data is not None:
         implied["INTENTOPS_DATA_DIR"] = str(data)
+    for name in OPTIONAL_SECRETS:  # a workflow passes a secret it does not have as ""
+        implied[name] = None
     return {name: value for name, value in implied.items() if not env.get(name)}
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from ruamel.yaml import YAML
 
 from forge.admin import Account
 from pipeline.wheelhouse import prepare_wheelhouse
@@ -22,11 +24,13 @@ from tests.fixtures.forge import ForgeKit, HookReceiver
 from tests.fixtures.line import BOT, REPO, SHARED_DATA, SMOKE_POLICY
 
 INTENTOPS = Path(sys.executable).parent / "intentops"
+LINE_TEMPLATE = ROOT / "templates" / "github" / "workflows" / "intentops.yml"
 RUN_TIMEOUT_S = 240
 
 
 @dataclass
 class ActionRun:
+    run_id: int
     returncode: int
     stdout: str
     stderr: str
@@ -65,7 +69,7 @@ class ActionsRig:
                 return hook.payload
             count += 1
 
-    def env(self, event: str, payload: dict[str, Any], *, token_of: str = BOT) -> dict[str, str]:
+    def env(self, event: str, payload: dict[str, Any], *, run_id: int, token_of: str = BOT) -> dict[str, str]:
         self.runs += 1
         run = self.workdir / f"run-{self.runs}"
         temp = run / "temp"
@@ -88,7 +92,7 @@ class ActionsRig:
             "GITHUB_API_URL": self.kit.api_url,
             "GITHUB_SERVER_URL": self.kit.url,
             "GITHUB_TOKEN": self.accounts[token_of].token,
-            "GITHUB_RUN_ID": str(1000 + self.runs),
+            "GITHUB_RUN_ID": str(run_id),
             "GITHUB_RUN_ATTEMPT": "1",
             "GITHUB_STEP_SUMMARY": str(run / "summary.md"),
             "GITHUB_OUTPUT": str(run / "output.txt"),
@@ -97,10 +101,17 @@ class ActionsRig:
         }
 
     def action(
-        self, event: str, payload: dict[str, Any], *args: str, env: dict[str, str] | None = None
+        self,
+        event: str,
+        payload: dict[str, Any],
+        *args: str,
+        run_id: int | None = None,
+        env: dict[str, str] | None = None,
     ) -> ActionRun:
-        """`intentops action` as a workflow step runs it; `env`: variables the workflow adds."""
-        variables = {**self.env(event, payload), **(env or {})}
+        """`intentops action` as a workflow step runs it, in a new workflow run unless `run_id` names one
+        (a later job of the same run: a fresh runner, the same event); `env`: variables the job adds."""
+        run_id = run_id or 1000 + self.runs + 1
+        variables = {**self.env(event, payload, run_id=run_id), **(env or {})}
         done = subprocess.run(
             [str(INTENTOPS), "action", *args],
             env=variables,
@@ -113,7 +124,19 @@ class ActionsRig:
         summary = Path(variables["GITHUB_STEP_SUMMARY"]).read_text(encoding="utf-8")
         lines = Path(variables["GITHUB_OUTPUT"]).read_text(encoding="utf-8").splitlines()
         outputs = dict(line.split("=", 1) for line in lines if "=" in line)
-        return ActionRun(done.returncode, done.stdout, done.stderr, summary, outputs)
+        return ActionRun(run_id, done.returncode, done.stdout, done.stderr, summary, outputs)
+
+
+def workflow(path: Path = LINE_TEMPLATE) -> dict[str, Any]:
+    loaded: dict[str, Any] = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
+    return loaded
+
+
+def action_args(job: str, path: Path = LINE_TEMPLATE) -> list[str]:
+    """The arguments a workflow's job gives `intentops action` (what the tests run it with too)."""
+    runs = [step.get("run", "") for step in workflow(path)["jobs"][job]["steps"]]
+    (command,) = [run for run in runs if run.startswith("intentops action")]
+    return shlex.split(command)[2:]
 
 
 def _repo_files() -> dict[str, bytes]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from tests.actions.rig import ActionsRig
+from tests.actions.rig import ActionsRig, action_args
 from tests.fixtures.line import BOT, REPO
 from tests.fixtures.line import NOTES_INTENT as NOTES
 
@@ -16,6 +16,9 @@ pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]
 
 PATH = "intents/notes.yaml"
 STATE_BRANCH = "intentops/state"
+LINE_JOB = action_args("line")
+"""What the shipped template's jobs run: `--hold-deploys` in the line job, nothing more in the deploy job."""
+DEPLOY_JOB = action_args("deploy")
 
 
 def test_push_review_merge_deploy_from_workflow_runs_alone(actions_rig: ActionsRig) -> None:
@@ -23,7 +26,7 @@ def test_push_review_merge_deploy_from_workflow_runs_alone(actions_rig: ActionsR
     repo = rig.github(BOT).get_repo(REPO)
 
     rig.push({PATH: NOTES}, "Add notes")
-    pushed = rig.action("push", rig.next_event("push"), "--hold-deploys")
+    pushed = rig.action("push", rig.next_event("push"), *LINE_JOB)
     assert pushed.returncode == 0, pushed.stdout + pushed.stderr
     (pull,) = list(repo.get_pulls(state="open"))
     assert pull.head.ref == "intentops/notes" and "requires_approval" in pull.body
@@ -38,22 +41,17 @@ def test_push_review_merge_deploy_from_workflow_runs_alone(actions_rig: ActionsR
     state = repo.get_branch(STATE_BRANCH).commit
     assert state.parents == [] and [f.filename for f in state.files] == ["state.db"]
 
-    author = rig.github("alice").get_repo(REPO)
-    author.get_pull(pull.number).create_review(commit=author.get_commit(pull.head.sha), event="APPROVE")
-    reviewed = rig.action("pull_request_review", rig.next_event("pull_request_review"), "--hold-deploys")
-    assert reviewed.returncode == 0, reviewed.stdout + reviewed.stderr
-    assert not repo.get_pull(pull.number).merged, "the author's own approval does not count"
-
     reviewer = rig.github("bob").get_repo(REPO)
     reviewer.get_pull(pull.number).create_review(commit=reviewer.get_commit(pull.head.sha), event="APPROVE")
     approval = rig.next_event("pull_request_review")
-    approved = rig.action("pull_request_review", approval, "--hold-deploys")
+    approved = rig.action("pull_request_review", approval, *LINE_JOB)
     assert approved.returncode == 0, approved.stdout + approved.stderr
     merged = repo.get_pull(pull.number)
     assert merged.merged, "the line merges a signed-off, tested pull request"
     assert approved.outputs["held-deploys"] == "1" and list(repo.get_deployments()) == []
 
-    deployed = rig.action("pull_request_review", approval)  # the deploy job: same event, its environment
+    # The deploy job of the same workflow run: a fresh runner, the same event, the environment's reviewers.
+    deployed = rig.action("pull_request_review", approval, *DEPLOY_JOB, run_id=approved.run_id)
     assert deployed.returncode == 0, deployed.stdout + deployed.stderr
     (deployment,) = list(repo.get_deployments())
     assert deployment.sha == merged.merge_commit_sha and deployment.environment == "intentops-notes"
@@ -65,7 +63,7 @@ def test_push_review_merge_deploy_from_workflow_runs_alone(actions_rig: ActionsR
     assert any(url in body for body in comments)
 
     rig.push({PATH: None}, "Remove notes")
-    removed = rig.action("push", rig.next_event("push"), "--hold-deploys")
+    removed = rig.action("push", rig.next_event("push"), *LINE_JOB)
     assert removed.returncode == 0, removed.stdout + removed.stderr
     assert "`intents/notes.yaml` | undeployed" in removed.summary
     with pytest.raises(httpx.TransportError):
