@@ -15,6 +15,7 @@ from datetime import timedelta
 from fastapi import FastAPI
 from fastapi.responses import RedirectResponse
 
+from bot.api import history as history_api
 from bot.api import intents as intents_api
 from bot.api.auth import TokenVerifier
 from bot.app import create_app, load_routes, open_state_database
@@ -142,6 +143,7 @@ def _add_api(app: FastAPI, settings: Settings, line: Line) -> None:
     )
     app.state.repo_for_token = _repo_for_token(line, settings.intents_repo)
     app.include_router(intents_api.router)
+    app.include_router(history_api.router)
 
 
 def _add_dashboard(app: FastAPI, settings: Settings, line: Line, database: Database) -> None:
