@@ -88,10 +88,22 @@ def review(r: Renderer, repo: Repo, pull: Pull, issue: Issue, rv: Review, action
     emit(r, repo, "pull_request_review", envelope(r, repo, sender, **payload))
 
 
-def issue_comment(r: Renderer, repo: Repo, issue: Issue, comment_json: Json, sender: User) -> None:
+def issue_comment(
+    r: Renderer,
+    repo: Repo,
+    issue: Issue,
+    comment_json: Json,
+    sender: User,
+    *,
+    action: str = "created",
+    previous: str | None = None,
+) -> None:
+    """`created`, or `edited` with the body it had before (GitHub's `changes.body.from`)."""
     if not wanted(r, repo, "issue_comment"):
         return
-    payload = {"action": "created", "issue": r.issue(issue), "comment": comment_json}
+    payload: Json = {"action": action, "issue": r.issue(issue), "comment": comment_json}
+    if previous is not None:
+        payload["changes"] = {"body": {"from": previous}}
     emit(r, repo, "issue_comment", envelope(r, repo, sender, **payload))
 
 

@@ -159,9 +159,8 @@ def _report_invalid(
     )
     fail_commit(line, repo, payload.sha, reports.INVALID_STATUS.format(problem=problems[0]), record)
     if new:
-        notify(
-            line, repo, line.ledger.get(record.id), reports.render("invalid", path=path, problems=problems)
-        )
+        body = reports.render("invalid", path=path, problems=problems)
+        notify(line, repo, line.ledger.get(record.id), body, kind="invalid")
 
 
 @routes.job(JobKind.BUILD, on_dead=report_dead, payload=IntentPayload)
@@ -265,7 +264,7 @@ def _report_blocked(
     line.ledger.apply(record.id, Event.BLOCKED, reason=f"a change: {decision.summary}")
     fail_commit(line, repo, sha, reports.GOVERNANCE_BLOCKED.format(summary=decision.summary), record)
     body = reports.render("blocked", path=record.path, decision=decision.to_json(), variables=variables)
-    notify(line, repo, line.ledger.get(record.id), body)
+    notify(line, repo, line.ledger.get(record.id), body, kind="blocked")
 
 
 @dataclass
@@ -376,6 +375,7 @@ def _report_below_gate(
         repo,
         line.ledger.get(record.id),
         reports.render("below_gate", path=record.path, spec=spec.to_json()),
+        kind="below_gate",
     )
 
 

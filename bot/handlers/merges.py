@@ -21,6 +21,8 @@ from pipeline.registry import Provenance
 from pipeline.signoff import SignoffStatus
 
 routes = Routes()
+DEPLOY_REPORT = "deploy"
+"""The kind of a PR's deploy report: each attempt (refused, failed, deployed) edits the one comment."""
 
 
 @routes.on(PullRequestEvent, action="closed", include_own=True)
@@ -145,7 +147,7 @@ def _refuse(
     body = reports.render(
         "deploy_refused", service=record.service_name, version=sha, why=why, unsigned=unsigned
     )
-    repo.comment(number, body)
+    repo.report(number, kind=DEPLOY_REPORT, body=body, author=line.bot_login)
 
 
 def _deploy(
@@ -202,4 +204,4 @@ def _report(
             log_tail=result.log_tail,
         )
         line.ledger.apply(record.id, Event.DEPLOY_FAILED)
-    repo.comment(number, body)
+    repo.report(number, kind=DEPLOY_REPORT, body=body, author=line.bot_login)

@@ -10,12 +10,14 @@ from bot.vcs.models import StatusContext, StatusState
 from pipeline.ledger import IntentRecord
 
 
-def notify(line: Line, repo: RepoClient, record: IntentRecord, body: str) -> None:
-    """Tell the people concerned: on the intent's PR if it has one, else on its own issue (opened once)."""
-    if record.pr_number:
-        repo.comment(record.pr_number, body)
-    elif record.issue_number:
-        repo.comment(record.issue_number, body)
+def notify(line: Line, repo: RepoClient, record: IntentRecord, body: str, *, kind: str = "") -> None:
+    """Tell the people concerned: on the intent's PR if it has one, else on its own issue (opened once).
+    With a `kind`, the report of that kind there is edited in place rather than added to."""
+    number = record.pr_number or record.issue_number
+    if number and kind:
+        repo.report(number, kind=kind, body=body, author=line.bot_login)
+    elif number:
+        repo.comment(number, body)
     else:
         number = repo.create_issue(reports.ISSUE_TITLE.format(path=record.path), body)
         line.ledger.update(record.id, issue_number=number)

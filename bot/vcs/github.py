@@ -44,6 +44,10 @@ FAILED_DEPLOYMENT_STATES = frozenset(
 )
 
 
+REPORT_MARKER = "<!-- intentops:report {kind} -->"
+"""Opens each report comment, so the next report of the same kind edits it instead of adding another."""
+
+
 def forge_error(exc: Exception) -> ForgeError:
     """PyGithub's exception (or requests' for no answer), as the bot's own."""
     if isinstance(exc, GithubException):
@@ -344,6 +348,20 @@ class GithubRepoClient:
 
     def comment(self, issue_number: int, body: str) -> None:
         self._repo.get_issue(issue_number).create_comment(body)
+
+    def report(self, issue_number: int, *, kind: str, body: str, author: str) -> None:
+        """The one comment of this `kind` on the issue or PR: `author`'s (the bot's) comment carrying the
+        kind's marker is edited in place; without one, a new comment. Others' comments are never edited,
+        whatever they carry."""
+        marker = REPORT_MARKER.format(kind=kind)
+        text = f"{marker}\n{body}"
+        issue = self._repo.get_issue(issue_number)
+        for existing in issue.get_comments():
+            if existing.user.login == author and existing.body.startswith(marker):
+                if existing.body != text:
+                    existing.edit(text)
+                return
+        issue.create_comment(text)
 
     def create_issue(self, title: str, body: str) -> int:
         return int(self._repo.create_issue(title=title, body=body).number)

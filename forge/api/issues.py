@@ -13,7 +13,7 @@ from forge.api.common import Body, no_content, ok, paginate
 from forge.api.deps import Ctx, CtxDep
 from forge.api.pulls import next_number
 from forge.core import Perm
-from forge.errors import Invalid, NotFound
+from forge.errors import Forbidden, Invalid, NotFound
 from forge.models import Comment, Issue, IssueLabel, Label, Repo, utcnow
 
 router = APIRouter(prefix="/repos/{owner}/{name}")
@@ -36,6 +36,9 @@ class IssueUpdate(Body):
 
 class CommentCreate(Body):
     body: str
+
+
+EDIT_REFUSED = "Must have write access to the repository to edit another user's comment."
 
 
 class LabelCreate(Body):
@@ -150,14 +153,38 @@ def create_comment(ctx: CtxDep, owner: str, name: str, number: int, body: Commen
     return ok(data, 201)
 
 
-@router.get("/issues/comments/{comment_id}")
-def get_comment(ctx: CtxDep, owner: str, name: str, comment_id: int) -> JSONResponse:
-    repo = ctx.repo(owner, name)
+def comment_in(ctx: Ctx, repo: Repo, comment_id: int) -> tuple[Comment, Issue]:
     comment = ctx.session.get(Comment, comment_id)
     issue = ctx.session.get(Issue, comment.issue_id) if comment else None
     if comment is None or issue is None or issue.repo_id != repo.id:
         raise NotFound()
+    return comment, issue
+
+
+@router.get("/issues/comments/{comment_id}")
+def get_comment(ctx: CtxDep, owner: str, name: str, comment_id: int) -> JSONResponse:
+    comment, _ = comment_in(ctx, ctx.repo(owner, name), comment_id)
     return ok(ctx.r.comment(comment))
+
+
+@router.patch("/issues/comments/{comment_id}")
+def update_comment(ctx: CtxDep, owner: str, name: str, comment_id: int, body: CommentCreate) -> JSONResponse:
+    """Edit a comment: its author, or anyone who may write to the repository (as on GitHub)."""
+    repo = ctx.repo(owner, name)
+    me = ctx.me()
+    comment, issue = comment_in(ctx, repo, comment_id)
+    if comment.user_id != me.id and ctx.forge.permission(ctx.session, me, repo) < Perm.WRITE:
+        raise Forbidden(EDIT_REFUSED)
+    if not body.body.strip():
+        raise Invalid.field("IssueComment", "body", "missing_field")
+    before = comment.body
+    comment.body = body.body
+    comment.updated_at = utcnow()
+    ctx.session.flush()
+    data = ctx.r.comment(comment)
+    if before != body.body:
+        events.issue_comment(ctx.r, repo, issue, data, me, action="edited", previous=before)
+    return ok(data)
 
 
 @router.get("/issues/{number}/labels")
