@@ -11,7 +11,9 @@ from fastapi import FastAPI
 from starlette.concurrency import run_in_threadpool
 
 from bot.handlers import FLOW_MODULES
+from bot.metrics import add_metrics
 from bot.queue import JobQueue
+from bot.readiness import add_readiness
 from bot.routing import BotContext, Routes
 from bot.settings import Settings
 
@@ -122,6 +124,9 @@ def create_app(
     @app.get("/healthz")
     def healthz() -> dict[str, str]:
         return {"status": "ok"}
+
+    add_readiness(app, settings, database)
+    add_metrics(app, database)
 
     app.state.context = context
     app.state.routes = routes

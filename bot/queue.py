@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
@@ -23,6 +23,7 @@ from sqlalchemy.engine import RowMapping
 from sqlalchemy.orm import Mapped, Session, mapped_column
 from sqlalchemy.sql.schema import Table
 
+from bot.logs import current_trace
 from bot.settings import Settings
 from pipeline.state import Base, Database
 
@@ -30,6 +31,8 @@ MAX_KEY_LENGTH = 512
 MAX_ERROR_LENGTH = 4000
 MAX_BACKOFF_SECONDS = 600.0
 
+TRACE_KEY = "_trace"
+"""Where a job's trace (bot.logs.current_trace) is kept beside its payload; never part of the payload."""
 LEASE_EXPIRED_ERROR = "the worker running it stopped renewing its lease on the last attempt"
 
 
@@ -96,11 +99,15 @@ class Job:
     last_error: str | None
     created_at: float
     finished_at: float | None
+    trace: dict[str, str] = field(default_factory=dict)
+    """The delivery, repository, intent and PR of the work that enqueued it (for its log lines)."""
 
     @classmethod
     def from_row(cls, row: RowMapping) -> Job:
-        values = {name: row[name] for name in cls.__dataclass_fields__}
+        values = {name: row[name] for name in cls.__dataclass_fields__ if name != "trace"}
         values["state"] = JobState(values["state"])
+        values["payload"] = dict(values["payload"])
+        values["trace"] = values["payload"].pop(TRACE_KEY, None) or {}
         return cls(**values)
 
 
@@ -171,12 +178,12 @@ class JobQueue:
         if not key or len(key) > MAX_KEY_LENGTH:
             raise ValueError(f"a job key must have 1 to {MAX_KEY_LENGTH} characters, got {len(key)}")
         now = self.clock()
+        data = payload.model_dump(mode="json") if isinstance(payload, BaseModel) else dict(payload or {})
+        trace = current_trace()
         values = {
             "kind": kind,
             "key": key,
-            "payload": payload.model_dump(mode="json")
-            if isinstance(payload, BaseModel)
-            else dict(payload or {}),
+            "payload": {**data, TRACE_KEY: trace} if trace else data,
             "priority": priority,
             "state": JobState.QUEUED.value,
             "attempts": 0,

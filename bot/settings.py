@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import ipaddress
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
@@ -104,6 +104,10 @@ class Settings(BaseSettings):
             except ValueError:
                 raise ValueError(TRUSTED_PROXY_INVALID.format(entry=entry)) from None
         return entries
+
+    # Operations: how the bot logs (bot.logs).
+    log_format: Literal["text", "json"] = Field(default="text", alias="INTENTOPS_LOG_FORMAT")
+    """`json`: one JSON object a line, with the job, delivery, repository, intent and PR it is about."""
 
     # Deploy and the service registry (seed port 8000).
     registry_url: str = Field(default="http://127.0.0.1:8000", alias="INTENTOPS_REGISTRY_URL")

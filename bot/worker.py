@@ -10,10 +10,13 @@ import logging
 import os
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 from bot.handlers.deadletters import out_of_sight, report_dead
+from bot.logs import job_log_context
+from bot.metrics import job_claimed, job_finished
 from bot.queue import Job, JobState
 from bot.routing import BotContext, PermanentJobError, Routes
 from bot.vcs.errors import NotFound
@@ -62,8 +65,11 @@ class Worker:
         if job is None:
             self._reap()
             return False
-        with self._lease_renewed(job):
+        job_claimed(job, now=self.context.queue.clock())
+        started = time.monotonic()
+        with self._lease_renewed(job), job_log_context(job, self.context.database):
             state, error = self._execute(job)
+        job_finished(job, state, seconds=time.monotonic() - started)
         if state is JobState.DEAD:
             self._report_dead(job, error)
         return True

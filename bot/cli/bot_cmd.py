@@ -20,6 +20,7 @@ from bot.cli.datamodes import check_data_dir
 from bot.cli.output import err, fail, out
 from bot.dashboard.sessions import DashboardConfigError
 from bot.line import LineConfigurationError
+from bot.logs import configure_logging
 from bot.server import REGISTRY_PATH, Bot, build_bot
 from bot.serving import server_config
 from bot.settings import Settings
@@ -52,13 +53,10 @@ def _shown(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def _log_bot_at_info() -> None:
+def _log_bot_at_info(settings: Settings) -> None:
     # Refused and ignored deliveries, retries and dead jobs are logged by the `bot` loggers at INFO and up;
-    # a long-running process's log says when each thing happened.
-    logging.getLogger("bot").setLevel(logging.INFO)
-    stamped = logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s")
-    for handler in logging.getLogger().handlers:
-        handler.setFormatter(stamped)
+    # a long-running process's log says when each thing happened (as JSON with INTENTOPS_LOG_FORMAT=json).
+    configure_logging(settings.log_format, level=logging.INFO)
 
 
 def _build(settings: Settings, *, threads: int) -> Bot:
@@ -83,7 +81,7 @@ def serve(
 ) -> None:
     """Serve the bot (POST /webhook, the intents API, registry, dashboard) and its worker threads."""
     settings = _settings()
-    _log_bot_at_info()
+    _log_bot_at_info(settings)
     check_data_dir(settings.data_dir)
     bot = _build(settings, threads=settings.worker_threads if threads is None else threads)
     try:  # on a loopback host, Docker-deployed services reach the registry through the bridge gateway
@@ -99,7 +97,7 @@ def worker(
 ) -> None:
     """Run more workers on the state database's job queue until Ctrl-C or SIGTERM."""
     settings = _settings()
-    _log_bot_at_info()
+    _log_bot_at_info(settings)
     check_data_dir(settings.data_dir)
     bot = _build(settings, threads=0)
     # The app is built only for its wiring (flows, line, queue); this process serves no HTTP.

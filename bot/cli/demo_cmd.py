@@ -24,6 +24,7 @@ from rich.table import Table
 
 from bot.cli.datamodes import check_data_dir
 from bot.cli.output import fail, out
+from bot.cli.running import marked_running
 from bot.cli.stack import (
     AUTHOR,
     CREDENTIALS,
@@ -34,6 +35,7 @@ from bot.cli.stack import (
     port_or_free,
     start_stack,
 )
+from bot.logs import configure_logging
 from bot.vcs.github import GithubRepoClient, token_connection
 from bot.vcs.workspace import auth_environment
 from pipeline.ledger import IntentRecord, IntentState, Outcome, StageEvent
@@ -218,6 +220,22 @@ class Watcher:
                     f"{event.message}"
                 )
         self.seen = len(events)
+
+
+class LineWatcher(Watcher):
+    """`intentops up`: prints each stage event of every intent once, as the ledger records it."""
+
+    def __init__(self, stack: Stack, started: float) -> None:
+        super().__init__(stack, started, path="")
+        self.seen_by_intent: dict[int, int] = {}
+
+    def poll(self) -> IntentRecord | None:
+        ledger = self.stack.bot.line.ledger
+        for record in reversed(ledger.list_intents(limit=50)):
+            self.path, self.seen = record.path, self.seen_by_intent.get(record.id, 0)
+            self._print_new(ledger.history(record.id))
+            self.seen_by_intent[record.id] = self.seen
+        return None
 
 
 def _approve(stack: Stack, record: IntentRecord) -> None:
@@ -447,17 +465,17 @@ def up(
 ) -> None:
     """Start the forge (with a demo repository and users), the bot and the dashboard; run until Ctrl-C."""
     _stop_on_sigterm()
-    # A server's log: refused and ignored deliveries, retries, dead jobs (INFO and up), with the time.
-    logging.getLogger("bot").setLevel(logging.INFO)
-    for handler in logging.getLogger().handlers:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+    # A server's log: refused deliveries, retries, dead jobs (INFO and up), with the time; each intent's
+    # stages are printed as they happen, so events nothing handles are not logged below WARNING.
+    configure_logging(level=logging.INFO, quiet=True)
     stack = _start(data_dir, port, forge_port, backend)
     try:
         _describe(stack)
         out.print(
             f"Commit intents to {stack.forge.url}/{REPO}.git (as {AUTHOR}, with the token in the file above)."
         )
-        _wait_for_interrupt(stack)
+        with marked_running(stack.data_dir / "bot"):  # `intentops services` and the like find it
+            _wait_for_interrupt(stack, LineWatcher(stack, time.monotonic()))
     finally:
         stack.stop(undeploy=True)
 

@@ -22,6 +22,8 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
+from bot.cli.running import adopt_running_up
+
 COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.intents_cmd",
     "bot.cli.governance_cmd",
@@ -34,6 +36,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.stages_cmd",
     "bot.cli.shadow_cmd",
     "bot.cli.action_cmd",
+    "bot.cli.monitor_cmd",
 )
 
 
@@ -62,6 +65,7 @@ COMMAND_OWNERS: dict[str, str] = {
     "stages": "bot.cli.stages_cmd",
     "shadow": "bot.cli.shadow_cmd",
     "action": "bot.cli.action_cmd",
+    "monitor": "bot.cli.monitor_cmd",
 }
 """Top-level command -> the module that registers it."""
 
@@ -78,6 +82,8 @@ COMMAND_HELP: dict[str, str] = {
     "generate": "Generate the service (code, tests, Dockerfile, manifest) from a structured SPEC at the "
     "gate.",
     "govern": "Run governance on one intent: print every policy's result, the findings and the decision.",
+    "monitor": "Evaluate the assembly-line monitor's rules on the line's metrics and say what each would "
+    "file: exit 0 when none would file, 3 when one would, 1 when a rule does not load.",
     "policy": "Governance policies: run their unit tests.",
     "reconcile": "Adopt or restart recorded services, then bring the running set in line with the checkout's "
     "intents.",
@@ -225,6 +231,7 @@ def _is_user_error(exc: Exception) -> bool:
 
 def main() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    sys.stderr.write(adopt_running_up(sys.argv[1:], os.environ))
     app = build_app(modules_for(sys.argv[1:]))
     try:
         app(standalone_mode=True)

@@ -26,6 +26,7 @@ HEAVY = (
     "anthropic",
 )
 """What the command modules import (Typer itself may import pydantic to complete)."""
+LIGHT = ("bot.cli.main", "bot.cli.running")
 PROBE = """
 import json, sys
 sys.argv = ["intentops", *json.loads(sys.argv[1])]
@@ -50,7 +51,7 @@ def _heavy(modules: set[str]) -> set[str]:
     return {
         name
         for name in modules
-        if name.split(".")[0] in HEAVY or name.startswith("bot.cli.") and name != "bot.cli.main"
+        if name.split(".")[0] in HEAVY or name.startswith("bot.cli.") and name not in LIGHT
     }
 
 
