@@ -16,7 +16,7 @@ from bot.events import PushEvent
 from bot.handlers.common import SERVICE_BRANCH, SERVICES_DIR, JobKind, is_intent_path, require_line
 from bot.handlers.deadletters import report_dead
 from bot.handlers.governing import GoverningFiles, governing_files
-from bot.handlers.notices import fail_commit, notify
+from bot.handlers.notices import close_opened_issue, fail_commit, notify
 from bot.handlers.payloads import CommitPayload, IntentPayload
 from bot.handlers.stages import report_suspensions, stages_for
 from bot.line import Line
@@ -423,6 +423,7 @@ def _open_pull_request(
         head = pushed or pull.head_sha
         run.message = f"#{pull.number} at {head[:12]}"
     line.ledger.apply(record.id, Event.PR_UPDATED, pr_number=pull.number, pr_url=pull.html_url, head_sha=head)
+    close_opened_issue(line, repo, record, reports.ISSUE_FIXED.format(path=record.path, number=pull.number))
     tests = outcome.tests
     line.checks.record_tested(
         record.id,
@@ -514,6 +515,7 @@ def undeploy_intent(job: Job, context: BotContext) -> None:
     result = line.deployer.undeploy(record.service_name)
     line.ledger.record(record.id, Stage.UNDEPLOYED, Outcome.SUCCEEDED, result.message)
     line.ledger.apply(record.id, Event.DELETED, service_url="")
+    close_opened_issue(line, line.repo(payload.repo), record, reports.ISSUE_REMOVED.format(path=record.path))
     if record.pr_number:
         line.repo(payload.repo).comment(
             record.pr_number, reports.UNDEPLOYED.format(service=record.service_name)

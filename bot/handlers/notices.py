@@ -33,3 +33,12 @@ def fail_commit(line: Line, repo: RepoClient, sha: str, description: str, record
         reports.short(description),
         line.intent_url(record.id),
     )
+
+
+def close_opened_issue(line: Line, repo: RepoClient, record: IntentRecord, why: str) -> None:
+    """Close the issue the line opened about this intent (it opens one only while the intent has no pull
+    request), saying why; a later problem opens a new one."""
+    if record.issue_number is None:
+        return
+    repo.close_issue(record.issue_number, comment=why)
+    line.ledger.update(record.id, issue_number=None)

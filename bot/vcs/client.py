@@ -73,6 +73,10 @@ class RepoClient(Protocol):
 
     def create_issue(self, title: str, body: str) -> int: ...
 
+    def close_issue(self, number: int, *, comment: str) -> None:
+        """Say why in a comment, then close the issue (closing one already closed changes nothing)."""
+        ...
+
     def permission(self, login: str) -> str: ...
 
     def team_member(self, team: str, login: str) -> bool | None:

@@ -366,6 +366,13 @@ class GithubRepoClient:
     def create_issue(self, title: str, body: str) -> int:
         return int(self._repo.create_issue(title=title, body=body).number)
 
+    def close_issue(self, number: int, *, comment: str) -> None:
+        issue = self._repo.get_issue(number)
+        if issue.state == "closed":
+            return
+        issue.create_comment(comment)
+        issue.edit(state="closed", state_reason="completed")
+
     def permission(self, login: str) -> str:
         try:
             return self._repo.get_collaborator_permission(login)

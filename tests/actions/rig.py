@@ -18,6 +18,10 @@ import pytest
 from ruamel.yaml import YAML
 
 from forge.admin import Account
+from pipeline.deploy import Backend
+from pipeline.deploy.wiring import DeploySetup, build_deployer
+from pipeline.registry import RegistryStore
+from pipeline.state import Database
 from pipeline.wheelhouse import prepare_wheelhouse
 from tests.conftest import EXAMPLES, ROOT
 from tests.fixtures.forge import ForgeKit, HookReceiver
@@ -57,6 +61,16 @@ class ActionsRig:
         sha = self.kit.commit(self.clone, files, message)
         self.kit.git(self.clone, "push", "--quiet", "origin", "HEAD:main")
         return sha
+
+    def stop_services(self) -> None:
+        """Stop what the runs deployed (local processes outlive the run that started them)."""
+        for state in sorted(self.workdir.glob("run-*/temp/intentops/state.db")):
+            database = Database(f"sqlite:///{state}")
+            setup = DeploySetup(data_dir=state.parent, registry_url="http://127.0.0.1:9", registry_token="t")
+            deployer = build_deployer(Backend.LOCAL, setup, database, RegistryStore(database))
+            for instance in deployer.running():
+                deployer.undeploy(instance.name)
+            database.dispose()
 
     def next_event(self, event: str, action: str | None = None) -> dict[str, Any]:
         """The next delivery of `event` (and `action`) the forge sent that a person caused."""
@@ -157,4 +171,6 @@ def actions_rig(forge_kit: ForgeKit, hook_receiver: HookReceiver, tmp_path: Path
     prepare_wheelhouse(SHARED_DATA / "wheelhouse")  # a no-op once set-up has run
     (SHARED_DATA / "venvs").mkdir(parents=True, exist_ok=True)
     clone = kit.clone(REPO, accounts["alice"])
-    yield ActionsRig(kit=kit, hooks=hook_receiver, accounts=accounts, clone=clone, workdir=tmp_path)
+    rig = ActionsRig(kit=kit, hooks=hook_receiver, accounts=accounts, clone=clone, workdir=tmp_path)
+    yield rig
+    rig.stop_services()
