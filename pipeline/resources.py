@@ -15,6 +15,7 @@ SHIPPED_DIR = "_shipped"
 SHIPPED = (
     "templates",
     "policies",
+    "monitors",
     "examples",
     "schemas",
     "requirements.lock",

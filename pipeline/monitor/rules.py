@@ -21,9 +21,10 @@ from pipeline.governance.rules import CompiledRule, RuleError, compile_rule
 from pipeline.governance.yamldoc import Document, DocumentError, read_document
 from pipeline.intents import Intent, InvalidIntent, load_intent
 from pipeline.monitor.metrics import METRIC_NAMES
+from pipeline.resources import resource_path
 
-SHIPPED_RULES = Path(__file__).resolve().parents[2] / "monitors"
-"""The example rules shipped beside the package (a checkout's `monitors/`)."""
+SHIPPED_RULES = resource_path("monitors")
+"""The example rules shipped with IntentOps (a checkout's `monitors/`, or inside the installed package)."""
 MAX_RULE_FILE_BYTES = 64 * 1024
 NAME = r"^[a-z0-9][a-z0-9-]{0,47}$"
 VERSION_FIELD = "{n}"

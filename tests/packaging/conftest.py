@@ -17,21 +17,18 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.resources import SHIPPED
+
 ROOT = Path(__file__).resolve().parents[2]
 UV = ROOT / ".venv" / "bin" / "uv"
 SOURCES = (
     "bot",
     "pipeline",
     "forge",
-    "templates",
-    "policies",
-    "examples",
-    "schemas",
-    "scripts",
+    *sorted({name.split("/")[0] for name in SHIPPED}),
     "pyproject.toml",
     "setup.py",
     "README.md",
-    "requirements.lock",
 )
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache")
 BUILD_TIMEOUT_S = 180

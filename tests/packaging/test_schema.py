@@ -18,3 +18,22 @@ def test_committed_schema_is_the_generated_one() -> None:
     committed = json.loads(SCHEMA_FILE.read_text(encoding="utf-8"))
     assert committed["$id"] == SCHEMA_ID == "https://intentops.dev/schemas/intent.schema.json"
     assert committed == intent_json_schema(), REGENERATE
+
+
+def test_data_files_are_found_through_pipeline_resources() -> None:
+    """A path built beside the package (`parents[2] / "templates"`) exists in a checkout only: it is what
+    made `spec` and `up` fail from a wheel. Every shipped name goes through pipeline.resources."""
+    import re
+
+    from pipeline.resources import SHIPPED
+
+    tops = "|".join(re.escape(name.split("/")[0]) for name in SHIPPED)
+    beside = re.compile(rf"parents\[\d\]\s*/\s*\"({tops})")
+    offenders = [
+        f"{path.relative_to(ROOT)}:{number}"
+        for package in ("bot", "pipeline", "forge")
+        for path in (ROOT / package).rglob("*.py")
+        for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1)
+        if beside.search(line)
+    ]
+    assert not offenders, f"use pipeline.resources.resource() for shipped files: {offenders}"

@@ -21,6 +21,7 @@ SHIPPED_FILES = (
     "pipeline/_shipped/templates/github/ISSUE_TEMPLATE/intent.yml",
     "pipeline/_shipped/policies/floor/floor.yaml",
     "pipeline/_shipped/policies/defaults.yaml",
+    "pipeline/_shipped/monitors/optimizer-rounds.yaml",
     "pipeline/_shipped/examples/BLUEPRINT.md",
     "pipeline/_shipped/schemas/intent.schema.json",
     "pipeline/_shipped/requirements.lock",
