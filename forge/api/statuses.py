@@ -11,11 +11,11 @@ from sqlalchemy import select
 
 from forge import events
 from forge.api.common import Body, ok, paginate
-from forge.api.deps import Ctx, CtxDep
-from forge.core import Perm
-from forge.errors import Invalid, NotFound
+from forge.api.deps import Ctx, CtxDep, token_from_header
+from forge.core import Perm, token_digest
+from forge.errors import Forbidden, Invalid, NotFound
 from forge.git import BareRepo
-from forge.models import CheckRun, Repo, Status, utcnow
+from forge.models import AppToken, CheckRun, Repo, Status, utcnow
 from forge.render import Json, node_id, ts
 
 router = APIRouter(prefix="/repos/{owner}/{name}")
@@ -236,9 +236,23 @@ def _apply(run: CheckRun, body: CheckRunBody) -> None:
         run.annotations = [*run.annotations, *added]
 
 
+APPS_ONLY = "You must authenticate via a GitHub App."
+"""GitHub's 403 to a personal (or OAuth) token creating or updating a check run."""
+
+
+def _require_app(ctx: Ctx, request: Request) -> None:
+    """Check runs are written by GitHub Apps only: the request's token must be an installation token."""
+    token = token_from_header(request.headers.get("authorization"))
+    if not token or ctx.session.get(AppToken, token_digest(token)) is None:
+        raise Forbidden(APPS_ONLY)
+
+
 @router.post("/check-runs", status_code=201)
-def create_check_run(ctx: CtxDep, owner: str, name: str, body: CheckRunBody) -> JSONResponse:
+def create_check_run(
+    ctx: CtxDep, request: Request, owner: str, name: str, body: CheckRunBody
+) -> JSONResponse:
     repo = ctx.repo(owner, name, Perm.WRITE)
+    _require_app(ctx, request)
     if not body.name:
         raise Invalid.field("CheckRun", "name", "missing_field")
     if not body.head_sha:
@@ -261,8 +275,11 @@ def _run(ctx: Ctx, repo: Repo, run_id: int) -> CheckRun:
 
 
 @router.patch("/check-runs/{run_id}")
-def update_check_run(ctx: CtxDep, owner: str, name: str, run_id: int, body: CheckRunBody) -> JSONResponse:
+def update_check_run(
+    ctx: CtxDep, request: Request, owner: str, name: str, run_id: int, body: CheckRunBody
+) -> JSONResponse:
     repo = ctx.repo(owner, name, Perm.WRITE)
+    _require_app(ctx, request)
     run = _run(ctx, repo, run_id)
     _apply(run, body)
     return ok(check_run_json(ctx, repo, run))

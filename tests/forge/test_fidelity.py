@@ -136,6 +136,7 @@ def _scenario(kit: ForgeKit, receiver: HookReceiver) -> Recorder:
         **repo,
     )
     call("GET", "/repos/{owner}/{repo}/commits/{ref}/status", 200, ref=head, **repo)
+    call.client.headers["Authorization"] = f"token {kit.app_token('octo/app')}"  # check runs: apps only
     run = call(
         "POST",
         "/repos/{owner}/{repo}/check-runs",
@@ -166,6 +167,7 @@ def _scenario(kit: ForgeKit, receiver: HookReceiver) -> Recorder:
         check_run_id=run["id"],
         **repo,
     )
+    call.client.headers["Authorization"] = f"token {owner.token}"
     call(
         "POST",
         "/repos/{owner}/{repo}/issues/{issue_number}/comments",

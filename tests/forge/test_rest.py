@@ -122,7 +122,13 @@ def test_statuses_combine_by_latest_per_context(setup: ForgeKit) -> None:
 
 
 def test_check_runs_with_annotations(setup: ForgeKit) -> None:
-    repo = _gh(setup, "helper").get_repo("owner/app")
+    with pytest.raises(GithubException) as personal:
+        _gh(setup, "helper").get_repo("owner/app").create_check_run(name="intentops/tests", head_sha="main")
+    assert (personal.value.status, personal.value.data["message"]) == (
+        403,
+        "You must authenticate via a GitHub App.",
+    )
+    repo = setup.github(Account("checks-app[bot]", setup.app_token("owner/app"))).get_repo("owner/app")
     sha = repo.get_branch("main").commit.sha
     run = repo.create_check_run(name="intentops/tests", head_sha=sha, status="in_progress")
     assert (run.status, run.conclusion) == ("in_progress", None)
@@ -170,7 +176,8 @@ def test_deployments_wait_for_their_required_contexts(setup: ForgeKit) -> None:
     commit = repo.get_commit("main")
     commit.create_status("success", context="ci")
     commit.create_status("pending", context="lint")
-    build = repo.create_check_run(name="build", head_sha=commit.sha, status="in_progress")
+    app = setup.github(Account("checks-app[bot]", setup.app_token("owner/app"))).get_repo("owner/app")
+    build = app.create_check_run(name="build", head_sha=commit.sha, status="in_progress")
 
     def refused(**required: list[str]) -> list[dict[str, str]]:
         with pytest.raises(GithubException) as conflict:
