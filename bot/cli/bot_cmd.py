@@ -18,6 +18,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.app import BotConfigurationError
 from bot.cli.datamodes import check_data_dir
 from bot.cli.output import err, fail, out
+from bot.config import ConfigFileError, describe_settings_error
 from bot.dashboard.sessions import DashboardConfigError
 from bot.line import LineConfigurationError
 from bot.logs import configure_logging
@@ -44,9 +45,10 @@ bot_app = typer.Typer(help="The bot: webhook intake, job queue and workers.", no
 def _settings() -> Settings:
     try:
         return Settings()
+    except ConfigFileError as exc:
+        fail(BAD_SETTINGS.format(problems=exc))
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        fail(BAD_SETTINGS.format(problems=problems))
+        fail(BAD_SETTINGS.format(problems="; ".join(describe_settings_error(exc))))
 
 
 def _shown(url: str) -> str:

@@ -24,8 +24,12 @@ from typer.core import TyperCommand, TyperGroup
 
 from bot.cli.running import adopt_running_up
 
+CONFIG_ENV = "INTENTOPS_CONFIG"
+"""bot.config.CONFIG_ENV, repeated so that `intentops --help` does not import pydantic."""
+
 COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.intents_cmd",
+    "bot.cli.config_cmd",
     "bot.cli.governance_cmd",
     "bot.cli.llm_cmd",
     "bot.cli.deploy_cmd",
@@ -42,6 +46,7 @@ COMMAND_MODULES: tuple[str, ...] = (
 
 COMMAND_OWNERS: dict[str, str] = {
     "validate": "bot.cli.intents_cmd",
+    "config": "bot.cli.config_cmd",
     "schema": "bot.cli.intents_cmd",
     "govern": "bot.cli.governance_cmd",
     "policy": "bot.cli.governance_cmd",
@@ -73,6 +78,7 @@ COMMAND_HELP: dict[str, str] = {
     "action": "Run the line for this GitHub Actions run's event ($GITHUB_EVENT_NAME, $GITHUB_EVENT_PATH) to "
     "the end.",
     "bot": "The bot: webhook intake, job queue and workers.",
+    "config": "The configuration: every setting, and a check of yours.",
     "demo": "Drive the hello-world intent from commit to a running, registered service, and print a "
     "timeline; then (from a terminal, or with --stay) hand a second intent over to you on the dashboard. "
     "With --self-improve, show the line improving itself instead.",
@@ -189,9 +195,20 @@ def build_app(modules: tuple[str, ...] = COMMAND_MODULES) -> typer.Typer:
                 "--version", callback=_show_version, is_eager=True, help="Print the version and exit"
             ),
         ] = False,
+        config: Annotated[
+            Path | None,
+            typer.Option(
+                "--config",
+                envvar=CONFIG_ENV,
+                help="The configuration file (intentops.toml; `intentops config table` lists its keys)",
+                dir_okay=False,
+            ),
+        ] = None,
     ) -> None:
         """IntentOps: a GitOps assembly line for services, driven by pull requests."""
         # A callback keeps `intentops COMMAND` a group even when only one module is loaded.
+        if config is not None:  # every command's Settings() reads it (bot.config.ConfigFileSource)
+            os.environ[CONFIG_ENV] = str(config)
 
     for name in modules:
         importlib.import_module(name).register(app)
