@@ -15,8 +15,10 @@ from urllib.parse import urlsplit
 from pydantic import SecretStr
 
 from bot.settings import Settings
+from bot.vcs.checks import repo_client
 from bot.vcs.client import RepoClient
-from bot.vcs.github import Connection, GithubRepoClient, app_connection, git_password, token_connection
+from bot.vcs.github import Connection, git_password, token_connection
+from bot.vcs.installations import AppInstallations
 from bot.vcs.workspace import GitIdentity, Workspace, auth_environment
 from pipeline.assembly import FactoryConfig
 from pipeline.deploy import Deployer
@@ -32,6 +34,10 @@ from pipeline.sandbox.runner import Sandbox, sandbox_for
 from pipeline.state import Database
 
 GITHUB_API = "https://api.github.com"
+GHE_CLOUD_SUFFIX = ".ghe.com"
+NO_APP_KEY = (
+    "GITHUB_APP_ID is set without the App's private key (GITHUB_PRIVATE_KEY or GITHUB_PRIVATE_KEY_PATH)"
+)
 NO_CREDENTIALS = "the bot needs GITHUB_TOKEN, or GITHUB_APP_ID and GITHUB_PRIVATE_KEY, or `intentops up`"
 APP_GIT_USER = "x-access-token"  # what GitHub expects as git's user name with an installation token
 
@@ -44,11 +50,15 @@ class LineConfigurationError(RuntimeError):
 
 
 def git_base_url(api_base_url: str) -> str:
-    """Where repositories are cloned from, given the REST API's base URL."""
+    """Where repositories are cloned from, given the REST API's base URL: github.com for api.github.com,
+    `NAME.ghe.com` for GitHub Enterprise Cloud's `api.NAME.ghe.com`, the host of a server's `/api/v3`."""
     if api_base_url.rstrip("/") == GITHUB_API:
         return "https://github.com"
     parts = urlsplit(api_base_url)
-    return f"{parts.scheme}://{parts.netloc}"
+    host = parts.netloc
+    if host.lower().startswith("api.") and host.lower().endswith(GHE_CLOUD_SUFFIX):
+        host = host[len("api.") :]
+    return f"{parts.scheme}://{host}"
 
 
 RepoFor = Callable[[str], RepoClient]
@@ -84,6 +94,8 @@ class Line:
     floor: PolicySet | None = None
     """The bot's floor policies (INTENTOPS_POLICY_FLOOR): evaluated with every repository's own, which may
     add to them but never weaken them."""
+    app: AppInstallations | None = None
+    """A GitHub App's installations (each repository worked on with its own installation's token)."""
     policy_stores: dict[str, PolicyStore] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
@@ -94,6 +106,11 @@ class Line:
 
     def repo(self, full_name: str) -> RepoClient:
         return self.repo_for(full_name)
+
+    def event_seen(self, full_name: str, installation_id: int | None) -> None:
+        """A GitHub App: the installation an event came through is the one that works on its repository."""
+        if self.app is not None:
+            self.app.seen(full_name, installation_id)
 
     def workspace(self, full_name: str) -> Workspace:
         return self.workspace_for(full_name, self.workdir / "repos" / full_name)
@@ -117,16 +134,19 @@ class Line:
         return f"{self.public_url.rstrip('/')}{INTENT_PAGE.format(id=intent_id)}"
 
 
+def _app(settings: Settings, base_url: str) -> AppInstallations | None:
+    """A GitHub App's installations, when the settings name an App."""
+    if settings.github_app_id is None:
+        return None
+    if settings.github_private_key is None:
+        raise LineConfigurationError(NO_APP_KEY)
+    return AppInstallations(settings.github_app_id, settings.github_private_key.get_secret_value(), base_url)
+
+
 def _connect(
     settings: Settings, base_url: str, login_for: Callable[[Connection], str | None]
 ) -> tuple[Connection, str, str]:
-    """(connection, the bot's login, git's user name): a GitHub App's installation, or a token."""
-    if settings.github_app_id is not None and settings.github_private_key is not None:
-        if not settings.intents_repo:
-            raise LineConfigurationError("a GitHub App needs INTENTOPS_REPO to find its installation")
-        key = settings.github_private_key.get_secret_value()
-        connection, login = app_connection(settings.github_app_id, key, settings.intents_repo, base_url)
-        return connection, settings.bot_login or login, APP_GIT_USER
+    """(connection, the bot's login, git's user name) of a token."""
     token = settings.github_token.get_secret_value() if settings.github_token else ""
     if not token:
         raise LineConfigurationError(NO_CREDENTIALS)
@@ -152,13 +172,21 @@ def build_line(
     except FloorLoadError as exc:  # never run with a floor that cannot be read: say where it breaks
         raise LineConfigurationError(f"INTENTOPS_POLICY_FLOOR: {exc}") from None
     base_url = (settings.github_base_url or GITHUB_API).rstrip("/")
-    connection, login, git_user = _connect(settings, base_url, login_for)
+    app = _app(settings, base_url)
+    if app is not None:
+        login = settings.bot_login or app.bot_login()
+        repo_for, workspace_for = app_clients(app, base_url, login)
+    else:
+        connection, login, git_user = _connect(settings, base_url, login_for)
+        repo_for = _repo_for(connection)
+        workspace_for = git_workspaces(connection, base_url, git_user, login)
     data = settings.data_dir.absolute()
     return Line(
         bot_login=login,
         api_base_url=base_url,
-        repo_for=lambda full_name: GithubRepoClient(connection, full_name),
-        workspace_for=git_workspaces(connection, base_url, git_user, login),
+        repo_for=repo_for,
+        workspace_for=workspace_for,
+        app=app,
         ledger=Ledger(database),
         provider=provider,
         registry=registry,
@@ -171,6 +199,25 @@ def build_line(
         stage_token=settings.stage_token,
         floor=floor,
     )
+
+
+def _repo_for(connection: Connection) -> RepoFor:
+    return lambda full_name: repo_client(connection, full_name)  # check runs for an App
+
+
+def app_clients(app: AppInstallations, api_base_url: str, bot_login: str) -> tuple[RepoFor, WorkspaceFor]:
+    """Clients and working copies that act on each repository with its own installation's token."""
+    identity = GitIdentity(bot_login, f"{bot_login}@users.noreply.intentops")
+
+    def repo_for(full_name: str) -> RepoClient:
+        return repo_client(app.connection_for(full_name), full_name)
+
+    def workspace_for(full_name: str, directory: Path) -> Workspace:
+        remote = f"{git_base_url(api_base_url)}/{full_name}.git"
+        env = auth_environment(APP_GIT_USER, git_password(app.connection_for(full_name)))
+        return Workspace(directory, remote, env, identity)
+
+    return repo_for, workspace_for
 
 
 def git_workspaces(connection: Connection, api_base_url: str, git_user: str, bot_login: str) -> WorkspaceFor:

@@ -90,6 +90,7 @@ NOTHING_TO_RETRY = (
 NOTHING_TO_REBUILD = "Nothing to rebuild: `{path}` is not on the default branch any more."
 REBUILD_QUEUED = "Rebuilding `{service}` from the intent on the default branch."
 UNDEPLOYED = "`{service}` was undeployed: its intent was deleted from the default branch."
+INVALID_TITLE = "Invalid intent"
 ISSUE_FIXED = "Fixed: `{path}` has its pull request now, #{number}; the line reports there from now on."
 ISSUE_REMOVED = "Closed: `{path}` was deleted from the default branch."
 

@@ -24,7 +24,7 @@ from bot.queue import IdempotencyKey, Job
 from bot.routing import BotContext, Routes
 from bot.vcs.client import RepoClient
 from bot.vcs.errors import Invalid
-from bot.vcs.models import PullRequest, StatusContext, StatusState
+from bot.vcs.models import LineNote, PullRequest, StatusContext, StatusState
 from pipeline.adoption.fallback import AdoptedStages
 from pipeline.adoption.stagefile import STAGES_FILE
 from pipeline.assembly import BuildOutcome, BuildVerdict, build_service
@@ -157,10 +157,16 @@ def _report_invalid(
         str(problems[0]),
         detail={"problems": [p.to_json() for p in problems]},
     )
-    fail_commit(line, repo, payload.sha, reports.INVALID_STATUS.format(problem=problems[0]), record)
+    notes = [LineNote(p.file, p.line, p.column, _problem_text(p), reports.INVALID_TITLE) for p in problems]
+    description = reports.INVALID_STATUS.format(problem=problems[0])
+    fail_commit(line, repo, payload.sha, description, record, notes=notes)
     if new:
         body = reports.render("invalid", path=path, problems=problems)
         notify(line, repo, line.ledger.get(record.id), body, kind="invalid")
+
+
+def _problem_text(problem: IntentProblem) -> str:
+    return f"{problem.field}: {problem.message}" if problem.field else problem.message
 
 
 @routes.job(JobKind.BUILD, on_dead=report_dead, payload=IntentPayload)

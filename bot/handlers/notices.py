@@ -3,10 +3,12 @@ default branch's commit."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from bot import reports
 from bot.line import Line
 from bot.vcs.client import RepoClient
-from bot.vcs.models import StatusContext, StatusState
+from bot.vcs.models import LineNote, StatusContext, StatusState
 from pipeline.ledger import IntentRecord
 
 
@@ -23,16 +25,21 @@ def notify(line: Line, repo: RepoClient, record: IntentRecord, body: str, *, kin
         line.ledger.update(record.id, issue_number=number)
 
 
-def fail_commit(line: Line, repo: RepoClient, sha: str, description: str, record: IntentRecord) -> None:
+def fail_commit(
+    line: Line,
+    repo: RepoClient,
+    sha: str,
+    description: str,
+    record: IntentRecord,
+    *,
+    notes: Sequence[LineNote] = (),
+) -> None:
     """A failing status on the default branch's commit for this intent file: one context per file, so
-    every failing file of a push shows on the commit."""
-    repo.set_status(
-        sha,
-        StatusContext.GOVERNANCE.of_file(record.path),
-        StatusState.FAILURE,
-        reports.short(description),
-        line.intent_url(record.id),
-    )
+    every failing file of a push shows on the commit; `notes` go on the file's lines (as an App)."""
+    context = StatusContext.GOVERNANCE.of_file(record.path)
+    repo.set_status(sha, context, StatusState.FAILURE, reports.short(description), line.intent_url(record.id))
+    if notes:
+        repo.annotate(sha, context, notes)
 
 
 def close_opened_issue(line: Line, repo: RepoClient, record: IntentRecord, why: str) -> None:

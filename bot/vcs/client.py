@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any, Protocol
 
 from bot.vcs.models import (
@@ -9,6 +10,7 @@ from bot.vcs.models import (
     Comparison,
     DeploymentState,
     FileDiff,
+    LineNote,
     MergeOutcome,
     PullRequest,
     Review,
@@ -64,6 +66,11 @@ class RepoClient(Protocol):
     def set_status(
         self, sha: str, context: str, state: StatusState, description: str, target_url: str | None = None
     ) -> None: ...
+
+    def annotate(self, sha: str, context: str, notes: Sequence[LineNote]) -> None:
+        """Put `notes` on the lines of their files in the report `context` on `sha` (a check run's
+        annotations); nothing where the forge reports with commit statuses."""
+        ...
 
     def comment(self, issue_number: int, body: str) -> None: ...
 

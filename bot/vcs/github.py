@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any, ParamSpec, TypeVar
@@ -26,6 +26,7 @@ from bot.vcs.models import (
     Comparison,
     DeploymentState,
     FileDiff,
+    LineNote,
     MergeOutcome,
     PullRequest,
     Review,
@@ -348,6 +349,10 @@ class GithubRepoClient:
 
     def comment(self, issue_number: int, body: str) -> None:
         self._repo.get_issue(issue_number).create_comment(body)
+
+    def annotate(self, sha: str, context: str, notes: Sequence[LineNote]) -> None:
+        """Commit statuses carry no annotations: with a token, the status and the comment say where."""
+        del sha, context, notes
 
     def report(self, issue_number: int, *, kind: str, body: str, author: str) -> None:
         """The one comment of this `kind` on the issue or PR: `author`'s (the bot's) comment carrying the

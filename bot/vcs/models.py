@@ -107,3 +107,15 @@ class MergeOutcome:
     merged: bool
     sha: str | None
     message: str
+
+
+@dataclass(frozen=True)
+class LineNote:
+    """Something said about a line of a file (a check run's annotation); `line` and `column` are 1-based,
+    0 for the whole file."""
+
+    path: str
+    line: int
+    column: int
+    message: str
+    title: str = ""

@@ -153,7 +153,7 @@ def action_args(job: str, path: Path = LINE_TEMPLATE) -> list[str]:
     return shlex.split(command)[2:]
 
 
-def _repo_files() -> dict[str, bytes]:
+def repo_files() -> dict[str, bytes]:
     policies = {f"policies/{p.name}": p.read_bytes() for p in (ROOT / "policies").iterdir() if p.is_file()}
     return {
         "BLUEPRINT.md": (EXAMPLES / "BLUEPRINT.md").read_bytes(),
@@ -166,7 +166,7 @@ def _repo_files() -> dict[str, bytes]:
 def actions_rig(forge_kit: ForgeKit, hook_receiver: HookReceiver, tmp_path: Path) -> Iterator[ActionsRig]:
     kit = forge_kit
     accounts = {login: kit.user(login) for login in ("acme", BOT, "alice", "bob", "carol")}
-    kit.repo(REPO, files=_repo_files(), collaborators={BOT: "write", "alice": "write", "bob": "write"})
+    kit.repo(REPO, files=repo_files(), collaborators={BOT: "write", "alice": "write", "bob": "write"})
     kit.admin.add_webhook(REPO, hook_receiver.url)
     prepare_wheelhouse(SHARED_DATA / "wheelhouse")  # a no-op once set-up has run
     (SHARED_DATA / "venvs").mkdir(parents=True, exist_ok=True)
