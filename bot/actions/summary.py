@@ -31,7 +31,15 @@ REFUSED_STATES = frozenset(
     }
 )
 
-TITLE = "## IntentOps: {event} ({delivery})"
+TITLE = "## IntentOps: {event}, {delivery}"
+HOW_TAKEN = {
+    "queued": "handled",
+    "duplicate": "already handled in this workflow run",
+    "ignored": "nothing in the line handles it",
+    "own-event": "caused by the line itself",
+    "dispatched": "every intent on the default branch read again",
+}
+"""How the event was taken (`bot.webhooks.deliveries.DeliveryOutcome`, or a dispatch), in words."""
 NOTHING = "Nothing for the line in this event."
 TABLE_HEAD = "| Intent | State | Pull request | Why |\n| --- | --- | --- | --- |"
 ROW = "| `{path}` | {state} | {pull} | {why} |"
@@ -67,7 +75,8 @@ def _row(record: IntentRecord) -> str:
 
 def render_summary(report: RunReport) -> str:
     """The job summary in Markdown."""
-    lines = [TITLE.format(event=report.event, delivery=report.delivery), ""]
+    taken = HOW_TAKEN.get(report.delivery, report.delivery)
+    lines = [TITLE.format(event=report.event, delivery=taken), ""]
     if report.intents:
         lines += [TABLE_HEAD, *(_row(record) for record in report.intents), ""]
     elif not report.dead:
