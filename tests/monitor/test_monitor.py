@@ -10,11 +10,6 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli.main import build_app
-from bot.events import PullRequestEvent
-from bot.handlers.monitor import on_pull
-from bot.queue import JobQueue, JobState
-from bot.routing import BotContext
-from bot.settings import Settings
 from pipeline.intents import load_intent
 from pipeline.ledger import Ledger
 from pipeline.monitor import FilingStore, Plan, line_metrics, load_rule_dir, load_rules, plan_rules
@@ -161,31 +156,3 @@ def test_intentops_monitor_once_says_what_it_would_file(
     text = runner.invoke(build_app(), ["monitor", "--once"])
     assert "would file intents/spec-builder-v2.yaml" in text.stdout and text.exit_code == 3
     assert runner.invoke(build_app(), ["monitor"]).exit_code == 2
-
-
-def pull_event(head_ref: str) -> PullRequestEvent:
-    return PullRequestEvent(
-        repo=REPO,
-        sender="intentops-bot",
-        installation_id=None,
-        action="opened",
-        number=5,
-        title="t",
-        head_ref=head_ref,
-        head_sha="a" * 40,
-        base_ref="main",
-        merged=False,
-        merge_commit_sha=None,
-        author="intentops-bot",
-    )
-
-
-def test_the_monitors_own_pull_requests_never_set_it_off(database: Database, tmp_path: Path) -> None:
-    settings = Settings(INTENTOPS_DATA_DIR=str(tmp_path), INTENTOPS_BOT_LOGIN="intentops-bot")
-    context = BotContext(settings, database, JobQueue(database))
-    on_pull(pull_event("intentops/monitor-optimizer-rounds-high"), context)
-    assert context.queue.counts()[JobState.QUEUED] == 0
-    on_pull(pull_event("intentops/notes"), context)
-    assert context.queue.counts()[JobState.QUEUED] == 1, "the bot's intent pull requests are looked after"
-    on_pull(pull_event("intentops/notes"), context)
-    assert context.queue.counts()[JobState.QUEUED] == 1, "once per state of the ledger"

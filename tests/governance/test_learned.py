@@ -1,0 +1,80 @@
+"""governance-v2, the learned alignment scorer: trained reproducibly from a history of decided intents (a
+generated one here), kept as a model file whose words can only lower a score, and judged by the line's
+shadow evaluation on decisions it never saw and on the fixed adversarial set."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from bot.cli.main import build_app
+from pipeline.governance.historygen import generate, history_text
+from pipeline.governance.learned import Example, LearnedModel, LearnedScorer, examples_of, train
+from pipeline.intents import Intent
+from pipeline.shadow import load_history
+
+SIZE = 100
+
+
+def decided(history: dict[str, Any]) -> list[Example]:
+    """The history's decisions, as training reads them from its file."""
+    return examples_of(
+        (Intent.model_validate(e["intent"]), history["blueprint"], e["outcome"]) for e in history["intents"]
+    )
+
+
+@pytest.fixture(scope="module")
+def model() -> LearnedModel:
+    return train(decided(generate(size=SIZE, seed=3)), source="generated")
+
+
+def test_the_generated_history_is_the_same_for_the_same_seed_and_reads_as_a_history(tmp_path: Path) -> None:
+    assert generate(size=SIZE, seed=3) == generate(size=SIZE, seed=3)
+    assert generate(size=SIZE, seed=4) != generate(size=SIZE, seed=3)
+    path = tmp_path / "history.yaml"
+    path.write_text(history_text(generate(size=40, seed=3)))
+    cases = load_history(path, floor=None, limit=SIZE)
+    outcomes = {c.outcome.value for c in cases}
+    assert len(cases) == 40 and {"signed_off", "rejected", "blocked"} <= outcomes
+
+
+def test_training_is_reproducible_and_reports_its_data_and_cross_validated_auc(model: LearnedModel) -> None:
+    again = train(decided(generate(size=SIZE, seed=3)), source="generated")
+    assert again.to_text() == model.to_text(), "the same history gives the same model file"
+    report = model.report
+    assert report["examples"] == report["signed_off"] + report["refused"] == SIZE
+    assert report["cv_folds"] == 5 and 0.8 < report["cv_auc"] <= 1.0
+    assert all(weight <= 0 for weight in model.lowering.values())
+    assert LearnedModel.from_json(json.loads(model.to_text())) == model
+
+
+def test_too_few_decisions_is_a_clear_refusal() -> None:
+    cases = load_history(floor=None)[:6]
+    with pytest.raises(ValueError, match="at least 10 decided intents"):
+        train(examples_of((c.intent, c.blueprint, c.outcome.value) for c in cases), source="bundled")
+
+
+def test_intentops_train_scorer_writes_the_model_and_reports_and_judges_it(tmp_path: Path) -> None:
+    result = CliRunner().invoke(
+        build_app(),
+        ["train-scorer", "--generate", "60", "--seed", "5", "--out", str(tmp_path), "--format", "json"],
+    )
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert {p.name for p in tmp_path.iterdir()} == {
+        "history.yaml",
+        "model.json",
+        "training-report.md",
+        "shadow.json",
+    }
+    assert "cross-validated (5 folds): AUC" in (tmp_path / "training-report.md").read_text()
+    shadow = answer["shadow"]
+    metrics = {m["metric"]["name"]: m for m in shadow["metrics"]}
+    assert metrics["adversarial_held"]["candidate"] == 1.0, "no padded or injected variant scores higher"
+    assert metrics["approved_blocked"]["candidate"] == 0
+    assert shadow["verdict"] in {"better", "no_better", "worse"} and shadow["rule"]
+    assert LearnedScorer(LearnedModel.load(tmp_path / "model.json")).score is not None
