@@ -31,6 +31,8 @@ class EventName(StrEnum):
     PULL_REQUEST_REVIEW = "pull_request_review"
     ISSUE_COMMENT = "issue_comment"
     ISSUES = "issues"
+    INSTALLATION = "installation"
+    INSTALLATION_REPOSITORIES = "installation_repositories"
 
 
 class ReviewState(StrEnum):
@@ -225,8 +227,32 @@ class IssuesEvent(Event):
     labels: tuple[str, ...]
 
 
+@dataclass(frozen=True)
+class InstallationEvent(Event):
+    """A GitHub App installed, uninstalled, or given or refused repositories (`installation` and
+    `installation_repositories` events): which installation now answers for which repositories."""
+
+    name: ClassVar[EventName] = EventName.INSTALLATION
+    action: str
+    account: str
+    added: tuple[str, ...]
+    """`owner/name` of the repositories the installation now covers (all of them for `created`)."""
+    removed: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class InstallationRepositoriesEvent(InstallationEvent):
+    name: ClassVar[EventName] = EventName.INSTALLATION_REPOSITORIES
+
+
 AnyEvent: TypeAlias = (
-    PingEvent | PushEvent | PullRequestEvent | PullRequestReviewEvent | IssueCommentEvent | IssuesEvent
+    PingEvent
+    | PushEvent
+    | PullRequestEvent
+    | PullRequestReviewEvent
+    | IssueCommentEvent
+    | IssuesEvent
+    | InstallationEvent
 )
 
 
@@ -351,6 +377,35 @@ def _issues(r: _Reader) -> IssuesEvent:
     )
 
 
+def _repositories(r: _Reader, *path: str) -> tuple[str, ...]:
+    names: list[Any] = [item.get("full_name") for item in r.items(*path) if isinstance(item, Mapping)]
+    if not all(isinstance(name, str) for name in names):
+        raise MalformedEvent(r.event, ".".join(path), "expected repositories with a full_name")
+    return tuple(names)
+
+
+def _installation_fields(r: _Reader) -> dict[str, Any]:
+    return {
+        "repo": "",
+        "sender": r.text("sender", "login"),
+        "installation_id": r.integer("installation", "id"),
+        "action": r.text("action"),
+        "account": r.opt_text("installation", "account", "login") or "",
+    }
+
+
+def _installation(r: _Reader) -> InstallationEvent:
+    return InstallationEvent(**_installation_fields(r), added=_repositories(r, "repositories"), removed=())
+
+
+def _installation_repositories(r: _Reader) -> InstallationRepositoriesEvent:
+    return InstallationRepositoriesEvent(
+        **_installation_fields(r),
+        added=_repositories(r, "repositories_added"),
+        removed=_repositories(r, "repositories_removed"),
+    )
+
+
 _PARSERS: dict[str, Callable[[_Reader], AnyEvent]] = {
     EventName.PING: _ping,
     EventName.PUSH: _push,
@@ -358,6 +413,8 @@ _PARSERS: dict[str, Callable[[_Reader], AnyEvent]] = {
     EventName.PULL_REQUEST_REVIEW: _pull_request_review,
     EventName.ISSUE_COMMENT: _issue_comment,
     EventName.ISSUES: _issues,
+    EventName.INSTALLATION: _installation,
+    EventName.INSTALLATION_REPOSITORIES: _installation_repositories,
 }
 
 

@@ -17,6 +17,7 @@ from pydantic import SecretStr
 from bot.settings import Settings
 from bot.vcs.checks import repo_client
 from bot.vcs.client import RepoClient
+from bot.vcs.commitfiles import CommitFiles
 from bot.vcs.github import Connection, git_password, token_connection
 from bot.vcs.installations import AppInstallations
 from bot.vcs.workspace import GitIdentity, Workspace, auth_environment
@@ -97,6 +98,8 @@ class Line:
     app: AppInstallations | None = None
     """A GitHub App's installations (each repository worked on with its own installation's token)."""
     policy_stores: dict[str, PolicyStore] = field(default_factory=dict)
+    files: CommitFiles = field(default_factory=CommitFiles)
+    """Files at commit SHAs, read from the forge once and shared by the workers."""
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @property

@@ -9,4 +9,5 @@ FLOW_MODULES: tuple[str, ...] = (
     "bot.handlers.changes",
     "bot.handlers.stages",
     "bot.handlers.monitor",
+    "bot.handlers.installations",
 )

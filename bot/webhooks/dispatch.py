@@ -36,6 +36,8 @@ def event_job_handler(routes: Routes) -> Callable[[Job, BotContext], None]:
             raise PermanentJobError(str(exc)) from None
         if event is None:
             raise PermanentJobError(f"event {route.event!r} has no model in bot.events")
+        if context.line is not None:  # a GitHub App works on the repository with this event's installation
+            context.line.event_seen(event.repo, event.installation_id)
         route.handler(event, context)
 
     return run_event_job

@@ -67,6 +67,8 @@ class EveryModelledEvent:
             events.PullRequestReviewEvent,
             events.IssueCommentEvent,
             events.IssuesEvent,
+            events.InstallationEvent,
+            events.InstallationRepositoriesEvent,
         ):
             self.routes.on(event_type)(self.accept)
         self.seen: list[str] = []
