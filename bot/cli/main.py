@@ -41,6 +41,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.shadow_cmd",
     "bot.cli.action_cmd",
     "bot.cli.monitor_cmd",
+    "bot.cli.scorer_cmd",
 )
 
 
@@ -71,6 +72,7 @@ COMMAND_OWNERS: dict[str, str] = {
     "shadow": "bot.cli.shadow_cmd",
     "action": "bot.cli.action_cmd",
     "monitor": "bot.cli.monitor_cmd",
+    "train-scorer": "bot.cli.scorer_cmd",
 }
 """Top-level command -> the module that registers it."""
 
@@ -103,6 +105,8 @@ COMMAND_HELP: dict[str, str] = {
     "stage": "Serve one factory stage alone (or all of them) over HTTP.",
     "stages": "Each stage of the line: what serves it (built in, or an adopted stage service), since when, "
     "the shadow report that proved it, its lineage and its error rate over the last 24 hours.",
+    "train-scorer": "Train governance-v2, the learned alignment scorer, from a history of decided intents "
+    "(or a generated one), and prove it beside the line's scorer by shadow evaluation.",
     "undeploy": "Stop and remove a service on whatever backend runs it, and deregister it. Undeploying what "
     "is not deployed does nothing.",
     "up": "Start the forge (with a demo repository and users), the bot and the dashboard; run until Ctrl-C.",

@@ -73,7 +73,8 @@ def train_scorer(
     ] = True,
     output: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Train governance-v2 (the learned alignment scorer) and prove it by shadow evaluation."""
+    """Train governance-v2, the learned alignment scorer, from a history of decided intents (or a generated
+    one), and prove it beside the line's scorer by shadow evaluation."""
     if (history is None) == (generated is None):
         fail(ONE_SOURCE, code=2)
     try:
