@@ -1,6 +1,6 @@
 """The webhook bot as a GitHub App reports with check runs: an invalid intent is annotated on its file and
 line; governance, spec and tests are check runs with a summary (commit statuses stay for tokens: the flow
-tests)."""
+tests). The issue opened about the invalid version is closed once the fix has its pull request."""
 
 from __future__ import annotations
 
@@ -88,6 +88,12 @@ def test_an_app_gets_check_runs_with_annotations(
         kit.commit(clone, {"intents/notes.yaml": NOTES_INTENT}, "Fix notes")
         kit.git(clone, "push", "--quiet", "origin", "HEAD:main")
         pull = eventually(lambda: next(iter(reader.get_pulls(state="open")), None), "pull request")
+        # The issue opened about the invalid version, closed by the fix (the issues API lists PRs too).
+        (issue,) = [found for found in reader.get_issues(state="all") if found.pull_request is None]
+        assert issue.title == "intentops: intents/notes.yaml needs attention"
+        eventually(lambda: reader.get_issue(issue.number).state == "closed", "the issue closed")
+        closing = reader.get_issue(issue.number).get_comments()[0].body
+        assert f"has its pull request now, #{pull.number}" in closing
         head = pull.head.sha
 
         def runs() -> dict[str, tuple[str, str | None, str]] | None:
