@@ -91,7 +91,7 @@ def read_intent(job: Job, context: BotContext) -> None:
     """Validate one intent file as committed; a valid one is queued for building under its content hash."""
     line = require_line(context)
     payload = IntentPayload.of(job)
-    repo = line.repo(payload.repo)
+    repo = line.files.reader(line.repo(payload.repo))
     data = repo.read_file(payload.path, payload.sha)
     if data is None:
         return  # gone again by the end of the push: its removal is handled as such
@@ -123,11 +123,13 @@ def name_taken(
     records = line.ledger.records_for_service(payload.repo, intent.service_name)
     owner = next((r.path for r in records if r.state is not IntentState.INVALID), None)
     pushed = {p for p in payload.changed_files if is_intent_path(p)}
-    files: dict[str, bytes] = {path: data}
+    files: dict[str, bytes | Intent] = {path: data}
     for other in sorted(({r.path for r in records} | pushed) - {path}):
+        # Every intent of a push reads every other: each file is fetched and parsed once per process.
         content = repo.read_file(other, sha)
-        if content is not None:
-            files[other] = content
+        parsed = line.files.intent(content, source=other) if content is not None else None
+        if parsed is not None:  # an invalid file claims no name
+            files[other] = parsed
     problems = duplicate_names(
         files,
         known_owners={intent.service_name: owner} if owner else None,
@@ -174,11 +176,11 @@ def build_intent(job: Job, context: BotContext) -> None:
     """Govern and build one intent's content, then open or update its pull request."""
     line = require_line(context)
     payload = IntentPayload.of(job)
-    repo = line.repo(payload.repo)
-    data = repo.read_file(payload.path, payload.sha)
+    repo = line.files.reader(line.repo(payload.repo))  # the read job fetched the file; so did other builds
+    data = repo.read_file(payload.path, payload.sha)  # the policies and blueprint at the push's base
     if data is None:
         return
-    intent = load_intent(data, source=payload.path)
+    intent = line.files.intent(data, source=payload.path) or load_intent(data, source=payload.path)
     record, _ = line.ledger.receive(
         repo=payload.repo,
         path=payload.path,
