@@ -176,6 +176,8 @@ class Settings(BaseSettings):
     """A folder of monitor rules (`*.yaml`); unset: the rules shipped with IntentOps (monitors/)."""
     monitor_max_per_day: int = Field(default=2, ge=0, alias="INTENTOPS_MONITOR_MAX_PER_DAY")
     """At most this many improvement intents filed a day, whatever the rules say."""
+    rate_card: Path | None = Field(default=None, alias="INTENTOPS_RATE_CARD")
+    """A YAML rate card pricing compute (build and sandbox seconds, uptime hours); unset: the defaults."""
 
     @field_validator("stages", mode="before")
     @classmethod

@@ -1,4 +1,5 @@
-"""`intentops usage`: what the model calls cost, per month and per stage, against the budgets."""
+"""`intentops usage`: what the line costs: model calls per month and per stage against the budgets, and
+compute (build and sandbox seconds, uptime) per service, priced by the rate card."""
 
 from __future__ import annotations
 
@@ -12,12 +13,14 @@ from rich.table import Table
 
 from bot.cli.output import FormatOption, OutputFormat, fail, out, print_json
 from bot.settings import Settings
+from pipeline.costs import RateCard, month_total, service_costs
 from pipeline.llm.usage import Budgets, UsageLedger, month_of, utc_now
 from pipeline.state import Database
 
 MONTH_FORMAT = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 BAD_MONTH = "--month must look like 2026-11 (year-month), got {value!r}"
 NO_CALLS = "no model calls recorded yet (the offline provider makes none)"
+TOTAL_LINE = "{month}: compute ${compute:.4f} + model ${model:.4f} = ${total:.4f}"
 BUDGET_LINE = "{month}: ${spent:.4f} of the ${limit:.2f} monthly budget; ${per_intent:.2f} per intent"
 
 
@@ -27,14 +30,29 @@ def budgets_from(settings: Settings) -> Budgets:
     )
 
 
-def _ledger() -> UsageLedger:
+def _ledger() -> tuple[UsageLedger, RateCard, Database]:
     try:
         settings = Settings()
+        rates = RateCard.load(settings.rate_card)
     except ValidationError as exc:
         fail(escape(f"configuration: {exc.errors()[0]['msg']}"))
+    except ValueError as exc:
+        fail(escape(str(exc)))
     database = Database(settings.state_database_url())
     database.create_all()
-    return UsageLedger(database, budgets_from(settings))
+    return UsageLedger(database, budgets_from(settings)), rates, database
+
+
+def _compute(database: Database, rates: RateCard, month: str) -> dict[str, Any]:
+    now = utc_now()
+    services = service_costs(database, month=month, now=now, rates=rates)
+    total = month_total(database, month=month, now=now, rates=rates)
+    return {
+        "rate_card": rates.model_dump(),
+        "compute_usd": round(total.compute_usd, 6),
+        "total_usd": round(total.total_usd, 6),
+        "services": [s.to_json() for s in services],
+    }
 
 
 def _report(ledger: UsageLedger, month: str) -> dict[str, Any]:
@@ -52,7 +70,42 @@ def _report(ledger: UsageLedger, month: str) -> dict[str, Any]:
     }
 
 
+def _print_services(report: dict[str, Any]) -> None:
+    table = Table(title=f"Cost per service in {report['month']}", title_justify="left")
+    for column in (
+        "service",
+        "build s",
+        "sandbox s",
+        "uptime h",
+        "compute (USD)",
+        "model (USD)",
+        "total (USD)",
+    ):
+        table.add_column(column)
+    for row in report["services"]:
+        table.add_row(
+            escape(row["service"]),
+            f"{row['build_seconds']:.1f}",
+            f"{row['sandbox_seconds']:.1f}",
+            f"{row['uptime_hours']:.2f}",
+            f"{row['compute_usd']:.4f}",
+            f"{row['llm_usd']:.4f}",
+            f"{row['total_usd']:.4f}",
+        )
+    out.print(table)
+    out.print(
+        TOTAL_LINE.format(
+            month=report["month"],
+            compute=report["compute_usd"],
+            model=report["spent_usd"],
+            total=report["total_usd"],
+        )
+    )
+
+
 def _print_report(report: dict[str, Any]) -> None:
+    if report["services"]:
+        _print_services(report)
     if not report["months"]:
         out.print(NO_CALLS)
         return
@@ -89,10 +142,13 @@ def usage(
     ] = None,
     output_format: FormatOption = OutputFormat.TEXT,
 ) -> None:
-    """Show model cost per month and usage per stage, from the state database."""
+    """Show cost per month from the state database: model calls per stage, and compute per service (build
+    and sandbox seconds, uptime) priced by the rate card."""
     if month is not None and not MONTH_FORMAT.match(month):
         fail(escape(BAD_MONTH.format(value=month)))
-    report = _report(_ledger(), month or month_of(utc_now()))
+    ledger, rates, database = _ledger()
+    chosen = month or month_of(utc_now())
+    report = {**_report(ledger, chosen), **_compute(database, rates, chosen)}
     if output_format is OutputFormat.JSON:
         print_json(report)
     else:
