@@ -1,5 +1,6 @@
 """Analytics: intents per day, auto-approval rate, median time per stage, SPEC scores, deploy success
-rate, LLM tokens and cost this month. A handful of grouped queries over the ledger, over a range of days
+rate, LLM tokens and cost this month, and what each service cost this month (model calls plus compute
+priced by the rate card). A handful of grouped queries over the ledger, over a range of days
 (`since`, `until`; the last 14 by default)."""
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from bot.dashboard.readmodel import TIMELINE
 from bot.dashboard.rendering import duration, render
 from bot.dashboard.sessions import UserDep
 from bot.dashboard.text import BAD_DATE, BAD_RANGE, RANGE_TOO_LONG
+from pipeline.costs import RateCard, ServiceCost, month_total, service_costs
 from pipeline.ledger import Outcome, Stage
 from pipeline.ledger.tables import DecisionRow, IntentEventRow, IntentRow
 from pipeline.llm.usage import month_of
@@ -28,6 +30,8 @@ from pipeline.state import Database
 
 DAYS = 14
 MAX_DAYS = 366
+COST_ROWS = 12
+"""At most this many services in the cost table (the costliest)."""
 LABELS = 16
 """At most this many day labels under the per-day chart; the others stay blank (their bars keep titles)."""
 AUTO_APPROVE = "auto_approve"
@@ -44,6 +48,21 @@ class LlmMonth:
     output_tokens: int
     cost_usd: float
     budget_usd: float | None
+
+
+@dataclass(frozen=True)
+class CostMonth:
+    month: str
+    services: tuple[ServiceCost, ...]
+    """The costliest services this month, at most COST_ROWS."""
+    more: int
+    """Services left out of the table."""
+    compute_usd: float
+    llm_usd: float
+
+    @property
+    def total_usd(self) -> float:
+        return self.compute_usd + self.llm_usd
 
 
 @dataclass(frozen=True)
@@ -101,6 +120,7 @@ class Analytics:
     deploys: int
     deploy_success_rate: float | None
     llm: LlmMonth | None
+    costs: CostMonth
 
 
 def _per_day(db: Database, days: DayRange) -> tuple[int, BarChart]:
@@ -216,7 +236,22 @@ def _llm(context: DashboardContext, now: datetime) -> LlmMonth | None:
     )
 
 
-def compute(context: DashboardContext, days: DayRange | None = None) -> Analytics:
+def _costs(context: DashboardContext, now: datetime, rates: RateCard) -> CostMonth:
+    month = month_of(now)
+    services = service_costs(context.db, month=month, now=now, rates=rates)
+    total = month_total(context.db, month=month, now=now, rates=rates)
+    return CostMonth(
+        month=month,
+        services=tuple(services[:COST_ROWS]),
+        more=max(0, len(services) - COST_ROWS),
+        compute_usd=total.compute_usd,
+        llm_usd=total.llm_usd,
+    )
+
+
+def compute(
+    context: DashboardContext, days: DayRange | None = None, rates: RateCard | None = None
+) -> Analytics:
     now = context.clock()
     days = days or day_range("", "", now.date())
     total, per_day = _per_day(context.db, days)
@@ -235,6 +270,7 @@ def compute(context: DashboardContext, days: DayRange | None = None) -> Analytic
         deploys=deploys,
         deploy_success_rate=deploy_rate,
         llm=_llm(context, now),
+        costs=_costs(context, now, rates or RateCard()),
     )
 
 
@@ -246,5 +282,5 @@ def analytics(
     request: Request, user: UserDep, context: ContextDep, since: DateText = "", until: DateText = ""
 ) -> Response:
     days = day_range(since, until, context.clock().date())
-    data = compute(context, days)
+    data = compute(context, days, request.app.state.rates)
     return render(request, "analytics.html", {"title": "Analytics", "data": data}, user=user)

@@ -24,6 +24,7 @@ from bot.dashboard.signinlimit import SignInLimiter
 from bot.dashboard.specdoc import SpecCache
 from bot.dashboard.text import BAD_REQUEST
 from bot.settings import Settings
+from pipeline.costs import RateCard
 
 SEED_PORT = 8214
 MOUNT_PATH = "/dashboard"
@@ -127,6 +128,7 @@ def create_dashboard_app(context: DashboardContext, settings: Settings) -> FastA
     app.state.forge_cache = ForgeViewCache[Any](ttl_seconds=settings.dashboard_forge_cache_seconds)
     app.state.spec_cache = SpecCache()
     app.state.intent_texts = IntentTexts()
+    app.state.rates = RateCard.load(settings.rate_card)  # priced compute on the Analytics page
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,

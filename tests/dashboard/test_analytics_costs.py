@@ -1,0 +1,29 @@
+"""The Analytics page: what each service cost this month (build, sandbox, uptime, model), priced by the
+rate card, with the month's totals."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from pipeline.ledger import Outcome, Stage
+from tests.dashboard.rig import Rig
+
+
+def test_analytics_shows_the_cost_of_each_service_this_month(rig: Rig) -> None:
+    now = datetime.now(UTC)
+    intent = rig.receive("costly-notes")
+    rig.ledger.record(intent, Stage.SPEC, Outcome.SUCCEEDED, duration_ms=1500)
+    rig.ledger.record(intent, Stage.TESTS, Outcome.SUCCEEDED, duration_ms=3000)
+    rig.ledger.record(
+        intent,
+        Stage.DEPLOYED,
+        Outcome.SUCCEEDED,
+        at=max(now - timedelta(hours=2), now.replace(day=1, hour=0, minute=0)),
+    )
+    with rig.client() as client:
+        rig.sign_in(client, rig.people.approver)
+        page = client.get("/analytics").text
+    row = page[page.index('id="cost-costly-notes"') :]
+    row = row[: row.index("</tr>")]
+    assert "1.5 s</td><td>3.0 s</td>" in row, row
+    assert f"Cost per service in {now:%Y-%m}: compute $" in page and "+ model $0.0000 =" in page
