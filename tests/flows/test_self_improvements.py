@@ -1,5 +1,7 @@
 """The seed's self-improvements through the whole line (the real forge, bot, workers and ledger).
 
+spec-analyzer's reading of the line's history comes from the bot's read API, over HTTP with the line's token.
+
 The assembly-line monitor: given a history where the optimizer needs more than 1.5 rounds a SPEC, the line
 files one pull request adding a spec-builder improvement intent, with the evidence, governed like any change
 of the line (two approvals; the monitor never approves or merges); as the line moves on it files no second
@@ -10,11 +12,12 @@ from __future__ import annotations
 
 import time
 
+import httpx
 import pytest
 
 from bot.handlers.monitor import MONITOR_JOB
 from pipeline.intents import load_intent
-from tests.fixtures.line import BOT, REPO, Rig
+from tests.fixtures.line import BOT, REPO, STAGE_TOKEN, Rig
 from tests.fixtures.line_history import seed_built, seed_high_rounds, spec_report
 from tests.flows.test_signoff import approve
 from tests.security.test_trust_flows import wait_for_status
@@ -40,6 +43,13 @@ def wait_for_monitor_pull(rig: Rig, timeout: float = 60.0):  # type: ignore[no-u
 
 def test_high_optimizer_rounds_make_the_line_file_one_spec_builder_intent_and_no_second(rig: Rig) -> None:
     seed_high_rounds(rig.ledger, REPO)
+
+    # spec-analyzer reads the same history over the bot's read API, with the token the line's services hold.
+    token = {"Authorization": f"Bearer {STAGE_TOKEN}"}
+    analysis = httpx.get(f"{rig.url}/history/spec-analysis", params={"repo": REPO}, headers=token, timeout=30)
+    assert analysis.status_code == 200, analysis.text
+    assert analysis.json()["findings"][0]["code"] == "vague-word" and analysis.json()["specs"] == 4
+    assert httpx.get(f"{rig.url}/history/intents", timeout=30).status_code == 401
     rig.push({"docs/notes.md": "The team's notes.\n"}, "notes")
 
     pull = wait_for_monitor_pull(rig)
