@@ -138,12 +138,10 @@ def evaluate_line(
 def _open_pulls(repo: RepoClient, store: FilingStore, now: datetime) -> dict[str, int]:
     open_pulls: dict[str, int] = {}
     for filing in store.open_filings(repo.full_name):
-        if filing.pr_number is None:
+        if filing.pr_number is None:  # claimed, its pull request not yet noted: finished by the next filing
             filed = filing.filed_at if filing.filed_at.tzinfo else filing.filed_at.replace(tzinfo=UTC)
             if now - filed > CLAIM_GRACE:
                 store.close(filing.id)
-            else:
-                open_pulls[filing.rule] = 0
             continue
         if repo.get_pull(filing.pr_number).state == "open":
             open_pulls[filing.rule] = filing.pr_number
@@ -158,7 +156,9 @@ def file_intent(
     """Claim the rule's filing, then open its pull request adding the intent; None when the claim was lost
     (another worker filed for this rule, or the day's filings are used up)."""
     rule = outcome.rule
-    claim = store.claim(repo.full_name, rule=rule.name, path=outcome.intent_path, max_per_day=max_per_day)
+    claim = store.claim(
+        repo.full_name, rule=rule.name, path=outcome.intent_path, max_per_day=max_per_day
+    ) or store.unfinished(repo.full_name, rule.name)
     if claim is None:
         return None
     branch = MONITOR_BRANCH.format(rule=rule.name)

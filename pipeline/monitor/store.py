@@ -94,6 +94,19 @@ class FilingStore:
                     return None
         return None
 
+    def unfinished(self, repo: str, rule: str) -> Filing | None:
+        """The rule's open filing whose pull request was never noted (its job stopped half-way): a retry
+        of that job finishes it instead of waiting for the claim to lapse."""
+        with self._db.session() as session:
+            row = session.scalar(
+                select(MonitorFilingRow).where(
+                    MonitorFilingRow.repo == repo,
+                    MonitorFilingRow.open_rule == rule,
+                    MonitorFilingRow.pr_number.is_(None),
+                )
+            )
+            return _filing(row) if row is not None else None
+
     def _rule_open(self, repo: str, rule: str) -> bool:
         with self._db.session() as session:
             found = session.scalar(

@@ -95,6 +95,10 @@ def test_one_open_filing_per_rule_and_at_most_the_days_slots(database: Database)
     assert store.filed_today(REPO) == 2
     assert store.claim("acme/other", rule="a", path="intents/x-v2.yaml", max_per_day=2) is not None
     assert [f.rule for f in store.open_filings(REPO)] == ["b"]
+    resumed = store.unfinished(REPO, "b")
+    assert resumed is not None and resumed.pr_number is None, "a filing stopped half-way is finished on retry"
+    store.note_pull(resumed.id, 12)
+    assert store.unfinished(REPO, "b") is None
 
 
 BAD_RULES = [
