@@ -58,3 +58,21 @@ def test_what_a_runner_cannot_have_given_is_refused_by_name(
 def test_the_event_body_is_kept_as_the_runner_wrote_it(tmp_path: Path) -> None:
     body = json.dumps({"ref": "refs/heads/main", "é": 1}, ensure_ascii=False).encode()
     assert read_runner_event(_env(tmp_path, body, GITHUB_EVENT_NAME="push")).body == body
+
+
+def _action(env: dict[str, str]) -> tuple[int, str]:
+    from typer.testing import CliRunner
+
+    from bot.cli.main import build_app
+
+    cleared = dict.fromkeys(("GITHUB_TOKEN", "GITHUB_APP_ID", "DATABASE_URL", "INTENTOPS_DATA_DIR"), None)
+    result = CliRunner().invoke(build_app(("bot.cli.action_cmd",)), ["action"], env={**cleared, **env})
+    return result.exit_code, result.output
+
+
+def test_outside_a_runner_the_action_says_what_is_missing_and_exits_2(tmp_path: Path) -> None:
+    code, said = _action({"GITHUB_EVENT_NAME": ""})
+    assert code == 2 and "GITHUB_EVENT_NAME is not set" in said
+    env = _env(tmp_path, GITHUB_EVENT_NAME="push", RUNNER_TEMP=str(tmp_path), DATABASE_URL="")
+    code, said = _action(env)  # an unset secret reaches the step as ""
+    assert code == 2 and "GITHUB_TOKEN is not set" in said
