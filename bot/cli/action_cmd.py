@@ -22,10 +22,11 @@ from sqlalchemy.exc import SQLAlchemyError
 from bot.actions.drive import ActionDriver, RunReport
 from bot.actions.runner import ACTIONS_BOT, RunnerError, RunnerEvent, data_dir_for, read_runner_event
 from bot.actions.statebranch import StateBranch, StateBranchError, state_branch_for
-from bot.actions.summary import ExitCode, append, exit_code, output_lines, outputs, render_summary
+from bot.actions.summary import ExitCode, append, output_lines, outputs, render_summary
 from bot.cli.output import err, out
 from bot.cli.output import fail as fail_marked
 from bot.settings import Settings
+from bot.vcs.errors import ForgeError
 
 DEFAULT_TIMEOUT_S = 50 * 60.0
 OPTIONAL_SECRETS = ("DATABASE_URL", "ANTHROPIC_API_KEY", "ANTHROPIC_BASE_URL")
@@ -34,6 +35,10 @@ BAD_SETTINGS = "invalid settings: {problems}"
 NO_TOKEN = "GITHUB_TOKEN is not set: give the step `GITHUB_TOKEN: ${{ github.token }}` (or the bot's token)"
 NOT_SAVED = "the line's state was not kept: {reason}"
 CANNOT_START = "the line cannot start: {reason}"
+FORGE_FAILED = "the forge failed outside a job ({reason}); what was queued is kept for the next run"
+FORGE_SUMMARY = "## IntentOps: {event}, not finished\n"
+INCOMPLETE_CODE = {"exit-code": str(int(ExitCode.INCOMPLETE))}
+INCOMPLETE_OUTPUTS = {"held-deploys": "0", "pull-requests": "", **INCOMPLETE_CODE}
 
 
 def fail(message: str, *, code: int) -> NoReturn:
@@ -66,7 +71,10 @@ def _settings(event: RunnerEvent, env: Mapping[str, str]) -> Settings:
     if settings.github_token is None and settings.github_app_id is None:
         fail(NO_TOKEN, code=ExitCode.USAGE)
     if settings.bot_login is None:
-        settings = settings.model_copy(update={"bot_login": _bot_login(settings)})
+        try:
+            settings = settings.model_copy(update={"bot_login": _bot_login(settings)})
+        except ForgeError as exc:
+            fail(CANNOT_START.format(reason=exc.short), code=ExitCode.INCOMPLETE)
     return settings
 
 
@@ -95,10 +103,10 @@ def _state_branch(settings: Settings, event: RunnerEvent) -> StateBranch | None:
 
 
 def _run(settings: Settings, event: RunnerEvent, *, hold_deploys: bool, timeout_s: float) -> RunReport:
+    """The event worked off; ForgeError when the forge fails outside a job (jobs retry on their own)."""
     from bot.app import BotConfigurationError
     from bot.line import LineConfigurationError
     from bot.server import build_bot
-    from bot.vcs.errors import ForgeError
 
     try:
         bot = build_bot(settings, worker_threads=0)
@@ -116,6 +124,35 @@ def _run(settings: Settings, event: RunnerEvent, *, hold_deploys: bool, timeout_
 def _env_path(env: Mapping[str, str], name: str) -> Path | None:
     value = env.get(name, "").strip()
     return Path(value) if value else None
+
+
+def _restore(branch: StateBranch | None, database_file: Path) -> str | None:
+    try:
+        return branch.restore(database_file) if branch is not None else None
+    except StateBranchError as exc:
+        fail(str(exc), code=ExitCode.INCOMPLETE)
+
+
+def _save(branch: StateBranch | None, database_file: Path, *, kept: str | None, event: RunnerEvent) -> str:
+    """Keep the state on its branch (stateless mode); why it could not be kept ("" when it was)."""
+    if branch is None:
+        return ""
+    try:
+        branch.save(database_file, expected=kept, what=f"{event.workflow_event} {event.delivery_id}")
+    except StateBranchError as exc:
+        return NOT_SAVED.format(reason=exc)
+    return ""
+
+
+def _finish(env: Mapping[str, str], *, summary: str, values: dict[str, str], problems: list[str]) -> None:
+    """Say it all (stdout, job summary, step outputs, stderr) and exit with `values["exit-code"]`."""
+    summary += "".join(f"\n{problem}\n" for problem in problems)
+    for problem in problems:
+        err.print(escape(problem))
+    out.print(escape(summary))
+    append(_env_path(env, "GITHUB_STEP_SUMMARY"), summary)
+    append(_env_path(env, "GITHUB_OUTPUT"), output_lines(values))
+    raise typer.Exit(int(values["exit-code"]))
 
 
 def action(
@@ -144,24 +181,18 @@ def action(
     settings.data_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     branch = _state_branch(settings, event)
     database_file = settings.data_dir.absolute() / STATE_FILE
+    kept = _restore(branch, database_file)
     try:
-        kept = branch.restore(database_file) if branch is not None else None
-    except StateBranchError as exc:
-        fail(str(exc), code=ExitCode.INCOMPLETE)
-    report = _run(settings, event, hold_deploys=hold_deploys, timeout_s=timeout)
-    code = exit_code(report)
-    summary = render_summary(report)
-    if branch is not None:
-        try:
-            branch.save(database_file, expected=kept, what=f"{event.workflow_event} {event.delivery_id}")
-        except StateBranchError as exc:
-            summary += "\n" + NOT_SAVED.format(reason=exc) + "\n"
-            err.print(escape(NOT_SAVED.format(reason=exc)))
-            code = ExitCode.INCOMPLETE
-    out.print(escape(summary))
-    append(_env_path(env, "GITHUB_STEP_SUMMARY"), summary)
-    append(_env_path(env, "GITHUB_OUTPUT"), output_lines({**outputs(report), "exit-code": str(int(code))}))
-    raise typer.Exit(int(code))
+        report = _run(settings, event, hold_deploys=hold_deploys, timeout_s=timeout)
+    except ForgeError as exc:
+        # Whatever was queued before the forge failed is kept, for the next run to carry on with.
+        why = _save(branch, database_file, kept=kept, event=event)
+        problems = [FORGE_FAILED.format(reason=exc.short), *([why] if why else [])]
+        summary = FORGE_SUMMARY.format(event=event.workflow_event)
+        _finish(env, summary=summary, values=INCOMPLETE_OUTPUTS, problems=problems)
+    why = _save(branch, database_file, kept=kept, event=event)
+    values = outputs(report) if not why else {**outputs(report), **INCOMPLETE_CODE}
+    _finish(env, summary=render_summary(report), values=values, problems=[why] if why else [])
 
 
 def register(app: typer.Typer) -> None:
