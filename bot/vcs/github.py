@@ -45,8 +45,10 @@ FAILED_DEPLOYMENT_STATES = frozenset(
 )
 
 
-REPORT_MARKER = "<!-- intentops:report {kind} -->"
-"""Opens each report comment, so the next report of the same kind edits it instead of adding another."""
+REPORT_MARKER = "[//]: # (intentops-report {kind})"
+"""Opens each report comment, so the next report of the same kind edits it instead of adding another: a
+Markdown link definition, which GitHub and the dashboard render as nothing (an HTML comment the dashboard
+would show escaped)."""
 
 
 def forge_error(exc: Exception) -> ForgeError:
@@ -359,7 +361,7 @@ class GithubRepoClient:
         kind's marker is edited in place; without one, a new comment. Others' comments are never edited,
         whatever they carry."""
         marker = REPORT_MARKER.format(kind=kind)
-        text = f"{marker}\n{body}"
+        text = f"{marker}\n\n{body}"
         issue = self._repo.get_issue(issue_number)
         for existing in issue.get_comments():
             if existing.user.login == author and existing.body.startswith(marker):

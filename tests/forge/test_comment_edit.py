@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 from github import GithubException
 
+from bot.dashboard.markdown import render_markdown
 from bot.vcs.github import GithubRepoClient, token_connection
 from tests.fixtures.forge import ForgeKit, HookReceiver
 
@@ -39,7 +40,7 @@ def test_comments_edit_in_place_and_only_by_their_author_or_a_writer(
 
     # The bot's report of a kind: created once, then edited; a person's comment with the marker is left.
     client = GithubRepoClient(token_connection(bot.token, kit.api_url), REPO)
-    issue.create_comment("<!-- intentops:report deploy -->\nforged by alice")
+    issue.create_comment("[//]: # (intentops-report deploy)\n\nforged by alice")
     client.report(issue.number, kind="deploy", body="deploy refused", author="edits-bot")
     client.report(issue.number, kind="deploy", body="deployed at http://x", author="edits-bot")
     client.report(issue.number, kind="blocked", body="blocked", author="edits-bot")
@@ -48,7 +49,8 @@ def test_comments_edit_in_place_and_only_by_their_author_or_a_writer(
     ]
     assert bodies == [
         ("alice", "better words"),
-        ("alice", "<!-- intentops:report deploy -->\nforged by alice"),
-        ("edits-bot", "<!-- intentops:report deploy -->\ndeployed at http://x"),
-        ("edits-bot", "<!-- intentops:report blocked -->\nblocked"),
+        ("alice", "[//]: # (intentops-report deploy)\n\nforged by alice"),
+        ("edits-bot", "[//]: # (intentops-report deploy)\n\ndeployed at http://x"),
+        ("edits-bot", "[//]: # (intentops-report blocked)\n\nblocked"),
     ]
+    assert str(render_markdown(bodies[2][1])) == "<p>deployed at http://x</p>\n", "the marker shows nowhere"
