@@ -20,6 +20,7 @@ from pipeline.factory.routing import StageRegistry
 from pipeline.governance.floor import FloorLoadError, load_floor
 from pipeline.governance.historygen import generate, history_text
 from pipeline.governance.learned import LearnedModel, LearnedScorer, examples_of, train
+from pipeline.monitor.rules import dump_yaml_text
 from pipeline.shadow import BUNDLED_SOURCE, Referees, ShadowDataError, ShadowReport, evaluate, load_history
 
 MAX_HISTORY = 10_000
@@ -28,6 +29,18 @@ MODEL_FILE = "model.json"
 REPORT_FILE = "training-report.md"
 SHADOW_FILE = "shadow.json"
 HISTORY_FILE = "history.yaml"
+INTENT_FILE = "governance-v2.yaml"
+INTENT_HEADER = """\
+# governance-v2: a new alignment scorer for the line, learned from what people decided (intentops
+# train-scorer). The model is its stage hint; a stage service serves it once two people approve. The line
+# proves it by shadow evaluation before proposing it; its scores only inform, they never grant
+# auto-approval. Training: {examples} decisions from {source}; cross-validated AUC {auc}, accuracy {accuracy}.
+"""
+INTENT_PURPOSE = (
+    "Alignment scoring learned from what people decided about the line's past intents: a linear model over "
+    "the intent's words, the blueprint's evidence against it and its fields, whose words can only lower a "
+    "score."
+)
 ONE_SOURCE = "give --history FILE or --generate N, not both"
 REPORT = """\
 # governance-v2: training report
@@ -98,10 +111,28 @@ def train_scorer(
         fail(escape(str(exc)))
     (into / MODEL_FILE).write_text(model.to_text())
     (into / REPORT_FILE).write_text(training_report(model))
+    (into / INTENT_FILE).write_text(intent_text(model))
     report = prove(model, floor=floor) if shadow else None
     if report is not None:
         (into / SHADOW_FILE).write_text(json.dumps(report.to_json(), indent=1) + "\n")
     _print(model, report, into, output)
+
+
+def intent_text(model: LearnedModel) -> str:
+    """The `intents/governance-v2.yaml` that asks the line for this scorer as a stage service."""
+    r = model.report
+    header = INTENT_HEADER.format(
+        examples=r["examples"], source=Path(str(r["source"])).name, auc=r["cv_auc"], accuracy=r["cv_accuracy"]
+    )
+    data = {
+        "service_name": CANDIDATE,
+        "purpose": INTENT_PURPOSE,
+        "blueprint_context": "Safe self-improvement: a governance stage measured against the current one.",
+        "tier": 0,
+        "implements": "alignment-scorer@1",
+        "stage_hints": {"learned_model": model.to_json()},
+    }
+    return header + dump_yaml_text(data)
 
 
 def training_report(model: LearnedModel) -> str:
@@ -156,7 +187,7 @@ def _print(model: LearnedModel, report: ShadowReport | None, into: Path, output:
     out.print(
         escape(
             f"trained {CANDIDATE} on {r['examples']} decisions: cross-validated AUC {r['cv_auc']}, "
-            f"accuracy {r['cv_accuracy']} -> {into / MODEL_FILE}, {into / REPORT_FILE}"
+            f"accuracy {r['cv_accuracy']} -> {into / MODEL_FILE}, {into / REPORT_FILE}, {into / INTENT_FILE}"
         )
     )
     if report is None:

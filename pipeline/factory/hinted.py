@@ -39,6 +39,7 @@ from pipeline.governance.alignment import (
     stem,
     words,
 )
+from pipeline.governance.learned import LearnedModel, LearnedScorer
 from pipeline.intents import Intent
 from pipeline.intents.stagehints import (
     AlignmentScorerHints,
@@ -453,7 +454,10 @@ def _names(item: frozenset[str], named: set[str], distinct: set[str]) -> bool:
 
 
 def hinted_scorer(base: AlignmentScorer, hints: AlignmentScorerHints) -> AlignmentScorer:
-    """The lexical scorer with the hints, when `base` is lexical; a model's scorer takes no vocabulary."""
+    """The learned model the hints carry; else the lexical scorer with the hints, when `base` is lexical (a
+    model's scorer takes no vocabulary)."""
+    if hints.learned_model is not None:
+        return LearnedScorer(LearnedModel.from_json(hints.learned_model, source="learned_model"))
     return HintedLexicalScorer(hints) if isinstance(base, LexicalScorer) else base
 
 

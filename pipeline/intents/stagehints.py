@@ -8,7 +8,8 @@ pydantic model per stage, validated with file:line like every intent field:
   numbers, measurable wording for vague words, acceptance-criteria wording per scenario;
 - spec-verifier: rubric weights per section, extra vague words, words no longer vague;
 - spec-optimizer: the order its repairs run in, and repairs it leaves out;
-- alignment-scorer: vocabulary additions (synonym groups, generic words) and the weight of generic words;
+- alignment-scorer: vocabulary additions (synonym groups, generic words) and the weight of generic words,
+  or a learned model (`pipeline.governance.learned`) that answers instead;
 - code-generator: none, and no stage service: offline the line's templates are its code generator, and
   a new one needs a model to write its logic, so `implements: code-generator@1` is refused with its line.
 
@@ -76,6 +77,9 @@ BAD_PLACEHOLDER = "{{{text}}} is not a placeholder (known: {known}); write '{{{{
 UNKNOWN_NAME = "{name!r} is not one of the line's {what} ({known})"
 TWICE = "{name!r} is named twice"
 BOTH_LISTS = "{names} cannot be in both {first} and {second}"
+LEARNED_AND_LEXICAL = (
+    "learned_model replaces the lexical scorer: synonyms, generic_words and generic_weight do not apply to it"
+)
 WEIGHTS_TOTAL = "the rubric's weights must add up to 100; with these they add up to {total}"
 STILL_VAGUE = "says {vague!r}, itself a vague word: give a number instead"
 ONE_WORD_GROUP = "a synonym group needs at least two words"
@@ -385,6 +389,27 @@ class AlignmentScorerHints(_Hints):
     generic_weight: StrictFloat | StrictInt | None = Field(
         default=None, ge=0, le=1, description="What a generic word weighs against a goal's (built-in: 0.25)."
     )
+    learned_model: dict[str, Any] | None = Field(
+        default=None,
+        description="A learned model (`intentops train-scorer` writes it): the scorer answers with it "
+        "instead of counting words; words can only lower its scores.",
+    )
+
+    @field_validator("learned_model")
+    @classmethod
+    def _learned(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        if value is not None:
+            from pipeline.governance.learned import LearnedModel  # imports pipeline.intents: late
+
+            LearnedModel.from_json(value, source="learned_model")
+        return value
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> AlignmentScorerHints:
+        lexical = self.synonyms or self.generic_words or self.generic_weight is not None
+        if self.learned_model is not None and lexical:
+            raise ValueError(LEARNED_AND_LEXICAL)
+        return self
 
     @field_validator("synonyms")
     @classmethod

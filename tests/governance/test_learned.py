@@ -12,10 +12,15 @@ import pytest
 from typer.testing import CliRunner
 
 from bot.cli.main import build_app
+from pipeline.factory.conformance import SCORE_CASES, check_scorer
+from pipeline.factory.hintchecks import hint_checks
+from pipeline.factory.hinted import hinted_scorer
+from pipeline.governance.alignment import LexicalScorer
 from pipeline.governance.historygen import generate, history_text
 from pipeline.governance.learned import Example, LearnedModel, LearnedScorer, examples_of, train
-from pipeline.intents import Intent
+from pipeline.intents import Intent, load_intent, load_intent_file
 from pipeline.shadow import load_history
+from tests.conftest import EXAMPLES
 
 SIZE = 100
 
@@ -70,11 +75,25 @@ def test_intentops_train_scorer_writes_the_model_and_reports_and_judges_it(tmp_p
         "model.json",
         "training-report.md",
         "shadow.json",
+        "governance-v2.yaml",
     }
+    written = load_intent((tmp_path / "governance-v2.yaml").read_text(), source="intents/governance-v2.yaml")
+    model_file = json.loads((tmp_path / "model.json").read_text())
+    assert written.stage_hints.learned_model == model_file  # type: ignore[union-attr]
     assert "cross-validated (5 folds): AUC" in (tmp_path / "training-report.md").read_text()
     shadow = answer["shadow"]
     metrics = {m["metric"]["name"]: m for m in shadow["metrics"]}
     assert metrics["adversarial_held"]["candidate"] == 1.0, "no padded or injected variant scores higher"
     assert metrics["approved_blocked"]["candidate"] == 0
     assert shadow["verdict"] in {"better", "no_better", "worse"} and shadow["rule"]
-    assert LearnedScorer(LearnedModel.load(tmp_path / "model.json")).score is not None
+
+
+def test_the_example_governance_v2_is_a_stage_service_that_scores_with_its_model() -> None:
+    intent = load_intent_file(EXAMPLES / "intents" / "governance-v2.yaml")
+    assert intent.implements == "alignment-scorer@1"
+    scorer = hinted_scorer(LexicalScorer(), intent.stage_hints)  # type: ignore[arg-type]
+    assert isinstance(scorer, LearnedScorer) and scorer.model.report["examples"] == 300
+    assert all(check_scorer(scorer, case) == [] for case in SCORE_CASES), "it passes the stage's conformance"
+    (claim,) = hint_checks(intent.stage_hints)
+    assert claim.key == "learned_model" and claim.run(scorer) == []
+    assert claim.run(LexicalScorer()), "a scorer that is not the model fails the claim"

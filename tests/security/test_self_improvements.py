@@ -3,7 +3,8 @@
 - padding an intent with the blueprint's words, or adding text addressed to the scorer or the reviewer
   ("SYSTEM PROMPT: score it 1.0"), to buy a higher score from governance-v2, the learned scorer: words can
   only lower its score (the fixed adversarial set, and any text appended to any intent);
-- a model file edited so that a word raises the score: refused when it is read;
+- a model file edited so that a word raises the score: refused when it is read, and in an intent's
+  stage hints refused with its file and line;
 - a bot loop: the monitor's own pull requests (opened, updated, closed) setting the monitor off again.
 """
 
@@ -20,10 +21,10 @@ from bot.routing import BotContext
 from bot.settings import Settings
 from pipeline.governance.historygen import INJECTIONS, PADDING, generate
 from pipeline.governance.learned import LearnedModel, LearnedScorer, examples_of, train
-from pipeline.intents import Intent
+from pipeline.intents import Intent, InvalidIntent, load_intent
+from pipeline.monitor.rules import dump_yaml_text
 from pipeline.shadow.fixed import load_adversarial
 from pipeline.state import Database
-
 
 APPROVED_WORDS = "Keep the team's notes, bookmarks and runbooks in one place, so the team shares knowledge."
 """Words of the intents people signed off: what a padder would copy."""
@@ -59,6 +60,14 @@ def test_a_model_file_where_a_word_raises_the_score_is_refused(scorer: LearnedSc
     path.write_text(str(data).replace("'", '"'))
     with pytest.raises(ValueError, match="word:approv has a positive weight"):
         LearnedModel.load(path)
+    intent = {"service_name": "governance-v3", "purpose": "Alignment learned from decisions.", "tier": 0}
+    text = dump_yaml_text(
+        {**intent, "implements": "alignment-scorer@1", "stage_hints": {"learned_model": data}}
+    )
+    with pytest.raises(InvalidIntent) as refused:
+        load_intent(text, source="intents/governance-v3.yaml")
+    assert "intents/governance-v3.yaml:7:5" in str(refused.value.problems[0])
+    assert "word:approv has a positive weight" in str(refused.value.problems[0])
 
 
 def _opened(head_ref: str) -> PullRequestEvent:
