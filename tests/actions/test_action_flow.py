@@ -12,7 +12,7 @@ from tests.actions.rig import ActionsRig, action_args
 from tests.fixtures.line import BOT, REPO
 from tests.fixtures.line import NOTES_INTENT as NOTES
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("actions")]
 
 PATH = "intents/notes.yaml"
 STATE_BRANCH = "intentops/state"

@@ -20,7 +20,7 @@ from tests.fixtures.forge import ForgeKit
 from tests.fixtures.line import NOTES_INTENT, REPO, SHARED_DATA
 from tests.fixtures.servers import free_port, serve_app
 
-pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("actions")]
 
 SECRET = "checks-app-webhook-secret"
 T = TypeVar("T")
