@@ -26,7 +26,11 @@ class Settings(BaseSettings):
     """Everything configurable. Nothing here is read at import time; build it with `Settings()`."""
 
     model_config = SettingsConfigDict(
-        env_file=None, extra="ignore", case_sensitive=False, use_attribute_docstrings=True
+        env_file=None,
+        extra="ignore",
+        case_sensitive=False,
+        use_attribute_docstrings=True,
+        env_ignore_empty=True,  # `VAR=` (as compose passes an unset variable) is unset, not an empty value
     )
 
     environment: str = Field(default="development", alias="INTENTOPS_ENV")

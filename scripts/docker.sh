@@ -27,6 +27,7 @@ install_engine() {
   local missing=()
   command -v dockerd >/dev/null || missing+=(docker.io)
   command -v debootstrap >/dev/null || missing+=(debootstrap)
+  command -v docker-compose >/dev/null || missing+=(docker-compose)  # compose.yaml's smoke test
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     as_root apt-get update -qq

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 import uvicorn
+from prometheus_client import start_http_server
 from pydantic import ValidationError
 from rich.markup import escape
 from sqlalchemy.engine import make_url
@@ -22,6 +23,7 @@ from bot.config import ConfigFileError, describe_settings_error
 from bot.dashboard.sessions import DashboardConfigError
 from bot.line import LineConfigurationError
 from bot.logs import configure_logging
+from bot.metrics import PROCESS_REGISTRY
 from bot.server import REGISTRY_PATH, Bot, build_bot
 from bot.serving import server_config
 from bot.settings import Settings
@@ -96,12 +98,22 @@ def serve(
 
 def worker(
     threads: Annotated[int, typer.Option("--threads", min=1, help="Worker threads in this process")] = 2,
+    metrics_port: Annotated[
+        int | None,
+        typer.Option("--metrics-port", help="Serve this process's job metrics at /metrics on this port"),
+    ] = None,
+    metrics_host: Annotated[str, typer.Option(help="Interface of the metrics port")] = "0.0.0.0",
 ) -> None:
     """Run more workers on the state database's job queue until Ctrl-C or SIGTERM."""
     settings = _settings()
     _log_bot_at_info(settings)
     check_data_dir(settings.data_dir)
     bot = _build(settings, threads=0)
+    if metrics_port is not None:
+        try:
+            start_http_server(metrics_port, addr=metrics_host, registry=PROCESS_REGISTRY)
+        except OSError as exc:
+            fail(f"cannot serve metrics on {metrics_host}:{metrics_port}: {exc.strerror or exc}")
     # The app is built only for its wiring (flows, line, queue); this process serves no HTTP.
     pool = WorkerPool(bot.app.state.context, bot.app.state.routes, threads=threads, prefix="cli")
     stop = threading.Event()
