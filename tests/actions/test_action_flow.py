@@ -5,6 +5,8 @@ checks -> approval -> merge by the line -> deploy in the deploy job."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import httpx
 import pytest
 
@@ -19,6 +21,21 @@ STATE_BRANCH = "intentops/state"
 LINE_JOB = action_args("line")
 """What the shipped template's jobs run: `--hold-deploys` in the line job, nothing more in the deploy job."""
 DEPLOY_JOB = action_args("deploy")
+
+
+def environments_serving(url: str) -> list[bytes]:
+    """The environment of each process whose command line serves `url`'s port (the deployed service)."""
+    port = url.rstrip("/").rsplit(":", 1)[1]
+    found = []
+    for process in Path("/proc").iterdir():
+        try:
+            argv = (process / "cmdline").read_bytes().split(b"\0")
+            if b"--port" in argv and argv[argv.index(b"--port") + 1] == port.encode():
+                found.append((process / "environ").read_bytes())
+        except (OSError, IndexError):
+            continue  # gone, or not ours to read
+    assert found, f"no process serves port {port}"
+    return found
 
 
 def test_push_review_merge_deploy_from_workflow_runs_alone(actions_rig: ActionsRig) -> None:
@@ -58,6 +75,8 @@ def test_push_review_merge_deploy_from_workflow_runs_alone(actions_rig: ActionsR
     assert [s.state for s in deployment.get_statuses()][::-1] == ["in_progress", "success"]
     url = next(s.environment_url for s in deployment.get_statuses() if s.state == "success")
     assert httpx.get(f"{url}/health", timeout=10).status_code == 200
+    token = rig.accounts[BOT].token.encode()
+    assert all(token not in environ for environ in environments_serving(url)), "the service never sees it"
     assert "`intents/notes.yaml` | deployed" in deployed.summary and deployed.outputs["held-deploys"] == "0"
     comments = [c.body for c in repo.get_issue(pull.number).get_comments()]
     assert any(url in body for body in comments)
