@@ -34,13 +34,15 @@ INTENT_HEADER = """\
 # governance-v2: a new alignment scorer for the line, learned from what people decided (intentops
 # train-scorer). The model is its stage hint; a stage service serves it once two people approve. The line
 # proves it by shadow evaluation before proposing it; its scores only inform, they never grant
-# auto-approval. Training: {examples} decisions from {source}; cross-validated AUC {auc}, accuracy {accuracy}.
+# auto-approval. Trained on {examples} decisions from {source};
+# cross-validated AUC {auc}, accuracy {accuracy} (the model's `training` says the rest).
 """
 INTENT_PURPOSE = (
     "Alignment scoring learned from what people decided about the line's past intents: a linear model over "
     "the intent's words, the blueprint's evidence against it and its fields, whose words can only lower a "
     "score."
 )
+GENERATED_SOURCE = "a generated history ({size} intents, seed {seed})"
 ONE_SOURCE = "give --history FILE or --generate N, not both"
 REPORT = """\
 # governance-v2: training report
@@ -101,12 +103,13 @@ def train_scorer(
     if generated is not None:
         history = into / HISTORY_FILE
         history.write_text(history_text(generate(size=generated, seed=seed)))
-    assert history is not None
+        source = GENERATED_SOURCE.format(size=generated, seed=seed)
+    else:
+        assert history is not None
+        source = history.name
     try:
         cases = load_history(history, floor=floor, limit=MAX_HISTORY)
-        model = train(
-            examples_of((c.intent, c.blueprint, c.outcome.value) for c in cases), source=str(history)
-        )
+        model = train(examples_of((c.intent, c.blueprint, c.outcome.value) for c in cases), source=source)
     except (ShadowDataError, ValueError) as exc:
         fail(escape(str(exc)))
     (into / MODEL_FILE).write_text(model.to_text())
@@ -122,7 +125,7 @@ def intent_text(model: LearnedModel) -> str:
     """The `intents/governance-v2.yaml` that asks the line for this scorer as a stage service."""
     r = model.report
     header = INTENT_HEADER.format(
-        examples=r["examples"], source=Path(str(r["source"])).name, auc=r["cv_auc"], accuracy=r["cv_accuracy"]
+        examples=r["examples"], source=r["source"], auc=r["cv_auc"], accuracy=r["cv_accuracy"]
     )
     data = {
         "service_name": CANDIDATE,
