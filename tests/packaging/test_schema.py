@@ -37,3 +37,16 @@ def test_data_files_are_found_through_pipeline_resources() -> None:
         if beside.search(line)
     ]
     assert not offenders, f"use pipeline.resources.resource() for shipped files: {offenders}"
+
+
+def test_the_readme_walkthrough_shows_the_schema_line_and_its_pictures() -> None:
+    import re
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    assert f"# yaml-language-server: $schema={SCHEMA_ID}" in readme
+    pictures = re.findall(r"!\[[^\]]*\]\(([^)]+\.png)\)", readme)
+    assert len(pictures) >= 2
+    missing = [picture for picture in pictures if not (ROOT / picture).is_file()]
+    assert not missing, (
+        f"take them with INTENTOPS_README_SCREENSHOTS=1 (tests/fixtures/browser.py): {missing}"
+    )
