@@ -103,27 +103,32 @@ class ActionDriver:
         return intake.record(parsed, event.body, hook_id=ACTIONS_HOOK).outcome.value
 
     def _dispatch(self, event: RunnerEvent) -> None:
+        """Each intent on the default branch read as if pushed by the author of its newest commit (who
+        then may not approve it), else by whoever dispatched: the push that brought it is not known."""
         repo = self.line.repo(event.repository)
         branch = repo.default_branch()
         head = repo.branch_head(branch)
         if head is None:
             return
-        paths = tuple(p for p in repo.list_dir(INTENTS_DIR.rstrip("/"), head) if is_intent_path(p))
-        sender = event.payload.get("sender") or {}
-        push = PushEvent(
-            repo=event.repository,
-            sender=str(sender.get("login", "")) if isinstance(sender, dict) else "",
-            installation_id=None,
-            ref=f"refs/heads/{branch}",
-            before=repo.commit_parent(head) or "",
-            after=head,
-            default_branch=branch,
-            pusher="",
-            commits=(Commit(head, DISPATCHED.format(branch=branch, sha=head[:12]), paths, (), ()),),
-            deleted=False,
-            forced=False,
-        )
-        intent_flow.on_push(push, self.context)
+        before = repo.commit_parent(head) or ""
+        sender = event.payload.get("sender")
+        dispatcher = str(sender.get("login", "")) if isinstance(sender, dict) else ""
+        message = DISPATCHED.format(branch=branch, sha=head[:12])
+        for path in (p for p in repo.list_dir(INTENTS_DIR.rstrip("/"), head) if is_intent_path(p)):
+            push = PushEvent(
+                repo=event.repository,
+                sender=repo.last_author(path, head) or dispatcher,
+                installation_id=None,
+                ref=f"refs/heads/{branch}",
+                before=before,
+                after=head,
+                default_branch=branch,
+                pusher="",
+                commits=(Commit(head, message, (path,), (), ()),),
+                deleted=False,
+                forced=False,
+            )
+            intent_flow.on_push(push, self.context)
 
     def drain(self, *, hold_deploys: bool, deadline: float) -> bool:
         """Run jobs until none is left to run (held deploys aside); False when `deadline` came first."""

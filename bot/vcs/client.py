@@ -35,6 +35,11 @@ class RepoClient(Protocol):
         """The first parent of commit `sha` (None for a first commit)."""
         ...
 
+    def last_author(self, path: str, ref: str) -> str | None:
+        """The account the forge links to the author of the newest commit on `ref` that changed `path`
+        (None when it links none)."""
+        ...
+
     def commit_file(
         self, path: str, content: bytes, message: str, branch: str, *, replacing: bytes | None = None
     ) -> str:

@@ -232,6 +232,10 @@ class GithubRepoClient:
         parents = self._repo.get_commit(sha).parents
         return parents[0].sha if parents else None
 
+    def last_author(self, path: str, ref: str) -> str | None:
+        newest = next(iter(self._repo.get_commits(sha=ref, path=path)), None)
+        return str(newest.author.login) if newest is not None and newest.author is not None else None
+
     def commit_file(
         self, path: str, content: bytes, message: str, branch: str, *, replacing: bytes | None = None
     ) -> str:

@@ -20,6 +20,7 @@ from ruamel.yaml import YAML
 from forge.admin import Account
 from pipeline.deploy import Backend
 from pipeline.deploy.wiring import DeploySetup, build_deployer
+from pipeline.ledger import Ledger
 from pipeline.registry import RegistryStore
 from pipeline.state import Database
 from pipeline.wheelhouse import prepare_wheelhouse
@@ -61,6 +62,11 @@ class ActionsRig:
         sha = self.kit.commit(self.clone, files, message)
         self.kit.git(self.clone, "push", "--quiet", "origin", "HEAD:main")
         return sha
+
+    def ledger(self) -> Ledger:
+        """The line's ledger as the last run left it (read from its data directory)."""
+        (state,) = self.workdir.glob(f"run-{self.runs}/temp/intentops/state.db")
+        return Ledger(Database(f"sqlite:///{state}"))
 
     def stop_services(self) -> None:
         """Stop what the runs deployed (local processes outlive the run that started them)."""

@@ -83,9 +83,11 @@ def test_push_review_merge_deploy_from_workflow_runs_alone(actions_rig: ActionsR
 
     # A push whose run was skipped: a manual dispatch reads every intent on the default branch again.
     rig.push({"intents/wiki.yaml": "service_name: wiki\npurpose: A team wiki\nowner: me\n"}, "Add wiki")
-    dispatch = {"ref": "refs/heads/main", "inputs": {}, "sender": {"login": "alice"}}
+    dispatch = {"ref": "refs/heads/main", "inputs": {}, "sender": {"login": "bob"}}
     caught_up = rig.action("workflow_dispatch", dispatch, *LINE_JOB)
     assert caught_up.returncode == 1, "the invalid intent it found fails the run"
     assert "`intents/wiki.yaml` | invalid" in caught_up.summary
     assert "intents/notes.yaml" not in caught_up.summary, "what was built and deployed stays as it is"
+    wiki = rig.ledger().find(REPO, "intents/wiki.yaml")
+    assert wiki is not None and wiki.author == "alice", "its commit's author, not bob who dispatched"
     assert len(list(repo.get_pulls(state="all"))) == 1 and len(list(repo.get_deployments())) == 1
