@@ -15,14 +15,19 @@ from typing import Any
 SUPPORTED_EVENTS: dict[str, str] = {
     "push": "push",
     "pull_request": "pull_request",
-    "pull_request_target": "pull_request",
     "pull_request_review": "pull_request_review",
     "issue_comment": "issue_comment",
     "issues": "issues",
     "workflow_dispatch": "workflow_dispatch",
 }
-"""A workflow's event name -> the webhook event whose handlers it runs (a pull_request_target run carries
-a pull_request payload)."""
+"""A workflow's event name -> the webhook event whose handlers it runs."""
+REFUSED_EVENTS = {
+    "pull_request_target": (
+        "the line refuses pull_request_target: it runs a fork's pull request with the base repository's "
+        "write token; trigger it on pull_request"
+    ),
+}
+"""Events the line will not run for, and why."""
 
 GITHUB_API = "https://api.github.com"
 ACTIONS_BOT = "github-actions[bot]"
@@ -101,6 +106,8 @@ def _load_event(path: Path, event: str) -> tuple[dict[str, Any], bytes]:
 def read_runner_event(env: Mapping[str, str]) -> RunnerEvent:
     """The run's event from the runner's variables; RunnerError says which one is missing or wrong."""
     event = _required(env, "GITHUB_EVENT_NAME")
+    if event in REFUSED_EVENTS:
+        raise RunnerError(REFUSED_EVENTS[event])
     if event not in SUPPORTED_EVENTS:
         raise RunnerError(UNSUPPORTED.format(event=event, supported=", ".join(SUPPORTED_EVENTS)))
     repository = _required(env, "GITHUB_REPOSITORY")

@@ -15,7 +15,7 @@ def _env(tmp_path: Path, body: bytes = b'{"action": "opened"}', **changes: str) 
     event = tmp_path / "event.json"
     event.write_bytes(body)
     env = {
-        "GITHUB_EVENT_NAME": "pull_request_target",
+        "GITHUB_EVENT_NAME": "pull_request",
         "GITHUB_EVENT_PATH": str(event),
         "GITHUB_REPOSITORY": "acme/intents",
         "GITHUB_RUN_ID": "77",
@@ -42,8 +42,8 @@ def test_a_runner_event_is_read_with_its_webhook_name_and_delivery(tmp_path: Pat
         ({"GITHUB_EVENT_NAME": ""}, b"{}", "GITHUB_EVENT_NAME is not set"),
         ({"GITHUB_EVENT_NAME": "schedule"}, b"{}", "the schedule event is not one the line handles"),
         ({"GITHUB_REPOSITORY": "acme"}, b"{}", "GITHUB_REPOSITORY 'acme' is not owner/name"),
-        ({}, b"[1, 2]", "is not a JSON object of the pull_request_target event: it is a JSON list"),
-        ({}, b"{not json", "is not a JSON object of the pull_request_target event"),
+        ({}, b"[1, 2]", "is not a JSON object of the pull_request event: it is a JSON list"),
+        ({}, b"{not json", "is not a JSON object of the pull_request event"),
         ({"GITHUB_EVENT_PATH": "/nonexistent/event.json"}, b"{}", "No such file or directory"),
     ],
 )

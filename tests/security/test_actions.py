@@ -4,7 +4,9 @@
   (`,` and `:`) breaking out of the `::error` annotation into commands or properties of its own;
 - script injection: an event's text (a PR title, a comment) reaching a shell through `${{ }}` in a
   shipped workflow's or the action's `run:` (it must come through `env:` only);
-- excess privilege: a shipped workflow granting more than `permissions: {}` by default.
+- excess privilege: a shipped workflow granting more than `permissions: {}` by default;
+- a "pwn request": `intentops action` run on `pull_request_target`, where a fork's pull request would be
+  tested with the base repository's write token (it refuses to run).
 """
 
 from __future__ import annotations
@@ -14,8 +16,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from ruamel.yaml import YAML
 
+from bot.actions.runner import RunnerError, read_runner_event
 from bot.cli.annotations import github_annotation
 from pipeline.intents import IntentProblem
 from tests.conftest import ROOT
@@ -69,3 +73,11 @@ def test_shipped_workflows_grant_nothing_by_default() -> None:
         loaded = YAML(typ="safe").load(path.read_text(encoding="utf-8"))
         assert loaded["permissions"] == {}, path.name
         assert "pull_request_target" not in str(loaded.get("on", loaded.get(True))), path.name
+
+
+def test_the_line_refuses_to_run_on_pull_request_target(tmp_path: Path) -> None:
+    event = tmp_path / "event.json"
+    event.write_text('{"action": "opened"}')
+    env = {"GITHUB_EVENT_NAME": "pull_request_target", "GITHUB_EVENT_PATH": str(event)}
+    with pytest.raises(RunnerError, match="refuses pull_request_target"):
+        read_runner_event({**env, "GITHUB_REPOSITORY": "acme/intents"})
