@@ -74,3 +74,12 @@ def test_the_composite_action_runs_the_line_from_its_own_version() -> None:
 def test_pre_commit_hook_validates_all_intents() -> None:
     (hook,) = YAML(typ="safe").load((ROOT / ".pre-commit-hooks.yaml").read_text(encoding="utf-8"))
     assert hook["entry"] == "intentops validate intents" and hook["pass_filenames"] is False
+
+
+def test_the_reusable_workflow_runs_the_same_line_as_the_template() -> None:
+    template, reusable = _jobs(LINE_TEMPLATE), _jobs(REUSABLE)
+    for name in ("line", "deploy"):
+        runs = [[step.get("run") for step in jobs[name]["steps"]] for jobs in (template, reusable)]
+        assert runs[0] == runs[1], name
+        assert template[name]["permissions"] == reusable[name]["permissions"], name
+        assert template[name]["if"] == reusable[name]["if"], name
