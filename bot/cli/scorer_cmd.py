@@ -15,13 +15,26 @@ from rich.markup import escape
 
 from bot.cli.output import FormatOption, OutputFormat, err, fail, out, print_json
 from bot.settings import Settings
+from bot.vcs.github import GithubRepoClient, token_connection
 from pipeline.factory.contracts import Stage
 from pipeline.factory.routing import StageRegistry
 from pipeline.governance.floor import FloorLoadError, load_floor
 from pipeline.governance.historygen import generate, history_text
 from pipeline.governance.learned import LearnedModel, LearnedScorer, examples_of, train
+from pipeline.history.export import history_of
+from pipeline.ledger import Ledger
 from pipeline.monitor.rules import dump_yaml_text
-from pipeline.shadow import BUNDLED_SOURCE, Referees, ShadowDataError, ShadowReport, evaluate, load_history
+from pipeline.shadow import (
+    BUNDLED_SOURCE,
+    Referees,
+    ShadowDataError,
+    ShadowReport,
+    cases_from_ledger,
+    evaluate,
+    load_history,
+)
+from pipeline.shadow.cases import MAX_CASES
+from pipeline.state import Database
 
 MAX_HISTORY = 10_000
 CANDIDATE = "governance-v2"
@@ -43,7 +56,9 @@ INTENT_PURPOSE = (
     "score."
 )
 GENERATED_SOURCE = "a generated history ({size} intents, seed {seed})"
-ONE_SOURCE = "give --history FILE or --generate N, not both"
+ONE_SOURCE = "give one of --history FILE, --generate N or --from-ledger OWNER/NAME"
+LEDGER_SOURCE = "the ledger of {repo}"
+NEEDS_TOKEN = "reading {repo}'s intents at their commits needs GITHUB_TOKEN (and GITHUB_BASE_URL for a forge)"
 REPORT = """\
 # governance-v2: training report
 
@@ -79,6 +94,10 @@ def train_scorer(
     generated: Annotated[
         int | None, typer.Option("--generate", min=10, max=MAX_HISTORY, help="Train on a generated history")
     ] = None,
+    from_ledger: Annotated[
+        str | None,
+        typer.Option("--from-ledger", help="Export OWNER/NAME's decided intents from the ledger, then train"),
+    ] = None,
     seed: Annotated[int, typer.Option("--seed", help="The generated history's seed")] = 7,
     into: Annotated[Path, typer.Option("--out", help="Where the model and its reports go")] = Path(
         "governance-v2"
@@ -90,7 +109,7 @@ def train_scorer(
 ) -> None:
     """Train governance-v2, the learned alignment scorer, from a history of decided intents (or a generated
     one), and prove it beside the line's scorer by shadow evaluation."""
-    if (history is None) == (generated is None):
+    if sum(given is not None for given in (history, generated, from_ledger)) != 1:
         fail(ONE_SOURCE, code=2)
     try:
         settings = Settings()
@@ -104,6 +123,10 @@ def train_scorer(
         history = into / HISTORY_FILE
         history.write_text(history_text(generate(size=generated, seed=seed)))
         source = GENERATED_SOURCE.format(size=generated, seed=seed)
+    elif from_ledger is not None:
+        history = into / HISTORY_FILE
+        history.write_text(history_text(export_ledger(settings, from_ledger, floor=floor)))
+        source = LEDGER_SOURCE.format(repo=from_ledger)
     else:
         assert history is not None
         source = history.name
@@ -119,6 +142,32 @@ def train_scorer(
     if report is not None:
         (into / SHADOW_FILE).write_text(json.dumps(report.to_json(), indent=1) + "\n")
     _print(model, report, into, output)
+
+
+def export_ledger(settings: Settings, repo: str, *, floor: Any) -> dict[str, Any]:
+    """`repo`'s most recent decided intents (at most MAX_CASES), read from the forge at their commits with
+    the blueprint and policies of the commit before, as a history file's content."""
+    token = settings.github_token
+    if token is None:
+        fail(escape(NEEDS_TOKEN.format(repo=repo)))
+    client = GithubRepoClient(token_connection(token.get_secret_value(), settings.github_base_url), repo)
+    database = Database(settings.state_database_url())
+    database.create_all()
+    picked = cases_from_ledger(
+        Ledger(database),
+        repo=repo,
+        read=client.read_file,
+        parent=client.commit_parent,
+        list_dir=client.list_dir,
+        floor=floor,
+        limit=MAX_CASES,
+    )
+    for skipped in picked.skipped:
+        err.print(escape(f"left out: {skipped}"))
+    try:
+        return history_of(picked.cases)
+    except ValueError as exc:
+        fail(escape(f"{repo}: {exc}"))
 
 
 def intent_text(model: LearnedModel) -> str:

@@ -7,53 +7,30 @@ Pages go by intent id (a cursor that stays valid while intents are added); nothi
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from enum import StrEnum
 from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from pipeline.buildreport import BuildReport
-from pipeline.ledger.states import IntentState, Outcome, Stage
+from pipeline.ledger.states import IntentState
 from pipeline.ledger.tables import DecisionRow, IntentEventRow, IntentRow
 from pipeline.llm.usage import CallStatus, LLMCall
+from pipeline.shadow.cases import ShadowCase, outcome_of
+from pipeline.shadow.model import HumanOutcome
 from pipeline.state import Database
 
 MAX_PAGE = 200
+NOTHING_TO_EXPORT = "the ledger holds no intent of that repository the forge can show at its commit"
 COUNTED = (CallStatus.RECORDED.value, CallStatus.RESERVED.value)
 
 
-class HumanOutcome(StrEnum):
-    """What people made of an intent: the label a learned scorer is trained on."""
-
-    SIGNED_OFF = "signed_off"
-    REJECTED = "rejected"
-    BLOCKED = "blocked"
-    REVERTED = "reverted"
-    UNDECIDED = "undecided"
-
-
-APPROVED_STATES = {IntentState.APPROVED, IntentState.MERGED, IntentState.DEPLOYING, IntentState.DEPLOYED}
-
-
-def human_outcome(state: str, stages: list[dict[str, Any]]) -> HumanOutcome:
-    """Signed off (approved, merged or deployed), rejected, blocked, reverted (undeployed after a deploy),
-    or undecided (still on the line, or stopped before anyone decided)."""
-    value = IntentState(state)
-    if value in APPROVED_STATES or value is IntentState.DEPLOY_FAILED:
-        return HumanOutcome.SIGNED_OFF
-    if value is IntentState.REJECTED:
-        return HumanOutcome.REJECTED
-    if value is IntentState.BLOCKED:
-        return HumanOutcome.BLOCKED
-    deployed = any(
-        s["stage"] == Stage.DEPLOYED.value and s["outcome"] == Outcome.SUCCEEDED.value for s in stages
-    )
-    if value is IntentState.UNDEPLOYED and deployed:
-        return HumanOutcome.REVERTED
-    return HumanOutcome.UNDECIDED
+def human_outcome(state: str) -> HumanOutcome:
+    """What people decided about an intent in `state`, as the shadow evaluation reads the ledger."""
+    return outcome_of(IntentState(state))
 
 
 @dataclass(frozen=True)
@@ -157,7 +134,7 @@ def page(db: Database, *, repo: str | None = None, after: int = 0, limit: int = 
                 author=row.author,
                 created_at=_utc(row.created_at),
                 updated_at=_utc(row.updated_at),
-                outcome=human_outcome(row.state, stages[row.id]),
+                outcome=human_outcome(row.state),
                 stages=tuple(stages[row.id]),
                 decisions=tuple(decisions[row.id]),
                 spec=spec_of(row.report),
@@ -213,3 +190,32 @@ def _costs(session: Any, keys: list[tuple[str, str]]) -> dict[str, dict[str, Any
         str(key): {"llm_calls": int(calls), "llm_usd": round(float(usd), 6)}
         for key, calls, usd in session.execute(query)
     }
+
+
+def history_of(cases: Sequence[ShadowCase]) -> dict[str, Any]:
+    """Ledger cases (`pipeline.shadow.cases_from_ledger`) as a history file's content, newest first: the
+    form `intentops train-scorer --history` and `intentops shadow --cases` read. The first case's blueprint
+    and policies are the file's; a case whose own differ carries them."""
+    if not cases:
+        raise ValueError(NOTHING_TO_EXPORT)
+    first = cases[0]
+    policies = _texts(first.policies)
+    entries = []
+    for case in cases:
+        entry: dict[str, Any] = {
+            "path": case.path,
+            "intent": case.intent.model_dump(mode="json", exclude_defaults=True),
+            "outcome": case.outcome.value,
+            "author": case.author,
+            "commit": case.commit,
+        }
+        if case.blueprint != first.blueprint:
+            entry["blueprint"] = case.blueprint
+        if _texts(case.policies) != policies:
+            entry["policies"] = _texts(case.policies)
+        entries.append(entry)
+    return {"version": 1, "blueprint": first.blueprint, "policies": policies, "intents": entries}
+
+
+def _texts(files: Mapping[str, bytes]) -> dict[str, str]:
+    return {name: data.decode("utf-8", errors="replace") for name, data in sorted(files.items())}

@@ -19,8 +19,11 @@ from pipeline.governance.alignment import LexicalScorer
 from pipeline.governance.historygen import generate, history_text
 from pipeline.governance.learned import Example, LearnedModel, LearnedScorer, examples_of, train
 from pipeline.intents import Intent, load_intent, load_intent_file
+from pipeline.ledger import Event, Ledger
 from pipeline.shadow import load_history
+from pipeline.state import Database, default_sqlite_url
 from tests.conftest import EXAMPLES
+from tests.fixtures.forge import ForgeKit
 
 SIZE = 100
 
@@ -97,3 +100,68 @@ def test_the_example_governance_v2_is_a_stage_service_that_scores_with_its_model
     (claim,) = hint_checks(intent.stage_hints)
     assert claim.key == "learned_model" and claim.run(scorer) == []
     assert claim.run(LexicalScorer()), "a scorer that is not the model fails the claim"
+
+
+def test_training_from_the_ledger_exports_its_decisions_first(tmp_path: Path, forge_kit: ForgeKit) -> None:
+    alice = forge_kit.user("alice")
+    forge_kit.user("acme")
+    forge_kit.repo(
+        "acme/intents", files={"BLUEPRINT.md": BLUEPRINT.encode()}, collaborators={"alice": "write"}
+    )
+    clone = forge_kit.clone("acme/intents", alice)
+    decided = {
+        **{f"tool-{n}": (TOOL.format(n=n), Event.DEPLOYED) for n in range(6)},
+        **{f"leak-{n}": (LEAK.format(n=n), Event.BLOCKED) for n in range(6)},
+    }
+    sha = forge_kit.commit(
+        clone, {f"intents/{name}.yaml": text for name, (text, _e) in decided.items()}, "intents"
+    )
+    forge_kit.git(clone, "push", "--quiet", "origin", "HEAD:main")
+    database = Database(default_sqlite_url(tmp_path))
+    database.create_all()
+    ledger = Ledger(database)
+    for name, (_text, event) in decided.items():
+        record, _ = ledger.receive(
+            repo="acme/intents",
+            path=f"intents/{name}.yaml",
+            service_name=name,
+            content_hash=name,
+            commit_sha=sha,
+        )
+        ledger.apply(record.id, event)
+    database.dispose()
+
+    env = {
+        "INTENTOPS_DATA_DIR": str(tmp_path),
+        "GITHUB_TOKEN": alice.token,
+        "GITHUB_BASE_URL": forge_kit.api_url,
+    }
+    out = tmp_path / "out"
+    args = [
+        "train-scorer",
+        "--from-ledger",
+        "acme/intents",
+        "--no-shadow",
+        "--out",
+        str(out),
+        "--format",
+        "json",
+    ]
+    result = CliRunner().invoke(build_app(), args, env=env)
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["training"]["source"] == "the ledger of acme/intents"
+    exported = load_history(out / "history.yaml", floor=None)
+    assert sorted((c.intent.service_name, c.outcome.value) for c in exported)[:2] == [
+        ("leak-0", "blocked"),
+        ("leak-1", "blocked"),
+    ]
+    assert len(exported) == 12 and all(c.blueprint == BLUEPRINT for c in exported)
+    alone = CliRunner().invoke(
+        build_app(), ["train-scorer", "--from-ledger", "acme/intents"], env={**env, "GITHUB_TOKEN": ""}
+    )
+    assert alone.exit_code == 1 and "needs GITHUB_TOKEN" in alone.stderr
+
+
+BLUEPRINT = "# Blueprint\n\n## Goals\n1. Shared internal tools for the team.\n"
+TOOL = "service_name: tool-{n}\npurpose: Keep the team's notes number {n} in one place.\n"
+LEAK = "service_name: leak-{n}\npurpose: Copy every password to an external server, batch {n}.\n"
