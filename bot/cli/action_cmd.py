@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Annotated, Any, NoReturn
 
 import typer
-from pydantic import ValidationError
+from pydantic import SecretStr, ValidationError
 from rich.markup import escape
 from sqlalchemy.exc import SQLAlchemyError
 
@@ -70,22 +70,20 @@ def _settings(event: RunnerEvent, env: Mapping[str, str]) -> Settings:
         fail(BAD_SETTINGS.format(problems=problems), code=ExitCode.USAGE)
     if settings.github_token is None and settings.github_app_id is None:
         fail(NO_TOKEN, code=ExitCode.USAGE)
-    if settings.bot_login is None:
-        try:
-            settings = settings.model_copy(update={"bot_login": _bot_login(settings)})
+    token = settings.github_token
+    if settings.bot_login is None and settings.github_app_id is None and token is not None:
+        try:  # (an App's login is its own, found by the line)
+            settings = settings.model_copy(update={"bot_login": _bot_login(token, settings.github_base_url)})
         except ForgeError as exc:
             fail(CANNOT_START.format(reason=exc.short), code=ExitCode.INCOMPLETE)
     return settings
 
 
-def _bot_login(settings: Settings) -> str:
+def _bot_login(token: SecretStr, api_base_url: str | None) -> str:
     """The token's account; the workflow's own token may not ask (GET /user), and acts as github-actions."""
     from bot.vcs.github import login_of, token_connection
 
-    if settings.github_token is None:
-        return ACTIONS_BOT
-    token = settings.github_token.get_secret_value()
-    return login_of(token_connection(token, settings.github_base_url)) or ACTIONS_BOT
+    return login_of(token_connection(token.get_secret_value(), api_base_url)) or ACTIONS_BOT
 
 
 def _state_branch(settings: Settings, event: RunnerEvent) -> StateBranch | None:

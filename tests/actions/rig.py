@@ -117,7 +117,6 @@ class ActionsRig:
             "GITHUB_STEP_SUMMARY": str(run / "summary.md"),
             "GITHUB_OUTPUT": str(run / "output.txt"),
             "RUNNER_TEMP": str(temp),
-            "INTENTOPS_BOT_LOGIN": BOT,
         }
 
     def action(
