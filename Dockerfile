@@ -1,7 +1,7 @@
 # The bot's image: IntentOps with its locked dependencies, run unprivileged on a read-only root filesystem.
 #
 # No package index is reachable from a build here, so scripts/image.sh prepares the context on the host:
-# it builds IntentOps' wheel and installs it with requirements.lock into `site/` (from uv's cache), then
+# it builds IntentOps' wheel and installs it with requirements.lock into `site.tar` (from uv's cache), then
 # builds this file on the runtime image (the local base image with git, see scripts/image.sh). Run it with
 # the data directory as a volume, the one place it writes:
 #
@@ -15,7 +15,7 @@ RUN groupadd --system --gid 10001 intentops \
  && mkdir -p /var/lib/intentops \
  && chown 10001:10001 /var/lib/intentops \
  && chmod 700 /var/lib/intentops
-COPY site/ /opt/intentops/site/
+ADD site.tar /opt/intentops/site/
 
 ENV PYTHONPATH=/opt/intentops/site \
     PYTHONDONTWRITEBYTECODE=1 \

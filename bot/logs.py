@@ -76,6 +76,8 @@ def configure_logging(
     for handler in root.handlers:
         handler.setFormatter(json_formatter() if as_json else _TextWithContext(TEXT_FORMAT))
     logging.getLogger("bot").setLevel(level)
+    if as_json:  # uvicorn's lines (started, requests) reach the root handler when it is not configured
+        logging.getLogger("uvicorn").setLevel(level)
     for name in QUIET_AT_INFO:
         logging.getLogger(name).setLevel(logging.WARNING if quiet else logging.NOTSET)
 

@@ -92,7 +92,9 @@ def serve(
         listeners = listen(bot.app, host, port, registry_prefix=REGISTRY_PATH)
     except OSError as exc:
         fail(f"cannot listen on {host}:{port}: {exc.strerror or exc}")
-    config = server_config(listeners.app, settings, host=host, port=listeners.port, log_level="info")
+    # JSON logs: uvicorn's own lines go through the same JSON handler (bot.logs) instead of its text config.
+    logs = {"log_config": None} if settings.log_format == "json" else {}
+    config = server_config(listeners.app, settings, host=host, port=listeners.port, log_level="info", **logs)
     uvicorn.Server(config).run(sockets=listeners.sockets)
 
 
