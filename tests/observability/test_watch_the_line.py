@@ -126,3 +126,24 @@ def test_text_logs_append_the_bound_context(capsys: pytest.CaptureFixture[str]) 
         for handler, formatter in saved:
             handler.setFormatter(formatter)
     assert "INFO bot.worker: job 7 done [delivery_id=abc job_id=7]" in capsys.readouterr().err
+
+
+def test_up_does_not_log_events_nothing_handles(capsys: pytest.CaptureFixture[str]) -> None:
+    root = logging.getLogger()
+    saved = [(handler, handler.formatter) for handler in root.handlers]
+    probe = logging.StreamHandler()
+    root.addHandler(probe)
+    intake = logging.getLogger("bot.webhooks.intake")
+    try:
+        configure_logging(level=logging.INFO, quiet=True)  # as `intentops up` does
+        intake.info("ignored status delivery 1: no handler for it")
+        intake.warning("a warning still shows")
+        logging.getLogger("bot.worker").info("job 1 done")
+    finally:
+        root.removeHandler(probe)
+        intake.setLevel(logging.NOTSET)
+        for handler, formatter in saved:
+            handler.setFormatter(formatter)
+    shown = capsys.readouterr().err
+    assert "no handler" not in shown
+    assert "a warning still shows" in shown and "job 1 done" in shown
