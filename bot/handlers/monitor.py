@@ -117,12 +117,12 @@ def evaluate_line(
     """What each rule says about `repo`'s line now (closing the filings whose pull requests closed)."""
     now = datetime.now(UTC)
     open_pulls = _open_pulls(repo, store, now)
-    default = repo.default_branch()
 
     def taken(service: str) -> bool:
+        """Whether an intent already has the name (the forge is asked only when a rule fires)."""
         path = f"intents/{service}.yaml"
         return bool(line.ledger.records_for_service(repo.full_name, service)) or (
-            repo.read_file(path, default) is not None
+            repo.read_file(path, repo.default_branch()) is not None
         )
 
     return plan_rules(
