@@ -13,7 +13,7 @@ from http import HTTPStatus
 from typing import Any, ParamSpec, TypeVar
 from urllib.parse import quote
 
-from github import Auth, Github, GithubException, GithubIntegration, UnknownObjectException
+from github import Auth, Github, GithubException, UnknownObjectException
 from github.File import File
 from github.GithubObject import NotSet
 from github.PullRequest import PullRequest as GhPullRequest
@@ -126,22 +126,6 @@ def git_password(connection: Connection) -> str:
 def token_connection(token: str, base_url: str | None = None) -> Connection:
     base = (base_url or GITHUB_API).rstrip("/")
     return Connection(base_url=base, auth=Auth.Token(token), pace=base == GITHUB_API)
-
-
-@translated
-def app_connection(
-    app_id: int, private_key: str, full_name: str, base_url: str | None = None
-) -> tuple[Connection, str]:
-    """A GitHub App's installation on `full_name`: the connection (installation tokens, refreshed as they
-    expire) and the app's bot login (`<slug>[bot]`)."""
-    base = (base_url or GITHUB_API).rstrip("/")
-    app_auth = Auth.AppAuth(app_id, private_key)
-    integration = GithubIntegration(auth=app_auth, base_url=base)
-    owner, name = full_name.split("/", 1)
-    installation = integration.get_repo_installation(owner, name)
-    slug = integration.get_app().slug
-    auth = app_auth.get_installation_auth(installation.id)
-    return Connection(base_url=base, auth=auth, pace=base == GITHUB_API), f"{slug}[bot]"
 
 
 def blob_sha(content: bytes) -> str:

@@ -27,7 +27,7 @@ from tests.conftest import SHARED
 from tests.fixtures.servers import free_port
 from tests.packaging.conftest import ROOT
 
-pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.xdist_group("docker")]
+pytestmark = [pytest.mark.docker, pytest.mark.slow, pytest.mark.xdist_group("compose")]
 
 SECRET = "compose-smoke-webhook-secret"
 PASSWORD = "compose-smoke-postgres-password"
