@@ -10,6 +10,7 @@ The filesystem is not isolated by this runner; a Docker engine (network_mode non
 from __future__ import annotations
 
 import functools
+import logging
 import os
 import pwd
 import resource
@@ -18,6 +19,7 @@ import signal
 import stat
 import subprocess
 import tempfile
+import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -25,10 +27,14 @@ from typing import Protocol
 from xml.etree import ElementTree
 
 from pipeline.sandbox.channel import PLUGIN_MODULE, Channel, ChannelReport, read_channel
+from pipeline.sandbox.forkserver import ForkServer, ForkServerError, server_for
 from pipeline.sandbox.model import Isolation, SandboxLimits, SandboxResult, TestFailure
 from pipeline.wheelhouse import cached_venv, venv_python
 
 REPORT = "report.xml"
+PYTEST_ARGS = ("-q", "-p", "no:cacheprovider", "-p", PLUGIN_MODULE)
+KILL_GRACE_S = 5.0
+log = logging.getLogger(__name__)
 UNPRIVILEGED_USER = "nobody"
 OUTPUT_TAIL = 4000
 FAILURE_TEXT = 2000
@@ -59,10 +65,18 @@ class ProcessSandbox:
     """Runs `python -m pytest` for a service folder with the given interpreter (a venv's)."""
 
     def __init__(
-        self, python: Path, *, limits: SandboxLimits | None = None, isolate_network: bool = True
+        self,
+        python: Path,
+        *,
+        limits: SandboxLimits | None = None,
+        isolate_network: bool = True,
+        warm: bool = False,
     ) -> None:
+        """`warm`: fork each run from a zygote of this venv (`pipeline.sandbox.forkserver`), started as a
+        cold run starts: the same limits, user and loopback-only network, without importing it all again."""
         self.python = python.absolute()  # not resolve(): the venv's python is a symlink out of the venv
         self.limits = limits or SandboxLimits()
+        self.warm = warm
         self.isolation = (
             Isolation.NETWORK_NAMESPACE
             if isolate_network and network_namespace_available()
@@ -88,16 +102,10 @@ class ProcessSandbox:
             return result_from_channel(report, output, duration, timed_out, self.isolation, name)
 
     def _command(self, root: Path, user: pwd.struct_passwd | None) -> list[str]:
-        command = [
-            str(self.python),
-            "-m",
-            "pytest",
-            "-q",
-            "-p",
-            "no:cacheprovider",
-            "-p",
-            PLUGIN_MODULE,
-        ]
+        return self._isolated([str(self.python), "-m", "pytest", *PYTEST_ARGS], user)
+
+    def _isolated(self, command: list[str], user: pwd.struct_passwd | None) -> list[str]:
+        """`command` run as `user` in a network namespace of its own, as this sandbox's isolation says."""
         if user is not None:
             # Dropped after the namespace is made (that needs root), right before pytest starts.
             ids = [f"--reuid={user.pw_uid}", f"--regid={user.pw_gid}", "--clear-groups", "--"]
@@ -118,6 +126,12 @@ class ProcessSandbox:
             "PYTHONDONTWRITEBYTECODE": "1",
             "PYTHONHASHSEED": "0",
         }
+        server = self._server(user) if self.warm else None
+        if server is not None:
+            try:
+                return self._execute_warm(server, work, user, channel, env)
+            except ForkServerError as exc:
+                log.warning("sandbox: %s; running cold", exc)
         try:
             process = subprocess.Popen(
                 self._command(root, user),
@@ -139,6 +153,64 @@ class ProcessSandbox:
             os.killpg(process.pid, signal.SIGKILL)
             output, _ = process.communicate()
             return True, output, None
+
+    def _server(self, user: pwd.struct_passwd | None) -> ForkServer | None:
+        ids = (user.pw_uid, user.pw_gid) if user is not None else None
+        return server_for(self._isolated([str(self.python)], user), user=ids)
+
+    def _execute_warm(
+        self,
+        server: ForkServer,
+        work: Path,
+        user: pwd.struct_passwd | None,
+        channel: Channel,
+        env: dict[str, str],
+    ) -> tuple[bool, str, int | None]:
+        request = {
+            "cwd": str(work),
+            "args": list(PYTEST_ARGS),
+            "env": env,
+            "path": [str(channel.plugin_dir)],
+            "limits": _rlimits(self.limits),
+        }
+        output_read, output_write = os.pipe()
+        try:
+            spawned = server.spawn(request, fds=(output_write, *channel.child_fds))
+        except ForkServerError:
+            os.close(output_read)
+            raise
+        finally:
+            os.close(output_write)
+        channel.started()
+        chunks: list[bytes] = []
+        reader = threading.Thread(target=_drain, args=(output_read, chunks), daemon=True)
+        reader.start()
+        returncode = spawned.wait(self.limits.timeout_s)
+        timed_out = returncode is None
+        if timed_out:
+            spawned.kill()
+            returncode = spawned.wait(KILL_GRACE_S)
+        reader.join(timeout=KILL_GRACE_S)
+        output = b"".join(chunks).decode("utf-8", errors="replace")
+        return timed_out, output, None if timed_out else returncode
+
+
+def _drain(fd: int, chunks: list[bytes]) -> None:
+    with os.fdopen(fd, "rb") as stream:
+        while chunk := stream.read1(65536):
+            chunks.append(chunk)
+
+
+def _rlimits(limits: SandboxLimits) -> dict[str, tuple[int, int]]:
+    """The run's resource limits by name; inherited by everything the run starts."""
+    memory = limits.memory_mb * 1024 * 1024
+    file_size = limits.max_file_mb * 1024 * 1024
+    return {
+        "RLIMIT_AS": (memory, memory),
+        "RLIMIT_FSIZE": (file_size, file_size),
+        "RLIMIT_CORE": (0, 0),
+        "RLIMIT_NPROC": (limits.max_processes, limits.max_processes),
+    }
 
 
 def _drop_to(python: Path) -> pwd.struct_passwd | None:
@@ -162,14 +234,11 @@ def _chown_tree(root: Path, uid: int, gid: int) -> None:
 
 
 def _limiter(limits: SandboxLimits) -> Callable[[], None]:
-    memory = limits.memory_mb * 1024 * 1024
-    file_size = limits.max_file_mb * 1024 * 1024
+    named = _rlimits(limits)
 
     def apply() -> None:  # runs in the child between fork and exec; inherited by everything it starts
-        resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-        resource.setrlimit(resource.RLIMIT_FSIZE, (file_size, file_size))
-        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
-        resource.setrlimit(resource.RLIMIT_NPROC, (limits.max_processes, limits.max_processes))
+        for name, values in named.items():
+            resource.setrlimit(getattr(resource, name), values)
 
     return apply
 
@@ -258,9 +327,15 @@ def _current_user() -> str:
 
 
 def sandbox_for(
-    service_dir: Path, *, wheelhouse: Path, cache_dir: Path, limits: SandboxLimits | None = None
+    service_dir: Path,
+    *,
+    wheelhouse: Path,
+    cache_dir: Path,
+    limits: SandboxLimits | None = None,
+    warm: bool = True,
 ) -> ProcessSandbox:
-    """A sandbox whose venv holds the service's `requirements-test.txt`, built offline (and cached)."""
+    """A sandbox whose venv holds the service's `requirements-test.txt`, built offline (and cached); its
+    runs fork from the venv's zygote (`warm`) where they can."""
     requirements = (service_dir / "requirements-test.txt").read_text(encoding="utf-8")
     venv = cached_venv(requirements, wheelhouse=wheelhouse, cache_dir=cache_dir)
-    return ProcessSandbox(venv_python(venv), limits=limits)
+    return ProcessSandbox(venv_python(venv), limits=limits, warm=warm)
