@@ -85,9 +85,9 @@ class Settings(BaseSettings):
     """The bot's own account (e.g. `intentops[bot]`); its events are ignored unless a route opts in."""
     webhook_max_bytes: int = Field(default=5 * 1024 * 1024, gt=0, alias="INTENTOPS_WEBHOOK_MAX_BYTES")
     """The largest webhook body accepted; larger ones are answered 413."""
+    # Jobs wait on the forge and the sandbox most of their time: four keep two cores busy.
     worker_threads: int = Field(default=4, ge=0, alias="INTENTOPS_WORKER_THREADS")
-    """Worker threads in the bot's own process (0: none; `intentops worker` runs more elsewhere). Jobs wait
-    on the forge and the sandbox most of their time: four keep two cores busy."""
+    """Worker threads in the bot's own process (0: none; `intentops worker` runs more elsewhere)."""
     job_lease_seconds: float = Field(default=60.0, gt=0, alias="INTENTOPS_JOB_LEASE_SECONDS")
     """How long a claimed job is held without renewal before another worker takes it over."""
     job_max_attempts: int = Field(default=5, ge=1, alias="INTENTOPS_JOB_MAX_ATTEMPTS")
