@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from pipeline.governance.yamldoc import DocumentError, read_document
 from pipeline.ledger.states import Outcome, Stage
 from pipeline.ledger.tables import IntentEventRow, IntentRow
-from pipeline.llm.usage import CallStatus, LLMCall, month_of
+from pipeline.llm.usage import CallStatus, LLMCall
 from pipeline.state import Database
 
 BUILD_STAGES = frozenset({Stage.SPEC.value, Stage.CODE.value})
