@@ -119,7 +119,18 @@ class ConfigFileSource(PydanticBaseSettingsSource):
         return {alias: found.value for alias, found in self.values.items()}
 
 
+_chosen: list[Path] = []
+"""The file `intentops --config FILE` named for this process (it wins over INTENTOPS_CONFIG)."""
+
+
+def use_config_file(path: Path) -> None:
+    """Every Settings() of this process reads `path` (the `--config` option)."""
+    _chosen[:] = [path]
+
+
 def config_path(environ: Mapping[str, str] = os.environ) -> Path | None:
+    if _chosen:
+        return _chosen[0]
     named = environ.get(CONFIG_ENV, "").strip()
     return Path(named) if named else None
 

@@ -213,7 +213,9 @@ def build_app(modules: tuple[str, ...] = COMMAND_MODULES) -> typer.Typer:
         """IntentOps: a GitOps assembly line for services, driven by pull requests."""
         # A callback keeps `intentops COMMAND` a group even when only one module is loaded.
         if config is not None:  # every command's Settings() reads it (bot.config.ConfigFileSource)
-            os.environ[CONFIG_ENV] = str(config)
+            from bot.config import use_config_file
+
+            use_config_file(config)
 
     for name in modules:
         importlib.import_module(name).register(app)
