@@ -30,12 +30,14 @@ from bot.settings import Settings
 from bot.vcs.errors import ForgeError
 from bot.worker import WorkerPool
 from pipeline.deploy.bridge import listen
+from pipeline.sandbox.host import sandbox_host_problems
 
 DEFAULT_PORT = 8212
 """The seed's intent-queue port: the bot is where intents and events arrive."""
 STOP_GRACE_SECONDS = 60.0
 
 WORKING = "worker: {threads} thread(s) on {database}; Ctrl-C or SIGTERM stops after the current jobs"
+NOT_A_WORKER_HOST = "worker: this host cannot run builds: {problems}"
 STOPPED_LATE = "worker: a job was still running at the end of the grace period; another worker takes it over"
 BAD_SETTINGS = "invalid settings: {problems}"
 NO_DATABASE = "cannot open the state database {database}: {reason}"
@@ -111,6 +113,10 @@ def worker(
     _log_bot_at_info(settings)
     check_data_dir(settings.data_dir)
     bot = _build(settings, threads=0)
+    line = bot.line
+    problems = sandbox_host_problems(wheelhouse=line.wheelhouse, venv_cache=line.venv_cache) if line else []
+    if problems:
+        fail(NOT_A_WORKER_HOST.format(problems="; ".join(problems)))
     if metrics_port is not None:
         try:
             start_http_server(metrics_port, addr=metrics_host, registry=PROCESS_REGISTRY)

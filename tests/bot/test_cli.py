@@ -117,6 +117,7 @@ def test_worker_runs_queued_jobs_until_sigterm(
     tmp_path: Path, bot_env: dict[str, str], started: list[subprocess.Popen[str]]
 ) -> None:
     database = open_state_database(default_sqlite_url(tmp_path / "data"))
+    (tmp_path / "data" / "wheelhouse").symlink_to(ROOT / ".data" / "wheelhouse")  # a host that can build
     queue = JobQueue(database)
     job_id = queue.enqueue(EVENT_JOB_KIND, key="k", payload={"delivery": 1, "route": "gone:push"}).job_id
     process = subprocess.Popen(
