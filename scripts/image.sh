@@ -21,7 +21,7 @@ BOT_IMAGE=${INTENTOPS_BOT_IMAGE:-intentops-bot:latest}
 POSTGRES_IMAGE=${INTENTOPS_POSTGRES_IMAGE:-intentops-postgres:15}
 RUNTIME_IMAGE=${INTENTOPS_RUNTIME_IMAGE:-intentops-runtime:bookworm}
 MIRROR=${DEBIAN_MIRROR:-http://deb.debian.org/debian}
-SOURCES=(bot pipeline forge templates policies monitors examples schemas scripts pyproject.toml setup.py README.md
+SOURCES=(bot pipeline forge templates policies monitors examples schemas scripts pyproject.toml setup.py MANIFEST.in README.md
   requirements.lock)
 
 say() { echo "image.sh: $*" >&2; }

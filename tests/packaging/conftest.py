@@ -28,6 +28,7 @@ SOURCES = (
     *sorted({name.split("/")[0] for name in SHIPPED}),
     "pyproject.toml",
     "setup.py",
+    "MANIFEST.in",
     "README.md",
 )
 IGNORED = shutil.ignore_patterns("__pycache__", "*.pyc", ".mypy_cache")
@@ -72,7 +73,8 @@ def installed_wheel(tmp_path_factory: pytest.TempPathFactory) -> InstalledWheel:
             shutil.copy2(path, sources / name)
     dist = base / "dist"
     _run(
-        [UV, "build", "-q", "--wheel", "--offline", "--no-build-isolation", "--python", sys.executable]
+        # The source distribution first, then the wheel from it: what `uv build` and `python -m build` do.
+        [UV, "build", "-q", "--offline", "--no-build-isolation", "--python", sys.executable]
         + ["-o", dist, sources],
         base,
     )
