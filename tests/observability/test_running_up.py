@@ -34,3 +34,36 @@ def test_a_gone_up_is_ignored(tmp_path: Path) -> None:
     assert running_up(marker) is None
     environ: dict[str, str] = {}
     assert adopt_running_up(["usage"], environ, marker=marker) == "" and environ == {}
+
+
+def test_up_prints_every_intents_stages_once(tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
+    from types import SimpleNamespace
+
+    from bot.cli.demo_cmd import LineWatcher
+    from pipeline.ledger import Ledger, Outcome, Stage
+    from pipeline.state import Database
+
+    database = Database(f"sqlite:///{tmp_path / 'state.db'}")
+    database.create_all()
+    try:
+        ledger = Ledger(database)
+        stack = SimpleNamespace(bot=SimpleNamespace(line=SimpleNamespace(ledger=ledger)))
+        watcher = LineWatcher(stack, 0.0)  # type: ignore[arg-type]  # receive() records `received`
+        notes, _ = ledger.receive(
+            repo="demo/intents", path="intents/notes.yaml", service_name="notes", content_hash="a"
+        )
+        watcher.poll()
+        links, _ = ledger.receive(
+            repo="demo/intents", path="intents/links.yaml", service_name="links", content_hash="b"
+        )
+        ledger.record(notes.id, Stage.GOVERNED, Outcome.SUCCEEDED, "auto_approve")
+        watcher.poll()
+        watcher.poll()
+    finally:
+        database.dispose()
+    lines = [line.split("] ", 1)[1] for line in capsys.readouterr().out.splitlines() if "] " in line]
+    assert [" ".join(line.split()) for line in lines] == [
+        "notes received succeeded from push",
+        "links received succeeded from push",
+        "notes governed succeeded auto_approve",
+    ]
