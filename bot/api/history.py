@@ -17,8 +17,8 @@ from pydantic import BaseModel
 
 from bot.api.auth import FORGE_TOKEN, UNAUTHORIZED, Caller, bearer_token
 from bot.api.intents import UNAUTHORIZED_ANSWER
-from pipeline.history import analyze, page
-from pipeline.history.export import MAX_PAGE, HistoryPage
+from pipeline.history.analysis import analyze
+from pipeline.history.export import MAX_PAGE, HistoryPage, page
 from pipeline.state import Database
 
 router = APIRouter(prefix="/history", tags=["history"])

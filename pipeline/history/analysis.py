@@ -1,13 +1,17 @@
 """spec-analyzer's answer: which findings cost the most optimizer rounds, week by week, and the
 spec-builder hints that would avoid them, as a `spec-builder-vN` intent says them.
 
-Read from the line's own history (`export.page`), computed by the line: a finding "costs" the optimizer
-rounds of every SPEC it was repaired in (the round it needed, and any after), and a finding left in the final
-SPEC is one the optimizer could not repair. Each suggestion names the findings it answers.
+Read from the line's own history (`export.page`, or the read API's pages as `records.IntentHistory`), by
+the line itself and by the spec-analyzer service it builds (which gets this module in its stage kit: so it
+imports no database code). A finding "costs" the optimizer rounds of every SPEC it was repaired in (the
+round it needed, and any after), and a finding left in the final SPEC is one the optimizer could not repair.
+Each suggestion names the findings it answers.
 """
 
 from __future__ import annotations
 
+import io
+import re
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -15,9 +19,15 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from pipeline.history.export import IntentHistory
-from pipeline.monitor.metrics import MEASURED_WORDS, QUOTED_WORD
-from pipeline.monitor.rules import dump_yaml_text
+from ruamel.yaml import YAML
+
+from pipeline.history.records import IntentHistory
+from pipeline.spec.verifier import MEASURABLE
+
+MEASURED_WORDS: dict[str, str] = dict(MEASURABLE)
+"""Vague words the line's verifier knows a measurable stand-in for."""
+QUOTED_WORD = re.compile(r"'([^']{1,40})' is not measurable")
+"""The word a vague-word finding quotes (`pipeline.spec.verifier`'s message)."""
 
 SUGGESTED_SECTIONS: dict[str, tuple[str, list[str]]] = {
     "no-metrics": (
@@ -107,6 +117,17 @@ class SpecAnalysis:
             "answers": list(self.answers),
             "suggested_intent": self.intent_text(),
         }
+
+
+def dump_yaml_text(data: dict[str, Any]) -> str:
+    """Plain block YAML of `data`, keys in their order, long lines kept whole."""
+    yaml = YAML(typ="safe", pure=True)
+    yaml.default_flow_style = False
+    yaml.sort_base_mapping_type_on_output = False  # type: ignore[assignment]
+    yaml.width = 4096
+    out = io.StringIO()
+    yaml.dump(dict(data), out)
+    return out.getvalue()
 
 
 def _week(moment: str) -> str:

@@ -16,6 +16,7 @@ from pydantic import ValidationError
 from sqlalchemy import func, select
 
 from pipeline.buildreport import BuildReport
+from pipeline.history.records import IntentHistory
 from pipeline.ledger.states import IntentState
 from pipeline.ledger.tables import DecisionRow, IntentEventRow, IntentRow
 from pipeline.llm.usage import CallStatus, LLMCall
@@ -31,40 +32,6 @@ COUNTED = (CallStatus.RECORDED.value, CallStatus.RESERVED.value)
 def human_outcome(state: str) -> HumanOutcome:
     """What people decided about an intent in `state`, as the shadow evaluation reads the ledger."""
     return outcome_of(IntentState(state))
-
-
-@dataclass(frozen=True)
-class IntentHistory:
-    id: int
-    repo: str
-    path: str
-    service_name: str
-    state: str
-    author: str
-    created_at: datetime
-    updated_at: datetime
-    outcome: HumanOutcome
-    stages: tuple[dict[str, Any], ...]
-    decisions: tuple[dict[str, Any], ...]
-    spec: dict[str, Any] | None
-    cost: dict[str, Any]
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "id": self.id,
-            "repo": self.repo,
-            "path": self.path,
-            "service_name": self.service_name,
-            "state": self.state,
-            "author": self.author,
-            "created_at": self.created_at.isoformat(),
-            "updated_at": self.updated_at.isoformat(),
-            "outcome": self.outcome.value,
-            "stages": list(self.stages),
-            "decisions": list(self.decisions),
-            "spec": self.spec,
-            "cost": self.cost,
-        }
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from pipeline.intents.datasources import DataSources, Reports, check_data_sources
 from pipeline.intents.hint_checks import check_hints
 from pipeline.intents.hints import EndpointHint, ResourceHint, raise_problems
 from pipeline.intents.stagehints import Implements, StageHints
@@ -118,6 +119,10 @@ class Intent(_Strict):
     dependencies: list[StrictStr] = Field(
         default_factory=list, description="Names of services this one calls."
     )
+    # The line's own data this service reads, and what each endpoint reports from it
+    # (pipeline.intents.datasources).
+    data_sources: DataSources
+    reports: Reports
     # A new version of one of the line's own stages (pipeline.intents.stagehints). Last: their validators
     # read the fields above.
     implements: Implements = None
@@ -143,11 +148,21 @@ class Intent(_Strict):
         problems = check_hints(self.resources, self.endpoints)
         if self.service_name in self.dependencies:
             problems.append((("dependencies",), "a service cannot depend on itself"))
+        others = {
+            "resources": bool(self.resources),
+            "endpoints": bool(self.endpoints),
+            "implements": self.implements is not None,
+        }
+        problems.extend(check_data_sources(self.data_sources, self.reports, others=others))
         raise_problems("Intent", problems)
         return self
 
     def has_structured_hints(self) -> bool:
-        return bool(self.resources or self.endpoints)
+        return bool(self.resources or self.endpoints or self.reports)
+
+    def reads_line_data(self) -> bool:
+        """It declares a data source of the line's own (its code reads it; the deployer wires it)."""
+        return bool(self.data_sources)
 
     def rule_variables(self) -> dict[str, Any]:
         """The intent's fields as plain JSON values, the way policy rules see them."""
