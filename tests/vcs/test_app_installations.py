@@ -115,6 +115,16 @@ def test_installation_events_say_which_installation_answers(two: TwoInstallation
     # Known from the event alone: the forge has no acme/tools, so asking it would fail.
     assert app.installation_for("acme/tools") == acme
 
+    push = json.loads((PAYLOADS.parent / "push" / "payload.json").read_text(encoding="utf-8"))
+    push["installation"] = {
+        "id": two.installations[GLOBEX],
+        "node_id": "MDIzOkludGVncmF0aW9uSW5zdGFsbGF0aW9u",
+    }
+    push["repository"]["full_name"] = "globex/elsewhere"
+    two.deliver("push", push)
+    # The event's installation is the one used for its repository, without asking anyone.
+    assert app.installation_for("globex/elsewhere") == two.installations[GLOBEX]
+
     removed = json.loads((PAYLOADS / "removed.payload.json").read_text(encoding="utf-8"))
     removed["installation"]["id"] = acme
     removed["repositories_removed"] = [
