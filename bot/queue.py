@@ -10,6 +10,7 @@ or fail the job. Times are epoch seconds (floats) from one injectable clock, the
 
 from __future__ import annotations
 
+import functools
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -124,16 +125,22 @@ def insert_new(session: Session, table: Table, values: Mapping[str, Any], *, uni
     ON CONFLICT DO NOTHING rather than catching IntegrityError: a failed INSERT would abort the whole
     PostgreSQL transaction, and the caller's other writes with it.
     """
-    dialect = session.get_bind().dialect.name
+    statement = _insert_new_statement(session.get_bind().dialect.name, table, tuple(unique))
+    inserted = session.execute(statement, dict(values)).scalar_one_or_none()
+    return int(inserted) if inserted is not None else None
+
+
+@functools.cache
+def _insert_new_statement(dialect: str, table: Table, unique: tuple[str, ...]) -> Any:
+    """Built once per table: the values go in as parameters, so each webhook and enqueue costs no
+    statement building (SQLAlchemy would otherwise coerce and cache-key every value on every call)."""
     if dialect == "postgresql":
         statement: Any = postgresql.insert(table)
     elif dialect == "sqlite":
         statement = sqlite.insert(table)
     else:
         raise RuntimeError(f"the job queue supports SQLite and PostgreSQL, not {dialect}")
-    statement = statement.values(**values).on_conflict_do_nothing(index_elements=unique)
-    inserted = session.execute(statement.returning(table.c.id)).scalar_one_or_none()
-    return int(inserted) if inserted is not None else None
+    return statement.on_conflict_do_nothing(index_elements=list(unique)).returning(table.c.id)
 
 
 class JobQueue:
