@@ -6,6 +6,7 @@ A feature that adds tables adds one import line here.
 import pipeline.adoption.health
 import pipeline.adoption.history
 import pipeline.deploy.records
+import pipeline.deploy.samples
 import pipeline.governance.cache
 import pipeline.governance.kept
 import pipeline.ledger.tables
