@@ -76,6 +76,7 @@ def _deployer(settings: Settings, database: Database, registry: RegistryStore, r
         base_image=settings.docker_base_image,
         keep_images=settings.docker_keep_images,
         stage_token=settings.stage_token.get_secret_value() if settings.stage_token else "",
+        history_url=settings.public_url.rstrip("/"),
     )
     return build_deployer(Backend(settings.deploy_backend), setup, database, registry)
 

@@ -117,6 +117,20 @@ def build_service(
     untouched). Tests always run in `sandbox_for`'s sandbox, whoever wrote the code.
     """
     stages = config.stages.resolve(provider, budget_key=budget_key)
+    if intent.reads_line_data():
+        from pipeline.factory.analyzer import build_report_service  # it imports this module: late
+
+        return build_report_service(
+            intent,
+            intent_path=intent_path,
+            blueprint=blueprint,
+            workdir=workdir,
+            sandbox_for=sandbox_for,
+            stages=stages,
+            gate=config.gate,
+            max_rounds=config.max_rounds,
+            progress=progress,
+        )
     target = implemented(intent)
     if target is not None:
         return _build_stage_service(

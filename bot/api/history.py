@@ -2,8 +2,9 @@
 findings per round, decisions, model cost and what people decided (`GET /history/intents`), and
 spec-analyzer's reading of it (`GET /history/spec-analysis`).
 
-Token-protected: a forge token of a person (as the rest of the API), or the line's stage token, which the
-line gives the services it builds for itself, so a service can use the line's history as a data source.
+Token-protected: a forge token of a person (as the rest of the API), the line's stage token, or the
+history-reader token derived from it (`pipeline.history.access.reader_token`), which the deployer gives a
+service declaring `data_sources: [line-history]`: that token is accepted here and nowhere else.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from pydantic import BaseModel
 
 from bot.api.auth import FORGE_TOKEN, UNAUTHORIZED, Caller, bearer_token
 from bot.api.intents import UNAUTHORIZED_ANSWER
+from pipeline.history.access import reader_token
 from pipeline.history.analysis import analyze
 from pipeline.history.export import MAX_PAGE, HistoryPage, page
 from pipeline.state import Database
@@ -64,7 +66,7 @@ class SpecAnalysisView(BaseModel):
 def require_reader(
     request: Request, _scheme: Annotated[HTTPAuthorizationCredentials | None, Security(FORGE_TOKEN)]
 ) -> Caller:
-    """A person with a forge token, or a service of the line holding its stage token."""
+    """A person with a forge token, or a service of the line holding its stage or history-reader token."""
     token = bearer_token(request)
     unauthorized = HTTPException(
         status.HTTP_401_UNAUTHORIZED, detail=UNAUTHORIZED, headers={"WWW-Authenticate": "Bearer"}
@@ -72,10 +74,11 @@ def require_reader(
     if token is None:
         raise unauthorized
     stage_token = request.app.state.context.settings.stage_token
-    if stage_token is not None and hmac.compare_digest(
-        token.encode(), stage_token.get_secret_value().encode()
-    ):
-        return Caller(login=LINE_SERVICE, token=token)
+    if stage_token is not None:
+        secret = stage_token.get_secret_value()
+        for accepted in (secret, reader_token(secret)):
+            if hmac.compare_digest(token.encode(), accepted.encode()):
+                return Caller(login=LINE_SERVICE, token=token)
     login = request.app.state.token_verifier.login(token)
     if login is None:
         raise unauthorized

@@ -30,6 +30,7 @@ from pipeline.deploy.model import (
 )
 from pipeline.deploy.records import DeploymentRecords
 from pipeline.deploy.runtime import Runtime
+from pipeline.history.access import history_environment
 from pipeline.manifest import (
     ENV_DATA_DIR,
     ENV_HEARTBEAT_SECONDS,
@@ -85,6 +86,7 @@ class DeployerConfig:
     adopt_timeout: float = 5.0  # after a restart, a live instance must answer its health check within this
     drain_seconds: float = 0.5  # requests routed to the old version just before the switch still finish
     stage_token: str = ""  # given to stage services only (STAGE_TOKEN): what the line's stage client sends
+    history_url: str = ""  # the read API's base (HISTORY_URL), for services declaring data_sources
 
 
 class Deployer:
@@ -244,6 +246,9 @@ class Deployer:
             artifact=artifact,
             environment=self._environment(
                 manifest, version, url, port, stage=(service_dir / STAGE_FILE).is_file()
+            )
+            | history_environment(
+                service_dir, history_url=self.config.history_url, stage_token=self.config.stage_token
             ),
             intent_path=provenance.intent_path or manifest.intent_path,
         )

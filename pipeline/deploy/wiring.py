@@ -13,6 +13,7 @@ from pipeline.deploy.local import LocalProcessRuntime
 from pipeline.deploy.model import Backend
 from pipeline.deploy.records import DeploymentRecords
 from pipeline.deploy.runtime import Runtime
+from pipeline.deploy.samples import ContainerSamples
 from pipeline.deploy.venvs import WheelhouseVenvs
 from pipeline.registry import RegistryStore
 from pipeline.state import Database
@@ -32,6 +33,7 @@ class DeploySetup:
     base_image: str = "intentops-base:bookworm"
     keep_images: int = 3
     stage_token: str = ""  # INTENTOPS_STAGE_TOKEN: handed to stage services, which answer only it
+    history_url: str = ""  # the bot's address: services declaring the line's history read its API there
 
     @property
     def owner(self) -> str:
@@ -52,8 +54,9 @@ def heartbeat_for_ttl(ttl: float) -> float:
     return min(MAX_HEARTBEAT_SECONDS, max(MIN_HEARTBEAT_SECONDS, ttl / BEATS_PER_TTL))
 
 
-def build_runtime(backend: Backend, setup: DeploySetup) -> Runtime:
-    """The runtime for a backend. Docker raises docker.errors.DockerException when no engine answers."""
+def build_runtime(backend: Backend, setup: DeploySetup, db: Database | None = None) -> Runtime:
+    """The runtime for a backend. Docker raises docker.errors.DockerException when no engine answers; with
+    `db`, a container's last CPU and memory figures are kept there when it stops."""
     if backend is Backend.DOCKER:
         return DockerRuntime(
             docker_client(),
@@ -61,6 +64,7 @@ def build_runtime(backend: Backend, setup: DeploySetup) -> Runtime:
             wheelhouse=setup.wheelhouse,
             keep_images=setup.keep_images,
             owner=setup.owner,
+            on_stop=ContainerSamples(db).record_final if db is not None else None,
         )
     venvs = WheelhouseVenvs(setup.wheelhouse, setup.deploy_dir / "venvs")
     return LocalProcessRuntime(venvs, setup.deploy_dir / "logs")
@@ -74,9 +78,10 @@ def build_deployer(backend: Backend, setup: DeploySetup, db: Database, registry:
         health_timeout=setup.health_timeout,
         heartbeat_seconds=heartbeat_for_ttl(setup.registry_ttl),
         stage_token=setup.stage_token,
+        history_url=setup.history_url,
     )
     # The other backends are built on demand, to stop or check what they run under the same names.
-    peers = {other: partial(build_runtime, other, setup) for other in Backend if other is not backend}
+    peers = {other: partial(build_runtime, other, setup, db) for other in Backend if other is not backend}
     return Deployer(
-        build_runtime(backend, setup), DeploymentRecords(db, backend), registry, config, peers=peers
+        build_runtime(backend, setup, db), DeploymentRecords(db, backend), registry, config, peers=peers
     )
