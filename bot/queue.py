@@ -222,7 +222,7 @@ class JobQueue:
                 JOBS.c.attempts < JOBS.c.max_attempts,
             ),
         )
-        if not self._exists(runnable):
+        if self.database.is_sqlite and not self._exists(runnable):
             return None
         candidate = (
             select(JOBS.c.id)
@@ -249,7 +249,8 @@ class JobQueue:
         return Job.from_row(row) if row is not None else None
 
     def _exists(self, condition: Any) -> bool:
-        """A read first: idle polls then never take SQLite's write lock, which webhooks and workers need."""
+        """A read first: idle polls then never take SQLite's write lock, which webhooks and workers need.
+        PostgreSQL claims with SKIP LOCKED, which locks no more than the row it takes: no read first."""
         with self.database.session() as session:
             return session.execute(select(JOBS.c.id).where(condition).limit(1)).first() is not None
 
