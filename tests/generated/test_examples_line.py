@@ -16,6 +16,8 @@ from tests.fixtures.line import REPO, Rig
 pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("flows")]
 
 FREE_TEXT = "spec-analyzer"
+FREE_TEXT_INTENT = f"service_name: {FREE_TEXT}\npurpose: Analyze SPEC quality trends and suggest fixes\n"
+"""spec-analyzer as free text (the example itself declares the data it reads and what it reports)."""
 SIGNED_OFF = tuple(name for name in STRUCTURED if name != "hello-world")
 DONE = (IntentState.DEPLOYED, IntentState.DEPLOY_FAILED, IntentState.NEEDS_HUMAN, IntentState.FAILED)
 
@@ -40,10 +42,8 @@ def deployed(rig: Rig, name: str) -> str:
 
 def test_every_example_reaches_a_running_service_that_does_what_its_hints_say(line_rig: Rig) -> None:
     rig = line_rig
-    names = [*STRUCTURED, FREE_TEXT]
-    rig.push(
-        {path_of(n): (EXAMPLES / "intents" / f"{n}.yaml").read_text() for n in names}, "Add the examples"
-    )
+    files = {path_of(n): (EXAMPLES / "intents" / f"{n}.yaml").read_text() for n in STRUCTURED}
+    rig.push({**files, path_of(FREE_TEXT): FREE_TEXT_INTENT}, "Add the examples")
     for name in SIGNED_OFF:
         sign_off(rig, name)
 

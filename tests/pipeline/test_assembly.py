@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.assembly import BuildVerdict, build_service
-from pipeline.intents import load_intent_file
+from pipeline.intents import load_intent, load_intent_file
 from pipeline.manifest import MANIFEST_FILE
 from pipeline.sandbox.runner import ProcessSandbox, sandbox_for
 from pipeline.wheelhouse import prepare_wheelhouse
@@ -47,9 +47,13 @@ def test_a_structured_intent_becomes_a_tested_service(tmp_path: Path, blueprint:
     assert report["verdict"] == "ready" and report["tests"]["ok"] is True
 
 
+FREE_TEXT = "service_name: spec-analyzer\npurpose: Analyze SPEC quality trends and suggest improvements\n"
+"""Free text only: no hint says what the service does (the example now declares its data and reports)."""
+
+
 def test_a_free_text_intent_stops_honestly_below_the_gate(tmp_path: Path, blueprint: str) -> None:
     outcome = build_service(
-        load_intent_file(EXAMPLES / "intents" / "spec-analyzer.yaml"),
+        load_intent(FREE_TEXT, source="intents/spec-analyzer.yaml"),
         intent_path="intents/spec-analyzer.yaml",
         blueprint=blueprint,
         workdir=tmp_path,
