@@ -1,7 +1,9 @@
 """What the line costs per service and per month: its model calls (recorded per call, `pipeline.llm.usage`)
 and its compute, priced by a rate card: the seconds the factory worked on each intent (SPEC and code: build
 seconds; tests in the sandbox: sandbox seconds) and the hours each service ran (from its deploy to its
-undeploy, as the ledger records them).
+undeploy, as the ledger records them), and with Docker the CPU seconds and memory (GB-hours) of each service's
+containers, from the engine's figures sampled when a container stops and when usage is asked for
+(`pipeline.deploy.samples`).
 
 A rate card is a small YAML file (`INTENTOPS_RATE_CARD`); without one the defaults below apply. Nothing here
 enforces a budget: the monthly model budget is enforced where calls are made, as before.
@@ -18,6 +20,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from sqlalchemy import func, select
 
+from pipeline.deploy.samples import ContainerSamples
 from pipeline.governance.yamldoc import DocumentError, read_document
 from pipeline.ledger.states import Outcome, Stage
 from pipeline.ledger.tables import IntentEventRow, IntentRow
@@ -41,6 +44,10 @@ class RateCard(BaseModel):
     """A second of a service's tests in the sandbox."""
     uptime_hour_usd: float = Field(default=0.01, ge=0, le=100)
     """An hour of one running service."""
+    cpu_second_usd: float = Field(default=0.000012, ge=0, le=1)
+    """A second of CPU time used by a service's containers (Docker)."""
+    memory_gb_hour_usd: float = Field(default=0.005, ge=0, le=100)
+    """A GB (2**30 bytes) of memory used by a service's containers for an hour (Docker)."""
 
     @classmethod
     def load(cls, path: Path | None) -> RateCard:
@@ -72,6 +79,8 @@ class ServiceCost:
     build_seconds: float = 0.0
     sandbox_seconds: float = 0.0
     uptime_hours: float = 0.0
+    cpu_seconds: float = 0.0
+    memory_gb_hours: float = 0.0
     llm_calls: int = 0
     llm_usd: float = 0.0
     compute_usd: float = field(default=0.0)
@@ -87,6 +96,8 @@ class ServiceCost:
             "build_seconds": round(self.build_seconds, 3),
             "sandbox_seconds": round(self.sandbox_seconds, 3),
             "uptime_hours": round(self.uptime_hours, 3),
+            "cpu_seconds": round(self.cpu_seconds, 3),
+            "memory_gb_hours": round(self.memory_gb_hours, 9),
             "llm_calls": self.llm_calls,
             "llm_usd": round(self.llm_usd, 6),
             "compute_usd": round(self.compute_usd, 6),
@@ -110,7 +121,8 @@ def _overlap(start: datetime, end: datetime, lower: datetime, upper: datetime) -
 
 
 def service_costs(db: Database, *, month: str, now: datetime, rates: RateCard) -> list[ServiceCost]:
-    """Each service's cost in `month`: its model calls, build and sandbox seconds, and uptime, priced."""
+    """Each service's cost in `month`: its model calls, build and sandbox seconds, uptime, and its containers'
+    CPU seconds and memory, priced."""
     lower, upper = month_bounds(month)
     costs: dict[str, ServiceCost] = {}
 
@@ -164,6 +176,9 @@ def service_costs(db: Database, *, month: str, now: datetime, rates: RateCard) -
         seconds = sum(_overlap(start, end, lower, upper) for start, end in spans)
         if seconds:
             cost(service).uptime_hours += seconds / 3600
+    for service, used in ContainerSamples(db).usage(lower=lower, upper=upper).items():
+        cost(service).cpu_seconds += used.cpu_seconds
+        cost(service).memory_gb_hours += used.memory_gb_hours
     for service, count, usd in calls:
         cost(service).llm_calls += int(count)
         cost(service).llm_usd += float(usd)
@@ -172,6 +187,8 @@ def service_costs(db: Database, *, month: str, now: datetime, rates: RateCard) -
             item.build_seconds * rates.build_second_usd
             + item.sandbox_seconds * rates.sandbox_second_usd
             + item.uptime_hours * rates.uptime_hour_usd
+            + item.cpu_seconds * rates.cpu_second_usd
+            + item.memory_gb_hours * rates.memory_gb_hour_usd
         )
     return sorted(costs.values(), key=lambda c: (-c.total_usd, c.service))
 

@@ -1,5 +1,7 @@
 """`intentops usage`: what the line costs: model calls per month and per stage against the budgets, and
-compute (build and sandbox seconds, uptime) per service, priced by the rate card."""
+compute (build and sandbox seconds, uptime, and with Docker its containers' CPU seconds and memory) per
+service, priced by the rate card. With the Docker backend the running containers are sampled first, so
+their figures are the live ones."""
 
 from __future__ import annotations
 
@@ -7,13 +9,18 @@ import re
 from typing import Annotated, Any
 
 import typer
+from docker.errors import DockerException
 from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
-from bot.cli.output import FormatOption, OutputFormat, fail, out, print_json
+from bot.cli.output import FormatOption, OutputFormat, err, fail, out, print_json
 from bot.settings import Settings
 from pipeline.costs import RateCard, month_total, service_costs
+from pipeline.deploy import Backend
+from pipeline.deploy.docker import docker_client
+from pipeline.deploy.samples import ContainerSamples
+from pipeline.deploy.wiring import DeploySetup
 from pipeline.llm.usage import Budgets, UsageLedger, month_of, utc_now
 from pipeline.state import Database
 
@@ -21,6 +28,9 @@ MONTH_FORMAT = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 BAD_MONTH = "--month must look like 2026-11 (year-month), got {value!r}"
 NO_CALLS = "no model calls recorded yet (the offline provider makes none)"
 TOTAL_LINE = "{month}: compute ${compute:.4f} + model ${model:.4f} = ${total:.4f}"
+NOT_SAMPLED = (
+    "the running containers' CPU and memory were not sampled (figures as of their last sample): {reason}"
+)
 BUDGET_LINE = "{month}: ${spent:.4f} of the ${limit:.2f} monthly budget; ${per_intent:.2f} per intent"
 
 
@@ -30,7 +40,7 @@ def budgets_from(settings: Settings) -> Budgets:
     )
 
 
-def _ledger() -> tuple[UsageLedger, RateCard, Database]:
+def _ledger() -> tuple[UsageLedger, RateCard, Database, Settings]:
     try:
         settings = Settings()
         rates = RateCard.load(settings.rate_card)
@@ -40,7 +50,24 @@ def _ledger() -> tuple[UsageLedger, RateCard, Database]:
         fail(escape(str(exc)))
     database = Database(settings.state_database_url())
     database.create_all()
-    return UsageLedger(database, budgets_from(settings)), rates, database
+    return UsageLedger(database, budgets_from(settings)), rates, database, settings
+
+
+def sample_containers(settings: Settings, database: Database) -> str:
+    """Sample the CPU and memory of this installation's running containers (Docker backend); why they
+    could not be sampled, or "" (also when the backend is not Docker: nothing to sample)."""
+    if Backend(settings.deploy_backend) is not Backend.DOCKER:
+        return ""
+    owner = DeploySetup(data_dir=settings.data_dir.absolute(), registry_url="", registry_token="").owner
+    try:
+        client = docker_client()
+        try:
+            ContainerSamples(database).sample_live(client, owner=owner)
+        finally:
+            client.close()
+    except DockerException as exc:
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    return ""
 
 
 def _compute(database: Database, rates: RateCard, month: str) -> dict[str, Any]:
@@ -77,6 +104,8 @@ def _print_services(report: dict[str, Any]) -> None:
         "build s",
         "sandbox s",
         "uptime h",
+        "CPU s",
+        "memory GB·h",
         "compute (USD)",
         "model (USD)",
         "total (USD)",
@@ -88,6 +117,8 @@ def _print_services(report: dict[str, Any]) -> None:
             f"{row['build_seconds']:.1f}",
             f"{row['sandbox_seconds']:.1f}",
             f"{row['uptime_hours']:.2f}",
+            f"{row['cpu_seconds']:.1f}",
+            f"{row['memory_gb_hours']:.4f}",
             f"{row['compute_usd']:.4f}",
             f"{row['llm_usd']:.4f}",
             f"{row['total_usd']:.4f}",
@@ -143,15 +174,20 @@ def usage(
     output_format: FormatOption = OutputFormat.TEXT,
 ) -> None:
     """Show cost per month from the state database: model calls per stage, and compute per service (build
-    and sandbox seconds, uptime) priced by the rate card."""
+    and sandbox seconds, uptime; with Docker, CPU seconds and memory, the running containers sampled now)
+    priced by the rate card."""
     if month is not None and not MONTH_FORMAT.match(month):
         fail(escape(BAD_MONTH.format(value=month)))
-    ledger, rates, database = _ledger()
+    ledger, rates, database, settings = _ledger()
+    not_sampled = sample_containers(settings, database)
     chosen = month or month_of(utc_now())
     report = {**_report(ledger, chosen), **_compute(database, rates, chosen)}
+    report["containers_not_sampled"] = not_sampled
     if output_format is OutputFormat.JSON:
         print_json(report)
     else:
+        if not_sampled:
+            err.print(escape(NOT_SAMPLED.format(reason=not_sampled)))
         _print_report(report)
 
 

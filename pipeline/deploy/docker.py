@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -72,6 +73,7 @@ class DockerRuntime:
         keep_images: int = 3,
         owner: str = "intentops",
         limits: DockerLimits | None = None,
+        on_stop: Callable[[Any], object] | None = None,
     ) -> None:
         self._client = client
         self._base_image = base_image
@@ -79,6 +81,9 @@ class DockerRuntime:
         self._keep_images = keep_images
         self._owner = owner
         self._limits = limits or DockerLimits()
+        # Called with the container just before it stops (undeployed or replaced): its last CPU and memory
+        # figures are read then (pipeline.deploy.samples), since the engine forgets them with it.
+        self._on_stop = on_stop
 
     @property
     def client(self) -> docker.DockerClient:
@@ -210,6 +215,8 @@ class DockerRuntime:
     def stop(self, instance: Instance) -> None:
         try:
             container = self._client.containers.get(instance.handle)
+            if self._on_stop is not None:
+                self._on_stop(container)
             container.stop(timeout=STOP_TIMEOUT_SECONDS)
             container.remove(force=True)
         except NotFound:

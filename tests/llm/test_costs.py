@@ -1,5 +1,6 @@
 """Cost per service and per month: model calls, plus compute (build and sandbox seconds from the ledger's
-stage durations, uptime from deploy to undeploy) priced by a rate card, in `intentops usage`."""
+stage durations, uptime from deploy to undeploy, Docker containers' CPU seconds and memory from their
+sampled figures) priced by a rate card, in `intentops usage`."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typer.testing import CliRunner
 
 from bot.cli.main import build_app
 from pipeline.costs import RateCard, month_total, service_costs
+from pipeline.deploy.samples import GB, ContainerSample, ContainerSamples, cpu_and_memory
 from pipeline.ledger import Ledger, Outcome, Stage
 from pipeline.llm import Usage
 from pipeline.llm.usage import Budgets, UsageLedger
@@ -84,9 +86,50 @@ def test_intentops_usage_shows_cost_per_service_priced_by_the_rate_card(tmp_path
     assert report["rate_card"]["uptime_hour_usd"] == 0 and report["spent_usd"] == 0.25
     text = CliRunner().invoke(build_app(), ["usage", "--month", "2026-11"], env=env)
     assert "Cost per service in 2026-11" in text.stdout and "compute $" in text.stdout
+    assert "CPU s" in text.stdout and "memory GB·h" in text.stdout
 
     card.write_text("uptime_hour_usd: -1\n")
     refused = CliRunner().invoke(build_app(), ["usage"], env=env)
     assert refused.exit_code == 1 and "rates.yaml: line 1: uptime_hour_usd" in refused.stderr
     card.write_text("uptime_hours: 1\n")
     assert "uptime_hours: Extra inputs" in CliRunner().invoke(build_app(), ["usage"], env=env).stderr
+
+
+def sample(
+    container: str, started: datetime, at: datetime, cpu_s: float, memory_gb: float
+) -> ContainerSample:
+    return ContainerSample(container, "notes", "v1", started, at, int(cpu_s * 1e9), int(memory_gb * GB))
+
+
+def test_containers_cost_their_cpu_seconds_and_memory_per_month_across_restarts(database: Database) -> None:
+    samples = ContainerSamples(database)
+    started, restarted = datetime(2026, 10, 31, 12, tzinfo=UTC), day(1, 18)
+    for taken in (
+        sample("a", started, day(1, 12), cpu_s=240, memory_gb=1),  # a day, half of it in October
+        sample("a", started, day(1, 14), cpu_s=300, memory_gb=3),  # 60 s more; 2 GB on average for 2 h
+        sample("a", restarted, day(1, 20), cpu_s=10, memory_gb=1),  # restarted: its counter began again
+        sample("b", day(2, 9), day(2, 10), cpu_s=5, memory_gb=0.5),  # a second container of the service
+    ):
+        samples.add(taken)
+    cards = RateCard(build_second_usd=0, sandbox_second_usd=0, uptime_hour_usd=0, cpu_second_usd=0.01)
+    (notes,) = service_costs(database, month="2026-11", now=NOW, rates=cards)
+    assert notes.cpu_seconds == pytest.approx(120 + 60 + 10 + 5)
+    assert notes.memory_gb_hours == pytest.approx(12 * 1 + 2 * 2 + 2 * 1 + 1 * 0.5)
+    assert notes.compute_usd == pytest.approx(195 * 0.01 + notes.memory_gb_hours * cards.memory_gb_hour_usd)
+    (october,) = service_costs(database, month="2026-10", now=NOW, rates=cards)
+    assert (october.cpu_seconds, october.memory_gb_hours) == pytest.approx((120, 12))
+
+
+def test_the_engines_figures_leave_out_the_inactive_page_cache() -> None:
+    cgroup_v2 = {
+        "cpu_stats": {"cpu_usage": {"total_usage": 7}},
+        "memory_stats": {"usage": 100, "stats": {"inactive_file": 30}},
+    }
+    cgroup_v1 = {
+        "cpu_stats": {"cpu_usage": {"total_usage": 7}},
+        "memory_stats": {"usage": 100, "stats": {"total_inactive_file": 40}},
+    }
+    assert cpu_and_memory(cgroup_v2) == (7, 70) and cpu_and_memory(cgroup_v1) == (7, 60)
+    assert cpu_and_memory({"cpu_stats": {}, "memory_stats": {}}) == (0, 0), (
+        "a stopped container reads nothing"
+    )
