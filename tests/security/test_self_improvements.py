@@ -5,26 +5,35 @@
   only lower its score (the fixed adversarial set, and any text appended to any intent);
 - a model file edited so that a word raises the score: refused when it is read, and in an intent's
   stage hints refused with its file and line;
-- a bot loop: the monitor's own pull requests (opened, updated, closed) setting the monitor off again.
+- a bot loop: the monitor's own pull requests (opened, updated, closed) setting the monitor off again;
+- spec-analyzer's history-reader token used to pose as the line to a stage service, or to write (submit an
+  intent, register a service, change the intents repository): only the read API takes it.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import httpx
 import pytest
+from fastapi.testclient import TestClient
+from pydantic import SecretStr
 
 from bot.events import PullRequestEvent
 from bot.handlers.monitor import on_pull
 from bot.queue import JobQueue, JobState
 from bot.routing import BotContext
 from bot.settings import Settings
+from bot.stages.app import create_stage_app
+from pipeline.factory.stages import Stage
 from pipeline.governance.historygen import INJECTIONS, PADDING, generate
 from pipeline.governance.learned import LearnedModel, LearnedScorer, examples_of, train
+from pipeline.history.access import reader_token
 from pipeline.intents import Intent, InvalidIntent, load_intent
 from pipeline.monitor.rules import dump_yaml_text
 from pipeline.shadow.fixed import load_adversarial
 from pipeline.state import Database
+from tests.fixtures.line import REPO, STAGE_TOKEN, Rig
 
 APPROVED_WORDS = "Keep the team's notes, bookmarks and runbooks in one place, so the team shares knowledge."
 """Words of the intents people signed off: what a padder would copy."""
@@ -96,3 +105,48 @@ def test_the_monitors_own_pull_requests_never_set_it_off(database: Database, tmp
     assert context.queue.counts()[JobState.QUEUED] == 1, "the bot's intent pull requests are looked after"
     on_pull(_opened("intentops/notes"), context)
     assert context.queue.counts()[JobState.QUEUED] == 1, "once per state of the ledger"
+
+
+# -- spec-analyzer's token: it reads the line's history and does nothing else -------------------------------
+# Attack: a service the line built to read its history (spec-analyzer) uses the token its deployer gave it
+# to pose as the line to a stage service, or to write: submit an intent, register a service in the
+# registry, push to or change the intents repository. Its token is derived from the stage token
+# (`pipeline.history.access.reader_token`), so it is not the stage token, and only the read API takes it.
+
+
+STAGE_BEARER = {"Authorization": f"Bearer {STAGE_TOKEN}"}
+
+
+@pytest.mark.slow
+@pytest.mark.xdist_group("flows")
+def test_the_history_reader_token_reads_the_history_and_nothing_else(line_rig: Rig) -> None:
+    rig, token = line_rig, reader_token(STAGE_TOKEN)
+    bearer = {"Authorization": f"Bearer {token}"}
+    assert token and token != STAGE_TOKEN
+    assert httpx.get(f"{rig.url}/history/intents", headers=bearer, timeout=30).status_code == 200
+
+    stage = Stage.SPEC_VERIFIER
+    with TestClient(create_stage_app(stage, token=SecretStr(STAGE_TOKEN))) as stage_service:
+        posed = stage_service.post(stage.route, json={"spec": {}}, headers=bearer)
+        assert posed.status_code == 401, posed.text
+        as_the_line = stage_service.post(stage.route, json={"spec": {}}, headers=STAGE_BEARER)
+        assert as_the_line.status_code == 422  # the line's token gets past the door: the body is wrong
+
+    intent = {"service_name": "sneaky", "purpose": "Written by a service that only reads"}
+    submitted = httpx.post(f"{rig.url}/intents/submit", json=intent, headers=bearer, timeout=30)
+    assert submitted.status_code == 401, submitted.text
+    registered = httpx.post(
+        f"{rig.url}/registry/services/register",
+        json={"name": "sneaky", "version": "1", "url": "http://127.0.0.1:9", "health_path": "/health"},
+        headers=bearer,
+        timeout=30,
+    )
+    assert registered.status_code == 401, registered.text
+    assert rig.bot.line.registry.get("sneaky") is None
+    forge = httpx.put(
+        f"{rig.kit.api_url}/repos/{REPO}/contents/intents/sneaky.yaml",
+        json={"message": "sneaky", "content": "c2VydmljZV9uYW1lOiBzbmVha3kK"},
+        headers={"Authorization": f"token {token}"},
+        timeout=30,
+    )
+    assert forge.status_code == 401, forge.text
