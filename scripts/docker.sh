@@ -27,7 +27,8 @@ install_engine() {
   local missing=()
   command -v dockerd >/dev/null || missing+=(docker.io)
   command -v debootstrap >/dev/null || missing+=(debootstrap)
-  command -v docker-compose >/dev/null || missing+=(docker-compose)  # compose.yaml's smoke test
+  # compose.yaml's smoke test: Docker's compose plugin, else Debian's docker-compose
+  docker compose version >/dev/null 2>&1 || command -v docker-compose >/dev/null || missing+=(docker-compose)
   if [ ${#missing[@]} -gt 0 ]; then
     say "installing ${missing[*]}"
     as_root apt-get update -qq

@@ -8,6 +8,7 @@ Needs Docker (scripts/docker.sh) and docker-compose: without them the test fails
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -53,7 +54,7 @@ class Stack:
 
     def compose(self, *args: str, check: bool = True) -> str:
         done = subprocess.run(
-            ["docker-compose", "-p", self.project, "-f", str(ROOT / "compose.yaml"), *args],
+            [*compose_command(), "-p", self.project, "-f", str(ROOT / "compose.yaml"), *args],
             env=self.env,
             capture_output=True,
             text=True,
@@ -81,6 +82,19 @@ class Stack:
         return httpx.post(f"{self.url}/webhook", content=body, headers=headers, timeout=10)
 
 
+@functools.cache
+def compose_command() -> list[str]:
+    """Docker's compose plugin when it is there (GitHub's runners), else Debian's docker-compose."""
+    plugin = subprocess.run(["docker", "compose", "version"], capture_output=True, check=False)
+    if plugin.returncode == 0:
+        return ["docker", "compose"]
+    if shutil.which("docker-compose") is None:
+        pytest.fail(
+            "neither `docker compose` nor docker-compose is installed (scripts/docker.sh installs one)"
+        )
+    return ["docker-compose"]
+
+
 def _answers(url: str) -> bool:
     try:
         return httpx.get(url, timeout=2).status_code == 200
@@ -90,8 +104,7 @@ def _answers(url: str) -> bool:
 
 @pytest.fixture(scope="session")
 def stack() -> Iterator[Stack]:
-    if shutil.which("docker-compose") is None:
-        pytest.fail("docker-compose is not installed (scripts/docker.sh installs it)")
+    compose_command()
     built = subprocess.run(
         [str(ROOT / "scripts" / "image.sh")],
         cwd=ROOT,
@@ -110,6 +123,7 @@ def stack() -> Iterator[Stack]:
         "GITHUB_BASE_URL": "http://127.0.0.1:9/api/v3",  # no forge: the job fails and is retried, claimed
         "INTENTOPS_BOT_LOGIN": "intentops-bot",
         "INTENTOPS_PORT": str(port),
+        "INTENTOPS_WHEELHOUSE": str(ROOT / ".data" / "wheelhouse"),  # prepared by set-up
     }
     running = Stack(
         project=f"intentops-smoke-{uuid.uuid4().hex[:8]}", url=f"http://127.0.0.1:{port}", env=env
@@ -141,11 +155,15 @@ def test_the_stack_takes_a_delivery_and_a_worker_claims_its_job(stack: Stack) ->
     names = {family.name for family in text_string_to_metric_families(metrics)}
     assert {"intentops_webhook_deliveries", "intentops_queue_depth"} <= names
 
-    bot = json.loads(stack.compose("ps", "-q", "bot").strip() and _inspect(stack.compose("ps", "-q", "bot")))
+    bot = json.loads(_inspect(stack.compose("ps", "-q", "bot")))
     assert bot["HostConfig"]["ReadonlyRootfs"] is True
     assert bot["Config"]["User"] == "10001:10001"
     assert bot["State"]["Health"]["Status"] in {"healthy", "starting"}
     assert "/healthz" in " ".join(bot["Config"]["Healthcheck"]["Test"])
+    for worker in ("worker-1", "worker-2"):  # running since they started: able to run builds here
+        state = json.loads(_inspect(stack.compose("ps", "-q", worker)))["State"]
+        assert state["Running"] is True and state["Restarting"] is False, f"{worker}: {state}"
+        assert json.loads(_inspect(stack.compose("ps", "-q", worker)))["RestartCount"] == 0, worker
 
 
 def _inspect(container_id: str) -> str:
