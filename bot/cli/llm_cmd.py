@@ -9,18 +9,14 @@ import re
 from typing import Annotated, Any
 
 import typer
-from docker.errors import DockerException
 from pydantic import ValidationError
 from rich.markup import escape
 from rich.table import Table
 
 from bot.cli.output import FormatOption, OutputFormat, err, fail, out, print_json
+from bot.container_usage import NOT_SAMPLED, sample_containers
 from bot.settings import Settings
 from pipeline.costs import RateCard, month_total, service_costs
-from pipeline.deploy import Backend
-from pipeline.deploy.docker import docker_client
-from pipeline.deploy.samples import ContainerSamples
-from pipeline.deploy.wiring import DeploySetup
 from pipeline.llm.usage import Budgets, UsageLedger, month_of, utc_now
 from pipeline.state import Database
 
@@ -28,9 +24,6 @@ MONTH_FORMAT = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 BAD_MONTH = "--month must look like 2026-11 (year-month), got {value!r}"
 NO_CALLS = "no model calls recorded yet (the offline provider makes none)"
 TOTAL_LINE = "{month}: compute ${compute:.4f} + model ${model:.4f} = ${total:.4f}"
-NOT_SAMPLED = (
-    "the running containers' CPU and memory were not sampled (figures as of their last sample): {reason}"
-)
 BUDGET_LINE = "{month}: ${spent:.4f} of the ${limit:.2f} monthly budget; ${per_intent:.2f} per intent"
 
 
@@ -51,23 +44,6 @@ def _ledger() -> tuple[UsageLedger, RateCard, Database, Settings]:
     database = Database(settings.state_database_url())
     database.create_all()
     return UsageLedger(database, budgets_from(settings)), rates, database, settings
-
-
-def sample_containers(settings: Settings, database: Database) -> str:
-    """Sample the CPU and memory of this installation's running containers (Docker backend); why they
-    could not be sampled, or "" (also when the backend is not Docker: nothing to sample)."""
-    if Backend(settings.deploy_backend) is not Backend.DOCKER:
-        return ""
-    owner = DeploySetup(data_dir=settings.data_dir.absolute(), registry_url="", registry_token="").owner
-    try:
-        client = docker_client()
-        try:
-            ContainerSamples(database).sample_live(client, owner=owner)
-        finally:
-            client.close()
-    except DockerException as exc:
-        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-    return ""
 
 
 def _compute(database: Database, rates: RateCard, month: str) -> dict[str, Any]:

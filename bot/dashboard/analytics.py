@@ -1,7 +1,8 @@
 """Analytics: intents per day, auto-approval rate, median time per stage, SPEC scores, deploy success
 rate, LLM tokens and cost this month, and what each service cost this month (model calls plus compute
-priced by the rate card). A handful of grouped queries over the ledger, over a range of days
-(`since`, `until`; the last 14 by default)."""
+priced by the rate card: build and sandbox seconds, uptime, and with Docker its containers' CPU seconds
+and memory, the running ones sampled when the page is asked for, at most once a minute). A handful of
+grouped queries over the ledger, over a range of days (`since`, `until`; the last 14 by default)."""
 
 from __future__ import annotations
 
@@ -282,5 +283,7 @@ def analytics(
     request: Request, user: UserDep, context: ContextDep, since: DateText = "", until: DateText = ""
 ) -> Response:
     days = day_range(since, until, context.clock().date())
+    not_sampled = request.app.state.sample_containers()
     data = compute(context, days, request.app.state.rates)
-    return render(request, "analytics.html", {"title": "Analytics", "data": data}, user=user)
+    page = {"title": "Analytics", "data": data, "not_sampled": not_sampled}
+    return render(request, "analytics.html", page, user=user)

@@ -13,6 +13,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from bot.container_usage import ThrottledSampler
 from bot.dashboard import analytics, approvals, auth, detail, live, merges, queue, services, stages
 from bot.dashboard.context import DashboardContext
 from bot.dashboard.forgecache import ForgeViewCache
@@ -129,6 +130,7 @@ def create_dashboard_app(context: DashboardContext, settings: Settings) -> FastA
     app.state.spec_cache = SpecCache()
     app.state.intent_texts = IntentTexts()
     app.state.rates = RateCard.load(settings.rate_card)  # priced compute on the Analytics page
+    app.state.sample_containers = ThrottledSampler(settings, context.db)  # live CPU and memory there
     app.add_middleware(
         SessionMiddleware,
         secret_key=secret,

@@ -133,3 +133,18 @@ def test_the_engines_figures_leave_out_the_inactive_page_cache() -> None:
     assert cpu_and_memory({"cpu_stats": {}, "memory_stats": {}}) == (0, 0), (
         "a stopped container reads nothing"
     )
+
+
+def test_intentops_usage_says_when_the_running_containers_could_not_be_sampled(tmp_path: Path) -> None:
+    env = {
+        "INTENTOPS_DATA_DIR": str(tmp_path),
+        "INTENTOPS_DEPLOY_BACKEND": "docker",
+        "DOCKER_HOST": "tcp://127.0.0.1:9",
+        "DATABASE_URL": None,
+        "INTENTOPS_RATE_CARD": None,
+    }
+    result = CliRunner().invoke(build_app(), ["usage"], env=env)
+    assert result.exit_code == 0, result.output
+    assert "CPU and memory were not sampled (figures as of their last sample)" in result.stderr
+    report = json.loads(CliRunner().invoke(build_app(), ["usage", "--format", "json"], env=env).stdout)
+    assert report["containers_not_sampled"] and report["services"] == []
