@@ -85,14 +85,13 @@ class ReportHint(BaseModel):
 DataSources = Annotated[
     list[DataSource],
     Field(
-        default_factory=list,
         description="The line's own data this service reads (line-history: the read API over the "
         "ledger); the deployer gives it the source's address and a read-only token.",
     ),
 ]
 Reports = Annotated[
     list[ReportHint],
-    Field(default_factory=list, max_length=MAX_REPORTS, description="What each endpoint reports from them."),
+    Field(max_length=MAX_REPORTS, description="What each endpoint reports from them."),
 ]
 
 

@@ -121,8 +121,8 @@ class Intent(_Strict):
     )
     # The line's own data this service reads, and what each endpoint reports from it
     # (pipeline.intents.datasources).
-    data_sources: DataSources
-    reports: Reports
+    data_sources: DataSources = Field(default_factory=list)
+    reports: Reports = Field(default_factory=list)
     # A new version of one of the line's own stages (pipeline.intents.stagehints). Last: their validators
     # read the fields above.
     implements: Implements = None

@@ -11,6 +11,7 @@ The service's token is also checked here, on the same line (a line takes seconds
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
@@ -51,7 +52,7 @@ def process_environment(pid: int) -> dict[str, str]:
     return dict(e.decode().partition("=")[::2] for e in entries if b"=" in e)
 
 
-def the_line_s_analysis(rig: Rig) -> dict:  # type: ignore[type-arg]
+def the_line_s_analysis(rig: Rig) -> dict[str, Any]:
     token = {"Authorization": f"Bearer {STAGE_TOKEN}"}
     answer = httpx.get(f"{rig.url}/history/spec-analysis", params={"repo": REPO}, headers=token, timeout=30)
     assert answer.status_code == 200, answer.text
