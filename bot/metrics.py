@@ -162,6 +162,14 @@ class StateCollector(Collector):
                 .where(IntentEventRow.outcome.in_([Outcome.SUCCEEDED.value, Outcome.FAILED.value]))
                 .group_by(IntentEventRow.stage, IntentEventRow.outcome)
             ).all()
+            deploys = session.execute(
+                select(IntentEventRow.outcome, IntentEventRow.duration_ms.is_not(None), func.count())
+                .where(
+                    IntentEventRow.stage == Stage.DEPLOYED.value,
+                    IntentEventRow.outcome.in_([Outcome.SUCCEEDED.value, Outcome.FAILED.value]),
+                )
+                .group_by(IntentEventRow.outcome, IntentEventRow.duration_ms.is_not(None))
+            ).all()
             usage = session.execute(
                 select(
                     LLMCall.stage,
@@ -174,6 +182,7 @@ class StateCollector(Collector):
             ).all()
         yield from _queue_metrics([(str(k), str(s), int(n)) for k, s, n in jobs])
         yield from _stage_metrics([(str(st), str(o), int(n), int(ms or 0)) for st, o, n, ms in stages])
+        yield from _deploy_metrics([(str(o), bool(ran), int(n)) for o, ran, n in deploys])
         yield from _usage_metrics([(str(st), int(i), int(o), float(c)) for st, i, o, c in usage])
 
 
@@ -196,22 +205,30 @@ def _stage_metrics(rows: list[tuple[str, str, int, int]]) -> Iterable[Metric]:
         "Time the line's stages took, by stage and outcome (from the intents' history)",
         labels=["stage", "outcome"],
     )
+    for stage, outcome, count, milliseconds in rows:
+        durations.add_metric([stage, outcome], count_value=count, sum_value=milliseconds / 1000)
+    return (durations,)
+
+
+def _deploy_metrics(rows: list[tuple[str, bool, int]]) -> Iterable[Metric]:
+    """(outcome, whether a deploy ran, count): a deploy that ran and failed left the previous version
+    serving (a rollback); one that never ran was refused (no sign-off, or a head the line did not test)."""
     deploys = CounterMetricFamily(
         "intentops_deploys",
-        "Deploys by outcome (a failed deploy leaves the previous version serving)",
+        "Deploys by outcome: succeeded, failed (rolled back) or refused",
         labels=["outcome"],
     )
     rollbacks = CounterMetricFamily(
-        "intentops_rollbacks", "Deploys that failed and were rolled back to the version serving before"
+        "intentops_rollbacks", "Deploys that failed and left the version serving before in place"
     )
-    failed_deploys = 0
-    for stage, outcome, count, milliseconds in rows:
-        durations.add_metric([stage, outcome], count_value=count, sum_value=milliseconds / 1000)
-        if stage == Stage.DEPLOYED.value:
-            deploys.add_metric([outcome], count)
-            failed_deploys += count if outcome == Outcome.FAILED.value else 0
-    rollbacks.add_metric([], failed_deploys)
-    return (durations, deploys, rollbacks)
+    counts = {"succeeded": 0, "failed": 0, "refused": 0}
+    for outcome, ran, count in rows:
+        key = outcome if outcome == Outcome.SUCCEEDED.value else ("failed" if ran else "refused")
+        counts[key] += count
+    for outcome, count in counts.items():
+        deploys.add_metric([outcome], count)
+    rollbacks.add_metric([], counts["failed"])
+    return (deploys, rollbacks)
 
 
 def _usage_metrics(rows: list[tuple[str, int, int, float]]) -> Iterable[Metric]:

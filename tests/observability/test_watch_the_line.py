@@ -82,7 +82,9 @@ def test_metrics_move_and_logs_carry_the_delivery(line_rig: Rig, json_log: io.St
     assert moved("intentops_job_wait_seconds_count", kind="intent.read") >= 1
     assert moved("intentops_stage_duration_seconds_count", stage="governed", outcome="succeeded") == 1
     assert value(after, "intentops_queue_depth", kind="intent.build", state="queued") == 0
-    assert ("intentops_rollbacks_total", ()) in after and ("intentops_deploys_total", ()) not in after
+    assert value(after, "intentops_deploys_total", outcome="refused") == value(
+        before, "intentops_deploys_total", outcome="refused"
+    )
 
     (push,) = [d for d in rig.kit.admin.deliveries(REPO) if d.event == "push"]
     lines = [json.loads(line) for line in json_log.getvalue().splitlines()]
@@ -147,3 +149,32 @@ def test_up_does_not_log_events_nothing_handles(capsys: pytest.CaptureFixture[st
     shown = capsys.readouterr().err
     assert "no handler" not in shown
     assert "a warning still shows" in shown and "job 1 done" in shown
+
+
+def test_deploys_rollbacks_and_refusals_are_told_apart(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from pipeline.ledger import Ledger, Outcome, Stage
+    from pipeline.state import Database
+
+    database = Database(f"sqlite:///{tmp_path / 'state.db'}")
+    database.create_all()
+    try:
+        ledger = Ledger(database)
+        for name, ran, outcome in (
+            ("good", True, Outcome.SUCCEEDED),
+            ("broken", True, Outcome.FAILED),  # started, unhealthy: the previous version stays
+            ("unsigned", False, Outcome.FAILED),  # refused before anything started
+        ):
+            record, _ = ledger.receive(
+                repo="acme/intents", path=f"intents/{name}.yaml", service_name=name, content_hash=name
+            )
+            duration = 1500 if ran else None
+            ledger.record(record.id, Stage.DEPLOYED, outcome, name, duration_ms=duration)
+        from bot.metrics import app_registry
+
+        registry = app_registry(database)
+        assert registry.get_sample_value("intentops_deploys_total", {"outcome": "succeeded"}) == 1
+        assert registry.get_sample_value("intentops_deploys_total", {"outcome": "failed"}) == 1
+        assert registry.get_sample_value("intentops_deploys_total", {"outcome": "refused"}) == 1
+        assert registry.get_sample_value("intentops_rollbacks_total") == 1
+    finally:
+        database.dispose()
