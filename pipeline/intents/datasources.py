@@ -106,9 +106,9 @@ def check_data_sources(
     problems: list[Problem] = []
     if not sources and not reports:
         return problems
-    given = [name for name, present in others.items() if present]
-    if given:
-        problems.append((("reports",), NO_REPORTS_WITH.format(fields=" and ".join(given))))
+    for name, present in others.items():
+        if present:
+            problems.append(((name,), NO_REPORTS_WITH.format(fields=name)))
     if len(set(sources)) != len(sources):
         problems.append((("data_sources",), "lists a data source more than once"))
     for index, hint in enumerate(reports):

@@ -230,7 +230,7 @@ def test_the_kit_s_runtime_closure_imports_what_a_stage_service_imports(tmp_path
     imports = (
         "import pipeline.factory.builtin, pipeline.factory.hinted, pipeline.factory.clients, "
         "pipeline.factory.conformance, pipeline.factory.hintchecks, pipeline.intents.stagehints, "
-        "fastapi, uvicorn, prometheus_client\n"
+        "pipeline.history.analysis, pipeline.history.records, fastapi, uvicorn, prometheus_client\n"
         "from pipeline.spec.render import render_markdown, templates_dir\n"
         "assert (templates_dir() / 'spec' / 'SPEC.md.j2').is_file()\n"
     )
