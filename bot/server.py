@@ -23,6 +23,7 @@ from bot.dashboard.app import MOUNT_PATH, mount_dashboard
 from bot.dashboard.context import DashboardContext, RepoForToken
 from bot.handlers import FLOW_MODULES
 from bot.line import Line, build_line
+from bot.monitor_timer import attach_monitor_timer
 from bot.registry_api import create_registry_app
 from bot.settings import Settings
 from bot.stages import stage_registry
@@ -107,6 +108,7 @@ def build_bot(
         worker_threads=worker_threads,
         line=line,
     )
+    attach_monitor_timer(app)  # the monitor also runs on a timer while the bot runs
     _add_api(app, settings, line)
     registry_token = load_or_create_token(settings.data_dir.absolute(), settings.registry_token)
     app.mount(REGISTRY_PATH, create_registry_app(registry, registry_token, docs=settings.api_docs))

@@ -181,8 +181,14 @@ class Settings(BaseSettings):
     """A folder of monitor rules (`*.yaml`); unset: the rules shipped with IntentOps (monitors/)."""
     monitor_max_per_day: int = Field(default=2, ge=0, alias="INTENTOPS_MONITOR_MAX_PER_DAY")
     """At most this many improvement intents filed a day, whatever the rules say."""
+    monitor_interval_minutes: int = Field(
+        default=60, ge=0, le=10080, alias="INTENTOPS_MONITOR_INTERVAL_MINUTES"
+    )
+    """The bot (`bot serve`, `up`) also runs the monitor on each repository it serves this often, so rules
+    about waiting (a sign-off pending for a day) fire when nothing else happens; 0: only after events."""
     rate_card: Path | None = Field(default=None, alias="INTENTOPS_RATE_CARD")
-    """A YAML rate card pricing compute (build and sandbox seconds, uptime hours); unset: the defaults."""
+    """A YAML rate card pricing compute (build and sandbox seconds, uptime hours, with Docker CPU seconds and
+    memory GB-hours); unset: the defaults."""
 
     @field_validator("stages", mode="before")
     @classmethod
