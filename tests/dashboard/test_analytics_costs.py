@@ -5,12 +5,16 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from pipeline.deploy.samples import GB, ContainerSample, ContainerSamples
 from pipeline.ledger import Outcome, Stage
 from tests.dashboard.rig import Rig
 
 
-def test_analytics_shows_the_cost_of_each_service_this_month(rig: Rig) -> None:
+def test_analytics_shows_the_cost_of_each_service_this_month(
+    rig: Rig, monkeypatch: pytest.MonkeyPatch
+) -> None:
     now = datetime.now(UTC)
     intent = rig.receive("costly-notes")
     rig.ledger.record(intent, Stage.SPEC, Outcome.SUCCEEDED, duration_ms=1500)
@@ -33,3 +37,12 @@ def test_analytics_shows_the_cost_of_each_service_this_month(rig: Rig) -> None:
     assert "1.5 s</td><td>3.0 s</td>" in row, row
     assert "<td>42.0 s</td><td>1.0000 GB·h</td>" in row, row
     assert f"Cost per service in {now:%Y-%m}: compute $" in page and "+ model $0.0000 =" in page
+    assert 'id="not-sampled"' not in page, "the local backend has no containers to sample"
+
+    monkeypatch.setenv("DOCKER_HOST", "tcp://127.0.0.1:9")  # an engine that does not answer
+    rig.restart(deploy_backend="docker")
+    with rig.client() as client:
+        rig.sign_in(client, rig.people.approver)
+        page = client.get("/analytics").text
+    assert 'id="not-sampled"' in page and "as of their last sample" in page
+    assert "<td>42.0 s</td><td>1.0000 GB·h</td>" in page
