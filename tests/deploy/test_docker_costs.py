@@ -1,6 +1,7 @@
 """With Docker, a service's containers cost their CPU seconds and memory, read from the engine's stats: the
 running ones sampled when `intentops usage` asks, and each one a last time when the runtime stops it
-(undeployed or replaced), so its figures outlive the container."""
+(undeployed or replaced), so its figures outlive the container. Another installation's containers on the
+same engine are not this one's to price."""
 
 from __future__ import annotations
 
@@ -14,6 +15,7 @@ from pathlib import Path
 import pytest
 from docker import DockerClient
 from docker.errors import NotFound
+from docker.models.containers import Container
 from typer.testing import CliRunner
 
 from bot.cli.main import build_app
@@ -65,13 +67,8 @@ def _cost(database: Database, service: str) -> ServiceCost:
     return cost
 
 
-@pytest.fixture
-def burner(docker_engine: DockerClient, tmp_path: Path) -> Iterator[tuple[str, str]]:
-    """A container of this installation (the data directory's owner label) burning some CPU: (its
-    service name, the owner)."""
-    owner = DeploySetup(data_dir=tmp_path.absolute(), registry_url="", registry_token="").owner
-    service = f"burn-{uuid.uuid4().hex[:8]}"
-    container = docker_engine.containers.run(
+def _burn(engine: DockerClient, *, service: str, owner: str) -> Container:
+    return engine.containers.run(
         BASE_IMAGE,
         ["python3", "-c", BURN],
         detach=True,
@@ -79,25 +76,41 @@ def burner(docker_engine: DockerClient, tmp_path: Path) -> Iterator[tuple[str, s
         network_mode="none",
         mem_limit="64m",
     )
+
+
+@pytest.fixture
+def burners(docker_engine: DockerClient, tmp_path: Path) -> Iterator[tuple[str, str, str]]:
+    """Two containers burning some CPU on the engine: one of this installation (the data directory's owner
+    label), one of another installation. (Our service, our owner, theirs.)"""
+    owner = DeploySetup(data_dir=tmp_path.absolute(), registry_url="", registry_token="").owner
+    ours, theirs = f"burn-{uuid.uuid4().hex[:8]}", f"burn-{uuid.uuid4().hex[:8]}"
+    containers = [
+        _burn(docker_engine, service=ours, owner=owner),
+        _burn(docker_engine, service=theirs, owner=uuid.uuid4().hex[:16]),
+    ]
     deadline = time.monotonic() + 30
-    while BURNT not in container.logs().decode():
-        assert time.monotonic() < deadline, "the container did not burn its CPU in time"
-        container.reload()
-        assert container.status in ("created", "running"), container.logs().decode()
-        time.sleep(0.05)
-    yield service, owner
-    with contextlib.suppress(NotFound):
-        container.remove(force=True)
+    for container in containers:
+        while BURNT not in container.logs().decode():
+            assert time.monotonic() < deadline, "the container did not burn its CPU in time"
+            container.reload()
+            assert container.status in ("created", "running"), container.logs().decode()
+            time.sleep(0.05)
+    yield ours, owner, theirs
+    for container in containers:
+        with contextlib.suppress(NotFound):
+            container.remove(force=True)
 
 
 def test_cpu_and_memory_are_sampled_live_and_survive_the_containers_stop(
-    docker_engine: DockerClient, burner: tuple[str, str], tmp_path: Path
+    docker_engine: DockerClient, burners: tuple[str, str, str], tmp_path: Path
 ) -> None:
-    service, owner = burner
+    service, owner, other_installations = burners
     database = Database(default_sqlite_url(tmp_path))
     database.create_all()
 
-    live = _usage(tmp_path)[service]
+    usage = _usage(tmp_path)
+    assert other_installations not in usage, "another installation's containers are neither sampled nor ours"
+    live = usage[service]
     assert live["cpu_seconds"] >= 0.2, live
     assert live["memory_gb_hours"] > 0, live
     before = _cost(database, service)

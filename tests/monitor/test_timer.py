@@ -101,3 +101,13 @@ def test_the_bots_lifespan_runs_the_timer_and_zero_turns_it_off(
             assert time.monotonic() < deadline, "the timer queued nothing when the hour began"
             time.sleep(0.02)
     assert "monitor-timer" not in {thread.name for thread in threading.enumerate()}, "stopped with the app"
+
+
+def test_a_pending_job_holds_back_only_its_own_repository(context: BotContext, clock: ManualClock) -> None:
+    """`_` in a repository's name is no wildcard: acme/otherXrepo's pending job does not hold back
+    acme/other_repo."""
+    Ledger(context.database).receive(
+        repo="acme/otherXrepo", path="intents/y.yaml", service_name="y", content_hash="h"
+    )
+    start_monitor(context, "acme/otherXrepo")
+    assert MonitorTimer(context, interval=HOUR, clock=clock).tick() == [REPO, OTHER]
