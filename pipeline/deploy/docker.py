@@ -16,6 +16,7 @@ from docker.errors import APIError, BuildError, DockerException, ImageNotFound, 
 
 from pipeline.deploy.local import LOOPBACK, free_port
 from pipeline.deploy.model import Artifact, Backend, Instance, LaunchPlan, PrepareError
+from pipeline.history.access import ENV_HISTORY_URL
 from pipeline.manifest import ENV_DATA_DIR, ENV_HOST, ENV_PORT, ENV_REGISTRY_URL, ServiceManifest
 
 LABEL_SERVICE = "intentops.service"
@@ -167,8 +168,9 @@ class DockerRuntime:
             ENV_PORT: str(plan.container_port),
             ENV_DATA_DIR: CONTAINER_DATA_DIR,
         }
-        if environment.get(ENV_REGISTRY_URL):
-            environment[ENV_REGISTRY_URL] = container_registry_url(environment[ENV_REGISTRY_URL])
+        for loopback in (ENV_REGISTRY_URL, ENV_HISTORY_URL):  # the line's own address, seen from inside
+            if environment.get(loopback):
+                environment[loopback] = container_registry_url(environment[loopback])
         container = self._client.containers.run(
             plan.artifact.reference,
             detach=True,
