@@ -12,9 +12,9 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from docker.errors import DockerException, NotFound
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 GB = 2**30
 NANOSECONDS = 1_000_000_000
+KEEP_EVERY = timedelta(hours=1)
+"""Live samples closer together than this are thinned out (see `ContainerSamples.add`)."""
 FINAL_NOT_RECORDED = "the final CPU and memory figures of container %s (%s) were not recorded: %s"
 
 
@@ -119,7 +121,20 @@ class ContainerSamples:
         self._clock = clock
 
     def add(self, sample: ContainerSample) -> None:
+        """Keep `sample`. A live one replaces the container's newest live sample when the one before that
+        is less than KEEP_EVERY older (same run, same month): a page asked for every minute keeps about a
+        sample an hour per container, and CPU, a counter, loses nothing."""
         with self._db.session() as session:
+            newest = session.scalars(
+                select(ContainerSampleRow)
+                .where(ContainerSampleRow.container_id == sample.container_id)
+                .order_by(ContainerSampleRow.at.desc(), ContainerSampleRow.id.desc())
+                .limit(2)
+            ).all()
+            if not sample.final and _replaceable(newest, sample):
+                head = newest[0]
+                head.at, head.cpu_ns, head.memory_bytes = sample.at, sample.cpu_ns, sample.memory_bytes
+                return
             session.add(
                 ContainerSampleRow(
                     container_id=sample.container_id,
@@ -172,6 +187,20 @@ class ContainerSamples:
         with self._db.session() as session:
             samples = [_sample(row) for row in session.scalars(query)]
         return priced_spans(samples, lower=lower, upper=upper)
+
+
+def _replaceable(newest: Sequence[ContainerSampleRow], sample: ContainerSample) -> bool:
+    if len(newest) < 2:
+        return False
+    head, before = (_sample(row) for row in newest)
+    same_run = head.started_at == before.started_at == sample.started_at
+    return (
+        same_run
+        and not head.final
+        and head.cpu_ns <= sample.cpu_ns
+        and (head.at.year, head.at.month) == (sample.at.year, sample.at.month)
+        and sample.at - before.at < KEEP_EVERY
+    )
 
 
 def _sample(row: ContainerSampleRow) -> ContainerSample:

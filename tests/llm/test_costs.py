@@ -5,15 +5,16 @@ sampled figures) priced by a rate card, in `intentops usage`."""
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 from typer.testing import CliRunner
 
 from bot.cli.main import build_app
 from pipeline.costs import RateCard, month_total, service_costs
-from pipeline.deploy.samples import GB, ContainerSample, ContainerSamples, cpu_and_memory
+from pipeline.deploy.samples import GB, ContainerSample, ContainerSampleRow, ContainerSamples, cpu_and_memory
 from pipeline.ledger import Ledger, Outcome, Stage
 from pipeline.llm import Usage
 from pipeline.llm.usage import Budgets, UsageLedger
@@ -148,3 +149,22 @@ def test_intentops_usage_says_when_the_running_containers_could_not_be_sampled(t
     assert "CPU and memory were not sampled (figures as of their last sample)" in result.stderr
     report = json.loads(CliRunner().invoke(build_app(), ["usage", "--format", "json"], env=env).stdout)
     assert report["containers_not_sampled"] and report["services"] == []
+
+
+def test_live_samples_asked_for_every_minute_keep_about_one_an_hour_and_lose_no_cpu(
+    database: Database,
+) -> None:
+    samples = ContainerSamples(database)
+    started = day(3, 8)
+    for minute in range(1, 181):  # three hours of a page asked for every minute: a CPU second a minute
+        samples.add(sample("a", started, started + timedelta(minutes=minute), cpu_s=minute, memory_gb=1))
+    samples.add(
+        ContainerSample(
+            "a", "notes", "v1", started, started + timedelta(hours=3, minutes=30), 200 * 10**9, GB, final=True
+        )
+    )
+    with database.session() as session:
+        kept = session.scalar(select(func.count()).select_from(ContainerSampleRow))
+    assert kept is not None and kept <= 6, kept
+    (notes,) = service_costs(database, month="2026-11", now=NOW, rates=RATES)
+    assert notes.cpu_seconds == pytest.approx(200) and notes.memory_gb_hours == pytest.approx(3.5)
