@@ -18,6 +18,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from docker.errors import DockerException, NotFound
+from requests import RequestException
 from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, String, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
@@ -157,7 +158,7 @@ class ContainerSamples:
             if sample is not None:
                 self.add(sample)
             return sample
-        except (DockerException, SQLAlchemyError) as exc:
+        except (DockerException, RequestException, SQLAlchemyError) as exc:
             log.warning(FINAL_NOT_RECORDED, container.id, container.labels.get(LABEL_SERVICE, "?"), exc)
             return None
 
