@@ -19,7 +19,7 @@ from typing import Any
 
 from docker.errors import DockerException, NotFound
 from requests import RequestException
-from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, String, select
+from sqlalchemy import BigInteger, Boolean, DateTime, Index, Integer, String, func, or_, select
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -179,11 +179,18 @@ class ContainerSamples:
 
     def usage(self, *, lower: datetime, upper: datetime) -> dict[str, ComputeUsage]:
         """Each service's CPU seconds and memory GB-hours between `lower` and `upper`."""
-        later = select(ContainerSampleRow.container_id).where(ContainerSampleRow.at >= lower).distinct()
+        row = ContainerSampleRow
+        later = select(row.container_id).where(row.at >= lower).distinct()
+        # Of the samples before `lower`, only each container's newest counts (its counter's base).
+        base = (
+            select(func.max(row.id))
+            .where(row.at < lower, row.container_id.in_(later))
+            .group_by(row.container_id)
+        )
         query = (
-            select(ContainerSampleRow)
-            .where(ContainerSampleRow.container_id.in_(later))
-            .order_by(ContainerSampleRow.container_id, ContainerSampleRow.at, ContainerSampleRow.id)
+            select(row)
+            .where(or_(row.at >= lower, row.id.in_(base)))
+            .order_by(row.container_id, row.at, row.id)
         )
         with self._db.session() as session:
             samples = [_sample(row) for row in session.scalars(query)]

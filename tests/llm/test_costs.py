@@ -120,6 +120,14 @@ def test_containers_cost_their_cpu_seconds_and_memory_per_month_across_restarts(
     (october,) = service_costs(database, month="2026-10", now=NOW, rates=cards)
     assert (october.cpu_seconds, october.memory_gb_hours) == pytest.approx((120, 12))
 
+    long_ago, base = datetime(2026, 9, 1, tzinfo=UTC), datetime(2026, 10, 31, 10, tzinfo=UTC)
+    for at, cpu_s in ((datetime(2026, 10, 20, tzinfo=UTC), 50), (base, 100), (day(1, 10), 148)):
+        samples.add(
+            ContainerSample("c", "links", "v1", long_ago, at, cpu_s * 10**9, 0, final=at == day(1, 10))
+        )
+    links = {c.service: c for c in service_costs(database, month="2026-11", now=NOW, rates=cards)}["links"]
+    assert links.cpu_seconds == pytest.approx(48 * 10 / 24), "the day across the month's start, in part"
+
 
 def test_the_engines_figures_leave_out_the_inactive_page_cache() -> None:
     cgroup_v2 = {
