@@ -133,6 +133,8 @@ def server_for(command: list[str], *, user: tuple[int, int] | None) -> ForkServe
         server = _servers.get(key)
         if server is not None and server.alive:
             return server
+        if server is not None:
+            server.stop()  # it died: its folder goes with it
         if time.monotonic() < _broken.get(key, 0.0):
             return None
         try:

@@ -82,7 +82,8 @@ def main(path: str, *, caller: int) -> None:
         except InterruptedError:
             continue
         if sys.stdin in ready and not os.read(sys.stdin.fileno(), 4096):
-            return  # whoever started us is gone
+            _remove(path)  # whoever started us is gone
+            return
         if wake_read in ready:
             os.read(wake_read, 4096)
         if listener in ready:
@@ -90,6 +91,13 @@ def main(path: str, *, caller: int) -> None:
             closing = (listener, wake_read, wake_write, *children.values())
             _start(connection, children, caller=caller, closing=closing)
         _reap(children)
+
+
+def _remove(path: str) -> None:
+    """The socket and its folder (ours: the line made it for us alone)."""
+    with contextlib.suppress(OSError):
+        os.unlink(path)
+        os.rmdir(os.path.dirname(path))
 
 
 def _start(
