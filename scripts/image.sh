@@ -49,7 +49,9 @@ bot_image() {
   fi
   .venv/bin/uv build -q --wheel --offline --no-build-isolation --python .venv/bin/python \
     -o "$stage/dist" "$stage/src"
-  .venv/bin/uv pip install -q --offline --python .venv/bin/python --target "$stage/site" \
+  # Copies, not hard links into uv's cache: another install linking the same files would change them
+  # under tar (file changed as we read it).
+  .venv/bin/uv pip install -q --offline --link-mode copy --python .venv/bin/python --target "$stage/site" \
     -c requirements.lock "$stage"/dist/intentops-*.whl
   rm -rf "$stage/site/bin"  # console scripts name the host's interpreter; the image runs python3 -m
   # One archive, not thousands of files: the legacy builder sends and copies it much faster.

@@ -111,7 +111,8 @@ COMMAND_HELP: dict[str, str] = {
     "is not deployed does nothing.",
     "up": "Start the forge (with a demo repository and users), the bot and the dashboard; run until Ctrl-C.",
     "usage": "Show cost per month from the state database: model calls per stage, and compute per service "
-    "(build and sandbox seconds, uptime) priced by the rate card.",
+    "(build and sandbox seconds, uptime; with Docker, CPU seconds and memory, the running containers sampled "
+    "now) priced by the rate card.",
     "validate": "Validate intent files, and that no two of them say the same service_name; exit 1 if any is "
     "invalid.",
     "wheelhouse": "Download the generated services' pinned wheels (needs the network once; then a no-op).",

@@ -168,11 +168,10 @@ def _prepare(request: dict[str, Any], fds: list[int], closing: list[Any]) -> Non
         os.close(fd)
     for name, (soft, hard) in request["limits"].items():
         resource.setrlimit(getattr(resource, name), (soft, hard))
-    os.environ.clear()
-    os.environ.update(request["env"])
     for fd in (channel, token):
         os.set_inheritable(fd, True)
-    os.environ[CHANNEL_ENV] = f"{channel}:{token}"
+    os.environ.clear()  # the run's environment, and nothing of the zygote's
+    os.environ.update(request["env"], **{CHANNEL_ENV: f"{channel}:{token}"})
     os.chdir(request["cwd"])
     sys.dont_write_bytecode = True
     sys.path[:0] = [request["cwd"], *request["path"]]

@@ -23,6 +23,7 @@ from pipeline.spec.optimizer import optimize
 from pipeline.spec.render import read_spec
 from tests.conftest import EXAMPLES
 from tests.factory.conftest import FREE_TEXT, REGISTRY_TOKEN, STRUCTURED, load_example
+from tests.fixtures.generated import REPORTING
 from tests.fixtures.servers import free_port
 
 EVERY_KIND = {
@@ -107,7 +108,7 @@ EXAMPLE_INTENTS = sorted(p.stem for p in (EXAMPLES / "intents").glob("*.yaml"))
 
 
 def test_the_examples_are_the_ones_the_factory_tests_know() -> None:
-    assert set(EXAMPLE_INTENTS) == {*STRUCTURED, *FREE_TEXT}
+    assert set(EXAMPLE_INTENTS) == {*STRUCTURED, *FREE_TEXT, *REPORTING}
     for name in FREE_TEXT:  # nothing a service would do is said in hints: offline, only free text
         assert not load_example(EXAMPLES, name).has_structured_hints(), name
 

@@ -23,7 +23,7 @@ AUTH = {"Authorization": f"Bearer {TOKEN}"}
 @pytest.fixture
 def files(tmp_path: Path, hello_spec: Spec, examples_dir: Path) -> Path:
     write_spec(hello_spec, tmp_path / "root" / "hello-world")
-    write_spec(build_spec(load_example(examples_dir, "spec-analyzer")), tmp_path / "root" / "spec-analyzer")
+    write_spec(build_spec(load_example(examples_dir, "governance-v2")), tmp_path / "root" / "governance-v2")
     (tmp_path / "root" / "broken").mkdir()
     (tmp_path / "root" / "broken" / "spec.json").write_text("{not json")
     (tmp_path / "secret.json").write_text("{}")
@@ -67,7 +67,7 @@ def test_verify_file_refuses_what_it_must_not_or_cannot_read(
 
 
 def test_optimize_file_reports_a_free_text_spec_honestly(client: TestClient) -> None:
-    response = client.post("/optimize-file", json={"file_path": "spec-analyzer", "gate": 90}, headers=AUTH)
+    response = client.post("/optimize-file", json={"file_path": "governance-v2", "gate": 90}, headers=AUTH)
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["reached_gate"] is False

@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import func, select
 from typer.testing import CliRunner
 
+from bot.cli import output
 from bot.cli.main import build_app
 from pipeline.costs import RateCard, month_total, service_costs
 from pipeline.deploy.samples import GB, ContainerSample, ContainerSampleRow, ContainerSamples, cpu_and_memory
@@ -66,7 +67,10 @@ def test_each_service_costs_its_build_sandbox_uptime_and_model_calls(database: D
     assert total.llm_usd == 0.25 and total.compute_usd == pytest.approx(notes.compute_usd + links.compute_usd)
 
 
-def test_intentops_usage_shows_cost_per_service_priced_by_the_rate_card(tmp_path: Path) -> None:
+def test_intentops_usage_shows_cost_per_service_priced_by_the_rate_card(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(output.out, "width", 200)  # a wide terminal, whatever the process started with
     database = Database(default_sqlite_url(tmp_path))
     database.create_all()
     seed(database)
