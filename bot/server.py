@@ -31,6 +31,7 @@ from bot.vcs.client import RepoClient
 from bot.vcs.github import GithubRepoClient, login_of, token_connection
 from pipeline.assembly import FactoryConfig
 from pipeline.deploy import Backend, Deployer
+from pipeline.deploy.kubernetes import ManifestOptions
 from pipeline.deploy.wiring import DeploySetup, build_deployer
 from pipeline.llm import LLMProvider
 from pipeline.llm.factory import build_provider
@@ -78,6 +79,12 @@ def _deployer(settings: Settings, database: Database, registry: RegistryStore, r
         keep_images=settings.docker_keep_images,
         stage_token=settings.stage_token.get_secret_value() if settings.stage_token else "",
         history_url=settings.public_url.rstrip("/"),
+        k8s_manifests=settings.k8s_manifests,
+        k8s=ManifestOptions(
+            namespace=settings.k8s_namespace,
+            image_prefix=settings.k8s_image_prefix,
+            storage_size=settings.k8s_storage,
+        ),
     )
     return build_deployer(Backend(settings.deploy_backend), setup, database, registry)
 

@@ -164,6 +164,23 @@ class Settings(BaseSettings):
     docker_keep_images: int = Field(default=3, ge=1, alias="INTENTOPS_DOCKER_KEEP_IMAGES")
     """Images kept per service (older ones are removed; the previous one allows a rollback)."""
 
+    # Kubernetes, the GitOps way (pipeline.deploy.kubernetes): manifests Argo CD or Flux applies.
+    k8s_manifests: Path | None = Field(default=None, alias="INTENTOPS_K8S_MANIFESTS")
+    """A folder (e.g. a checkout of your deploy repository) that gets `<service>/deployment.yaml`,
+    `service.yaml`, `persistentvolumeclaim.yaml` and `kustomization.yaml` for each service deployed healthy,
+    and loses them on undeploy; unset: no manifests."""
+    k8s_namespace: str = Field(
+        default="", pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)?$", alias="INTENTOPS_K8S_NAMESPACE"
+    )
+    """The namespace the kustomizations set; unset: whichever namespace Argo CD or Flux applies them to."""
+    k8s_image_prefix: str = Field(
+        default="", pattern=r"^([a-z0-9][a-z0-9._:/-]*[a-z0-9])?$", alias="INTENTOPS_K8S_IMAGE_PREFIX"
+    )
+    """Where the cluster pulls the line's images from (e.g. `registry.example.com/team`: the image is
+    `registry.example.com/team/<service>:<merge sha>`); unset: `<service>:<merge sha>`."""
+    k8s_storage: str = Field(default="1Gi", pattern=r"^[1-9][0-9]*(Mi|Gi|Ti)$", alias="INTENTOPS_K8S_STORAGE")
+    """The size each service's data claim (PersistentVolumeClaim) asks for."""
+
     # The factory's stages: which implementation answers each (pipeline.factory.routing, bot.stages).
     stages: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict, alias="INTENTOPS_STAGES")
     """Stage -> `builtin` or a stage service's base URL, comma-separated (e.g.

@@ -23,6 +23,7 @@ from bot.registry_api import create_registry_app
 from bot.settings import Settings
 from pipeline.deploy import Backend, Deployer, DeployOutcome, DeployRequest, UndeployOutcome
 from pipeline.deploy.bridge import listen
+from pipeline.deploy.kubernetes import ManifestOptions
 from pipeline.deploy.locks import InvalidServiceName, check_service_name
 from pipeline.deploy.reconcile import FIXABLE, desired_from_checkout, reconcile
 from pipeline.deploy.wiring import DeploySetup, build_deployer
@@ -79,6 +80,12 @@ def _deployer(context: Context, backend: Backend | None) -> Deployer:
         registry_ttl=settings.registry_ttl_seconds,
         base_image=settings.docker_base_image,
         keep_images=settings.docker_keep_images,
+        k8s_manifests=settings.k8s_manifests,
+        k8s=ManifestOptions(
+            namespace=settings.k8s_namespace,
+            image_prefix=settings.k8s_image_prefix,
+            storage_size=settings.k8s_storage,
+        ),
     )
     chosen = backend or Backend(settings.deploy_backend)
     try:

@@ -42,6 +42,7 @@ COMMAND_MODULES: tuple[str, ...] = (
     "bot.cli.action_cmd",
     "bot.cli.monitor_cmd",
     "bot.cli.scorer_cmd",
+    "bot.cli.k8s_cmd",
 )
 
 
@@ -73,6 +74,7 @@ COMMAND_OWNERS: dict[str, str] = {
     "action": "bot.cli.action_cmd",
     "monitor": "bot.cli.monitor_cmd",
     "train-scorer": "bot.cli.scorer_cmd",
+    "k8s": "bot.cli.k8s_cmd",
 }
 """Top-level command -> the module that registers it."""
 
@@ -90,6 +92,8 @@ COMMAND_HELP: dict[str, str] = {
     "generate": "Generate the service (code, tests, Dockerfile, manifest) from a structured SPEC at the "
     "gate.",
     "govern": "Run governance on one intent: print every policy's result, the findings and the decision.",
+    "k8s": "Kubernetes manifests for Argo CD or Flux: print (or write) the Deployment, Service, data claim "
+    "and kustomization the line writes for a service.",
     "monitor": "Evaluate the assembly-line monitor's rules on the line's metrics and say what each would "
     "file: exit 0 when none would file, 3 when one would, 1 when a rule does not load.",
     "policy": "Governance policies: run their unit tests.",

@@ -9,6 +9,8 @@ from pathlib import Path
 
 from pipeline.deploy.deployer import Deployer, DeployerConfig
 from pipeline.deploy.docker import DockerRuntime, docker_client
+from pipeline.deploy.gitops import ManifestExportingDeployer, ManifestFolder
+from pipeline.deploy.kubernetes import ManifestOptions
 from pipeline.deploy.local import LocalProcessRuntime
 from pipeline.deploy.model import Backend
 from pipeline.deploy.records import DeploymentRecords
@@ -34,6 +36,8 @@ class DeploySetup:
     keep_images: int = 3
     stage_token: str = ""  # INTENTOPS_STAGE_TOKEN: handed to stage services, which answer only it
     history_url: str = ""  # the bot's address: services declaring the line's history read its API there
+    k8s_manifests: Path | None = None  # INTENTOPS_K8S_MANIFESTS: each healthy deploy's manifests go there
+    k8s: ManifestOptions = ManifestOptions()
 
     @property
     def owner(self) -> str:
@@ -82,6 +86,8 @@ def build_deployer(backend: Backend, setup: DeploySetup, db: Database, registry:
     )
     # The other backends are built on demand, to stop or check what they run under the same names.
     peers = {other: partial(build_runtime, other, setup, db) for other in Backend if other is not backend}
-    return Deployer(
-        build_runtime(backend, setup, db), DeploymentRecords(db, backend), registry, config, peers=peers
-    )
+    runtime, records = build_runtime(backend, setup, db), DeploymentRecords(db, backend)
+    if setup.k8s_manifests is not None:
+        manifests = ManifestFolder(setup.k8s_manifests, setup.k8s)
+        return ManifestExportingDeployer(runtime, records, registry, config, manifests=manifests, peers=peers)
+    return Deployer(runtime, records, registry, config, peers=peers)
