@@ -166,9 +166,9 @@ class Settings(BaseSettings):
 
     # Kubernetes, the GitOps way (pipeline.deploy.kubernetes): manifests Argo CD or Flux applies.
     k8s_manifests: Path | None = Field(default=None, alias="INTENTOPS_K8S_MANIFESTS")
-    """A folder (e.g. a checkout of your deploy repository) that gets `<service>/deployment.yaml`,
-    `service.yaml`, `persistentvolumeclaim.yaml` and `kustomization.yaml` for each service deployed healthy,
-    and loses them on undeploy; unset: no manifests."""
+    """A folder that gets `<service>/deployment.yaml`, `service.yaml`, `persistentvolumeclaim.yaml` and
+    `kustomization.yaml` for each service deployed healthy, and loses them on undeploy; in a git checkout of
+    your deploy repository, each change is committed and pushed; unset: no manifests."""
     k8s_namespace: str = Field(
         default="", pattern=r"^([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?)?$", alias="INTENTOPS_K8S_NAMESPACE"
     )

@@ -64,7 +64,10 @@ def render(
     image_prefix: Annotated[str | None, typer.Option(help="Default: INTENTOPS_K8S_IMAGE_PREFIX")] = None,
     out_dir: Annotated[
         Path | None,
-        typer.Option("--out", help="Write <service>/*.yaml under this folder instead of printing them"),
+        typer.Option(
+            "--out",
+            help="Write <service>/*.yaml under this folder instead of printing them (never committed)",
+        ),
     ] = None,
 ) -> None:
     """Print the Kubernetes manifests (Deployment, Service, PersistentVolumeClaim, kustomization) the line
@@ -73,7 +76,7 @@ def render(
     service = _service(target, tag=tag or "")
     if out_dir is not None:
         try:
-            path = ManifestFolder(out_dir, options).write(service)
+            path = ManifestFolder(out_dir, options, publish=False).write(service)
         except ManifestFolderError as exc:
             fail(escape(str(exc)))
         out.print(escape(WRITTEN.format(name=service.name, path=path)))

@@ -1,20 +1,24 @@
 """Kubernetes manifests written beside each deploy: a folder Argo CD or Flux watches gets
 `<service>/deployment.yaml`, `service.yaml`, `persistentvolumeclaim.yaml` and `kustomization.yaml` for each
-service the line deployed, and loses them when the service is undeployed."""
+service the line deployed, and loses them when the service is undeployed. In a checkout of a deploy
+repository, each change is also committed, and pushed to the branch's upstream."""
 
 from __future__ import annotations
 
 import logging
 import os
 import shutil
+import subprocess
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from pydantic import ValidationError
 
 from pipeline.deploy.deployer import Deployer, DeployerConfig
 from pipeline.deploy.kubernetes import KubeService, ManifestOptions, from_service_dir, render_manifests
+from pipeline.deploy.locks import service_lock
 from pipeline.deploy.model import (
     Backend,
     DeployOutcome,
@@ -34,9 +38,17 @@ MARKER = ".intentops"
 """In each service folder the line writes (it holds the version): only those are replaced or removed."""
 NOT_OURS = "{path} exists and was not written by IntentOps: left as it is"
 WRITTEN = "; Kubernetes manifests written to {path}"
-NOT_WRITTEN = "; Kubernetes manifests not written: {error}"
+NOT_WRITTEN = "; Kubernetes manifests not published: {error}"
 REMOVED = "; Kubernetes manifests removed from {path}"
 NOT_REMOVED = "; Kubernetes manifests not removed: {error}"
+PUBLISH_LOCK = "intentops-manifests"
+PUSH_ATTEMPTS = 3
+GIT_TIMEOUT_SECONDS = 120
+GIT_NAME = "IntentOps"
+GIT_EMAIL = "intentops@users.noreply.intentops"
+GIT_FAILED = "git {command} failed: {error}"
+COMMIT_WRITTEN = "{name}: deploy {tag}"
+COMMIT_REMOVED = "{name}: undeploy"
 
 
 class ManifestFolderError(RuntimeError):
@@ -50,21 +62,37 @@ class ManifestFolder:
     never sees half of one version and half of another. Only folders the line wrote (with its marker file)
     are replaced or removed: anything else under `root` is left as it is."""
 
-    def __init__(self, root: Path, options: ManifestOptions | None = None) -> None:
+    def __init__(self, root: Path, options: ManifestOptions | None = None, *, publish: bool = True) -> None:
         self.root = root
         self.options = options or ManifestOptions()
+        self.publish = publish  # False: only write files, even in a checkout (`intentops k8s render --out`)
+
+    def _publisher(self) -> GitPublisher | None:
+        return GitPublisher.find(self.root) if self.publish else None
 
     def folder(self, name: str) -> Path:
         """Where the manifests of `name` go; ValueError for a name that is not a service name."""
         return self.root / check_service_name(name)
 
     def write(self, service: KubeService) -> Path:
-        """Write the manifests of `service`; returns its folder. ManifestFolderError when it cannot."""
+        """Write the manifests of `service` (committed and pushed in a checkout); returns its folder.
+        ManifestFolderError when it cannot."""
         target = self.folder(service.name)
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ManifestFolderError(f"{self.root}: {exc.strerror or exc}") from exc
+        publisher = self._publisher()
+        with publisher.locked() if publisher else nullcontext():
+            self._write_files(service, target)
+            if publisher is not None:
+                publisher.publish(target, COMMIT_WRITTEN.format(name=service.name, tag=service.tag))
+        return target
+
+    def _write_files(self, service: KubeService, target: Path) -> None:
         if target.exists() and not (target / MARKER).is_file():
             raise ManifestFolderError(NOT_OURS.format(path=target))
         try:
-            self.root.mkdir(parents=True, exist_ok=True)
             staging = Path(tempfile.mkdtemp(prefix=f".{service.name}-", dir=self.root))
             for name, text in render_manifests(service, self.options).items():
                 (staging / name).write_text(text, encoding="utf-8")
@@ -73,7 +101,6 @@ class ManifestFolder:
             self._swap(staging, target)
         except OSError as exc:
             raise ManifestFolderError(f"{target}: {exc.strerror or exc}") from exc
-        return target
 
     def write_from(self, service_dir: Path, *, tag: str) -> Path:
         """Write the manifests of the service generated in `service_dir`, its image tagged `tag`."""
@@ -89,20 +116,93 @@ class ManifestFolder:
         shutil.rmtree(retired)
 
     def remove(self, name: str) -> bool:
-        """Remove the manifests of `name`; False when there were none (or the folder is not the line's)."""
+        """Remove the manifests of `name` (committed and pushed in a checkout); False when there were none
+        (or the folder is not the line's)."""
         target = self.folder(name)
         if not (target / MARKER).is_file():
             return False
-        try:
-            shutil.rmtree(target)
-        except OSError as exc:
-            raise ManifestFolderError(f"{target}: {exc.strerror or exc}") from exc
+        publisher = self._publisher()
+        with publisher.locked() if publisher else nullcontext():
+            try:
+                shutil.rmtree(target)
+            except OSError as exc:
+                raise ManifestFolderError(f"{target}: {exc.strerror or exc}") from exc
+            if publisher is not None:
+                publisher.publish(target, COMMIT_REMOVED.format(name=name))
         return True
 
     def version(self, name: str) -> str | None:
         """The version whose manifests are written for `name`, or None."""
         marker = self.folder(name) / MARKER
         return marker.read_text(encoding="utf-8").strip() if marker.is_file() else None
+
+
+class GitPublisher:
+    """The manifests folder is inside a git checkout (of a deploy repository): each change is committed
+    there, and pushed when the branch has an upstream. A push that loses a race (another host pushed
+    first) is rebased onto the upstream and pushed again, a few times; what still fails is an error."""
+
+    def __init__(self, worktree: Path, git_dir: Path) -> None:
+        self.worktree = worktree
+        self.git_dir = git_dir
+
+    @classmethod
+    def find(cls, folder: Path) -> GitPublisher | None:
+        """The checkout `folder` is in, or None (not in one, or no git)."""
+        if not folder.is_dir() or shutil.which("git") is None:
+            return None
+        found = _git(folder, "rev-parse", "--show-toplevel", "--absolute-git-dir", check=False)
+        if found.returncode != 0:
+            return None
+        top, git_dir = found.stdout.splitlines()[:2]
+        return cls(Path(top), Path(git_dir))
+
+    @contextmanager
+    def locked(self) -> Iterator[None]:
+        """One change at a time in this checkout, across the workers of this host."""
+        with service_lock(self.git_dir, PUBLISH_LOCK):
+            yield
+
+    def publish(self, folder: Path, message: str) -> bool:
+        """Commit what changed under `folder` (and push it); False when nothing changed."""
+        relative = str(folder.resolve().relative_to(self.worktree.resolve()))
+        self._run("add", "--all", "--", relative)
+        if _git(self.worktree, "diff", "--cached", "--quiet", "--", relative, check=False).returncode == 0:
+            return False
+        self._run(*self._identity(), "commit", "--quiet", "--no-verify", "-m", message, "--", relative)
+        if _git(self.worktree, "rev-parse", "--abbrev-ref", "@{upstream}", check=False).returncode == 0:
+            self._push()
+        return True
+
+    def _identity(self) -> list[str]:
+        if _git(self.worktree, "config", "user.email", check=False).returncode == 0:
+            return []
+        return ["-c", f"user.name={GIT_NAME}", "-c", f"user.email={GIT_EMAIL}"]
+
+    def _push(self) -> None:
+        for _ in range(PUSH_ATTEMPTS - 1):
+            if _git(self.worktree, "push", "--quiet", check=False).returncode == 0:
+                return
+            self._run(*self._identity(), "pull", "--rebase", "--quiet")
+        self._run("push", "--quiet")
+
+    def _run(self, *args: str) -> None:
+        result = _git(self.worktree, *args, check=False)
+        if result.returncode != 0:
+            lines = (result.stderr or result.stdout).strip().splitlines() or ["(no output)"]
+            raise ManifestFolderError(GIT_FAILED.format(command=" ".join(args[-6:]), error=lines[-1]))
+
+
+def _git(cwd: Path, *args: str, check: bool) -> subprocess.CompletedProcess[str]:
+    environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # never wait for a password on a terminal
+    return subprocess.run(
+        ["git", "-C", str(cwd), *args],
+        capture_output=True,
+        text=True,
+        check=check,
+        env=environment,
+        timeout=GIT_TIMEOUT_SECONDS,
+    )
 
 
 class ManifestExportingDeployer(Deployer):

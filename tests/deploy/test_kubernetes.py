@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -203,6 +204,7 @@ def test_the_setting_turns_the_export_on(database: Database, registry: RegistryS
 def test_k8s_render_prints_a_built_service_and_asks_a_tag_for_an_intent(
     examples_dir: Path, example_services: dict[str, Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    _git("init", "--quiet", tmp_path)  # a checkout: `render --out` writes files and commits nothing
     (tmp_path / "intents").mkdir()
     shutil.copy(examples_dir / "intents" / "links.yaml", tmp_path / "intents")
     shutil.copy(examples_dir / "intents" / "todo.yaml", tmp_path / "intents")
@@ -226,3 +228,39 @@ def test_k8s_render_prints_a_built_service_and_asks_a_tag_for_an_intent(
     written = runner.invoke(app, ["k8s", "render", "links", "--tag", SHA, "--out", "deploy"])
     assert written.exit_code == 0, written.output
     assert sorted(p.name for p in (tmp_path / "deploy" / "links").glob("*.yaml")) == sorted(MANIFEST_FILES)
+    assert "?? deploy/" in _git("-C", tmp_path, "status", "--porcelain").splitlines()
+
+
+def _git(*args: str | Path) -> str:
+    return subprocess.run(["git", *map(str, args)], check=True, capture_output=True, text=True).stdout
+
+
+def test_in_a_deploy_repository_each_change_is_committed_and_pushed(tmp_path: Path) -> None:
+    """Another host pushed first: the change is rebased onto it and pushed, and nothing of its is lost."""
+    remote, mine, theirs = tmp_path / "deploy.git", tmp_path / "mine", tmp_path / "theirs"
+    _git("init", "--quiet", "--bare", "--initial-branch=main", remote)
+    _git("clone", "--quiet", remote, theirs)
+    identity = ["-c", "user.name=ops", "-c", "user.email=ops@example.com"]
+    _git("-C", theirs, *identity, "commit", "--quiet", "--allow-empty", "-m", "start")
+    _git("-C", theirs, "push", "--quiet", "origin", "main")
+    _git("clone", "--quiet", remote, mine)
+    (theirs / "README.md").write_text("deploy repository\n", encoding="utf-8")
+    _git("-C", theirs, "add", "README.md")
+    _git("-C", theirs, *identity, "commit", "--quiet", "-m", "their change")
+    _git("-C", theirs, "push", "--quiet", "origin", "main")
+    folder = ManifestFolder(mine / "clusters" / "prod", OPTIONS)
+
+    folder.write(KubeService(name="notes", tag=SHA))
+    assert _git("-C", remote, "log", "--format=%s", "main").split("\n")[:3] == [
+        f"notes: deploy {SHA}",
+        "their change",
+        "start",
+    ]
+    pushed = _git("-C", remote, "ls-tree", "-r", "--name-only", "main").split()
+    assert sorted(pushed) == sorted(
+        ["README.md", "clusters/prod/notes/.intentops"] + [f"clusters/prod/notes/{f}" for f in MANIFEST_FILES]
+    )
+
+    assert folder.remove("notes") is True
+    assert _git("-C", remote, "log", "-1", "--format=%s", "main").strip() == "notes: undeploy"
+    assert _git("-C", remote, "ls-tree", "-r", "--name-only", "main").split() == ["README.md"]
