@@ -30,6 +30,7 @@ from pipeline.deploy.model import (
 from pipeline.deploy.records import DeploymentRecords
 from pipeline.deploy.runtime import Runtime
 from pipeline.intents.model import check_service_name
+from pipeline.manifest import ServiceManifest
 from pipeline.registry import RegistryStore
 
 log = logging.getLogger(__name__)
@@ -47,6 +48,7 @@ GIT_TIMEOUT_SECONDS = 120
 GIT_NAME = "IntentOps"
 GIT_EMAIL = "intentops@users.noreply.intentops"
 GIT_FAILED = "git {command} failed: {error}"
+GIT_TIMED_OUT = "git {command} did not finish within {seconds} s"
 COMMIT_WRITTEN = "{name}: deploy {tag}"
 COMMIT_REMOVED = "{name}: undeploy"
 
@@ -195,14 +197,19 @@ class GitPublisher:
 
 def _git(cwd: Path, *args: str, check: bool) -> subprocess.CompletedProcess[str]:
     environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0"}  # never wait for a password on a terminal
-    return subprocess.run(
-        ["git", "-C", str(cwd), *args],
-        capture_output=True,
-        text=True,
-        check=check,
-        env=environment,
-        timeout=GIT_TIMEOUT_SECONDS,
-    )
+    try:
+        return subprocess.run(
+            ["git", "-C", str(cwd), *args],
+            capture_output=True,
+            text=True,
+            check=check,
+            env=environment,
+            timeout=GIT_TIMEOUT_SECONDS,
+        )
+    except subprocess.TimeoutExpired:
+        raise ManifestFolderError(
+            GIT_TIMED_OUT.format(command=args[0], seconds=GIT_TIMEOUT_SECONDS)
+        ) from None
 
 
 class ManifestExportingDeployer(Deployer):
@@ -224,8 +231,10 @@ class ManifestExportingDeployer(Deployer):
         super().__init__(runtime, records, registry, config, peers=peers)
         self.manifests = manifests
 
-    def deploy(self, request: DeployRequest) -> DeployResult:
-        result = super().deploy(request)
+    # Both run under the service's deploy lock (Deployer.deploy, undeploy): two deploys of one service
+    # write their manifests in the order they deployed, so the newest version's are the ones left.
+    def _deploy(self, request: DeployRequest, manifest: ServiceManifest) -> DeployResult:
+        result = super()._deploy(request, manifest)
         if result.outcome is DeployOutcome.FAILED:
             return result
         return _with_note(result, self._export(request))
@@ -238,8 +247,8 @@ class ManifestExportingDeployer(Deployer):
             return NOT_WRITTEN.format(error=exc)
         return WRITTEN.format(path=path)
 
-    def undeploy(self, name: str) -> UndeployResult:
-        result = super().undeploy(name)
+    def _undeploy(self, name: str) -> UndeployResult:
+        result = super()._undeploy(name)
         if result.outcome is UndeployOutcome.INCOMPLETE:
             return result
         try:
