@@ -26,6 +26,10 @@ SECRET = "checks-app-webhook-secret"
 T = TypeVar("T")
 
 
+BUILT_CHECKS = ("intentops/spec", "intentops/tests")
+"""Completed once the build is done; governance stays in progress until the sign-off."""
+
+
 def eventually(probe: Callable[[], T | None], what: str, timeout: float = 90.0) -> T:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -101,9 +105,10 @@ def test_an_app_gets_check_runs_with_annotations(
                 r.name: (r.status, r.conclusion, r.output.summary)
                 for r in reader.get_commit(head).get_check_runs()
             }
-            return found if len(found) == 3 else None
+            built = all(found.get(name, ("",))[0] == "completed" for name in BUILT_CHECKS)
+            return found if len(found) == 3 and built else None
 
-        checks = eventually(runs, "three check runs")
+        checks = eventually(runs, "three check runs, the spec and tests ones completed")
         assert {name: state[:2] for name, state in checks.items()} == {
             "intentops/governance": ("in_progress", None),
             "intentops/spec": ("completed", "success"),
