@@ -58,7 +58,7 @@ class GeneratedService:
 
 def generate_service(spec: Spec, directory: Path, *, intent_path: str = "") -> GeneratedService:
     """Write the service for `spec` into `directory` (created, or a previously generated one replaced)."""
-    _prepare(directory)
+    prepare_folder(directory)
     values = template_values(spec)
     environment = jinja_environment("service")
     for template, target in TEMPLATES.items():
@@ -149,8 +149,8 @@ def seed_rows(spec: Spec) -> tuple[tuple[str, dict[str, object]], ...]:
     return tuple((name, dict(row)) for name in done for row in entities[name].seed)
 
 
-def _prepare(directory: Path) -> None:
-    """Refuse to write over a folder this generator did not make; clear the generated parts of one it did."""
+def prepare_folder(directory: Path) -> None:
+    """Refuse to write over a folder the line did not generate; clear the generated parts of one it did."""
     if directory.exists() and any(directory.iterdir()):
         only_the_spec = {p.name for p in directory.iterdir()} <= {SPEC_MARKDOWN, SPEC_JSON}
         if not only_the_spec and not (directory / MANIFEST_FILE).is_file():

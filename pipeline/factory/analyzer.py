@@ -17,7 +17,6 @@ with the line's analysis of those pages, computed when the service was generated
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -25,22 +24,20 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.assembly import BuildOutcome, clean_workdir, collect_files
-from pipeline.codegen.context import CodegenError
-from pipeline.codegen.generator import GeneratedService, format_python
+from pipeline.codegen.generator import GeneratedService, format_python, prepare_folder
 from pipeline.factory.interfaces import FactoryStages
 from pipeline.history.access import DATA_SOURCES_FILE, ENV_HISTORY_TOKEN, ENV_HISTORY_URL
 from pipeline.history.analysis import analyze
 from pipeline.history.records import IntentHistory
 from pipeline.intents import HttpMethod, Intent
 from pipeline.intents.datasources import Report
-from pipeline.manifest import MANIFEST_FILE, ServiceManifest
+from pipeline.manifest import ServiceManifest
 from pipeline.sandbox.runner import Sandbox
 from pipeline.spec.model import ErrorCase, Spec
-from pipeline.spec.render import SPEC_JSON, SPEC_MARKDOWN, jinja_environment, write_spec
+from pipeline.spec.render import jinja_environment, write_spec
 from pipeline.stagekit import StageKit, stage_kit
 from pipeline.wheelhouse import stage_requirements
 
-GENERATED_DIRS = ("app", "tests")
 HISTORY_PATH = "/history/intents"
 PAGE_SIZE = 200
 """Intents per page the service asks for (the read API's most)."""
@@ -273,7 +270,7 @@ def generate_report_service(
     """Write the service of `intent` (whose SPEC is `spec`) into `directory`; its requirements pin `kit`."""
     reports = _reports(intent)
     kit = kit or stage_kit()
-    _prepare(directory)
+    prepare_folder(directory)
     pages = sample_pages()
     values = _template_values(spec, reports, kit, intent)
     for environment, templates in (
@@ -345,19 +342,6 @@ def _template_values(
         "requirements": stage_requirements(kit).rstrip("\n"),
         "test_requirements": stage_requirements(kit, with_tests=True).rstrip("\n"),
     }
-
-
-def _prepare(directory: Path) -> None:
-    """Refuse to write over a folder the line did not generate; clear the generated parts of one it did."""
-    if directory.exists() and any(directory.iterdir()):
-        only_the_spec = {p.name for p in directory.iterdir()} <= {SPEC_MARKDOWN, SPEC_JSON}
-        if not only_the_spec and not (directory / MANIFEST_FILE).is_file():
-            raise CodegenError(
-                f"{directory} is not empty and holds no {MANIFEST_FILE}; refusing to write over it"
-            )
-        for name in GENERATED_DIRS:
-            shutil.rmtree(directory / name, ignore_errors=True)
-    directory.mkdir(parents=True, exist_ok=True)
 
 
 # -- the build --------------------------------------------------------------------------------------------

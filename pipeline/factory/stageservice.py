@@ -19,28 +19,25 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.codegen.context import CodegenError
-from pipeline.codegen.generator import GeneratedService, format_python
+from pipeline.codegen.generator import GeneratedService, format_python, prepare_folder
 from pipeline.factory.hintchecks import hint_checks
 from pipeline.factory.hinted import hints_digest
 from pipeline.factory.stages import Stage
 from pipeline.intents import HttpMethod, Intent
 from pipeline.intents.stagehints import NO_CODE_GENERATOR, AnyStageHints, parse_implements
-from pipeline.manifest import MANIFEST_FILE, STAGE_FILE, ServiceManifest
+from pipeline.manifest import STAGE_FILE, ServiceManifest
 from pipeline.spec.model import AcceptanceCriterion, BlueprintTrace, ErrorCase, FunctionalRequirement, Spec
-from pipeline.spec.render import SPEC_JSON, SPEC_MARKDOWN, jinja_environment, write_spec
+from pipeline.spec.render import jinja_environment, write_spec
 from pipeline.stagekit import StageKit, stage_kit
 from pipeline.wheelhouse import stage_requirements
 
 INFO_PATH = "/contract"
 BODY_LIMIT_BYTES = 1024 * 1024
 """What the line's own stage servers take (`bot.stages.app.MAX_BODY_BYTES`)."""
-GENERATED_DIRS = ("app", "tests")
 TEMPLATES = {
     "app/__init__.py.j2": "app/__init__.py",
     "app/__main__.py.j2": "app/__main__.py",
@@ -293,7 +290,7 @@ def generate_stage_service(
     stage, version = _stage(intent)
     kit = kit or stage_kit()
     hints = intent.stage_hints
-    _prepare(directory)
+    prepare_folder(directory)
     values = _template_values(spec, stage, version, hints, kit)
     environment = jinja_environment("stage")
     for template, target in TEMPLATES.items():
@@ -351,16 +348,3 @@ def _template_values(
         "requirements": stage_requirements(kit).rstrip("\n"),
         "test_requirements": stage_requirements(kit, with_tests=True).rstrip("\n"),
     }
-
-
-def _prepare(directory: Path) -> None:
-    """Refuse to write over a folder the line did not generate; clear the generated parts of one it did."""
-    if directory.exists() and any(directory.iterdir()):
-        only_the_spec = {p.name for p in directory.iterdir()} <= {SPEC_MARKDOWN, SPEC_JSON}
-        if not only_the_spec and not (directory / MANIFEST_FILE).is_file():
-            raise CodegenError(
-                f"{directory} is not empty and holds no {MANIFEST_FILE}; refusing to write over it"
-            )
-        for name in GENERATED_DIRS:
-            shutil.rmtree(directory / name, ignore_errors=True)
-    directory.mkdir(parents=True, exist_ok=True)
