@@ -41,6 +41,16 @@ class EventJobPayload(BaseModel):
 
 
 @dataclass(frozen=True)
+class PendingDelivery:
+    """A verified delivery, routed, not yet written: the row to insert and the routes to enqueue."""
+
+    event: sansio.Event
+    hook_id: str
+    row: dict[str, Any]
+    routes: list[EventRoute]
+
+
+@dataclass(frozen=True)
 class Receipt:
     outcome: DeliveryOutcome
     delivery_id: str
@@ -75,21 +85,38 @@ class WebhookIntake:
         return DeliveryOutcome.IGNORED, []
 
     def record(self, event: sansio.Event, body: bytes, *, hook_id: str) -> Receipt:
-        outcome, routes = self.outcome_for(event)
+        """Record one delivery in a transaction of its own (the HTTP endpoint batches them instead)."""
+        pending = self.prepare(event, body, hook_id=hook_id)
         with self.queue.database.session() as session:
-            row_id = insert_new(
-                session,
-                DELIVERIES,
-                self._row(event, body, hook_id, outcome, len(routes)),
-                unique=["delivery_id", "hook_id"],
-            )
-            if row_id is None:
-                return Receipt(DeliveryOutcome.DUPLICATE, event.delivery_id)
-            for route in routes:
-                self._enqueue(session, event, hook_id, row_id, route)
-        if outcome is DeliveryOutcome.IGNORED:
+            receipt = self.write(session, pending)
+        self.report(pending, receipt)
+        return receipt
+
+    def prepare(self, event: sansio.Event, body: bytes, *, hook_id: str) -> PendingDelivery:
+        """What recording `event` will write, worked out without the database (on the request path)."""
+        outcome, routes = self.outcome_for(event)
+        return PendingDelivery(
+            event=event,
+            hook_id=hook_id,
+            row=self._row(event, body, hook_id, outcome, len(routes)),
+            routes=routes,
+        )
+
+    def write(self, session: Session, pending: PendingDelivery) -> Receipt:
+        """Insert the delivery and its event jobs in `session`'s transaction; the caller commits."""
+        event = pending.event
+        row_id = insert_new(session, DELIVERIES, pending.row, unique=["delivery_id", "hook_id"])
+        if row_id is None:
+            return Receipt(DeliveryOutcome.DUPLICATE, event.delivery_id)
+        for route in pending.routes:
+            self._enqueue(session, event, pending.hook_id, row_id, route)
+        return Receipt(DeliveryOutcome(pending.row["outcome"]), event.delivery_id, len(pending.routes))
+
+    def report(self, pending: PendingDelivery, receipt: Receipt) -> None:
+        """The log line of a committed delivery nothing handles."""
+        if receipt.outcome is DeliveryOutcome.IGNORED:
+            event = pending.event
             log.info("ignored %s delivery %s: no handler for it", _describe(event), event.delivery_id)
-        return Receipt(outcome, event.delivery_id, len(routes))
 
     def _row(
         self, event: sansio.Event, body: bytes, hook_id: str, outcome: DeliveryOutcome, jobs: int

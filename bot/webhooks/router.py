@@ -10,15 +10,17 @@ from typing import Any
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
-from starlette.concurrency import run_in_threadpool
 from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from bot.webhooks.deliveries import DeliveryOutcome
 from bot.webhooks.intake import WebhookIntake
 from bot.webhooks.verification import HOOK_ID_HEADER, WebhookRejected, read_body, verify
+from bot.webhooks.writer import DeliveryNotRecorded, DeliveryWriter
 
 log = logging.getLogger(__name__)
+
+NOT_RECORDED = "the delivery could not be recorded; deliver it again later"
 
 
 class Accepted(BaseModel):
@@ -45,6 +47,7 @@ WEBHOOK_RESPONSES: dict[int | str, dict[str, Any]] = {
     HTTPStatus.UNAUTHORIZED: _answer("no X-Hub-Signature-256, or one that does not match the body", Refused),
     HTTPStatus.REQUEST_ENTITY_TOO_LARGE: _answer("a body over INTENTOPS_WEBHOOK_MAX_BYTES", Refused),
     HTTPStatus.UNSUPPORTED_MEDIA_TYPE: _answer("a content type GitHub does not send", Refused),
+    HTTPStatus.SERVICE_UNAVAILABLE: _answer("the state database failed: nothing was recorded", Refused),
 }
 
 
@@ -61,6 +64,7 @@ class WebhookEndpoint:
         on_queued: Callable[[], None] | None = None,
     ) -> None:
         self.intake = intake
+        self.writer = DeliveryWriter(intake)
         self.secret = secret
         self.max_bytes = max_bytes
         self.on_queued = on_queued
@@ -77,7 +81,11 @@ class WebhookEndpoint:
             log.warning("refused webhook delivery (%d): %s", exc.status, exc.message)
             return JSONResponse({"error": exc.message}, status_code=exc.status)
         hook_id = request.headers.get(HOOK_ID_HEADER, "")
-        receipt = await run_in_threadpool(self.intake.record, event, body, hook_id=hook_id)
+        pending = self.intake.prepare(event, body, hook_id=hook_id)
+        try:
+            receipt = await self.writer.write(pending)
+        except DeliveryNotRecorded:
+            return JSONResponse({"error": NOT_RECORDED}, status_code=HTTPStatus.SERVICE_UNAVAILABLE)
         if receipt.jobs and self.on_queued is not None:
             self.on_queued()
         status = HTTPStatus.OK if receipt.outcome is DeliveryOutcome.PING else HTTPStatus.ACCEPTED
