@@ -10,8 +10,10 @@ import base64
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, String, Text
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Mapped, mapped_column
 
 from pipeline.state import Base, Database
@@ -36,12 +38,20 @@ class PolicyKeeper:
         encoded = json.dumps(
             {path: base64.b64encode(content).decode("ascii") for path, content in sorted(files.items())}
         )
+        now = datetime.now(UTC)
         with self._database.session() as session:
-            row = session.get(KeptPolicySet, self._scope)
-            if row is None:
-                session.add(KeptPolicySet(scope=self._scope, files=encoded, saved_at=datetime.now(UTC)))
-            elif row.files != encoded:
-                row.files, row.saved_at = encoded, datetime.now(UTC)
+            # One statement: workers saving a repository's first set at once would otherwise both INSERT.
+            insert: Any = (
+                postgresql.insert if session.get_bind().dialect.name == "postgresql" else sqlite.insert
+            )
+            statement = insert(KeptPolicySet).values(scope=self._scope, files=encoded, saved_at=now)
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[KeptPolicySet.scope],
+                    set_={"files": statement.excluded.files, "saved_at": statement.excluded.saved_at},
+                    where=KeptPolicySet.files != statement.excluded.files,
+                )
+            )
 
     def load(self) -> dict[str, bytes] | None:
         with self._database.session() as session:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+
 from pipeline.governance import PolicyAction, PolicyStore
 from pipeline.governance.kept import PolicyKeeper
 from pipeline.state import Database
@@ -50,3 +52,39 @@ def test_the_newest_good_set_of_any_process_wins_and_repositories_stay_apart(dat
 def test_without_a_keeper_a_new_store_has_nothing_in_force() -> None:
     PolicyStore().update({"policies/a.yaml": GOOD})
     assert PolicyStore().update({"policies/a.yaml": BROKEN}).in_force is None
+
+
+def test_workers_saving_a_repositorys_first_set_at_once_all_succeed(database: Database) -> None:
+    """Four worker threads building the first intents of a push each keep the policy set they loaded."""
+    threads, start = 8, threading.Barrier(8)
+    errors: list[BaseException] = []
+
+    def save(content: bytes) -> None:
+        start.wait()
+        try:
+            PolicyKeeper(database, "acme/intents").save({"policies/a.yaml": content})
+        except BaseException as exc:
+            errors.append(exc)
+
+    workers = [threading.Thread(target=save, args=(GOOD if n % 2 else STRICTER,)) for n in range(threads)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+
+    assert errors == []
+    assert PolicyKeeper(database, "acme/intents").load() in (
+        {"policies/a.yaml": GOOD},
+        {"policies/a.yaml": STRICTER},
+    )
+
+
+def test_a_set_kept_on_postgresql_is_replaced_by_a_newer_one(postgres_url: str) -> None:
+    database = Database(postgres_url)
+    database.create_all()
+    try:
+        PolicyKeeper(database, "acme/intents").save({"policies/a.yaml": GOOD})
+        PolicyKeeper(database, "acme/intents").save({"policies/a.yaml": STRICTER})
+        assert PolicyKeeper(database, "acme/intents").load() == {"policies/a.yaml": STRICTER}
+    finally:
+        database.dispose()
