@@ -223,9 +223,9 @@ def _generate_with_model(spec_value: Spec, output: Path, provider: LLMProvider) 
     venv = cached_venv(
         service_requirements(with_tests=True), wheelhouse=found.path, cache_dir=found.venv_cache
     )
-    report = generate_with_model(
-        spec_value, output, provider=provider, sandbox=ProcessSandbox(venv_python(venv))
-    )
+    # Warm: each repair round runs the tests again, forked from one zygote of this venv.
+    sandbox = ProcessSandbox(venv_python(venv), warm=True)
+    report = generate_with_model(spec_value, output, provider=provider, sandbox=sandbox)
     for row in report.rounds:
         verdict = row.result.verdict.value if row.result else "-"
         state = "accepted" if row.accepted else "rejected"
