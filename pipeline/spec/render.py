@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 
@@ -21,7 +22,10 @@ def templates_dir() -> Path:
     return resource("templates")
 
 
+@functools.cache
 def jinja_environment(subdir: str) -> Environment:
+    """One per template folder, shared: each template is compiled once per process (not once per service
+    generated), and recompiled when its file changes. Callers must not change its globals or filters."""
     return Environment(
         loader=FileSystemLoader(templates_dir() / subdir),
         undefined=StrictUndefined,

@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import os
 import socket
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from pipeline.sandbox import Isolation, ProcessSandbox, SandboxLimits, Verdict, network_namespace_available
+from pipeline.sandbox import (
+    Isolation,
+    ProcessSandbox,
+    SandboxLimits,
+    Verdict,
+    network_namespace_available,
+    runner,
+)
 from pipeline.spec.render import read_spec
 from pipeline.wheelhouse import service_requirements
 from tests.factory.conftest import STRUCTURED
@@ -242,3 +250,19 @@ def test_the_report_channel_holds_no_secret_in_the_environment(tmp_path: Path, s
     """
     result = ProcessSandbox(sandbox_python).run_tests(service_with_tests(tmp_path, body))
     assert result.ok, result.failures
+
+
+@pytest.mark.parametrize(("room", "expected"), [(0, "/dev/shm/"), (1 << 60, tempfile.gettempdir() + "/")])
+def test_a_run_works_in_memory_when_there_is_room_else_in_the_temp_folder(
+    tmp_path: Path, sandbox_python: Path, monkeypatch: pytest.MonkeyPatch, room: int, expected: str
+) -> None:
+    monkeypatch.setattr(runner, "MIN_MEMORY_SCRATCH_BYTES", room)
+    body = f"""
+    import os
+
+    def test_where():
+        assert os.getcwd().startswith({expected!r}), os.getcwd()
+        assert os.environ["TMPDIR"].startswith({expected!r})
+    """
+    result = ProcessSandbox(sandbox_python).run_tests(service_with_tests(tmp_path, body))
+    assert result.ok, result.output
