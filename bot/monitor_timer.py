@@ -21,17 +21,15 @@ from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 
-from bot.handlers.monitor import MONITOR_JOB, MonitorPayload
-from bot.queue import JOBS, JobState
+from bot.handlers.monitor import MONITOR_JOB, MonitorPayload, monitor_job_in
+from bot.queue import JobState
 from bot.routing import BotContext
 from pipeline.ledger.tables import IntentRow
 
 log = logging.getLogger(__name__)
 
 TIMER_KEY = "monitor:{repo}:timer:{slot}"
-MONITOR_KEYS = "monitor:{repo}:"
-"""What every monitor job's key for a repository starts with (those queued after events, and the timer's)."""
-PENDING = (JobState.QUEUED.value, JobState.RUNNING.value)
+PENDING = (JobState.QUEUED, JobState.RUNNING)
 MIN_WAIT_SECONDS = 0.1
 TICK_FAILED = "the monitor's timer could not queue its jobs (it tries again next interval): %s"
 
@@ -47,17 +45,7 @@ def served_repos(context: BotContext) -> list[str]:
 
 def monitor_pending(context: BotContext, repo: str) -> bool:
     """Whether a monitor job for `repo` is waiting or running."""
-    query = (
-        select(JOBS.c.id)
-        .where(
-            JOBS.c.kind == MONITOR_JOB,
-            JOBS.c.key.startswith(MONITOR_KEYS.format(repo=repo), autoescape=True),
-            JOBS.c.state.in_(PENDING),
-        )
-        .limit(1)
-    )
-    with context.database.session() as session:
-        return session.execute(query).first() is not None
+    return monitor_job_in(context, repo, PENDING)
 
 
 def queue_monitors(context: BotContext, *, now: datetime, interval: timedelta) -> list[str]:

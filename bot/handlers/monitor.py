@@ -10,6 +10,7 @@ files is governed like any change the line proposes to itself: two approvals, ne
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -22,7 +23,7 @@ from bot.handlers.governing import governing_files
 from bot.handlers.payloads import JobPayload
 from bot.handlers.policy_changes import evaluate_change
 from bot.line import Line
-from bot.queue import Job
+from bot.queue import JOBS, Job, JobState
 from bot.routing import BotContext, Routes
 from bot.vcs.client import RepoClient
 from bot.vcs.models import StatusContext, StatusState
@@ -38,6 +39,8 @@ log = logging.getLogger(__name__)
 routes = Routes()
 
 MONITOR_JOB = "line.monitor"
+MONITOR_KEYS = "monitor:{repo}:"
+"""What every monitor job's key for a repository starts with (those queued after events, and the timer's)."""
 MONITOR_BRANCH = "intentops/monitor-{rule}"
 MONITOR_BRANCH_PREFIX = "intentops/monitor-"
 CLAIM_GRACE = timedelta(minutes=10)
@@ -64,12 +67,30 @@ def _ledger_mark(context: BotContext, repo: str) -> int:
         return int(session.scalar(query) or 0)
 
 
+def monitor_job_in(context: BotContext, repo: str, states: Collection[JobState]) -> bool:
+    """Whether a monitor job for `repo` is in one of `states`."""
+    query = (
+        select(JOBS.c.id)
+        .where(
+            JOBS.c.kind == MONITOR_JOB,
+            JOBS.c.key.startswith(MONITOR_KEYS.format(repo=repo), autoescape=True),
+            JOBS.c.state.in_([state.value for state in states]),
+        )
+        .limit(1)
+    )
+    with context.database.session() as session:
+        return session.execute(query).first() is not None
+
+
 def start_monitor(context: BotContext, repo: str) -> None:
-    """Queue a look at `repo`'s line, once per state of its ledger."""
-    if not context.settings.monitor_enabled:
+    """Queue a look at `repo`'s line, once per state of its ledger; none when one is already waiting to
+    start (a push of a hundred intents opens a hundred pull requests: the line is looked at as it is when a
+    worker gets to it, not a hundred times)."""
+    if not context.settings.monitor_enabled or monitor_job_in(context, repo, [JobState.QUEUED]):
         return
     mark = _ledger_mark(context, repo)
-    context.queue.enqueue(MONITOR_JOB, key=f"monitor:{repo}:{mark}", payload=MonitorPayload(repo=repo))
+    key = f"{MONITOR_KEYS.format(repo=repo)}{mark}"
+    context.queue.enqueue(MONITOR_JOB, key=key, payload=MonitorPayload(repo=repo))
 
 
 @routes.on(PushEvent)

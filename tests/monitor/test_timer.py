@@ -111,3 +111,20 @@ def test_a_pending_job_holds_back_only_its_own_repository(context: BotContext, c
     )
     start_monitor(context, "acme/otherXrepo")
     assert MonitorTimer(context, interval=HOUR, clock=clock).tick() == [REPO, OTHER]
+
+
+def test_events_while_a_look_waits_to_start_add_no_second_one(context: BotContext) -> None:
+    """A push of many intents opens many pull requests: one waiting look covers them; once it has started,
+    the next change of the ledger queues the next look."""
+    ledger = Ledger(context.database)
+    start_monitor(context, REPO)
+    for n in range(3):
+        ledger.receive(repo=REPO, path=f"intents/s{n}.yaml", service_name=f"s{n}", content_hash="h")
+        start_monitor(context, REPO)
+    assert _pending(context) == [REPO]
+
+    job = context.queue.claim("test-worker")
+    assert job is not None and job.kind == MONITOR_JOB
+    ledger.receive(repo=REPO, path="intents/s9.yaml", service_name="s9", content_hash="h")
+    start_monitor(context, REPO)
+    assert _pending(context) == [REPO, REPO], "the running look may have read the ledger before the change"
