@@ -1,23 +1,26 @@
 """A verified delivery recorded, and one `github-event` job enqueued per matching route, in one transaction.
 
-Synchronous (SQLAlchemy): the router runs it off the event loop.
+Synchronous: the HTTP endpoint prepares each delivery on the event loop (no I/O) and has the writer
+(writer.py) insert it off the loop, many deliveries to a transaction.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from gidgethub import sansio
 from pydantic import BaseModel, ConfigDict, Field
-from sqlalchemy.orm import Session
+from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import SQLAlchemyError
 
 from bot.events import EventName, action_of, sender_login
-from bot.queue import JobQueue, insert_new
+from bot.queue import JOBS, JobQueue, driver_insert
 from bot.routing import EventRoute, Routes
 from bot.webhooks.deliveries import DELIVERIES, DeliveryOutcome
 
@@ -26,6 +29,8 @@ log = logging.getLogger(__name__)
 EVENT_JOB_KIND = "github-event"
 EVENT_JOB_PRIORITY = 100
 """Above every intent priority: dispatching an event is quick and decides what else gets queued."""
+DELIVERY_UNIQUE = ("delivery_id", "hook_id")
+JOB_UNIQUE = ("key",)
 
 
 class EventJobPayload(BaseModel):
@@ -40,6 +45,10 @@ class EventJobPayload(BaseModel):
     """The event's name, for people reading the queue."""
 
 
+class DeliveryNotRecorded(Exception):
+    """The database refused or failed the transaction holding this delivery: nothing of it was stored."""
+
+
 @dataclass(frozen=True)
 class PendingDelivery:
     """A verified delivery, routed, not yet written: the row to insert and the routes to enqueue."""
@@ -47,6 +56,7 @@ class PendingDelivery:
     event: sansio.Event
     hook_id: str
     row: dict[str, Any]
+    """The `webhook_deliveries` row, its payload as JSON text."""
     routes: list[EventRoute]
 
 
@@ -87,30 +97,46 @@ class WebhookIntake:
     def record(self, event: sansio.Event, body: bytes, *, hook_id: str) -> Receipt:
         """Record one delivery in a transaction of its own (the HTTP endpoint batches them instead)."""
         pending = self.prepare(event, body, hook_id=hook_id)
-        with self.queue.database.session() as session:
-            receipt = self.write(session, pending)
+        (receipt,) = self.write([pending])
         self.report(pending, receipt)
         return receipt
 
-    def prepare(self, event: sansio.Event, body: bytes, *, hook_id: str) -> PendingDelivery:
-        """What recording `event` will write, worked out without the database (on the request path)."""
+    def prepare(
+        self, event: sansio.Event, body: bytes, *, hook_id: str, body_is_json: bool = False
+    ) -> PendingDelivery:
+        """What recording `event` will write, worked out without the database (on the request path).
+        `body_is_json`: `body` is the event's JSON in UTF-8, stored as received instead of re-encoded."""
         outcome, routes = self.outcome_for(event)
-        return PendingDelivery(
-            event=event,
-            hook_id=hook_id,
-            row=self._row(event, body, hook_id, outcome, len(routes)),
-            routes=routes,
-        )
+        payload = None
+        if outcome is DeliveryOutcome.QUEUED:
+            payload = body.decode() if body_is_json else json.dumps(event.data)
+        row = {
+            "delivery_id": event.delivery_id,
+            "hook_id": hook_id,
+            "event": event.event,
+            "action": (action_of(event.data) or "")[:100] or None,
+            "sender": (sender_login(event.data) or "")[:100] or None,
+            "payload_sha256": hashlib.sha256(body).hexdigest(),
+            "payload": payload,
+            "outcome": outcome.value,
+            "jobs": len(routes),
+            "received_at": self.clock(),
+        }
+        return PendingDelivery(event=event, hook_id=hook_id, row=row, routes=routes)
 
-    def write(self, session: Session, pending: PendingDelivery) -> Receipt:
-        """Insert the delivery and its event jobs in `session`'s transaction; the caller commits."""
-        event = pending.event
-        row_id = insert_new(session, DELIVERIES, pending.row, unique=["delivery_id", "hook_id"])
-        if row_id is None:
-            return Receipt(DeliveryOutcome.DUPLICATE, event.delivery_id)
-        for route in pending.routes:
-            self._enqueue(session, event, pending.hook_id, row_id, route)
-        return Receipt(DeliveryOutcome(pending.row["outcome"]), event.delivery_id, len(pending.routes))
+    def write(self, batch: Sequence[PendingDelivery]) -> list[Receipt]:
+        """Each delivery and its event jobs inserted, all in one transaction, committed before this returns;
+        `DeliveryNotRecorded` if the database fails it (then none of them is stored)."""
+        engine = self.queue.database.engine
+        try:
+            with engine.begin() as connection:
+                cursor = connection.connection.cursor()
+                try:
+                    return [self._insert(cursor, engine.dialect, pending) for pending in batch]
+                finally:
+                    cursor.close()
+        except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:
+            raise DeliveryNotRecorded(str(exc)) from exc
 
     def report(self, pending: PendingDelivery, receipt: Receipt) -> None:
         """The log line of a committed delivery nothing handles."""
@@ -118,32 +144,21 @@ class WebhookIntake:
             event = pending.event
             log.info("ignored %s delivery %s: no handler for it", _describe(event), event.delivery_id)
 
-    def _row(
-        self, event: sansio.Event, body: bytes, hook_id: str, outcome: DeliveryOutcome, jobs: int
-    ) -> dict[str, Any]:
-        return {
-            "delivery_id": event.delivery_id,
-            "hook_id": hook_id,
-            "event": event.event,
-            "action": (action_of(event.data) or "")[:100] or None,
-            "sender": (sender_login(event.data) or "")[:100] or None,
-            "payload_sha256": hashlib.sha256(body).hexdigest(),
-            "payload": event.data if outcome is DeliveryOutcome.QUEUED else None,
-            "outcome": outcome.value,
-            "jobs": jobs,
-            "received_at": self.clock(),
-        }
-
-    def _enqueue(
-        self, session: Session, event: sansio.Event, hook_id: str, row_id: int, route: EventRoute
-    ) -> None:
-        self.queue.enqueue(
-            EVENT_JOB_KIND,
-            key=f"event:{event.delivery_id}:{hook_id}:{route.name}",
-            payload=EventJobPayload(delivery=row_id, route=route.name, event=event.event),
-            priority=EVENT_JOB_PRIORITY,
-            session=session,
-        )
+    def _insert(self, cursor: Any, dialect: Dialect, pending: PendingDelivery) -> Receipt:
+        event = pending.event
+        row_id = driver_insert(dialect, DELIVERIES, unique=DELIVERY_UNIQUE).run(cursor, pending.row)
+        if row_id is None:
+            return Receipt(DeliveryOutcome.DUPLICATE, event.delivery_id)
+        jobs = driver_insert(dialect, JOBS, unique=JOB_UNIQUE)
+        for route in pending.routes:
+            job = self.queue.new_job(
+                EVENT_JOB_KIND,
+                key=f"event:{event.delivery_id}:{pending.hook_id}:{route.name}",
+                payload=EventJobPayload(delivery=row_id, route=route.name, event=event.event),
+                priority=EVENT_JOB_PRIORITY,
+            )
+            jobs.run(cursor, {**job, "payload": json.dumps(job["payload"])})
+        return Receipt(DeliveryOutcome(pending.row["outcome"]), event.delivery_id, len(pending.routes))
 
 
 def _describe(event: sansio.Event) -> str:

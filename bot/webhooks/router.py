@@ -14,9 +14,9 @@ from starlette.routing import Route
 from starlette.types import Receive, Scope, Send
 
 from bot.webhooks.deliveries import DeliveryOutcome
-from bot.webhooks.intake import WebhookIntake
-from bot.webhooks.verification import HOOK_ID_HEADER, WebhookRejected, read_body, verify
-from bot.webhooks.writer import DeliveryNotRecorded, DeliveryWriter
+from bot.webhooks.intake import DeliveryNotRecorded, WebhookIntake
+from bot.webhooks.verification import HOOK_ID_HEADER, WebhookRejected, is_utf8_json, read_body, verify
+from bot.webhooks.writer import DeliveryWriter
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,8 @@ class WebhookEndpoint:
             log.warning("refused webhook delivery (%d): %s", exc.status, exc.message)
             return JSONResponse({"error": exc.message}, status_code=exc.status)
         hook_id = request.headers.get(HOOK_ID_HEADER, "")
-        pending = self.intake.prepare(event, body, hook_id=hook_id)
+        json_body = is_utf8_json(request.headers.get("content-type", ""))
+        pending = self.intake.prepare(event, body, hook_id=hook_id, body_is_json=json_body)
         try:
             receipt = await self.writer.write(pending)
         except DeliveryNotRecorded:

@@ -82,3 +82,13 @@ async def read_body(request: Request, *, limit: int) -> bytes:
             raise WebhookRejected(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, TOO_LARGE.format(limit=limit))
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+def is_utf8_json(content_type: str) -> bool:
+    """Whether a verified body with this content type is its event's JSON in UTF-8 (GitHub's JSON
+    deliveries), as opposed to a form-encoded one or another charset."""
+    media, _, parameters = content_type.partition(";")
+    if media.strip().lower() != "application/json":
+        return False
+    charset = parameters.strip().lower().removeprefix("charset=").strip('"')
+    return not parameters.strip() or charset in ("utf-8", "utf8")
