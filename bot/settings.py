@@ -155,8 +155,11 @@ class Settings(BaseSettings):
     """Bearer token services register with; unset in development: generated once into the data dir."""
     registry_ttl_seconds: float = Field(default=30.0, gt=0, alias="INTENTOPS_REGISTRY_TTL_SECONDS")
     """A service not heard from for this long is shown as unhealthy in the registry."""
-    deploy_backend: str = Field(default="local", pattern="^(local|docker)$", alias="INTENTOPS_DEPLOY_BACKEND")
-    """`local` (processes) or `docker` (containers, needs a Docker engine)."""
+    deploy_backend: str = Field(
+        default="local", pattern="^(local|docker|swarm)$", alias="INTENTOPS_DEPLOY_BACKEND"
+    )
+    """`local` (processes), `docker` (containers, needs a Docker engine) or `swarm` (Swarm services, needs
+    the engine to manage a swarm: `docker swarm init`)."""
     deploy_health_timeout_seconds: float = Field(default=30.0, gt=0, alias="INTENTOPS_DEPLOY_HEALTH_TIMEOUT")
     """How long a new version has to answer its health check before the deploy is rolled back."""
     docker_base_image: str = Field(default="intentops-base:bookworm", alias="INTENTOPS_BASE_IMAGE")

@@ -23,6 +23,7 @@ pytest_plugins = [
     "tests.fixtures.line",
     "tests.fixtures.browser",
     "tests.fixtures.postgres",
+    "tests.fixtures.swarm",
 ]
 
 

@@ -46,7 +46,9 @@ BRIDGE_NOTE = "also listening on the Docker bridge at {address}, for containers"
 
 BackendOption = Annotated[
     Backend | None,
-    typer.Option("--backend", help="local processes or Docker (default: INTENTOPS_DEPLOY_BACKEND)"),
+    typer.Option(
+        "--backend", help="local processes, Docker or Docker Swarm (default: INTENTOPS_DEPLOY_BACKEND)"
+    ),
 ]
 
 

@@ -29,7 +29,7 @@ from pipeline.deploy.model import (
     UndeployResult,
 )
 from pipeline.deploy.records import DeploymentRecords
-from pipeline.deploy.runtime import Runtime
+from pipeline.deploy.runtime import ReplicatedRuntime, Runtime
 from pipeline.history.access import history_environment
 from pipeline.manifest import (
     ENV_DATA_DIR,
@@ -181,6 +181,7 @@ class Deployer:
         replaced = current or self._serving_elsewhere(manifest.name)
         self.records.activate(candidate)
         self.registry.activate(manifest.name, request.version)
+        self._record_replicas(candidate, wait=self.config.health_timeout)
         if current is not None:
             self._drain(current, keep_registry=current.version == request.version)
         for other in self.records.elsewhere(manifest.name):  # the same service on another backend
@@ -200,6 +201,12 @@ class Deployer:
             previous_version=_version(replaced),
             log_tail=self.runtime.log_tail(candidate, LOG_TAIL_LINES),  # its start-up, for the history
         )
+
+    def _record_replicas(self, instance: Instance, *, wait: float) -> None:
+        """A runtime that runs several copies of a version says which: the registry records them."""
+        if isinstance(self.runtime, ReplicatedRuntime):
+            replicas = self.runtime.replicas(instance, wait=wait)
+            self.registry.record_replicas(instance.name, instance.version, replicas)
 
     def _serving_elsewhere(self, name: str) -> Instance | None:
         return next((i for i in self.records.elsewhere(name) if i.active), None)
@@ -362,6 +369,7 @@ class Deployer:
                         actions.append(Recovery(RecoveryAction.CLEANED, instance.name, instance.version, ""))
                     elif self._answers(instance):
                         self._claim_registry(instance)
+                        self._record_replicas(instance, wait=self.config.adopt_timeout)
                         actions.append(
                             Recovery(RecoveryAction.ADOPTED, instance.name, instance.version, instance.url)
                         )

@@ -20,6 +20,7 @@ class PrepareError(RuntimeError):
 class Backend(StrEnum):
     LOCAL = "local"
     DOCKER = "docker"
+    SWARM = "swarm"  # Docker Swarm services (pipeline.deploy.swarm)
 
 
 class DeployOutcome(StrEnum):

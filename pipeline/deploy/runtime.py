@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 from pipeline.deploy.model import Artifact, Backend, Instance, LaunchPlan
 from pipeline.manifest import ServiceManifest
+from pipeline.registry.model import Replica
 
 
 class Runtime(Protocol):
@@ -34,4 +35,13 @@ class Runtime(Protocol):
 
     def discover(self) -> list[Instance]:
         """Every instance this runtime can see, recorded or not (Docker finds them by label)."""
+        ...
+
+
+@runtime_checkable
+class ReplicatedRuntime(Protocol):
+    """A runtime that runs several copies of a version (Swarm): the registry records each one."""
+
+    def replicas(self, instance: Instance, *, wait: float = 0.0) -> list[Replica]:
+        """The copies of `instance` that should run, waiting up to `wait` s for all of them to be running."""
         ...

@@ -16,6 +16,7 @@ from pipeline.deploy.model import Backend
 from pipeline.deploy.records import DeploymentRecords
 from pipeline.deploy.runtime import Runtime
 from pipeline.deploy.samples import ContainerSamples
+from pipeline.deploy.swarm import SwarmOptions, SwarmRuntime, ensure_swarm
 from pipeline.deploy.venvs import WheelhouseVenvs
 from pipeline.registry import RegistryStore
 from pipeline.state import Database
@@ -38,6 +39,7 @@ class DeploySetup:
     history_url: str = ""  # the bot's address: services declaring the line's history read its API there
     k8s_manifests: Path | None = None  # INTENTOPS_K8S_MANIFESTS: each healthy deploy's manifests go there
     k8s: ManifestOptions = ManifestOptions()
+    swarm: SwarmOptions = SwarmOptions()
 
     @property
     def owner(self) -> str:
@@ -59,8 +61,20 @@ def heartbeat_for_ttl(ttl: float) -> float:
 
 
 def build_runtime(backend: Backend, setup: DeploySetup, db: Database | None = None) -> Runtime:
-    """The runtime for a backend. Docker raises docker.errors.DockerException when no engine answers; with
-    `db`, a container's last CPU and memory figures are kept there when it stops."""
+    """The runtime for a backend. Docker and Swarm raise docker.errors.DockerException when no engine answers
+    (Swarm also when the engine manages no swarm); with `db`, a container's last CPU and memory figures are
+    kept there when it stops."""
+    if backend is Backend.SWARM:
+        client = docker_client()
+        ensure_swarm(client)
+        images = DockerRuntime(
+            client,
+            base_image=setup.base_image,
+            wheelhouse=setup.wheelhouse,
+            keep_images=setup.keep_images,
+            owner=setup.owner,
+        )
+        return SwarmRuntime(images, gateway_image=setup.base_image, options=setup.swarm)
     if backend is Backend.DOCKER:
         return DockerRuntime(
             docker_client(),

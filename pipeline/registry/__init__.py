@@ -3,7 +3,7 @@
 Its HTTP API (seed port 8000) is at the edge: `bot.registry_api`.
 """
 
-from pipeline.registry.model import Provenance, RegistryEntry, ServiceStatus
+from pipeline.registry.model import Provenance, RegistryEntry, Replica, ServiceStatus
 from pipeline.registry.store import DEFAULT_TTL, RegistryStore
 from pipeline.registry.tokens import load_or_create_token
 
@@ -12,6 +12,7 @@ __all__ = [
     "Provenance",
     "RegistryEntry",
     "RegistryStore",
+    "Replica",
     "ServiceStatus",
     "load_or_create_token",
 ]

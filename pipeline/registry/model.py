@@ -31,6 +31,18 @@ class Provenance(BaseModel):
     image_digest: str = ""
 
 
+class Replica(BaseModel):
+    """One running copy of the serving version on an engine that runs several (a Swarm task)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    task_id: str
+    slot: int = 0
+    node: str = ""
+    state: str = ""
+    address: str = ""  # on the engine's own network (not what callers use: that is the entry's url)
+
+
 class RegistryEntry(BaseModel):
     """One service as the registry reports it: the version that currently serves its name."""
 
@@ -44,6 +56,8 @@ class RegistryEntry(BaseModel):
     registered_at: datetime
     last_heartbeat: datetime | None
     provenance: Provenance
+    replicas: tuple[Replica, ...] = ()
+    """The copies serving this version, as its deployer last saw them (empty: one process or container)."""
 
 
 class RegistrationOutcome(StrEnum):

@@ -8,23 +8,27 @@ register themselves and send heartbeats; deployers announce, activate and retire
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text, UniqueConstraint, select
+from sqlalchemy import Boolean, DateTime, Integer, String, Text, UniqueConstraint, delete, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Mapped, Session, mapped_column
+from sqlalchemy.orm.exc import StaleDataError
 
 from pipeline.registry.model import (
     Provenance,
     Registration,
     RegistrationOutcome,
     RegistryEntry,
+    Replica,
     ServiceStatus,
 )
 from pipeline.state import Base, Database
 
 Clock = Callable[[], datetime]
 DEFAULT_TTL = timedelta(seconds=30)
+REGISTER_ATTEMPTS = 3
 
 
 def utc_now() -> datetime:
@@ -79,6 +83,30 @@ class ServiceInstance(Base):
         )
 
 
+class ReplicaRow(Base):
+    """One running copy (a Swarm task) of a registered version, as its deployer last saw it."""
+
+    __tablename__ = "registry_replicas"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(63), index=True)
+    version: Mapped[str] = mapped_column(String(200))
+    task_id: Mapped[str] = mapped_column(String(100))
+    slot: Mapped[int] = mapped_column(Integer, default=0)
+    node: Mapped[str] = mapped_column(String(255), default="")
+    state: Mapped[str] = mapped_column(String(32), default="")
+    address: Mapped[str] = mapped_column(String(64), default="")
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+    def replica(self) -> Replica:
+        return Replica(
+            task_id=self.task_id, slot=self.slot, node=self.node, state=self.state, address=self.address
+        )
+
+
+ReplicaMap = dict[tuple[str, str], tuple[Replica, ...]]
+
+
 class RegistryStore:
     """Reads and writes registry entries; statuses age into `unhealthy` when heartbeats stop."""
 
@@ -93,7 +121,16 @@ class RegistryStore:
         """A service announces itself. It takes the name over only if no other version holds it (during a
         switch the deployer does that, after the health check). A version that was deregistered stays so
         (REFUSED) until a deployer announces it again: a service still running after its deregistration
-        does not put itself back."""
+        does not put itself back. Replicas of one version registering at once: the second is an update."""
+        for attempt in range(1, REGISTER_ATTEMPTS + 1):
+            try:
+                return self._register(name=name, version=version, url=url, health_path=health_path)
+            except (IntegrityError, StaleDataError):  # another replica's row came (or went) meanwhile
+                if attempt == REGISTER_ATTEMPTS:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _register(self, *, name: str, version: str, url: str, health_path: str) -> Registration:
         now = self._clock()
         with self._db.session() as session:
             row = self._instance(session, name, version)
@@ -113,12 +150,15 @@ class RegistryStore:
 
     def heartbeat(self, name: str, version: str) -> RegistryEntry | None:
         """None when that version is unknown (the service should register again)."""
-        with self._db.session() as session:
-            row = self._instance(session, name, version)
-            if row is None or row.status == ServiceStatus.GONE:
-                return None
-            row.status, row.last_heartbeat = ServiceStatus.HEALTHY, self._clock()
-            return self._entry(row)
+        try:
+            with self._db.session() as session:
+                row = self._instance(session, name, version)
+                if row is None or row.status == ServiceStatus.GONE:
+                    return None
+                row.status, row.last_heartbeat = ServiceStatus.HEALTHY, self._clock()
+                return self._entry(row)
+        except StaleDataError:  # a deployer retired that version meanwhile
+            return None
 
     def deregister(self, name: str, version: str | None = None) -> list[RegistryEntry]:
         """Mark a service (or one version of it) gone; the entries deregistered, as they were before (empty:
@@ -134,6 +174,7 @@ class RegistryStore:
             removed = [self._entry(row) for row in live]
             for row in live:
                 row.status = ServiceStatus.GONE
+                self._forget_replicas(session, row.name, row.version)
             return removed
 
     # --- what deployers call (Python API) ---
@@ -172,27 +213,41 @@ class RegistryStore:
             row = self._instance(session, name, version)
             if row is not None and not row.active:
                 session.delete(row)
+                self._forget_replicas(session, name, version)
+
+    def record_replicas(self, name: str, version: str, replicas: Sequence[Replica]) -> None:
+        """The copies of a version now running (a deployer that runs several saw them): they replace the
+        ones recorded before for that version."""
+        now = self._clock()
+        with self._db.session() as session:
+            self._forget_replicas(session, name, version)
+            for replica in replicas:
+                session.add(ReplicaRow(name=name, version=version, seen_at=now, **replica.model_dump()))
 
     # --- reads ---
 
     def get(self, name: str) -> RegistryEntry | None:
         with self._db.session() as session:
             row = self._active(session, name)
-            return self._entry(row) if row is not None else None
+            if row is None:
+                return None
+            return self._entry(row, self._replicas(session, [name]))
 
     def entries(self, *, include_gone: bool = True) -> list[RegistryEntry]:
         with self._db.session() as session:
             rows = session.scalars(
                 select(ServiceInstance).where(ServiceInstance.active).order_by(ServiceInstance.name)
             ).all()
-            entries = [self._entry(row) for row in rows]
+            replicas = self._replicas(session, None)
+            entries = [self._entry(row, replicas) for row in rows]
         return [e for e in entries if include_gone or e.status is not ServiceStatus.GONE]
 
     def versions(self, name: str) -> list[RegistryEntry]:
         """Every version recorded under a name, the active one first."""
         with self._db.session() as session:
             rows = sorted(self._instances(session, name), key=lambda r: (not r.active, r.id))
-            return [self._entry(row) for row in rows]
+            replicas = self._replicas(session, [name])
+            return [self._entry(row, replicas) for row in rows]
 
     # --- helpers ---
 
@@ -203,7 +258,22 @@ class RegistryStore:
             return ServiceStatus.UNHEALTHY
         return status
 
-    def _entry(self, row: ServiceInstance) -> RegistryEntry:
+    @staticmethod
+    def _replicas(session: Session, names: Iterable[str] | None) -> ReplicaMap:
+        """The recorded copies by (name, version), of the given names (None: of every name), in one query."""
+        query = select(ReplicaRow).order_by(ReplicaRow.name, ReplicaRow.slot, ReplicaRow.id)
+        if names is not None:
+            query = query.where(ReplicaRow.name.in_(list(names)))
+        found: dict[tuple[str, str], list[Replica]] = {}
+        for row in session.scalars(query).all():
+            found.setdefault((row.name, row.version), []).append(row.replica())
+        return {key: tuple(value) for key, value in found.items()}
+
+    @staticmethod
+    def _forget_replicas(session: Session, name: str, version: str) -> None:
+        session.execute(delete(ReplicaRow).where(ReplicaRow.name == name, ReplicaRow.version == version))
+
+    def _entry(self, row: ServiceInstance, replicas: ReplicaMap | None = None) -> RegistryEntry:
         registered_at = _aware(row.registered_at)
         assert registered_at is not None
         return RegistryEntry(
@@ -215,6 +285,7 @@ class RegistryStore:
             registered_at=registered_at,
             last_heartbeat=_aware(row.last_heartbeat),
             provenance=row.provenance(),
+            replicas=(replicas or {}).get((row.name, row.version), ()),
         )
 
     @staticmethod

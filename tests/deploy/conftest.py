@@ -63,6 +63,27 @@ def venvs(wheelhouse: Path, tmp_path_factory: pytest.TempPathFactory) -> Wheelho
     return provider
 
 
+def copy_service(
+    target: Path,
+    *,
+    greeting: str = "hello",
+    healthy: bool = True,
+    crash: bool = False,
+    name: str = "hello-fixture",
+) -> Path:
+    """The fixture service copied to `target`; `healthy=False` builds a version that fails."""
+    shutil.copytree(TEMPLATE, target)
+    (target / "requirements.txt").write_text(service_requirements())
+    if name != "hello-fixture":
+        for file in (target / "service.yaml", target / "app" / "main.py"):
+            file.write_text(file.read_text().replace("hello-fixture", name))
+    behaviour = f"GREETING = {greeting!r}\nHEALTHY = {healthy!r}\n"
+    if crash:
+        behaviour += 'raise RuntimeError("this build is broken")\n'
+    (target / "app" / "behaviour.py").write_text(behaviour)
+    return target
+
+
 @pytest.fixture
 def make_service(tmp_path: Path) -> MakeService:
     """Copy the fixture service into a folder of its own; `healthy=False` builds a version that fails."""
@@ -77,16 +98,7 @@ def make_service(tmp_path: Path) -> MakeService:
         root: Path | None = None,
     ) -> Path:
         target = (root or tmp_path / "services") / label
-        shutil.copytree(TEMPLATE, target)
-        (target / "requirements.txt").write_text(service_requirements())
-        if name != "hello-fixture":
-            for file in (target / "service.yaml", target / "app" / "main.py"):
-                file.write_text(file.read_text().replace("hello-fixture", name))
-        behaviour = f"GREETING = {greeting!r}\nHEALTHY = {healthy!r}\n"
-        if crash:
-            behaviour += 'raise RuntimeError("this build is broken")\n'
-        (target / "app" / "behaviour.py").write_text(behaviour)
-        return target
+        return copy_service(target, greeting=greeting, healthy=healthy, crash=crash, name=name)
 
     return make
 

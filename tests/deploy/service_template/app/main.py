@@ -15,11 +15,20 @@ from app import behaviour
 NAME = "hello-fixture"
 
 
+def _token() -> str:
+    """REGISTRY_TOKEN, or the file REGISTRY_TOKEN_FILE names (a Swarm secret), as generated services do."""
+    path = os.environ.get("REGISTRY_TOKEN_FILE")
+    if path:
+        with open(path, encoding="utf-8") as handle:
+            return handle.read().strip()
+    return os.environ.get("REGISTRY_TOKEN", "")
+
+
 async def _keep_registered() -> None:
     registry = os.environ.get("REGISTRY_URL")
     if not registry:
         return
-    headers = {"Authorization": f"Bearer {os.environ.get('REGISTRY_TOKEN', '')}"}
+    headers = {"Authorization": f"Bearer {_token()}"}
     version = os.environ.get("SERVICE_VERSION", "dev")
     body = {
         "name": NAME,

@@ -1,0 +1,80 @@
+"""The Docker Swarm backend on this machine's one-node swarm: a service per version with the intent's
+replicas, blue/green with no failed request during a good deploy nor a failed one, the failed version's log
+tail, every replica in the registry, secrets read from files, adoption after a restart, reconcile and
+undeploy. One scenario (tests/fixtures/swarm.py) runs once; each test reads what it saw."""
+
+from __future__ import annotations
+
+import pytest
+
+from pipeline.deploy import DeployOutcome, RecoveryAction, UndeployOutcome
+from pipeline.deploy.reconcile import DriftKind
+from pipeline.registry import ServiceStatus
+from tests.fixtures.swarm import REPLICAS, SwarmScenario
+
+pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("docker")]
+
+
+def test_a_good_deploy_and_a_failed_one_fail_no_request(swarm_scenario: SwarmScenario) -> None:
+    s = swarm_scenario
+    v1, v2, v3 = s.versions
+    assert s.first.outcome is DeployOutcome.DEPLOYED, s.first.message
+    assert s.good.outcome is DeployOutcome.DEPLOYED and s.good.previous_version == v1, s.good.message
+    assert s.failed.outcome is DeployOutcome.FAILED
+    assert "failed its health check" in s.failed.message and f"{s.name} {v2}" in s.failed.message
+    assert "503" in s.failed.log_tail  # the failing version's own log
+    assert s.probe.failures == []
+    assert s.probe.versions[v1] > 0 and s.probe.versions[v2] > 0 and s.probe.versions[v3] == 0
+    assert s.entry.version == v2 and s.entry.url == s.good.url
+
+
+def test_each_version_is_a_swarm_service_with_the_intent_s_replicas(swarm_scenario: SwarmScenario) -> None:
+    spec = swarm_scenario.service["Spec"]
+    assert spec["Mode"]["Replicated"]["Replicas"] == REPLICAS
+    assert spec["Labels"]["intentops.owner"] == swarm_scenario.owner
+    assert spec["Labels"]["intentops.version"] == swarm_scenario.versions[1]
+    task = spec["TaskTemplate"]
+    assert task["ContainerSpec"]["Image"].startswith(f"{swarm_scenario.name}:{swarm_scenario.versions[1]}")
+    assert task["ContainerSpec"]["Healthcheck"]["Test"][0] == "CMD"
+    assert task["Resources"]["Limits"]["NanoCPUs"] == 1_000_000_000
+    assert spec["UpdateConfig"]["Order"] == "start-first"
+    assert spec["UpdateConfig"]["FailureAction"] == "rollback"
+    assert spec["RollbackConfig"]["Order"] == "start-first"
+
+
+def test_the_registry_records_every_replica(swarm_scenario: SwarmScenario) -> None:
+    replicas = swarm_scenario.entry.replicas
+    running = {task["ID"] for task in swarm_scenario.service_tasks}
+    assert len(replicas) == REPLICAS
+    assert {r.task_id for r in replicas} == running
+    assert all(r.state == "running" and r.node and r.address for r in replicas)
+    assert sorted(r.slot for r in replicas) == list(range(1, REPLICAS + 1))
+
+
+def test_services_read_their_registry_token_from_a_swarm_secret(swarm_scenario: SwarmScenario) -> None:
+    environment = swarm_scenario.service["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
+    assert "REGISTRY_TOKEN_FILE=/run/secrets/registry_token" in environment
+    assert not any(variable.startswith("REGISTRY_TOKEN=") for variable in environment)
+    assert len(swarm_scenario.secrets) == 1
+    # Its heartbeats carry the token read from the file: the registry accepts them.
+    assert swarm_scenario.heartbeat_after_switch
+
+
+def test_a_restarted_bot_adopts_the_serving_service(swarm_scenario: SwarmScenario) -> None:
+    adopted = [(a.action, a.version) for a in swarm_scenario.adopted]
+    assert adopted == [(RecoveryAction.ADOPTED, swarm_scenario.versions[1])]
+
+
+def test_reconcile_removes_only_this_installation_s_strays(swarm_scenario: SwarmScenario) -> None:
+    strays = [d.name for d in swarm_scenario.reconciled.drift if d.kind is DriftKind.STRAY]
+    assert strays == [f"{swarm_scenario.name}-stray"]
+    assert not swarm_scenario.stray_left
+    assert swarm_scenario.foreign_left
+
+
+def test_undeploy_removes_services_gateways_and_secrets(swarm_scenario: SwarmScenario) -> None:
+    assert swarm_scenario.undeployed.outcome is UndeployOutcome.REMOVED
+    assert swarm_scenario.undeployed_entry is not None
+    assert swarm_scenario.undeployed_entry.status is ServiceStatus.GONE
+    assert swarm_scenario.undeployed_entry.replicas == ()
+    assert swarm_scenario.left_behind == []
