@@ -47,6 +47,10 @@ RESERVED_SERVICE_NAMES = frozenset(
 )
 
 SCHEMA_ID = "https://intentops.dev/schemas/intent.schema.json"
+MAX_REPLICAS = 10
+ONE_SQLITE_WRITER = (
+    "storage sqlite has one writer: it runs as one replica (ask for replicas: 1, or use storage: memory)"
+)
 
 
 class Priority(StrEnum):
@@ -114,6 +118,13 @@ class Intent(_Strict):
     auto_build: StrictBool = Field(default=True, description="Build as soon as governance allows.")
     blueprint_context: Text = Field(default="", description="Which blueprint goal this serves, and how.")
     storage: Storage = Field(default=Storage.MEMORY, description="Where the service keeps its resources.")
+    replicas: StrictInt = Field(
+        default=1,
+        ge=1,
+        le=MAX_REPLICAS,
+        description="How many copies run at once where the backend runs several (Docker Swarm, the "
+        "Kubernetes manifests); the SPEC's deployment.replicas. SQLite storage: 1.",
+    )
     resources: list[ResourceHint] = Field(default_factory=list)
     endpoints: list[EndpointHint] = Field(default_factory=list)
     dependencies: list[StrictStr] = Field(
@@ -148,6 +159,8 @@ class Intent(_Strict):
         problems = check_hints(self.resources, self.endpoints)
         if self.service_name in self.dependencies:
             problems.append((("dependencies",), "a service cannot depend on itself"))
+        if self.storage is Storage.SQLITE and self.replicas > 1:
+            problems.append((("replicas",), ONE_SQLITE_WRITER))
         others = {
             "resources": bool(self.resources),
             "endpoints": bool(self.endpoints),

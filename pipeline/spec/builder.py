@@ -71,7 +71,13 @@ def _build_with_model(
             problem = _errors(exc)
             continue
         # What the templates cannot implement, the model writes (and the tests prove): say so in the SPEC.
-        update = {"service_name": intent.service_name, "intent_path": draft.intent_path, "logic": "model"}
+        update: dict[str, object] = {
+            "service_name": intent.service_name,
+            "intent_path": draft.intent_path,
+            "logic": "model",
+        }
+        if "deployment" in spec.model_fields_set:  # the intent says how many copies run, not the model
+            update["deployment"] = spec.deployment.model_copy(update={"replicas": intent.replicas})
         return spec.model_copy(update=update)
     raise SpecBuildError(f"the model gave no valid spec after {MODEL_ATTEMPTS} attempts: {problem}")
 

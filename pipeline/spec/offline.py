@@ -106,7 +106,7 @@ def build_offline(intent: Intent, *, blueprint: str = "", intent_path: str = "")
         non_functional=_non_functional(),
         security=list(text.SECURITY),
         observability=list(text.OBSERVABILITY),
-        deployment=Deployment(),
+        deployment=Deployment(replicas=intent.replicas),
         dependencies=list(intent.dependencies),
         open_questions=_open_questions(intent, blueprint),
     )

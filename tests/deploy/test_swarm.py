@@ -9,12 +9,39 @@ import pytest
 
 from pipeline.deploy import DeployOutcome, RecoveryAction, UndeployOutcome
 from pipeline.deploy.reconcile import DriftKind
+from pipeline.intents import InvalidIntent, load_intent
 from pipeline.registry import ServiceStatus
+from pipeline.spec.builder import build_spec
 from tests.fixtures.swarm import REPLICAS, SwarmScenario
 
-pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("docker")]
+INTENT = "service_name: {name}\npurpose: Keep a list of notes for the team.\n"
 
 
+def test_the_intent_s_replicas_become_the_spec_s() -> None:
+    intent = load_intent(INTENT.format(name="notes") + "replicas: 3\n", source="intents/notes.yaml")
+
+    assert build_spec(intent).deployment.replicas == 3
+    assert build_spec(load_intent(INTENT.format(name="notes"), source="n.yaml")).deployment.replicas == 1
+
+
+@pytest.mark.parametrize(
+    ("extra", "says"),
+    [
+        ("storage: sqlite\nreplicas: 2\n", "storage sqlite has one writer"),
+        ("replicas: 11\n", "replicas"),
+        ("replicas: 0\n", "replicas"),
+        ("replicas: '2'\n", "replicas"),
+    ],
+)
+def test_replicas_an_engine_cannot_honour_are_refused_with_the_reason(extra: str, says: str) -> None:
+    with pytest.raises(InvalidIntent) as refused:
+        load_intent(INTENT.format(name="notes") + extra, source="intents/notes.yaml")
+
+    assert says in str(refused.value) and "intents/notes.yaml" in str(refused.value)
+
+
+@pytest.mark.docker
+@pytest.mark.xdist_group("docker")
 def test_a_good_deploy_and_a_failed_one_fail_no_request(swarm_scenario: SwarmScenario) -> None:
     s = swarm_scenario
     v1, v2, v3 = s.versions
@@ -28,6 +55,8 @@ def test_a_good_deploy_and_a_failed_one_fail_no_request(swarm_scenario: SwarmSce
     assert s.entry.version == v2 and s.entry.url == s.good.url
 
 
+@pytest.mark.docker
+@pytest.mark.xdist_group("docker")
 def test_each_version_is_a_swarm_service_with_the_intent_s_replicas(swarm_scenario: SwarmScenario) -> None:
     spec = swarm_scenario.service["Spec"]
     assert spec["Mode"]["Replicated"]["Replicas"] == REPLICAS
@@ -42,6 +71,8 @@ def test_each_version_is_a_swarm_service_with_the_intent_s_replicas(swarm_scenar
     assert spec["RollbackConfig"]["Order"] == "start-first"
 
 
+@pytest.mark.docker
+@pytest.mark.xdist_group("docker")
 def test_the_registry_records_every_replica(swarm_scenario: SwarmScenario) -> None:
     replicas = swarm_scenario.entry.replicas
     running = {task["ID"] for task in swarm_scenario.service_tasks}
@@ -51,6 +82,8 @@ def test_the_registry_records_every_replica(swarm_scenario: SwarmScenario) -> No
     assert sorted(r.slot for r in replicas) == list(range(1, REPLICAS + 1))
 
 
+@pytest.mark.docker
+@pytest.mark.xdist_group("docker")
 def test_services_read_their_registry_token_from_a_swarm_secret(swarm_scenario: SwarmScenario) -> None:
     environment = swarm_scenario.service["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
     assert "REGISTRY_TOKEN_FILE=/run/secrets/registry_token" in environment
@@ -60,11 +93,15 @@ def test_services_read_their_registry_token_from_a_swarm_secret(swarm_scenario: 
     assert swarm_scenario.heartbeat_after_switch
 
 
+@pytest.mark.docker
+@pytest.mark.xdist_group("docker")
 def test_a_restarted_bot_adopts_the_serving_service(swarm_scenario: SwarmScenario) -> None:
     adopted = [(a.action, a.version) for a in swarm_scenario.adopted]
     assert adopted == [(RecoveryAction.ADOPTED, swarm_scenario.versions[1])]
 
 
+@pytest.mark.docker
+@pytest.mark.xdist_group("docker")
 def test_reconcile_removes_only_this_installation_s_strays(swarm_scenario: SwarmScenario) -> None:
     strays = [d.name for d in swarm_scenario.reconciled.drift if d.kind is DriftKind.STRAY]
     assert strays == [f"{swarm_scenario.name}-stray"]
@@ -72,6 +109,8 @@ def test_reconcile_removes_only_this_installation_s_strays(swarm_scenario: Swarm
     assert swarm_scenario.foreign_left
 
 
+@pytest.mark.docker
+@pytest.mark.xdist_group("docker")
 def test_undeploy_removes_services_gateways_and_secrets(swarm_scenario: SwarmScenario) -> None:
     assert swarm_scenario.undeployed.outcome is UndeployOutcome.REMOVED
     assert swarm_scenario.undeployed_entry is not None
