@@ -5,8 +5,14 @@ undeploy. One scenario (tests/fixtures/swarm.py) runs once; each test reads what
 
 from __future__ import annotations
 
+import importlib.util
+import sys
+from pathlib import Path
+from types import ModuleType
+
 import pytest
 
+from pipeline.codegen.generator import generate_service
 from pipeline.deploy import DeployOutcome, RecoveryAction, UndeployOutcome
 from pipeline.deploy.reconcile import DriftKind
 from pipeline.intents import InvalidIntent, load_intent
@@ -38,6 +44,31 @@ def test_replicas_an_engine_cannot_honour_are_refused_with_the_reason(extra: str
         load_intent(INTENT.format(name="notes") + extra, source="intents/notes.yaml")
 
     assert says in str(refused.value) and "intents/notes.yaml" in str(refused.value)
+
+
+def _generated_config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    intent = load_intent(INTENT.format(name="notes"), source="intents/notes.yaml")
+    service = generate_service(build_spec(intent), tmp_path / "notes").directory
+    loader = importlib.util.spec_from_file_location("notes_config", service / "app" / "config.py")
+    assert loader is not None and loader.loader is not None
+    module = importlib.util.module_from_spec(loader)
+    monkeypatch.setitem(sys.modules, "notes_config", module)  # dataclasses look their module up there
+    loader.loader.exec_module(module)
+    return module
+
+
+def test_a_generated_service_reads_its_token_from_the_file_swarm_mounts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    config = _generated_config(tmp_path, monkeypatch)
+    secret = tmp_path / "registry_token"
+    secret.write_text("from-the-secret\n")
+
+    from_file = config.ServiceConfig.from_env({"REGISTRY_TOKEN_FILE": str(secret)})
+    from_value = config.ServiceConfig.from_env({"REGISTRY_TOKEN": "from-the-environment"})
+
+    assert from_file.registry_token == "from-the-secret"
+    assert from_value.registry_token == "from-the-environment"
 
 
 @pytest.mark.docker
