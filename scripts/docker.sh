@@ -3,9 +3,10 @@
 # background when no engine answers, and builds the base image once (debootstrap + docker import), since
 # no image registry is reachable from here. Idempotent: every step is skipped when already done.
 #
-#   scripts/docker.sh                  all three steps
+#   scripts/docker.sh                  all four steps
 #   scripts/docker.sh engine           install and start the engine only
 #   scripts/docker.sh base-image       build the base image only (the engine must be running)
+#   scripts/docker.sh swarm            make the engine a one-node Swarm manager (the Swarm backend's tests)
 #
 # Environment: INTENTOPS_BASE_IMAGE (default intentops-base:bookworm), DEBIAN_MIRROR (default: the first
 # URI in apt's sources, else deb.debian.org), INTENTOPS_DOCKER_CACHE (default /var/cache/intentops),
@@ -93,9 +94,22 @@ build_base_image() {
   docker import --change 'CMD ["python3"]' "$tarball" "$BASE_IMAGE" >/dev/null
 }
 
+swarm_state() { docker info --format '{{.Swarm.LocalNodeState}}' 2>/dev/null || true; }
+
+init_swarm() {
+  if [ "$(swarm_state)" = "active" ]; then
+    return 0
+  fi
+  # Advertised on loopback: a one-node swarm that no other machine can join. A real cluster is set up by
+  # its operator (docker swarm init --advertise-addr <address the nodes reach>).
+  say "initialising a one-node swarm (advertised on 127.0.0.1)"
+  docker swarm init --advertise-addr 127.0.0.1 >/dev/null
+}
+
 case "${1:-all}" in
   engine) install_engine; start_engine ;;
   base-image) build_base_image ;;
-  all) install_engine; start_engine; build_base_image ;;
-  *) say "unknown step '$1' (engine, base-image or all)" >&2; exit 2 ;;
+  swarm) init_swarm ;;
+  all) install_engine; start_engine; build_base_image; init_swarm ;;
+  *) say "unknown step '$1' (engine, base-image, swarm or all)" >&2; exit 2 ;;
 esac
