@@ -14,7 +14,7 @@ import tarfile
 import threading
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Any
 
@@ -42,6 +42,61 @@ def auth_environment(username: str, token: str) -> dict[str, str]:
     }
 
 
+UNFINISHED = "the commit was not made (the working copy's holder stopped first): try again"
+PUSH_FAILED_FLAG = "!"
+
+
+@dataclass(eq=False)
+class _Change:
+    """One commit asked of a working copy (`publish`, `add_files`), waiting for whoever makes it."""
+
+    branch: str
+    base: str
+    files: Mapping[str, bytes]
+    message: str
+    replace: PurePosixPath | None
+    commit: str = ""
+    _done: threading.Event = field(default_factory=threading.Event)
+    _sha: str | None = None
+    _error: WorkspaceError | None = None
+
+    @property
+    def finished(self) -> bool:
+        return self._done.is_set()
+
+    def finish(self, *, sha: str | None = None, error: WorkspaceError | None = None) -> None:
+        self._sha, self._error = sha, error
+        self._done.set()
+
+    def result(self) -> str | None:
+        if self._error is not None:
+            raise self._error
+        return self._sha
+
+
+def _push_outcomes(porcelain: str) -> dict[str, str | None]:
+    """`git push --porcelain`'s lines per destination ref: None when it was updated (or already was), the
+    reason when it was refused."""
+    outcomes: dict[str, str | None] = {}
+    for line in porcelain.splitlines():
+        parts = line.split("\t")
+        if len(parts) < 3 or len(parts[0]) != 1 or ":" not in parts[1]:
+            continue
+        destination = parts[1].rsplit(":", 1)[1]
+        outcomes[destination] = parts[2].strip() if parts[0] == PUSH_FAILED_FLAG else None
+    return outcomes
+
+
+def _workspace_error(exc: WorkspaceError | GitError) -> WorkspaceError:
+    """GitPython's own errors (a folder that is no repository) as ours; `_run` already turned commands'."""
+    return exc if isinstance(exc, WorkspaceError) else WorkspaceError(f"git failed: {type(exc).__name__}")
+
+
+def _last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1] if lines else ""
+
+
 def _check_relative(path: str) -> PurePosixPath:
     pure = PurePosixPath(path)
     if pure.is_absolute() or ".." in pure.parts or not pure.parts:
@@ -59,6 +114,7 @@ class Workspace:
     """
 
     _locks: dict[Path, threading.Lock] = {}
+    _waiting: dict[Path, list[_Change]] = {}
     _locks_guard = threading.Lock()
 
     def __init__(
@@ -68,8 +124,9 @@ class Workspace:
         self.remote_url = remote_url
         self._env = dict(env)
         self._identity = identity
+        self._key = directory.resolve()
         with self._locks_guard:
-            self._lock = self._locks.setdefault(directory.resolve(), threading.Lock())
+            self._lock = self._locks.setdefault(self._key, threading.Lock())
 
     def _repo(self) -> Repo:
         if (self.directory / ".git").is_dir():
@@ -192,34 +249,106 @@ class Workspace:
         message: str,
         replace: PurePosixPath | None,
     ) -> str | None:
-        with self._exclusive():
-            repo = self._fresh(lambda: self._checked_out(branch, base))
-            if replace is not None and (self.directory / replace).exists():
-                shutil.rmtree(self.directory / replace)
-            for relative, content in files.items():
-                self._write(self.directory / relative, content)
-            self._run("add", repo.git.add, "--all", "--", ".")
-            if not repo.is_dirty(index=True, working_tree=False, untracked_files=False):
-                return None
-            actor = Actor(self._identity.name, self._identity.email)
-            commit = repo.index.commit(message, author=actor, committer=actor)
-            self._run("push", repo.git.push, "origin", f"HEAD:refs/heads/{branch}")
-            return str(commit.hexsha)
+        """Queue the change; whoever holds the working copy next makes it, with every change queued by then
+        (one fetch and one push for all their branches), so many builds finishing together wait for one
+        round trip, not one each."""
+        change = _Change(branch=branch, base=base, files=files, message=message, replace=replace)
+        with self._locks_guard:
+            self._waiting.setdefault(self._key, []).append(change)
+        try:
+            with self._exclusive():
+                if not change.finished:
+                    with self._locks_guard:
+                        batch, self._waiting[self._key] = self._waiting[self._key], []
+                    self._commit_batch(batch)
+        except BaseException:
+            with self._locks_guard:
+                if change in self._waiting.get(self._key, []):
+                    self._waiting[self._key].remove(change)
+            raise
+        return change.result()
+
+    def _commit_batch(self, batch: list[_Change]) -> None:
+        """Commit each change on its branch, then push them all at once. A change whose checkout fails
+        (a damaged copy) has the copy cloned afresh and is tried once more, as `_fresh` does; every change
+        ends with its commit, None (nothing to commit) or its error."""
+        try:
+            repo = self._fresh(self._fetched_origin)
+            made: dict[str, list[_Change]] = {}
+            for change in batch:
+                try:
+                    self._commit_one(repo, change, made)
+                except (WorkspaceError, GitError):
+                    self._push(repo, made)
+                    made = {}
+                    shutil.rmtree(self.directory, ignore_errors=True)
+                    repo = self._fetched_origin()
+                    try:
+                        self._commit_one(repo, change, made)
+                    except (WorkspaceError, GitError) as exc:
+                        change.finish(error=_workspace_error(exc))
+            self._push(repo, made)
+        except (WorkspaceError, GitError) as exc:
+            failure = _workspace_error(exc)
+            for change in batch:
+                if not change.finished:
+                    change.finish(error=failure)
+        finally:
+            for change in batch:
+                if not change.finished:
+                    change.finish(error=WorkspaceError(UNFINISHED))
+
+    def _fetched_origin(self) -> Repo:
+        repo = self._repo()
+        self._run("fetch", repo.git.fetch, "--prune", "origin")
+        return repo
+
+    def _commit_one(self, repo: Repo, change: _Change, made: dict[str, list[_Change]]) -> None:
+        """Commit `change` on its branch as the remote has it, as an earlier change of this batch left it,
+        or new from its base; a change that changes nothing is finished with None."""
+        if change.branch in made:
+            start = made[change.branch][-1].commit
+        elif change.branch in {ref.remote_head for ref in repo.remotes.origin.refs}:
+            start = f"origin/{change.branch}"
+        else:
+            start = f"origin/{change.base}"
+        self._run("checkout", repo.git.checkout, "--force", "-B", change.branch, start)
+        self._run("clean", repo.git.clean, "-fdx")
+        if change.replace is not None and (self.directory / change.replace).exists():
+            shutil.rmtree(self.directory / change.replace)
+        for relative, content in change.files.items():
+            self._write(self.directory / relative, content)
+        self._run("add", repo.git.add, "--all", "--", ".")
+        if not repo.is_dirty(index=True, working_tree=False, untracked_files=False):
+            change.finish(sha=None)
+            return
+        actor = Actor(self._identity.name, self._identity.email)
+        change.commit = str(repo.index.commit(change.message, author=actor, committer=actor).hexsha)
+        made.setdefault(change.branch, []).append(change)
+
+    def _push(self, repo: Repo, made: dict[str, list[_Change]]) -> None:
+        """One push for every branch in `made` (its newest commit); each change learns its branch's fate."""
+        if not made:
+            return
+        refspecs = [f"{changes[-1].commit}:refs/heads/{branch}" for branch, changes in made.items()]
+        status, stdout, stderr = repo.git.push(
+            "--porcelain", "origin", *refspecs, with_extended_output=True, with_exceptions=False
+        )
+        outcomes = _push_outcomes(stdout)
+        for branch, changes in made.items():
+            refused = outcomes.get(f"refs/heads/{branch}")
+            if refused is None and (status == 0 or f"refs/heads/{branch}" in outcomes):
+                for change in changes:
+                    change.finish(sha=change.commit)
+                continue
+            detail = refused or _last_line(stderr) or f"exit {status}"
+            for change in changes:
+                change.finish(error=WorkspaceError(f"git push failed: {detail}"))
 
     def _fetched(self, ref: str) -> Repo:
         repo = self._repo()
         self._run("fetch", repo.git.fetch, "--prune", "origin")
         self._run("fetch", repo.git.fetch, "origin", ref)
-        return repo
-
-    def _checked_out(self, branch: str, base: str) -> Repo:
-        """`branch` as the remote has it (or new from `base`), with a clean tree whatever was left in it."""
-        repo = self._repo()
-        self._run("fetch", repo.git.fetch, "--prune", "origin")
-        remote_refs = {ref.remote_head for ref in repo.remotes.origin.refs}
-        start = f"origin/{branch}" if branch in remote_refs else f"origin/{base}"
-        self._run("checkout", repo.git.checkout, "--force", "-B", branch, start)
-        self._run("clean", repo.git.clean, "-fdx")
         return repo
 
     @staticmethod

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import subprocess
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -173,3 +175,85 @@ def test_a_working_copy_that_is_no_repository_any_more_is_cloned_again(origin: P
 
     assert workspace.publish(files={"a.txt": b"4\n"}, **args) is not None  # type: ignore[arg-type]
     assert git("show", "intentops/hello:services/hello/a.txt", cwd=origin) == "4"
+
+
+def _publish_together(workspace_dir: Path, origin: Path, changes: list[tuple[str, bytes]]) -> list[object]:
+    """Publish each (branch, content) from its own thread while the working copy is busy, so all of them
+    queue; the results (a SHA, None or the error) in the same order."""
+    results: list[object] = [None] * len(changes)
+    key = workspace_dir.resolve()
+
+    def publish(index: int, branch: str, content: bytes) -> None:
+        workspace = Workspace(workspace_dir, f"file://{origin}", {}, BOT)
+        try:
+            results[index] = workspace.publish(
+                branch=branch, base="main", folder="services/s", files={"a.txt": content}, message=branch
+            )
+        except WorkspaceError as exc:
+            results[index] = exc
+
+    Workspace(workspace_dir, f"file://{origin}", {}, BOT)  # makes the copy's lock
+    busy = Workspace._locks[key]
+    threads = [threading.Thread(target=publish, args=(n, *change)) for n, change in enumerate(changes)]
+    with busy:  # another build holds the working copy
+        for thread in threads:
+            thread.start()
+        deadline = time.monotonic() + 30
+        while len(Workspace._waiting.get(key, [])) < len(changes):
+            assert time.monotonic() < deadline, "the publishes did not queue"
+            time.sleep(0.01)
+    for thread in threads:
+        thread.join(timeout=60)
+    return results
+
+
+def _pushes(origin: Path) -> list[str]:
+    log = origin / "pushes.log"
+    return log.read_text().splitlines() if log.exists() else []
+
+
+@pytest.fixture
+def counted_origin(origin: Path) -> Path:
+    """`origin` counting its pushes (one line per push, the refs it updated) and refusing `refused/*`."""
+    hooks = origin / "hooks"
+    (hooks / "post-receive").write_text(
+        f'#!/bin/sh\ncut -d" " -f3 | tr "\\n" " " >> {origin}/pushes.log\necho >> {origin}/pushes.log\n'
+    )
+    (hooks / "update").write_text('#!/bin/sh\ncase "$1" in refs/heads/refused/*) exit 1;; esac\n')
+    for hook in ("post-receive", "update"):
+        (hooks / hook).chmod(0o755)
+    return origin
+
+
+def test_builds_that_finish_together_share_one_fetch_and_one_push(
+    counted_origin: Path, tmp_path: Path
+) -> None:
+    changes = [(f"intentops/s{n}", f"{n}\n".encode()) for n in range(5)]
+    changes.append(("intentops/s0", b"again\n"))  # the same branch twice: the second builds on the first
+    results = _publish_together(tmp_path / "ws", counted_origin, changes)
+
+    assert all(isinstance(sha, str) for sha in results), results
+    assert len(_pushes(counted_origin)) == 1, _pushes(counted_origin)
+    for n in range(1, 5):
+        assert git("rev-parse", f"intentops/s{n}", cwd=counted_origin) == results[n]
+        assert git("show", f"intentops/s{n}:services/s/a.txt", cwd=counted_origin) == str(n)
+    assert git("rev-parse", "intentops/s0", cwd=counted_origin) == results[5]
+    assert git("rev-parse", "intentops/s0~1", cwd=counted_origin) == results[0]
+    assert git("show", "intentops/s0:services/s/a.txt", cwd=counted_origin) == "again"
+
+
+def test_a_branch_the_forge_refuses_fails_alone(counted_origin: Path, tmp_path: Path) -> None:
+    results = _publish_together(
+        tmp_path / "ws",
+        counted_origin,
+        [("intentops/ok", b"1\n"), ("refused/x", b"2\n"), ("intentops/ok2", b"3\n")],
+    )
+    assert isinstance(results[1], WorkspaceError) and "git push failed" in str(results[1]), results
+    assert str(results[1]) == "git push failed: [remote rejected] (hook declined)"
+    assert git("rev-parse", "intentops/ok", cwd=counted_origin) == results[0]
+    assert git("rev-parse", "intentops/ok2", cwd=counted_origin) == results[2]
+    assert "refused/x" not in git("branch", "--list", cwd=counted_origin)
+    # A retry of the same files once the branch is allowed commits nothing new for the others.
+    again = Workspace(tmp_path / "ws", f"file://{counted_origin}", {}, BOT)
+    args = {"base": "main", "folder": "services/s", "message": "m"}
+    assert again.publish(branch="intentops/ok", files={"a.txt": b"1\n"}, **args) is None  # type: ignore[arg-type]
