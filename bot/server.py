@@ -32,6 +32,7 @@ from bot.vcs.github import GithubRepoClient, login_of, token_connection
 from pipeline.assembly import FactoryConfig
 from pipeline.deploy import Backend, Deployer
 from pipeline.deploy.kubernetes import ManifestOptions
+from pipeline.deploy.swarm import SwarmOptions
 from pipeline.deploy.wiring import DeploySetup, build_deployer
 from pipeline.llm import LLMProvider
 from pipeline.llm.factory import build_provider
@@ -85,6 +86,7 @@ def _deployer(settings: Settings, database: Database, registry: RegistryStore, r
             image_prefix=settings.k8s_image_prefix,
             storage_size=settings.k8s_storage,
         ),
+        swarm=SwarmOptions(image_prefix=settings.swarm_image_prefix),
     )
     return build_deployer(Backend(settings.deploy_backend), setup, database, registry)
 

@@ -184,6 +184,13 @@ class Settings(BaseSettings):
     k8s_storage: str = Field(default="1Gi", pattern=r"^[1-9][0-9]*(Mi|Gi|Ti)$", alias="INTENTOPS_K8S_STORAGE")
     """The size each service's data claim (PersistentVolumeClaim) asks for."""
 
+    # The Docker Swarm backend (INTENTOPS_DEPLOY_BACKEND=swarm).
+    swarm_image_prefix: str = Field(
+        default="", pattern=r"^([a-z0-9][a-z0-9._:/-]*[a-z0-9])?$", alias="INTENTOPS_SWARM_IMAGE_PREFIX"
+    )
+    """A registry every node of the swarm pulls from (e.g. `registry.example.com/team`): each image is pushed
+    there as `<prefix>/<service>:<merge sha>` before its service starts; unset: the local image (one node)."""
+
     # The factory's stages: which implementation answers each (pipeline.factory.routing, bot.stages).
     stages: Annotated[dict[str, str], NoDecode] = Field(default_factory=dict, alias="INTENTOPS_STAGES")
     """Stage -> `builtin` or a stage service's base URL, comma-separated (e.g.

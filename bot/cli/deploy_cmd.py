@@ -26,6 +26,7 @@ from pipeline.deploy.bridge import listen
 from pipeline.deploy.kubernetes import ManifestOptions
 from pipeline.deploy.locks import InvalidServiceName, check_service_name
 from pipeline.deploy.reconcile import FIXABLE, desired_from_checkout, reconcile
+from pipeline.deploy.swarm import SwarmOptions
 from pipeline.deploy.wiring import DeploySetup, build_deployer
 from pipeline.manifest import MANIFEST_FILE, ServiceManifest
 from pipeline.registry import Provenance, RegistryEntry, RegistryStore, load_or_create_token
@@ -88,6 +89,7 @@ def _deployer(context: Context, backend: Backend | None) -> Deployer:
             image_prefix=settings.k8s_image_prefix,
             storage_size=settings.k8s_storage,
         ),
+        swarm=SwarmOptions(image_prefix=settings.swarm_image_prefix),
     )
     chosen = backend or Backend(settings.deploy_backend)
     try:

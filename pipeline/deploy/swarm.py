@@ -48,6 +48,7 @@ from pipeline.deploy.docker import (
     LABEL_SERVICE,
     LABEL_VERSION,
     DockerRuntime,
+    ImageBuildError,
     container_registry_url,
 )
 from pipeline.deploy.kubernetes import from_service_dir
@@ -85,6 +86,7 @@ RUNNING = "running"
 SECRET_REMOVAL_SECONDS = 10.0
 POLL_SECONDS = 0.2
 STOP_MARGIN_SECONDS = 5.0
+PUSH_FAILED = "could not push {reference} for the swarm's nodes: {error}"
 NOT_A_SWARM = (
     "this Docker engine is not a Swarm manager (state: {state}); run `docker swarm init "
     "--advertise-addr 127.0.0.1` or `scripts/docker.sh swarm`"
@@ -104,6 +106,9 @@ class SwarmOptions:
     update_monitor: float = 10.0  # an in-place update watches each new task this long before going on
     stop_grace: float = 10.0
     gateway_memory: str = "64m"
+    # A registry every node pulls from, e.g. registry.example.com/team: each image is pushed there as
+    # <prefix>/<name>:<sha> before its service starts. Empty: the local `<name>:<sha>` (one node only).
+    image_prefix: str = ""
 
 
 def swarm_name(owner: str, name: str, version: str, port: int) -> str:
@@ -159,7 +164,20 @@ class SwarmRuntime:
         return f"intentops-{self._owner}"
 
     def prepare(self, service_dir: Path, manifest: ServiceManifest, version: str) -> Artifact:
-        return self._images.prepare(service_dir, manifest, version)
+        artifact = self._images.prepare(service_dir, manifest, version)
+        prefix = self._options.image_prefix.strip("/")
+        if not prefix:
+            return artifact
+        repository = f"{prefix}/{manifest.name}"
+        reference = f"{repository}:{version}"
+        try:
+            self._client.images.get(artifact.reference).tag(repository, tag=version)
+            for line in self._client.api.push(repository, tag=version, stream=True, decode=True):
+                if "error" in line:
+                    raise ImageBuildError(PUSH_FAILED.format(reference=reference, error=line["error"]))
+        except DockerException as exc:
+            raise ImageBuildError(PUSH_FAILED.format(reference=reference, error=exc)) from None
+        return Artifact(reference=reference, digest=artifact.digest)
 
     def allocate_port(self) -> int:
         return free_port()

@@ -126,6 +126,15 @@ def test_services_read_their_registry_token_from_a_swarm_secret(swarm_scenario: 
 
 @pytest.mark.docker
 @pytest.mark.xdist_group("docker")
+def test_with_an_image_prefix_the_image_is_pushed_for_the_nodes_or_the_deploy_says_why(
+    swarm_scenario: SwarmScenario,
+) -> None:
+    name, version = swarm_scenario.name, swarm_scenario.versions[1]
+    assert f"could not push 127.0.0.1:9/team/{name}:{version}" in swarm_scenario.push_refused
+
+
+@pytest.mark.docker
+@pytest.mark.xdist_group("docker")
 def test_a_restarted_bot_adopts_the_serving_service(swarm_scenario: SwarmScenario) -> None:
     adopted = [(a.action, a.version) for a in swarm_scenario.adopted]
     assert adopted == [(RecoveryAction.ADOPTED, swarm_scenario.versions[1])]
