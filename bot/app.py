@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from bot.line import Line
 from bot.webhooks.dispatch import event_job_handler
 from bot.webhooks.intake import EVENT_JOB_KIND, EventJobPayload, WebhookIntake
-from bot.webhooks.router import webhook_router
+from bot.webhooks.router import add_webhook
 from bot.worker import WorkerPool
 from pipeline.state import Database
 
@@ -112,13 +112,12 @@ def create_app(
 
     app = FastAPI(title="IntentOps bot", lifespan=lifespan, **docs_routes(enabled=settings.api_docs))
     intake = WebhookIntake(routes=routes, queue=context.queue, bot_login=settings.bot_login)
-    app.include_router(
-        webhook_router(
-            intake,
-            secret=settings.webhook_secret.get_secret_value(),
-            max_bytes=settings.webhook_max_bytes,
-            on_queued=pool.wake,
-        )
+    add_webhook(
+        app,
+        intake,
+        secret=settings.webhook_secret.get_secret_value(),
+        max_bytes=settings.webhook_max_bytes,
+        on_queued=pool.wake,
     )
 
     @app.get("/healthz")

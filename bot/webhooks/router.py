@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel
+from starlette.datastructures import Headers
 from starlette.routing import Route
-from starlette.types import Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from bot.webhooks.deliveries import DeliveryOutcome
 from bot.webhooks.intake import DeliveryNotRecorded, WebhookIntake
@@ -20,6 +22,7 @@ from bot.webhooks.writer import DeliveryWriter
 
 log = logging.getLogger(__name__)
 
+WEBHOOK_PATH = "/webhook"
 NOT_RECORDED = "the delivery could not be recorded; deliver it again later"
 
 
@@ -70,43 +73,80 @@ class WebhookEndpoint:
         self.on_queued = on_queued
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = await self.answer(Request(scope, receive))
-        await response(scope, receive, send)
+        status, content = await self.answer(Headers(scope=scope), receive)
+        # What JSONResponse sends, without building one per delivery.
+        body = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+        headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
 
-    async def answer(self, request: Request) -> JSONResponse:
+    async def answer(self, headers: Headers, receive: Receive) -> tuple[HTTPStatus, dict[str, Any]]:
+        """The status and JSON content of the answer to the delivery `receive` brings."""
         try:
-            body = await read_body(request, limit=self.max_bytes)
-            event = verify(request.headers, body, secret=self.secret)
+            body = await read_body(headers, receive, limit=self.max_bytes)
+            event = verify(headers, body, secret=self.secret)
         except WebhookRejected as exc:
             log.warning("refused webhook delivery (%d): %s", exc.status, exc.message)
-            return JSONResponse({"error": exc.message}, status_code=exc.status)
-        hook_id = request.headers.get(HOOK_ID_HEADER, "")
-        json_body = is_utf8_json(request.headers.get("content-type", ""))
+            return exc.status, {"error": exc.message}
+        hook_id = headers.get(HOOK_ID_HEADER, "")
+        json_body = is_utf8_json(headers.get("content-type", ""))
         pending = self.intake.prepare(event, body, hook_id=hook_id, body_is_json=json_body)
         try:
             receipt = await self.writer.write(pending)
         except DeliveryNotRecorded:
-            return JSONResponse({"error": NOT_RECORDED}, status_code=HTTPStatus.SERVICE_UNAVAILABLE)
+            return HTTPStatus.SERVICE_UNAVAILABLE, {"error": NOT_RECORDED}
         if receipt.jobs and self.on_queued is not None:
             self.on_queued()
         status = HTTPStatus.OK if receipt.outcome is DeliveryOutcome.PING else HTTPStatus.ACCEPTED
-        content = {"status": receipt.outcome.value, "delivery": receipt.delivery_id, "jobs": receipt.jobs}
-        return JSONResponse(content, status_code=status)
+        return status, {
+            "status": receipt.outcome.value,
+            "delivery": receipt.delivery_id,
+            "jobs": receipt.jobs,
+        }
 
 
-def webhook_router(
-    intake: WebhookIntake, *, secret: str, max_bytes: int, on_queued: Callable[[], None] | None = None
-) -> APIRouter:
+class WebhookFirst:
+    """Middleware handing `POST /webhook` to its endpoint ahead of the app's inner middleware and routing
+    (exception handlers, the exit stack, matching every route): the endpoint needs none of them."""
+
+    def __init__(self, app: ASGIApp, endpoint: WebhookEndpoint) -> None:
+        self.app = app
+        self.endpoint = endpoint
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"] == WEBHOOK_PATH and scope["method"] == "POST":
+            await self.endpoint(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
+
+
+def webhook_router(endpoint: WebhookEndpoint) -> APIRouter:
     """The FastAPI router serving `POST /webhook`: the plain endpoint first, then the FastAPI route that
     documents its answers in the OpenAPI (routes match in order, so that one is never reached)."""
     router = APIRouter()
-    endpoint = WebhookEndpoint(intake, secret=secret, max_bytes=max_bytes, on_queued=on_queued)
-    router.routes.append(Route("/webhook", endpoint, methods=["POST"], include_in_schema=False))
+    router.routes.append(Route(WEBHOOK_PATH, endpoint, methods=["POST"], include_in_schema=False))
 
-    @router.post("/webhook", status_code=HTTPStatus.ACCEPTED, responses=WEBHOOK_RESPONSES)
+    @router.post(WEBHOOK_PATH, status_code=HTTPStatus.ACCEPTED, responses=WEBHOOK_RESPONSES)
     async def receive_webhook(request: Request) -> JSONResponse:
         """A GitHub webhook delivery, signed with X-Hub-Signature-256: recorded, its jobs queued, then 202
         (a ping: 200; the same delivery again: 202 `duplicate`)."""
-        return await endpoint.answer(request)
+        status, content = await endpoint.answer(request.headers, request.receive)
+        return JSONResponse(content, status_code=status)
 
     return router
+
+
+def add_webhook(
+    app: FastAPI,
+    intake: WebhookIntake,
+    *,
+    secret: str,
+    max_bytes: int,
+    on_queued: Callable[[], None] | None = None,
+) -> WebhookEndpoint:
+    """Serve `POST /webhook` on `app`: first in its middleware (add the middleware that must see the
+    webhook, such as the metrics', after this), and documented in its OpenAPI."""
+    endpoint = WebhookEndpoint(intake, secret=secret, max_bytes=max_bytes, on_queued=on_queued)
+    app.include_router(webhook_router(endpoint))
+    app.add_middleware(WebhookFirst, endpoint=endpoint)
+    return endpoint
