@@ -83,6 +83,9 @@ NAME_PREFIX_CHARS = 30
 NAME_HASH_CHARS = 12
 SECONDS = 1_000_000_000  # the engine counts durations in nanoseconds
 RUNNING = "running"
+GAVE_UP = ("failed", "rejected")  # task states Swarm replaces
+DEAD_AFTER_FAILED_TASKS = 4  # this many failed or rejected tasks, none running: the version will not come up
+TASK_ERROR = "swarm: task {slot}: {error}"
 SECRET_REMOVAL_SECONDS = 10.0
 POLL_SECONDS = 0.2
 STOP_MARGIN_SECONDS = 5.0
@@ -351,11 +354,17 @@ class SwarmRuntime:
             return None
 
     def is_alive(self, instance: Instance) -> bool:
+        """Its service and gateway exist, and its tasks have not all kept failing (a crash at start, an image
+        a node cannot find): Swarm would go on replacing them, but none will serve."""
         service = self._service(instance.handle)
         if service is None:
             return False
         gateway = self._gateway(str(service.name))
-        return gateway is not None and str(gateway.status) == RUNNING
+        if gateway is None or str(gateway.status) != RUNNING:
+            return False
+        states = [str(task.get("Status", {}).get("State", "")) for task in service.tasks()]
+        gave_up = sum(state in GAVE_UP for state in states)
+        return RUNNING in states or gave_up < DEAD_AFTER_FAILED_TASKS
 
     def stop(self, instance: Instance) -> None:
         service = self._service(instance.handle)
@@ -436,7 +445,17 @@ class SwarmRuntime:
         # of this node then, the newest first.
         if not text.strip():
             text = self._local_logs(instance.handle, lines)
-        return text.decode("utf-8", errors="replace")
+        return (text.decode("utf-8", errors="replace") + self._task_errors(service)).strip("\n")
+
+    @staticmethod
+    def _task_errors(service: Any) -> str:
+        """What Swarm said about tasks that failed or were rejected (e.g. `No such image` on a node)."""
+        errors = []
+        for task in service.tasks():
+            status = task.get("Status", {})
+            if status.get("State") in GAVE_UP and status.get("Err"):
+                errors.append(TASK_ERROR.format(slot=task.get("Slot", "?"), error=status["Err"]))
+        return "".join(f"\n{line}" for line in dict.fromkeys(errors))
 
     def _local_logs(self, handle: str, lines: int) -> bytes:
         filters = {"label": f"{SWARM_SERVICE_ID}={handle}"}
