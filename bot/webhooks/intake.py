@@ -136,7 +136,8 @@ class WebhookIntake:
                 finally:
                     cursor.close()
         except (SQLAlchemyError, engine.dialect.loaded_dbapi.Error) as exc:
-            raise DeliveryNotRecorded(str(exc)) from exc
+            # The driver's own message: SQLAlchemy's would quote the statement's parameters (the payload).
+            raise DeliveryNotRecorded(str(getattr(exc, "orig", None) or exc)) from exc
 
     def report(self, pending: PendingDelivery, receipt: Receipt) -> None:
         """The log line of a committed delivery nothing handles."""

@@ -1,4 +1,5 @@
-"""The FastAPI router serving `POST /webhook`, and the answers it documents in the bot's OpenAPI."""
+"""`POST /webhook`: the endpoint (answered ahead of the app's routing) and the FastAPI route
+that documents its answers in the bot's OpenAPI."""
 
 from __future__ import annotations
 
