@@ -51,7 +51,7 @@ from pipeline.deploy.docker import (
     ImageBuildError,
     container_registry_url,
 )
-from pipeline.deploy.kubernetes import from_service_dir
+from pipeline.deploy.kubernetes import KubeService, from_service_dir
 from pipeline.deploy.local import LOOPBACK, free_port
 from pipeline.deploy.model import Artifact, Backend, Instance, LaunchPlan
 from pipeline.history.access import ENV_HISTORY_TOKEN, ENV_HISTORY_URL
@@ -187,12 +187,13 @@ class SwarmRuntime:
 
     def start(self, plan: LaunchPlan, port: int) -> Instance:
         name = swarm_name(self._owner, plan.name, plan.version, port)
+        shape = from_service_dir(plan.service_dir, tag=plan.version)  # replicas, CPU, memory, storage
         network = self._network()
         labels = self._labels(plan, name)
-        environment, secrets = self._secrets(self._environment(plan), name, labels)
         try:
-            service = self._create_service(plan, name, network, labels, environment, secrets)
-        except DockerException:
+            environment, secrets = self._secrets(self._environment(plan), name, labels)
+            service = self._create_service(plan, shape, name, network, labels, environment, secrets)
+        except DockerException:  # nothing of this start is left behind
             self._remove_secrets(name)
             raise
         try:
@@ -257,13 +258,13 @@ class SwarmRuntime:
     def _create_service(
         self,
         plan: LaunchPlan,
+        shape: KubeService,
         name: str,
         network: str,
         labels: dict[str, str],
         environment: dict[str, str],
         secrets: list[SecretReference],
     ) -> Any:
-        shape = from_service_dir(plan.service_dir, tag=plan.version)
         # SQLite has one writer: one task, whatever the intent asks (the intent refuses more up front).
         replicas = 1 if shape.storage == Storage.SQLITE.value else shape.replicas
         options = self._options
