@@ -50,6 +50,8 @@ class DeliveryWriter:
     def __init__(self, intake: WebhookIntake, *, max_batch: int = MAX_BATCH) -> None:
         self.intake = intake
         self.max_batch = max_batch
+        self._loop: asyncio.AbstractEventLoop | None = None
+        """The event loop serving the app; the state below is that loop's, touched only on it."""
         self._waiting: list[_Waiting] = []
         self._in_flight = False
         self._batches: queue.SimpleQueue[_Batch | None] = queue.SimpleQueue()
@@ -58,6 +60,9 @@ class DeliveryWriter:
     async def write(self, pending: PendingDelivery) -> Receipt:
         """The receipt of `pending` once its transaction committed; `DeliveryNotRecorded` if it failed."""
         loop = asyncio.get_running_loop()
+        if loop is not self._loop:
+            # A server started again on a new loop: what the old loop had in flight is never answered.
+            self._loop, self._waiting, self._in_flight = loop, [], False
         answer: asyncio.Future[Receipt] = loop.create_future()
         self._waiting.append(_Waiting(pending, answer))
         if not self._in_flight:
@@ -75,6 +80,8 @@ class DeliveryWriter:
 
     def _answer(self, batch: _Batch, outcomes: list[Outcome]) -> None:
         """On the event loop: answer each request of a committed batch, then send the next batch."""
+        if batch.loop is not self._loop:
+            return
         self._in_flight = False
         for waiting, outcome in zip(batch.waiting, outcomes, strict=True):
             if waiting.answer.done():  # the client went away: its delivery is stored all the same
@@ -93,9 +100,6 @@ class DeliveryWriter:
             batch.loop.call_soon_threadsafe(self._answer, batch, outcomes)
         except RuntimeError:  # the loop closed with the server: none of these requests was answered
             log.warning("%d webhook deliveries written after the server stopped answering", len(outcomes))
-            # Whatever else waits belongs to that loop too (one loop serves the app at a time).
-            self._waiting.clear()
-            self._in_flight = False
 
     def _outcomes(self, pending: list[PendingDelivery]) -> list[Outcome]:
         try:

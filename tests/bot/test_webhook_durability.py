@@ -4,6 +4,7 @@ with a transaction in flight, and deliveries stored as received."""
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -26,7 +27,7 @@ from bot.routing import BotContext, Routes
 from bot.settings import Settings
 from bot.webhooks.deliveries import DELIVERIES
 from pipeline.state import Database
-from tests.bot.conftest import delivery_headers, load_example, wait_for
+from tests.bot.conftest import SECRET, delivery_headers, load_example, serving, wait_for
 from tests.conftest import ROOT
 from tests.fixtures.servers import free_port
 
@@ -63,7 +64,7 @@ def server(database: Database, tmp_path: Path) -> Iterator[tuple[subprocess.Pope
         str(tmp_path / "data"),
         str(port),
     ]
-    process = subprocess.Popen(command, cwd=ROOT)
+    process = subprocess.Popen(command, cwd=ROOT, env=os.environ | {"INTENTOPS_WEBHOOK_SECRET": SECRET})
     url = f"http://127.0.0.1:{port}"
 
     def ready() -> bool:
@@ -175,6 +176,48 @@ def test_a_shutdown_during_a_commit_still_answers_and_stores_that_delivery(app: 
     assert not thread.is_alive()
     assert response.status_code == 202
     assert len(stored(database)["in-flight"]) == 1
+
+
+def test_a_delivery_cut_off_by_a_forced_shutdown_gets_no_202_and_the_app_serves_again(app: Any) -> None:
+    database: Database = app.state.context.database
+    committing, release = threading.Event(), threading.Event()
+
+    def hold(connection: Any) -> None:
+        committing.set()
+        assert release.wait(30), "the test never released the commit"
+
+    event.listen(database.engine, "commit", hold)
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", timeout_graceful_shutdown=1)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
+    thread.start()
+    wait_for(lambda: server.started, what="the server to start")
+    port = server.servers[0].sockets[0].getsockname()[1]
+    body = json.dumps(load_example("push")).encode()
+    with ThreadPoolExecutor(1) as pool:
+        answer = pool.submit(
+            httpx.post,
+            f"http://127.0.0.1:{port}/webhook",
+            content=body,
+            headers=delivery_headers("push", body, delivery="cut-off"),
+            timeout=30,
+        )
+        assert committing.wait(30), "the delivery never reached its commit"
+        server.should_exit = True  # and the commit outlasts the graceful shutdown's second
+        try:
+            cut = answer.result(30)
+        except httpx.TransportError:
+            cut = None
+        assert cut is None or cut.status_code == 500  # uvicorn's answer to a cancelled request
+    thread.join(30)
+    release.set()
+    wait_for(lambda: "cut-off" in stored(database), what="the cut-off delivery's commit")
+    event.remove(database.engine, "commit", hold)
+    with serving(app) as url:
+        again = httpx.post(
+            url + "/webhook", content=body, headers=delivery_headers("push", body, delivery="next")
+        )
+    assert again.status_code == 202 and again.json()["status"] == "queued"
 
 
 def test_a_json_delivery_is_stored_as_received_and_a_form_encoded_one_as_its_json(app: Any) -> None:
