@@ -95,11 +95,15 @@ class DeliveryWriter:
 
     def _commit(self, batch: _Batch) -> None:
         """On the writer thread: the batch written, then its answers handed back to the event loop."""
-        outcomes = self._outcomes([waiting.pending for waiting in batch.waiting])
+        pending = [waiting.pending for waiting in batch.waiting]
+        try:
+            outcomes = self._outcomes(pending)
+        except Exception as exc:  # not a database failure: each request of the batch fails with it
+            outcomes = [exc] * len(pending)
         try:
             batch.loop.call_soon_threadsafe(self._answer, batch, outcomes)
         except RuntimeError:  # the loop closed with the server: none of these requests was answered
-            log.warning("%d webhook deliveries written after the server stopped answering", len(outcomes))
+            log.warning("%d webhook deliveries finished after the server stopped answering", len(outcomes))
 
     def _outcomes(self, pending: list[PendingDelivery]) -> list[Outcome]:
         try:
@@ -108,8 +112,6 @@ class DeliveryWriter:
             if len(pending) == 1:
                 return [_not_recorded(pending[0], exc)]
             return [self._alone(one) for one in pending]
-        except Exception as exc:  # not a database failure: each request of the batch fails with it
-            return [exc] * len(pending)
         for one, receipt in zip(pending, receipts, strict=True):
             self.intake.report(one, receipt)
         return [*receipts]
