@@ -71,24 +71,20 @@ def test_a_generated_service_reads_its_token_from_the_file_swarm_mounts(
     assert from_value.registry_token == "from-the-environment"
 
 
-@pytest.mark.docker
-@pytest.mark.xdist_group("docker")
-def test_a_good_deploy_and_a_failed_one_fail_no_request(swarm_scenario: SwarmScenario) -> None:
+def _a_good_deploy_and_a_failed_one_fail_no_request(swarm_scenario: SwarmScenario) -> None:
     s = swarm_scenario
     v1, v2, v3 = s.versions
     assert s.first.outcome is DeployOutcome.DEPLOYED, s.first.message
     assert s.good.outcome is DeployOutcome.DEPLOYED and s.good.previous_version == v1, s.good.message
     assert s.failed.outcome is DeployOutcome.FAILED
     assert "failed its health check" in s.failed.message and f"{s.name} {v2}" in s.failed.message
-    assert "503" in s.failed.log_tail  # the failing version's own log
-    assert s.probe.failures == []
-    assert s.probe.versions[v1] > 0 and s.probe.versions[v2] > 0 and s.probe.versions[v3] == 0
+    assert "Started server process" in s.failed.log_tail  # the failing version's own log
+    assert s.probe_failures == []
+    assert s.probe_versions[v1] > 0 and s.probe_versions[v2] > 0 and v3 not in s.probe_versions
     assert s.entry.version == v2 and s.entry.url == s.good.url
 
 
-@pytest.mark.docker
-@pytest.mark.xdist_group("docker")
-def test_each_version_is_a_swarm_service_with_the_intent_s_replicas(swarm_scenario: SwarmScenario) -> None:
+def _each_version_is_a_swarm_service_with_the_intent_s_replicas(swarm_scenario: SwarmScenario) -> None:
     spec = swarm_scenario.service["Spec"]
     assert spec["Mode"]["Replicated"]["Replicas"] == REPLICAS
     assert spec["Labels"]["intentops.owner"] == swarm_scenario.owner
@@ -102,9 +98,7 @@ def test_each_version_is_a_swarm_service_with_the_intent_s_replicas(swarm_scenar
     assert spec["RollbackConfig"]["Order"] == "start-first"
 
 
-@pytest.mark.docker
-@pytest.mark.xdist_group("docker")
-def test_the_registry_records_every_replica(swarm_scenario: SwarmScenario) -> None:
+def _the_registry_records_every_replica(swarm_scenario: SwarmScenario) -> None:
     replicas = swarm_scenario.entry.replicas
     running = {task["ID"] for task in swarm_scenario.service_tasks}
     assert len(replicas) == REPLICAS
@@ -113,9 +107,7 @@ def test_the_registry_records_every_replica(swarm_scenario: SwarmScenario) -> No
     assert sorted(r.slot for r in replicas) == list(range(1, REPLICAS + 1))
 
 
-@pytest.mark.docker
-@pytest.mark.xdist_group("docker")
-def test_services_read_their_registry_token_from_a_swarm_secret(swarm_scenario: SwarmScenario) -> None:
+def _services_read_their_registry_token_from_a_swarm_secret(swarm_scenario: SwarmScenario) -> None:
     environment = swarm_scenario.service["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
     assert "REGISTRY_TOKEN_FILE=/run/secrets/registry_token" in environment
     assert not any(variable.startswith("REGISTRY_TOKEN=") for variable in environment)
@@ -124,36 +116,51 @@ def test_services_read_their_registry_token_from_a_swarm_secret(swarm_scenario: 
     assert swarm_scenario.heartbeat_after_switch
 
 
-@pytest.mark.docker
-@pytest.mark.xdist_group("docker")
-def test_with_an_image_prefix_the_image_is_pushed_for_the_nodes_or_the_deploy_says_why(
+def _with_an_image_prefix_the_image_is_pushed_for_the_nodes_or_the_deploy_says_why(
     swarm_scenario: SwarmScenario,
 ) -> None:
     name, version = swarm_scenario.name, swarm_scenario.versions[1]
     assert f"could not push 127.0.0.1:9/team/{name}:{version}" in swarm_scenario.push_refused
 
 
-@pytest.mark.docker
-@pytest.mark.xdist_group("docker")
-def test_a_restarted_bot_adopts_the_serving_service(swarm_scenario: SwarmScenario) -> None:
+def _a_restarted_bot_adopts_the_serving_service(swarm_scenario: SwarmScenario) -> None:
     adopted = [(a.action, a.version) for a in swarm_scenario.adopted]
     assert adopted == [(RecoveryAction.ADOPTED, swarm_scenario.versions[1])]
 
 
-@pytest.mark.docker
-@pytest.mark.xdist_group("docker")
-def test_reconcile_removes_only_this_installation_s_strays(swarm_scenario: SwarmScenario) -> None:
+def _reconcile_removes_only_this_installation_s_strays(swarm_scenario: SwarmScenario) -> None:
     strays = [d.name for d in swarm_scenario.reconciled.drift if d.kind is DriftKind.STRAY]
     assert strays == [f"{swarm_scenario.name}-stray"]
     assert not swarm_scenario.stray_left
     assert swarm_scenario.foreign_left
 
 
-@pytest.mark.docker
-@pytest.mark.xdist_group("docker")
-def test_undeploy_removes_services_gateways_and_secrets(swarm_scenario: SwarmScenario) -> None:
+def _undeploy_removes_services_gateways_and_secrets(swarm_scenario: SwarmScenario) -> None:
     assert swarm_scenario.undeployed.outcome is UndeployOutcome.REMOVED
     assert swarm_scenario.undeployed_entry is not None
     assert swarm_scenario.undeployed_entry.status is ServiceStatus.GONE
     assert swarm_scenario.undeployed_entry.replicas == ()
     assert swarm_scenario.left_behind == []
+
+
+CHECKS = (
+    _a_good_deploy_and_a_failed_one_fail_no_request,
+    _each_version_is_a_swarm_service_with_the_intent_s_replicas,
+    _the_registry_records_every_replica,
+    _services_read_their_registry_token_from_a_swarm_secret,
+    _with_an_image_prefix_the_image_is_pushed_for_the_nodes_or_the_deploy_says_why,
+    _a_restarted_bot_adopts_the_serving_service,
+    _reconcile_removes_only_this_installation_s_strays,
+    _undeploy_removes_services_gateways_and_secrets,
+)
+
+
+@pytest.mark.docker
+@pytest.mark.xdist_group("docker")
+def test_the_swarm_backend_on_a_one_node_swarm(
+    swarm_scenario: SwarmScenario, subtests: pytest.Subtests
+) -> None:
+    """One test over the scenario, each check a subtest: the scenario's tests stay on one xdist worker."""
+    for check in CHECKS:
+        with subtests.test(check.__name__.strip("_").replace("_", " ")):
+            check(swarm_scenario)

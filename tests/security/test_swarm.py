@@ -18,10 +18,8 @@ import pytest
 from tests.deploy.conftest import REGISTRY_TOKEN
 from tests.fixtures.swarm import SwarmScenario
 
-pytestmark = [pytest.mark.docker, pytest.mark.xdist_group("docker")]
 
-
-def test_no_token_value_is_in_the_service_spec(swarm_scenario: SwarmScenario) -> None:
+def _no_token_value_is_in_the_service_spec(swarm_scenario: SwarmScenario) -> None:
     shown = json.dumps(swarm_scenario.service)
     assert REGISTRY_TOKEN not in shown
     environment = swarm_scenario.service["Spec"]["TaskTemplate"]["ContainerSpec"]["Env"]
@@ -31,7 +29,7 @@ def test_no_token_value_is_in_the_service_spec(swarm_scenario: SwarmScenario) ->
     assert all(s["File"]["Mode"] == 0o440 for s in secrets)
 
 
-def test_nothing_is_published_beyond_loopback(swarm_scenario: SwarmScenario) -> None:
+def _nothing_is_published_beyond_loopback(swarm_scenario: SwarmScenario) -> None:
     endpoint = swarm_scenario.service["Spec"]["EndpointSpec"]
     assert endpoint["Mode"] == "dnsrr" and not endpoint.get("Ports")
     assert not swarm_scenario.service.get("Endpoint", {}).get("Ports")
@@ -41,7 +39,7 @@ def test_nothing_is_published_beyond_loopback(swarm_scenario: SwarmScenario) -> 
     assert swarm_scenario.non_loopback_refused, swarm_scenario.non_loopback_address
 
 
-def test_the_gateway_runs_with_no_privileges(swarm_scenario: SwarmScenario) -> None:
+def _the_gateway_runs_with_no_privileges(swarm_scenario: SwarmScenario) -> None:
     config, host = swarm_scenario.gateway["Config"], swarm_scenario.gateway["HostConfig"]
     assert config["User"] == "65534:65534"
     assert host["ReadonlyRootfs"] is True
@@ -49,5 +47,22 @@ def test_the_gateway_runs_with_no_privileges(swarm_scenario: SwarmScenario) -> N
     assert "no-new-privileges" in host["SecurityOpt"]
 
 
-def test_reconcile_leaves_another_installation_s_services_alone(swarm_scenario: SwarmScenario) -> None:
+def _reconcile_leaves_another_installation_s_services_alone(swarm_scenario: SwarmScenario) -> None:
     assert swarm_scenario.foreign_left
+
+
+ATTACKS = (
+    _no_token_value_is_in_the_service_spec,
+    _nothing_is_published_beyond_loopback,
+    _the_gateway_runs_with_no_privileges,
+    _reconcile_leaves_another_installation_s_services_alone,
+)
+
+
+@pytest.mark.docker
+@pytest.mark.xdist_group("docker")
+def test_attacks_on_the_swarm_backend_fail(swarm_scenario: SwarmScenario, subtests: pytest.Subtests) -> None:
+    """One test over the shared scenario (tests/fixtures/swarm.py), each attack a subtest."""
+    for attack in ATTACKS:
+        with subtests.test(attack.__name__.strip("_").replace("_", " ")):
+            attack(swarm_scenario)
