@@ -24,6 +24,7 @@ LABEL_VERSION = "intentops.version"
 LABEL_INTENT = "intentops.intent"
 # Which installation started a container: reconciliation only ever removes its own.
 LABEL_OWNER = "intentops.owner"
+SWARM_TASK_LABEL = "com.docker.swarm.service.id"  # the engine's label on a Swarm task's container
 # Containers reach the host (the registry) through this name, mapped to the bridge gateway.
 HOST_ALIAS = "host.docker.internal"
 LOOPBACK_NAMES = {"127.0.0.1", "localhost", "::1"}
@@ -227,7 +228,9 @@ class DockerRuntime:
     def discover(self) -> list[Instance]:
         mine = [LABEL_SERVICE, f"{LABEL_OWNER}={self._owner}"]
         containers = self._client.containers.list(all=True, filters={"label": mine})
-        return [self._as_instance(container) for container in containers]
+        # A Swarm task runs our image, so it carries its labels too: it is the Swarm backend's, not ours.
+        ours = [c for c in containers if SWARM_TASK_LABEL not in c.labels]
+        return [self._as_instance(container) for container in ours]
 
     @staticmethod
     def _as_instance(container: Any) -> Instance:

@@ -47,6 +47,7 @@ from pipeline.deploy.docker import (
     LABEL_OWNER,
     LABEL_SERVICE,
     LABEL_VERSION,
+    SWARM_TASK_LABEL,
     DockerRuntime,
     ImageBuildError,
     container_registry_url,
@@ -69,7 +70,6 @@ from pipeline.spec.model import Storage
 
 LABEL_ROLE = "intentops.role"  # on gateways: which Swarm service they front
 LABEL_SWARM_NAME = "intentops.swarm-service"
-SWARM_SERVICE_ID = "com.docker.swarm.service.id"  # the engine's label on a task's container
 ROLE_GATEWAY = "swarm-gateway"
 GATEWAY_PORT = 8080
 GATEWAY_SCRIPT = Path(__file__).with_name("swarm_gateway.py")
@@ -318,7 +318,7 @@ class SwarmRuntime:
             ["python3", "-c", script, name, str(plan.container_port), str(GATEWAY_PORT)],
             detach=True,
             name=f"{name}-gateway",
-            labels={**labels, LABEL_ROLE: ROLE_GATEWAY},
+            labels=_gateway_labels(labels),
             network=network,
             ports={f"{GATEWAY_PORT}/tcp": (LOOPBACK, port)},
             user=NOBODY,
@@ -391,7 +391,7 @@ class SwarmRuntime:
     def _wait_stopped(self, handle: str) -> None:
         """Swarm stops a removed service's tasks in the background: wait for them here (on this node), so
         stopped means stopped, as with the other backends."""
-        filters = {"label": f"{SWARM_SERVICE_ID}={handle}"}
+        filters = {"label": f"{SWARM_TASK_LABEL}={handle}"}
         deadline = time.monotonic() + self._options.stop_grace + STOP_MARGIN_SECONDS
         while self._client.containers.list(filters=filters) and time.monotonic() < deadline:
             time.sleep(POLL_SECONDS)
@@ -459,7 +459,7 @@ class SwarmRuntime:
         return "".join(f"\n{line}" for line in dict.fromkeys(errors))
 
     def _local_logs(self, handle: str, lines: int) -> bytes:
-        filters = {"label": f"{SWARM_SERVICE_ID}={handle}"}
+        filters = {"label": f"{SWARM_TASK_LABEL}={handle}"}
         containers = self._client.containers.list(all=True, filters=filters)
         containers.sort(key=lambda c: str(c.attrs.get("Created", "")), reverse=True)
         for container in containers:
@@ -508,6 +508,12 @@ class SwarmRuntime:
         except (NotFound, APIError):
             return node_id
         return str(node.attrs.get("Description", {}).get("Hostname") or node_id)
+
+
+def _gateway_labels(labels: dict[str, str]) -> dict[str, str]:
+    """Without `intentops.service`, which marks the Docker backend's containers: its discovery, reconcile
+    and cost sampling must not take a gateway for one of theirs."""
+    return {**{k: v for k, v in labels.items() if k != LABEL_SERVICE}, LABEL_ROLE: ROLE_GATEWAY}
 
 
 def _bytes(chunks: Any) -> Iterator[bytes]:

@@ -135,6 +135,11 @@ def _reconcile_removes_only_this_installation_s_strays(swarm_scenario: SwarmScen
     assert swarm_scenario.foreign_left
 
 
+def _the_docker_backend_takes_no_swarm_container_for_its_own(swarm_scenario: SwarmScenario) -> None:
+    # Else switching an installation from swarm to docker would reconcile its tasks and gateways away.
+    assert swarm_scenario.docker_backend_saw == []
+
+
 def _undeploy_removes_services_gateways_and_secrets(swarm_scenario: SwarmScenario) -> None:
     assert swarm_scenario.undeployed.outcome is UndeployOutcome.REMOVED
     assert swarm_scenario.undeployed_entry is not None
@@ -151,6 +156,7 @@ CHECKS = (
     _with_an_image_prefix_the_image_is_pushed_for_the_nodes_or_the_deploy_says_why,
     _a_restarted_bot_adopts_the_serving_service,
     _reconcile_removes_only_this_installation_s_strays,
+    _the_docker_backend_takes_no_swarm_container_for_its_own,
     _undeploy_removes_services_gateways_and_secrets,
 )
 
