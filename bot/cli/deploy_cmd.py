@@ -26,7 +26,7 @@ from pipeline.deploy.bridge import listen
 from pipeline.deploy.kubernetes import ManifestOptions
 from pipeline.deploy.locks import InvalidServiceName, check_service_name
 from pipeline.deploy.reconcile import FIXABLE, desired_from_checkout, reconcile
-from pipeline.deploy.swarm import SwarmOptions
+from pipeline.deploy.swarm import SwarmOptions, SwarmUnavailable
 from pipeline.deploy.wiring import DeploySetup, build_deployer
 from pipeline.manifest import MANIFEST_FILE, ServiceManifest
 from pipeline.registry import Provenance, RegistryEntry, RegistryStore, load_or_create_token
@@ -94,6 +94,8 @@ def _deployer(context: Context, backend: Backend | None) -> Deployer:
     chosen = backend or Backend(settings.deploy_backend)
     try:
         return build_deployer(chosen, setup, context.db, context.registry)
+    except SwarmUnavailable as exc:  # an engine answers, but manages no swarm
+        fail(str(exc))
     except DockerException as exc:
         fail(NO_DOCKER.format(error=exc))
 
