@@ -281,7 +281,7 @@ class SwarmRuntime:
             hosts={HOST_ALIAS: self._host_address} if self._host_address else None,
             secrets=secrets,
             mounts=[
-                Mount(CONTAINER_DATA_DIR, f"intentops-{self._owner}-{plan.name}-data", type="volume"),
+                Mount(CONTAINER_DATA_DIR, self._images.volume_name(plan.name), type="volume"),
                 Mount("/tmp", None, type="tmpfs", tmpfs_size=16 * 1024 * 1024),
             ],
             read_only=True,
