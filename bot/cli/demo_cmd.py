@@ -365,7 +365,7 @@ DataOption = Annotated[
 ]
 BotPort = Annotated[int, typer.Option("--port", help="The bot's port (dashboard, API, webhook, registry)")]
 ForgePort = Annotated[int, typer.Option("--forge-port", help="The embedded forge's port")]
-Backend = Annotated[str, typer.Option("--backend", help="local or docker")]
+Backend = Annotated[str, typer.Option("--backend", help="local, docker or swarm")]
 
 
 def demo(
