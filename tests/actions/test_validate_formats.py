@@ -34,7 +34,7 @@ def test_github_format_annotates_each_problem_on_its_file_and_line(tmp_path: Pat
         "must not contain path characters ('/', '\\', '.')",
         "::error file=intents/bad.yaml,line=3,col=1,title=Invalid intent::owner: unknown field 'owner' "
         "(allowed: auto_build, blueprint_context, data_sources, dependencies, endpoints, implements, "
-        "priority, purpose, reports, resources, service_name, stage_hints, storage, tier)",
+        "priority, purpose, replicas, reports, resources, service_name, stage_hints, storage, tier)",
     ]
     assert "1 valid, 1 invalid" in result.stdout
 
