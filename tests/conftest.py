@@ -24,6 +24,7 @@ pytest_plugins = [
     "tests.fixtures.browser",
     "tests.fixtures.postgres",
     "tests.fixtures.swarm",
+    "tests.fixtures.xdist_groups",
 ]
 
 
