@@ -1,6 +1,7 @@
 """The Docker Swarm backend on this machine's one-node swarm: a service per version with the intent's
 replicas, blue/green with no failed request during a good deploy nor a failed one, the failed version's log
-tail, every replica in the registry, secrets read from files, adoption after a restart, reconcile and
+tail, Swarm's own rolling update of the serving service rolled back by itself when the new build fails its
+health check, every replica in the registry, secrets read from files, adoption after a restart, reconcile and
 undeploy. One scenario (tests/fixtures/swarm.py) runs once; each test reads what it saw."""
 
 from __future__ import annotations
@@ -98,6 +99,14 @@ def _each_version_is_a_swarm_service_with_the_intent_s_replicas(swarm_scenario: 
     assert spec["RollbackConfig"]["Order"] == "start-first"
 
 
+def _an_in_place_update_to_a_failing_build_rolls_back_by_itself(swarm_scenario: SwarmScenario) -> None:
+    update, (_, v2, _) = swarm_scenario.in_place_update, swarm_scenario.versions
+    assert update.state == "rollback_completed", update
+    assert update.image_after.startswith(f"{swarm_scenario.name}:{v2}"), update
+    assert update.tasks_running == REPLICAS
+    assert swarm_scenario.in_place_failures == [] and swarm_scenario.in_place_calls > 0
+
+
 def _the_registry_records_every_replica(swarm_scenario: SwarmScenario) -> None:
     replicas = swarm_scenario.entry.replicas
     running = {task["ID"] for task in swarm_scenario.service_tasks}
@@ -151,6 +160,7 @@ def _undeploy_removes_services_gateways_and_secrets(swarm_scenario: SwarmScenari
 CHECKS = (
     _a_good_deploy_and_a_failed_one_fail_no_request,
     _each_version_is_a_swarm_service_with_the_intent_s_replicas,
+    _an_in_place_update_to_a_failing_build_rolls_back_by_itself,
     _the_registry_records_every_replica,
     _services_read_their_registry_token_from_a_swarm_secret,
     _with_an_image_prefix_the_image_is_pushed_for_the_nodes_or_the_deploy_says_why,
