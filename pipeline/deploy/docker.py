@@ -196,17 +196,7 @@ class DockerRuntime:
             tmpfs={"/tmp": "size=16m,mode=1777"},
             security_opt=["no-new-privileges"],
         )
-        return Instance(
-            name=plan.name,
-            version=plan.version,
-            backend=self.backend,
-            handle=str(container.id),
-            url=f"http://{LOOPBACK}:{port}",
-            port=port,
-            health_path=plan.health_path,
-            service_dir=plan.service_dir,
-            image=plan.artifact.reference,
-        )
+        return plan.started(self.backend, handle=str(container.id), port=port, image=plan.artifact.reference)
 
     def is_alive(self, instance: Instance) -> bool:
         try:

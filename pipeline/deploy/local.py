@@ -15,11 +15,10 @@ from collections import deque
 from collections.abc import Mapping
 from pathlib import Path
 
-from pipeline.deploy.model import Artifact, Backend, Instance, LaunchPlan
+from pipeline.deploy.model import LOOPBACK, Artifact, Backend, Instance, LaunchPlan
 from pipeline.deploy.venvs import VenvProvider
 from pipeline.manifest import ServiceManifest
 
-LOOPBACK = "127.0.0.1"
 STOP_GRACE_SECONDS = 10.0
 # Variables a service may inherit from the bot's environment; everything else (API keys, tokens) stays out.
 INHERITED_ENVIRONMENT = ("PATH", "LANG", "LC_ALL", "TZ", "TMPDIR")
@@ -115,15 +114,10 @@ class LocalProcessRuntime:
                 start_new_session=True,  # its own process group: survives the bot, stopped as a group
             )
         self._children[child.pid] = child
-        return Instance(
-            name=plan.name,
-            version=plan.version,
-            backend=self.backend,
+        return plan.started(
+            self.backend,
             handle=str(child.pid),
-            url=f"http://{LOOPBACK}:{port}",
             port=port,
-            health_path=plan.health_path,
-            service_dir=plan.service_dir,
             log_path=str(log_path),
             started_marker=process_start_time(child.pid),
         )

@@ -8,6 +8,9 @@ from pathlib import Path
 
 from pipeline.registry import Provenance
 
+LOOPBACK = "127.0.0.1"
+"""Where every backend's instances answer the line (published, or relayed, on this host's loopback only)."""
+
 
 class PrepareError(RuntimeError):
     """A version could not be prepared (venv, image build); `log_tail` holds the tool's last output lines."""
@@ -104,6 +107,31 @@ class LaunchPlan:
     artifact: Artifact
     environment: dict[str, str]
     intent_path: str = ""
+
+    def started(
+        self,
+        backend: Backend,
+        *,
+        handle: str,
+        port: int,
+        image: str = "",
+        log_path: str = "",
+        started_marker: str = "",
+    ) -> Instance:
+        """This plan's version, started as `handle` and answering on the loopback at `port`."""
+        return Instance(
+            name=self.name,
+            version=self.version,
+            backend=backend,
+            handle=handle,
+            url=f"http://{LOOPBACK}:{port}",
+            port=port,
+            health_path=self.health_path,
+            service_dir=self.service_dir,
+            image=image,
+            log_path=log_path,
+            started_marker=started_marker,
+        )
 
 
 @dataclass(frozen=True)

@@ -201,17 +201,7 @@ class SwarmRuntime:
         except DockerException:
             self._remove(name, service.id)
             raise
-        return Instance(
-            name=plan.name,
-            version=plan.version,
-            backend=self.backend,
-            handle=str(service.id),
-            url=f"http://{LOOPBACK}:{port}",
-            port=port,
-            health_path=plan.health_path,
-            service_dir=plan.service_dir,
-            image=plan.artifact.reference,
-        )
+        return plan.started(self.backend, handle=str(service.id), port=port, image=plan.artifact.reference)
 
     def _labels(self, plan: LaunchPlan, name: str) -> dict[str, str]:
         return {
