@@ -15,12 +15,18 @@ import docker
 from docker.errors import APIError, BuildError, DockerException, ImageNotFound, NotFound
 
 from pipeline.deploy.local import LOOPBACK, free_port
-from pipeline.deploy.model import Artifact, Backend, Instance, LaunchPlan, PrepareError
+from pipeline.deploy.model import (
+    LABEL_SERVICE,
+    LABEL_VERSION,
+    Artifact,
+    Backend,
+    Instance,
+    LaunchPlan,
+    PrepareError,
+)
 from pipeline.history.access import ENV_HISTORY_URL
 from pipeline.manifest import ENV_DATA_DIR, ENV_HOST, ENV_PORT, ENV_REGISTRY_URL, ServiceManifest
 
-LABEL_SERVICE = "intentops.service"
-LABEL_VERSION = "intentops.version"
 LABEL_INTENT = "intentops.intent"
 # Which installation started a container: reconciliation only ever removes its own.
 LABEL_OWNER = "intentops.owner"
@@ -224,17 +230,9 @@ class DockerRuntime:
 
     @staticmethod
     def _as_instance(container: Any) -> Instance:
-        labels = container.labels
-        return Instance(
-            name=labels.get(LABEL_SERVICE, ""),
-            version=labels.get(LABEL_VERSION, ""),
-            backend=Backend.DOCKER,
-            handle=str(container.id),
-            url="",
-            port=0,
-            health_path="",
-            service_dir=Path(),
-            image=",".join(container.image.tags) if container.image else "",
+        image = ",".join(container.image.tags) if container.image else ""
+        return Instance.discovered(
+            Backend.DOCKER, labels=container.labels, handle=str(container.id), image=image
         )
 
     def log_tail(self, instance: Instance, lines: int) -> str:

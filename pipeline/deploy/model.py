@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from pathlib import Path
@@ -9,6 +10,8 @@ from pathlib import Path
 from pipeline.registry import Provenance
 
 LOOPBACK = "127.0.0.1"
+LABEL_SERVICE = "intentops.service"
+LABEL_VERSION = "intentops.version"
 """Where every backend's instances answer the line (published, or relayed, on this host's loopback only)."""
 
 
@@ -151,3 +154,18 @@ class Instance:
     image: str = ""
     active: bool = False
     id: int | None = None
+
+    @classmethod
+    def discovered(cls, backend: Backend, *, labels: Mapping[str, str], handle: str, image: str) -> Instance:
+        """What an engine shows of an instance found by its labels (no address: discovery only removes)."""
+        return cls(
+            name=labels.get(LABEL_SERVICE, ""),
+            version=labels.get(LABEL_VERSION, ""),
+            backend=backend,
+            handle=handle,
+            url="",
+            port=0,
+            health_path="",
+            service_dir=Path(),
+            image=image,
+        )

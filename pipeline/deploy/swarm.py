@@ -412,16 +412,8 @@ class SwarmRuntime:
         image = (
             service.attrs.get("Spec", {}).get("TaskTemplate", {}).get("ContainerSpec", {}).get("Image", "")
         )
-        return Instance(
-            name=labels.get(LABEL_SERVICE, ""),
-            version=labels.get(LABEL_VERSION, ""),
-            backend=Backend.SWARM,
-            handle=str(service.id),
-            url="",
-            port=0,
-            health_path="",
-            service_dir=Path(),
-            image=str(image).split("@")[0],
+        return Instance.discovered(
+            Backend.SWARM, labels=labels, handle=str(service.id), image=str(image).split("@")[0]
         )
 
     def log_tail(self, instance: Instance, lines: int) -> str:

@@ -8,8 +8,10 @@ import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -144,7 +146,20 @@ def test_a_delivery_whose_commit_fails_gets_a_503_and_is_recorded_when_delivered
     assert len(stored(database)["disk-full"]) == 1
 
 
-def test_a_shutdown_during_a_commit_still_answers_and_stores_that_delivery(app: Any) -> None:
+@dataclass
+class Shutdown:
+    """A server told to stop while one delivery's commit is held: `release` lets the commit go on."""
+
+    server: uvicorn.Server
+    thread: threading.Thread
+    answer: Future[httpx.Response]
+    release: threading.Event
+    hold: Callable[[Any], None]
+
+
+@contextmanager
+def shutdown_during_a_commit(app: Any, delivery: str, **config: Any) -> Iterator[Shutdown]:
+    """Serve `app`, post `delivery`, hold its commit and tell the server to stop (as SIGTERM does)."""
     database: Database = app.state.context.database
     committing, release = threading.Event(), threading.Event()
 
@@ -153,7 +168,7 @@ def test_a_shutdown_during_a_commit_still_answers_and_stores_that_delivery(app: 
         assert release.wait(30), "the test never released the commit"
 
     event.listen(database.engine, "commit", hold)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, **config))
     thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
     thread.start()
     wait_for(lambda: server.started, what="the server to start")
@@ -164,55 +179,45 @@ def test_a_shutdown_during_a_commit_still_answers_and_stores_that_delivery(app: 
             httpx.post,
             f"http://127.0.0.1:{port}/webhook",
             content=body,
-            headers=delivery_headers("push", body, delivery="in-flight"),
+            headers=delivery_headers("push", body, delivery=delivery),
             timeout=30,
         )
         assert committing.wait(30), "the delivery never reached its commit"
-        server.should_exit = True  # what SIGTERM does
+        server.should_exit = True
+        try:
+            yield Shutdown(server, thread, answer, release, hold)
+        finally:
+            release.set()
+
+
+def test_a_shutdown_during_a_commit_still_answers_and_stores_that_delivery(app: Any) -> None:
+    database: Database = app.state.context.database
+    with shutdown_during_a_commit(app, "in-flight", log_level="warning") as stopping:
+        server = stopping.server
         wait_for(lambda: not server.servers or not server.servers[0].is_serving(), what="the shutdown")
-        release.set()
-        response = answer.result(30)
-    thread.join(30)
-    assert not thread.is_alive()
+        stopping.release.set()
+        response = stopping.answer.result(30)
+    stopping.thread.join(30)
+    assert not stopping.thread.is_alive()
     assert response.status_code == 202
     assert len(stored(database)["in-flight"]) == 1
 
 
 def test_a_delivery_cut_off_by_a_forced_shutdown_gets_no_202_and_the_app_serves_again(app: Any) -> None:
     database: Database = app.state.context.database
-    committing, release = threading.Event(), threading.Event()
-
-    def hold(connection: Any) -> None:
-        committing.set()
-        assert release.wait(30), "the test never released the commit"
-
-    event.listen(database.engine, "commit", hold)
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="critical", timeout_graceful_shutdown=1)
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, name="uvicorn", daemon=True)
-    thread.start()
-    wait_for(lambda: server.started, what="the server to start")
-    port = server.servers[0].sockets[0].getsockname()[1]
-    body = json.dumps(load_example("push")).encode()
-    with ThreadPoolExecutor(1) as pool:
-        answer = pool.submit(
-            httpx.post,
-            f"http://127.0.0.1:{port}/webhook",
-            content=body,
-            headers=delivery_headers("push", body, delivery="cut-off"),
-            timeout=30,
-        )
-        assert committing.wait(30), "the delivery never reached its commit"
-        server.should_exit = True  # and the commit outlasts the graceful shutdown's second
+    # The commit outlasts the graceful shutdown's second.
+    with shutdown_during_a_commit(
+        app, "cut-off", log_level="critical", timeout_graceful_shutdown=1
+    ) as stopping:
         try:
-            cut = answer.result(30)
+            cut = stopping.answer.result(30)
         except httpx.TransportError:
             cut = None
         assert cut is None or cut.status_code == 500  # uvicorn's answer to a cancelled request
-    thread.join(30)
-    release.set()
+        stopping.thread.join(30)
     wait_for(lambda: "cut-off" in stored(database), what="the cut-off delivery's commit")
-    event.remove(database.engine, "commit", hold)
+    event.remove(database.engine, "commit", stopping.hold)
+    body = json.dumps(load_example("push")).encode()
     with serving(app) as url:
         again = httpx.post(
             url + "/webhook", content=body, headers=delivery_headers("push", body, delivery="next")
