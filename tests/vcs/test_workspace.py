@@ -178,8 +178,8 @@ def test_a_working_copy_that_is_no_repository_any_more_is_cloned_again(origin: P
 
 
 def _publish_together(workspace_dir: Path, origin: Path, changes: list[tuple[str, bytes]]) -> list[object]:
-    """Publish each (branch, content) from its own thread while the working copy is busy, so all of them
-    queue; the results (a SHA, None or the error) in the same order."""
+    """Publish each (branch, content) from its own thread, in order, while the working copy is busy, so all
+    of them queue; the results (a SHA, None or the error) in the same order."""
     results: list[object] = [None] * len(changes)
     key = workspace_dir.resolve()
 
@@ -196,12 +196,12 @@ def _publish_together(workspace_dir: Path, origin: Path, changes: list[tuple[str
     busy = Workspace._locks[key]
     threads = [threading.Thread(target=publish, args=(n, *change)) for n, change in enumerate(changes)]
     with busy:  # another build holds the working copy
-        for thread in threads:
-            thread.start()
-        deadline = time.monotonic() + 30
-        while len(Workspace._waiting.get(key, [])) < len(changes):
-            assert time.monotonic() < deadline, "the publishes did not queue"
-            time.sleep(0.01)
+        for queued, thread in enumerate(threads, start=1):
+            thread.start()  # each queued before the next starts: the batch's order is the list's
+            deadline = time.monotonic() + 30
+            while len(Workspace._waiting.get(key, [])) < queued:
+                assert time.monotonic() < deadline, "the publishes did not queue"
+                time.sleep(0.01)
     for thread in threads:
         thread.join(timeout=60)
     return results
