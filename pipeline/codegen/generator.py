@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import subprocess
 import sys
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -59,12 +60,26 @@ class GeneratedService:
 def generate_service(spec: Spec, directory: Path, *, intent_path: str = "") -> GeneratedService:
     """Write the service for `spec` into `directory` (created, or a previously generated one replaced)."""
     prepare_folder(directory)
-    values = template_values(spec)
-    environment = jinja_environment("service")
-    for template, target in TEMPLATES.items():
+    render_templates(directory, "service", TEMPLATES, template_values(spec))
+    return finish_service(spec, directory, intent_path=intent_path, storage=spec.data_model.storage.value)
+
+
+def render_templates(
+    directory: Path, folder: str, templates: Mapping[str, str], values: Mapping[str, object]
+) -> None:
+    """Render each of `templates` (template in templates/<folder> -> path in `directory`) with `values`."""
+    environment = jinja_environment(folder)
+    for template, target in templates.items():
         path = directory / target
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(environment.get_template(template).render(**values), encoding="utf-8")
+
+
+def finish_service(
+    spec: Spec, directory: Path, *, intent_path: str = "", storage: str | None = None
+) -> GeneratedService:
+    """What every generator ends with: the SPEC beside the code, the manifest (`storage` when the service
+    keeps data), the formatter's pass and the list of files."""
     write_spec(spec, directory)
     manifest = ServiceManifest(
         name=spec.service_name,
@@ -73,7 +88,7 @@ def generate_service(spec: Spec, directory: Path, *, intent_path: str = "") -> G
         health_path=spec.deployment.health_path,
         spec_hash=spec.content_hash(),
         intent_path=intent_path or spec.intent_path,
-        storage=spec.data_model.storage.value,
+        **({"storage": storage} if storage is not None else {}),
     )
     manifest.dump(directory)
     formatted = format_python(directory)

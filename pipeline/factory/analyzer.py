@@ -24,17 +24,15 @@ from pathlib import Path
 from typing import Any
 
 from pipeline.assembly import BuildOutcome, clean_workdir, collect_files
-from pipeline.codegen.generator import GeneratedService, format_python, prepare_folder
+from pipeline.codegen.generator import GeneratedService, finish_service, prepare_folder, render_templates
 from pipeline.factory.interfaces import FactoryStages
 from pipeline.history.access import DATA_SOURCES_FILE, ENV_HISTORY_TOKEN, ENV_HISTORY_URL
 from pipeline.history.analysis import analyze
 from pipeline.history.records import IntentHistory
 from pipeline.intents import HttpMethod, Intent
 from pipeline.intents.datasources import Report
-from pipeline.manifest import ServiceManifest
 from pipeline.sandbox.runner import Sandbox
 from pipeline.spec.model import ErrorCase, Spec
-from pipeline.spec.render import jinja_environment, write_spec
 from pipeline.stagekit import StageKit, stage_kit
 from pipeline.wheelhouse import stage_requirements
 
@@ -273,14 +271,8 @@ def generate_report_service(
     prepare_folder(directory)
     pages = sample_pages()
     values = _template_values(spec, reports, kit, intent)
-    for environment, templates in (
-        (jinja_environment("analyzer"), OWN_TEMPLATES),
-        (jinja_environment("stage"), SHARED_TEMPLATES),
-    ):
-        for template, target in templates.items():
-            path = directory / target
-            path.parent.mkdir(parents=True, exist_ok=True)
-            path.write_text(environment.get_template(template).render(**values), encoding="utf-8")
+    render_templates(directory, "analyzer", OWN_TEMPLATES, values)
+    render_templates(directory, "stage", SHARED_TEMPLATES, values)
     sources = {
         "service_name": spec.service_name,
         "data_sources": [s.value for s in intent.data_sources],
@@ -292,19 +284,7 @@ def generate_report_service(
     (directory / "tests" / "history_pages.json").write_text(
         json.dumps(recorded, indent=1) + "\n", encoding="utf-8"
     )
-    write_spec(spec, directory)
-    manifest = ServiceManifest(
-        name=spec.service_name,
-        version=spec.content_hash(),
-        port=spec.deployment.port,
-        health_path=spec.deployment.health_path,
-        spec_hash=spec.content_hash(),
-        intent_path=intent_path or spec.intent_path,
-    )
-    manifest.dump(directory)
-    formatted = format_python(directory)
-    files = sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
-    return GeneratedService(directory=directory, manifest=manifest, files=tuple(files), formatted=formatted)
+    return finish_service(spec, directory, intent_path=intent_path)
 
 
 def _template_values(

@@ -23,15 +23,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from pipeline.codegen.generator import GeneratedService, format_python, prepare_folder
+from pipeline.codegen.generator import GeneratedService, finish_service, prepare_folder, render_templates
 from pipeline.factory.hintchecks import hint_checks
 from pipeline.factory.hinted import hints_digest
 from pipeline.factory.stages import Stage
 from pipeline.intents import HttpMethod, Intent
 from pipeline.intents.stagehints import NO_CODE_GENERATOR, AnyStageHints, parse_implements
-from pipeline.manifest import STAGE_FILE, ServiceManifest
+from pipeline.manifest import STAGE_FILE
 from pipeline.spec.model import AcceptanceCriterion, BlueprintTrace, ErrorCase, FunctionalRequirement, Spec
-from pipeline.spec.render import jinja_environment, write_spec
 from pipeline.stagekit import StageKit, stage_kit
 from pipeline.wheelhouse import stage_requirements
 
@@ -292,11 +291,7 @@ def generate_stage_service(
     hints = intent.stage_hints
     prepare_folder(directory)
     values = _template_values(spec, stage, version, hints, kit)
-    environment = jinja_environment("stage")
-    for template, target in TEMPLATES.items():
-        path = directory / target
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(environment.get_template(template).render(**values), encoding="utf-8")
+    render_templates(directory, "stage", TEMPLATES, values)
     stage_file = {
         "service_name": spec.service_name,
         "stage": stage.value,
@@ -305,21 +300,7 @@ def generate_stage_service(
         "kit": kit.version,
     }
     (directory / STAGE_FILE).write_text(json.dumps(stage_file, indent=2) + "\n", encoding="utf-8")
-    write_spec(spec, directory)
-    manifest = ServiceManifest(
-        name=spec.service_name,
-        version=spec.content_hash(),
-        port=spec.deployment.port,
-        health_path=spec.deployment.health_path,
-        spec_hash=spec.content_hash(),
-        intent_path=intent_path or spec.intent_path,
-    )
-    manifest.dump(directory)
-    formatted = format_python(directory)
-    files = sorted(str(p.relative_to(directory)) for p in directory.rglob("*") if p.is_file())
-    service = GeneratedService(
-        directory=directory, manifest=manifest, files=tuple(files), formatted=formatted
-    )
+    service = finish_service(spec, directory, intent_path=intent_path)
     digest = hints_digest(hints) if hints is not None else ""
     return service, StageService(stage, version, kit.version, digest)
 
