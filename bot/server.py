@@ -21,6 +21,7 @@ from bot.api.auth import TokenVerifier
 from bot.app import create_app, load_routes, open_state_database
 from bot.dashboard.app import MOUNT_PATH, mount_dashboard
 from bot.dashboard.context import DashboardContext, RepoForToken
+from bot.deploying import deploy_setup
 from bot.handlers import FLOW_MODULES
 from bot.line import Line, build_line
 from bot.monitor_timer import attach_monitor_timer
@@ -31,9 +32,7 @@ from bot.vcs.client import RepoClient
 from bot.vcs.github import GithubRepoClient, login_of, token_connection
 from pipeline.assembly import FactoryConfig
 from pipeline.deploy import Backend, Deployer
-from pipeline.deploy.kubernetes import ManifestOptions
-from pipeline.deploy.swarm import SwarmOptions
-from pipeline.deploy.wiring import DeploySetup, build_deployer
+from pipeline.deploy.wiring import build_deployer
 from pipeline.llm import LLMProvider
 from pipeline.llm.factory import build_provider
 from pipeline.llm.usage import Budgets, UsageLedger
@@ -70,23 +69,12 @@ def _provider(settings: Settings, database: Database) -> LLMProvider:
 
 def _deployer(settings: Settings, database: Database, registry: RegistryStore, registry_url: str) -> Deployer:
     data = settings.data_dir.absolute()
-    setup = DeploySetup(
+    setup = deploy_setup(
+        settings,
         data_dir=data,
         registry_url=registry_url,
-        registry_token=load_or_create_token(data, settings.registry_token).get_secret_value(),
-        health_timeout=settings.deploy_health_timeout_seconds,
-        registry_ttl=settings.registry_ttl_seconds,
-        base_image=settings.docker_base_image,
-        keep_images=settings.docker_keep_images,
         stage_token=settings.stage_token.get_secret_value() if settings.stage_token else "",
         history_url=settings.public_url.rstrip("/"),
-        k8s_manifests=settings.k8s_manifests,
-        k8s=ManifestOptions(
-            namespace=settings.k8s_namespace,
-            image_prefix=settings.k8s_image_prefix,
-            storage_size=settings.k8s_storage,
-        ),
-        swarm=SwarmOptions(image_prefix=settings.swarm_image_prefix),
     )
     return build_deployer(Backend(settings.deploy_backend), setup, database, registry)
 

@@ -19,15 +19,15 @@ from rich.table import Column, Table
 
 from bot.cli.datamodes import check_data_dir
 from bot.cli.output import FormatOption, OutputFormat, err, fail, out, print_json
+from bot.deploying import deploy_setup
 from bot.registry_api import create_registry_app
 from bot.settings import Settings
 from pipeline.deploy import Backend, Deployer, DeployOutcome, DeployRequest, UndeployOutcome
 from pipeline.deploy.bridge import listen
-from pipeline.deploy.kubernetes import ManifestOptions
 from pipeline.deploy.locks import InvalidServiceName, check_service_name
 from pipeline.deploy.reconcile import FIXABLE, desired_from_checkout, reconcile
-from pipeline.deploy.swarm import SwarmOptions, SwarmUnavailable
-from pipeline.deploy.wiring import DeploySetup, build_deployer
+from pipeline.deploy.swarm import SwarmUnavailable
+from pipeline.deploy.wiring import build_deployer
 from pipeline.manifest import MANIFEST_FILE, ServiceManifest
 from pipeline.registry import Provenance, RegistryEntry, RegistryStore, load_or_create_token
 from pipeline.resources import resource_path
@@ -74,23 +74,7 @@ def _context() -> Iterator[Context]:
 
 def _deployer(context: Context, backend: Backend | None) -> Deployer:
     settings = context.settings
-    token = load_or_create_token(settings.data_dir, settings.registry_token)
-    setup = DeploySetup(
-        data_dir=settings.data_dir,
-        registry_url=settings.registry_url,
-        registry_token=token.get_secret_value(),
-        health_timeout=settings.deploy_health_timeout_seconds,
-        registry_ttl=settings.registry_ttl_seconds,
-        base_image=settings.docker_base_image,
-        keep_images=settings.docker_keep_images,
-        k8s_manifests=settings.k8s_manifests,
-        k8s=ManifestOptions(
-            namespace=settings.k8s_namespace,
-            image_prefix=settings.k8s_image_prefix,
-            storage_size=settings.k8s_storage,
-        ),
-        swarm=SwarmOptions(image_prefix=settings.swarm_image_prefix),
-    )
+    setup = deploy_setup(settings, data_dir=settings.data_dir, registry_url=settings.registry_url)
     chosen = backend or Backend(settings.deploy_backend)
     try:
         return build_deployer(chosen, setup, context.db, context.registry)
